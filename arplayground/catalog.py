@@ -1,0 +1,178 @@
+"""The bundled models: find the cards in models/, check each against its weights, build steppers.
+
+A model whose files are missing, truncated, not safetensors, or do not match the card is listed
+with the reason instead of being dropped, so the GUI can show it as unavailable and carry on.
+No Qt here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODES = ("text",)  # image and audio join as their models and views land
+
+
+class ModelError(Exception):
+    """A model that cannot be used, with a reason a person can act on."""
+
+
+@dataclass
+class ModelEntry:
+    card_path: Path
+    card: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.card.get("name") or self.card_path.stem
+
+    @property
+    def mode(self) -> str:
+        return self.card.get("mode", "?")
+
+    @property
+    def available(self) -> bool:
+        return self.error is None
+
+    @property
+    def weights_path(self) -> Path:
+        return self.card_path.parent / self.card.get("weights", "")
+
+    def summary(self) -> str:
+        """One line for the picker's tooltip."""
+        if self.error:
+            return f"unavailable: {self.error}"
+        c = self.card
+        val = c.get("validation", {})
+        figure = ", ".join(f"{k} {v}" for k, v in val.items() if isinstance(v, (int, float)))
+        return f"{c.get('architecture', '?')}, {c.get('parameters', 0):,} parameters; {figure}"
+
+
+def default_models_dir() -> Path:
+    """$ARPLAYGROUND_MODELS, else models/ beside the package (a source checkout), else ./models."""
+    if os.environ.get("ARPLAYGROUND_MODELS"):
+        return Path(os.environ["ARPLAYGROUND_MODELS"])
+    beside = Path(__file__).resolve().parent.parent / "models"
+    return beside if beside.is_dir() else Path("models")
+
+
+def discover(models_dir: Path | None = None) -> list[ModelEntry]:
+    models_dir = Path(models_dir) if models_dir else default_models_dir()
+    entries = []
+    for card_path in sorted(models_dir.glob("*.json")):
+        entry = ModelEntry(card_path)
+        try:
+            entry.card = json.loads(card_path.read_text(encoding="utf-8"))
+            if not isinstance(entry.card, dict):
+                raise ModelError("the card is not a JSON object")
+            check(entry)
+        except json.JSONDecodeError as e:
+            entry.error = f"the card is not valid JSON ({e.msg}, line {e.lineno})"
+        except (ModelError, OSError) as e:
+            entry.error = str(e)
+        entries.append(entry)
+    return entries
+
+
+def read_safetensors_header(path: Path) -> dict:
+    """The tensor table of a safetensors file, checked for truncation, without loading any tensor."""
+    if not path.is_file():
+        raise ModelError(f"weights file {path.name} is missing")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ModelError(f"{path.name} is not a safetensors file (only {size} bytes)")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > 100_000_000:
+            raise ModelError(f"{path.name} is not a safetensors file (bad header length)")
+        if header_len > size - 8:
+            raise ModelError(f"{path.name} is truncated: {size:,} bytes, its header alone needs {header_len + 8:,}")
+        try:
+            header = json.loads(f.read(header_len))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ModelError(f"{path.name} is not a safetensors file (unreadable header)") from None
+    if not isinstance(header, dict):
+        raise ModelError(f"{path.name} is not a safetensors file")
+    header.pop("__metadata__", None)
+    try:
+        data_end = max((t["data_offsets"][1] for t in header.values()), default=0)
+    except (TypeError, KeyError, IndexError):
+        raise ModelError(f"{path.name} is not a safetensors file (bad tensor table)") from None
+    if 8 + header_len + data_end > size:
+        raise ModelError(f"{path.name} is truncated: {size:,} bytes of {8 + header_len + data_end:,}")
+    return header
+
+
+def check(entry: ModelEntry) -> None:
+    """Raise ModelError unless the card is complete and its weights have exactly the shapes it implies."""
+    card = entry.card
+    for key in ("name", "mode", "architecture", "weights", "config"):
+        if key not in card:
+            raise ModelError(f"the card has no '{key}'")
+    if card["mode"] not in MODES:
+        raise ModelError(f"mode '{card['mode']}' is not supported by this version")
+    header = read_safetensors_header(entry.weights_path)
+    found = {name: tuple(t["shape"]) for name, t in header.items()}
+    problems, known = [], set()
+    for names, shape in expected_tensors(card):
+        known.update(names)
+        present = [n for n in names if n in found]
+        if not present:
+            problems.append(f"missing {names[0]}")
+        elif found[present[0]] != shape:
+            problems.append(f"{present[0]} is {list(found[present[0]])}, the card implies {list(shape)}")
+    problems += [f"unexpected {n}" for n in sorted(set(found) - known)]
+    if problems:
+        raise ModelError("the weights do not match the card: " + "; ".join(problems[:3]))
+
+
+def build_network(card: dict):
+    """The torch module a card describes, with untrained weights."""
+    if card["architecture"] == "gpt":
+        from arplayground.nets.gpt import GPT, GPTConfig
+
+        vocab = card.get("vocabulary")
+        if not isinstance(vocab, list) or len(vocab) != card["config"].get("vocab_size"):
+            raise ModelError("the card's vocabulary does not match its vocab_size")
+        try:
+            return GPT(GPTConfig(**card["config"]))
+        except TypeError as e:
+            raise ModelError(f"the card's config is not a GPT config ({e})") from None
+    raise ModelError(f"unknown architecture '{card['architecture']}'")
+
+
+def expected_tensors(card: dict) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
+    """(names, shape) for each distinct tensor; tied parameters share one entry with all their names,
+    since a safetensors file stores a shared tensor once, under any one of them."""
+    import torch
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        net = build_network(card)
+    groups: dict[int, tuple[list[str], tuple]] = {}
+    for name, p in net.state_dict(keep_vars=True).items():
+        groups.setdefault(id(p), ([], tuple(p.shape)))[0].append(name)
+    return [(tuple(names), shape) for names, shape in groups.values()]
+
+
+def load_stepper(entry: ModelEntry):
+    """Build the model's stepper with its trained weights (raises ModelError with a reason)."""
+    if entry.error:
+        raise ModelError(entry.error)
+    from safetensors.torch import load_model
+
+    net = build_network(entry.card)
+    try:
+        missing, unexpected = load_model(net, str(entry.weights_path), strict=False)
+    except Exception as e:  # safetensors raises several kinds on damaged files
+        raise ModelError(f"could not read {entry.weights_path.name}: {e}") from None
+    if entry.card["architecture"] == "gpt":
+        from arplayground.core.vocab import Vocabulary
+        from arplayground.nets.gpt import GPTStepper
+
+        return GPTStepper(net, Vocabulary(entry.card["vocabulary"]))
+    raise ModelError(f"unknown architecture '{entry.card['architecture']}'")

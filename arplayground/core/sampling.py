@@ -1,0 +1,113 @@
+"""Sampling: temperature, top-k, top-p and greedy, keeping every distribution along the way.
+
+Everything works in log space (float64), so temperature 1e-6 is greedy and 100 is near uniform,
+never NaN. The draw is by inverse CDF from one uniform number u in [0, 1): the same u and the same
+distribution always give the same value, which is what makes seeded runs, rewinds and A/B
+comparisons reproducible step for step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+# Below this temperature sampling is greedy: logits / T would overflow float64 long before
+# T reaches 0, and no distinguishable distribution lies between.
+GREEDY_BELOW = 1e-4
+TEMPERATURE_MAX = 2.0
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Immutable, so the GUI can hand a fresh snapshot to the worker at any moment."""
+
+    temperature: float = 1.0  # 0 (greedy) .. TEMPERATURE_MAX
+    top_k: int = 0  # keep the k most likely values; 0 = off
+    top_p: float = 1.0  # keep the smallest set whose probability reaches p; 1 = off
+
+    def clamped(self, vocab_size: int) -> "SamplerSettings":
+        """The same settings forced into their valid ranges (the GUI shows the clamped values)."""
+        t = float(self.temperature)
+        t = 0.0 if not np.isfinite(t) else min(max(t, 0.0), TEMPERATURE_MAX)
+        k = min(max(int(self.top_k), 0), vocab_size)
+        p = float(self.top_p)
+        p = 1.0 if not np.isfinite(p) else min(max(p, 0.0), 1.0)
+        return replace(self, temperature=t, top_k=k, top_p=p)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature < GREEDY_BELOW
+
+    def to_dict(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
+
+
+@dataclass(frozen=True)
+class Sample:
+    raw_probs: np.ndarray  # softmax of the model's logits (temperature 1, no filter)
+    probs: np.ndarray  # the distribution actually sampled from
+    value: int  # the drawn value
+    u: float  # the uniform number that drew it
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    finite_max = np.max(x)
+    shifted = x - finite_max
+    return shifted - np.log(np.sum(np.exp(shifted)))
+
+
+def filtered_log_probs(logits: np.ndarray, settings: SamplerSettings) -> np.ndarray:
+    """Log-probabilities after temperature, then top-k, then top-p (the usual order). -inf = removed."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if settings.greedy:
+        out = np.full_like(logits, -np.inf)
+        out[int(np.argmax(logits))] = 0.0
+        return out
+    logp = log_softmax(logits / settings.temperature)
+    if 0 < settings.top_k < len(logp):
+        # Stable sort by descending probability: ties keep the lower value, deterministically.
+        order = np.argsort(-logp, kind="stable")
+        logp[order[settings.top_k :]] = -np.inf
+        logp = log_softmax(logp)
+    if settings.top_p < 1.0:
+        order = np.argsort(-logp, kind="stable")
+        cumulative = np.cumsum(np.exp(logp[order]))
+        # Keep every value until the kept mass reaches p, and always the most likely one.
+        keep = int(np.searchsorted(cumulative, settings.top_p, side="left")) + 1
+        logp[order[keep:]] = -np.inf
+        logp = log_softmax(logp)
+    return logp
+
+
+def draw(probs: np.ndarray, u: float) -> int:
+    """Inverse-CDF draw: the first value whose cumulative probability exceeds u."""
+    cumulative = np.cumsum(probs)
+    value = int(np.searchsorted(cumulative, u * cumulative[-1], side="right"))
+    value = min(value, len(probs) - 1)
+    while probs[value] == 0.0:  # float round-off can land on a removed value at the very top
+        value -= 1
+    return value
+
+
+def sample(logits: np.ndarray, settings: SamplerSettings, u: float) -> Sample:
+    settings = settings.clamped(len(logits))
+    raw = np.exp(log_softmax(logits))
+    probs = np.exp(filtered_log_probs(logits, settings))
+    return Sample(raw_probs=raw, probs=probs, value=draw(probs, u), u=float(u))
+
+
+def step_uniform(seed: int, step: int) -> float:
+    """The uniform number of step `step` in a run seeded with `seed`.
+
+    Derived from (seed, step) alone, not from a stream, so a run rewound to step n and resumed,
+    or a second run with other settings, meets exactly the same random numbers.
+    """
+    return float(np.random.Generator(np.random.Philox(key=[seed & 0xFFFFFFFFFFFFFFFF, step])).random())
+
+
+def entropy(probs: np.ndarray) -> float:
+    """Shannon entropy in nats."""
+    p = probs[probs > 0]
+    return float(-np.sum(p * np.log(p)))

@@ -1,0 +1,150 @@
+"""The record of a run: one StepRecord per generated value, stored compactly in a Trace.
+
+A StepRecord is immutable, so the worker can hand it to the GUI thread without copying. The Trace
+keeps the same fields column by column in numpy arrays (top candidates in float16), so that even
+hundreds of thousands of steps stay small; it is what rewind, branching and export build on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from arplayground.core.sampling import Sample, SamplerSettings, entropy
+
+TOP_CANDIDATES = 16  # candidates kept per step: enough for the panel's bars and a hover tooltip
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    position: int  # index of this value in the whole sequence (prefix included)
+    value: int  # the drawn value
+    prob: float  # its probability under the model's raw distribution
+    sampled_prob: float  # its probability in the distribution actually sampled from
+    rank: int  # 0 = the model's most likely value
+    entropy: float  # of the raw distribution, nats
+    top_values: np.ndarray  # (K,) int: the raw distribution's most likely values, best first
+    top_raw: np.ndarray  # (K,) float: their raw probabilities
+    top_sampled: np.ndarray  # (K,) float: their probabilities after the sampler's filters
+    settings: SamplerSettings
+    u: float  # the uniform number that drew the value
+    seconds: float  # compute time of this step (logits + sampling + push)
+
+    @property
+    def surprisal(self) -> float:
+        """-log p of the drawn value under the model, nats: the step's share of the NLL."""
+        return float(-np.log(max(self.prob, 1e-300)))
+
+    @staticmethod
+    def from_sample(position: int, smp: Sample, settings: SamplerSettings, seconds: float) -> "StepRecord":
+        raw = smp.raw_probs
+        k = min(TOP_CANDIDATES, len(raw))
+        top = np.argsort(-raw, kind="stable")[:k]
+        p = raw[smp.value]
+        return StepRecord(
+            position=position,
+            value=smp.value,
+            prob=float(p),
+            sampled_prob=float(smp.probs[smp.value]),
+            rank=int(np.count_nonzero(raw > p)),
+            entropy=entropy(raw),
+            top_values=top.astype(np.int32),
+            top_raw=raw[top].astype(np.float32),
+            top_sampled=smp.probs[top].astype(np.float32),
+            settings=settings,
+            u=smp.u,
+            seconds=seconds,
+        )
+
+
+class Trace:
+    """Columnar store of StepRecords; grows by doubling, owned by one thread."""
+
+    def __init__(self, capacity: int = 1024):
+        self._n = 0
+        self._settings: list[SamplerSettings] = []
+        self._settings_index: dict[SamplerSettings, int] = {}
+        self._alloc(capacity)
+
+    def _alloc(self, capacity: int) -> None:
+        k = TOP_CANDIDATES
+        fresh = {
+            "position": np.zeros(capacity, np.int64),
+            "value": np.zeros(capacity, np.int32),
+            "prob": np.zeros(capacity, np.float32),
+            "sampled_prob": np.zeros(capacity, np.float32),
+            "rank": np.zeros(capacity, np.int32),
+            "entropy": np.zeros(capacity, np.float32),
+            "top_values": np.zeros((capacity, k), np.int32),
+            "top_raw": np.zeros((capacity, k), np.float16),
+            "top_sampled": np.zeros((capacity, k), np.float16),
+            "top_count": np.zeros(capacity, np.int16),
+            "settings": np.zeros(capacity, np.int32),
+            "u": np.zeros(capacity, np.float64),
+            "seconds": np.zeros(capacity, np.float32),
+        }
+        if hasattr(self, "_cols"):
+            for name, col in self._cols.items():
+                fresh[name][: self._n] = col[: self._n]
+        self._cols = fresh
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, rec: StepRecord) -> None:
+        if self._n == len(self._cols["value"]):
+            self._alloc(2 * self._n)
+        i, c = self._n, self._cols
+        k = len(rec.top_values)
+        c["position"][i], c["value"][i] = rec.position, rec.value
+        c["prob"][i], c["sampled_prob"][i] = rec.prob, rec.sampled_prob
+        c["rank"][i], c["entropy"][i] = rec.rank, rec.entropy
+        c["top_values"][i, :k], c["top_raw"][i, :k], c["top_sampled"][i, :k] = rec.top_values, rec.top_raw, rec.top_sampled
+        c["top_count"][i] = k
+        if rec.settings not in self._settings_index:
+            self._settings_index[rec.settings] = len(self._settings)
+            self._settings.append(rec.settings)
+        c["settings"][i] = self._settings_index[rec.settings]
+        c["u"][i], c["seconds"][i] = rec.u, rec.seconds
+        self._n += 1
+
+    def extend(self, records) -> None:
+        for rec in records:
+            self.append(rec)
+
+    def __getitem__(self, i: int) -> StepRecord:
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        c = self._cols
+        k = int(c["top_count"][i])
+        return StepRecord(
+            position=int(c["position"][i]),
+            value=int(c["value"][i]),
+            prob=float(c["prob"][i]),
+            sampled_prob=float(c["sampled_prob"][i]),
+            rank=int(c["rank"][i]),
+            entropy=float(c["entropy"][i]),
+            top_values=c["top_values"][i, :k].copy(),
+            top_raw=c["top_raw"][i, :k].astype(np.float32),
+            top_sampled=c["top_sampled"][i, :k].astype(np.float32),
+            settings=self._settings[int(c["settings"][i])],
+            u=float(c["u"][i]),
+            seconds=float(c["seconds"][i]),
+        )
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._cols["value"][: self._n].copy()
+
+    def nll(self) -> float:
+        """Mean negative log-likelihood of the drawn values under the model, nats per step."""
+        if self._n == 0:
+            return float("nan")
+        p = self._cols["prob"][: self._n].astype(np.float64)
+        return float(-np.mean(np.log(np.maximum(p, 1e-300))))
+
+    def nbytes(self) -> int:
+        return sum(col[: self._n].nbytes for col in self._cols.values())

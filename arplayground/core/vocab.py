@@ -1,0 +1,52 @@
+"""Vocabularies: how a model's integer values map to what a person sees."""
+
+from __future__ import annotations
+
+# Whitespace and control characters drawn visibly, so a bar labelled ' ' is never blank.
+VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+
+
+class UnknownSymbols(ValueError):
+    """Raised by encode() with the characters the vocabulary does not contain."""
+
+    def __init__(self, symbols: list[str]):
+        self.symbols = symbols
+        shown = ", ".join(repr(s) for s in symbols)
+        super().__init__(f"not in the model's vocabulary: {shown}")
+
+
+class Vocabulary:
+    """A character vocabulary: value i is chars[i]."""
+
+    def __init__(self, chars: list[str]):
+        assert len(set(chars)) == len(chars), "duplicate characters in vocabulary"
+        self.chars = list(chars)
+        self._index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @property
+    def default_start(self) -> int:
+        """The value a prompt-less run starts from: a newline where there is one (a new speech)."""
+        return self._index.get("\n", 0)
+
+    def label(self, value: int) -> str:
+        c = self.chars[value]
+        return VISIBLE.get(c, c)
+
+    def text(self, value: int) -> str:
+        return self.chars[value]
+
+    def unknown(self, text: str) -> list[str]:
+        """The distinct characters of text that are not in the vocabulary, in order of appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self._index))
+
+    def encode(self, text: str) -> list[int]:
+        missing = self.unknown(text)
+        if missing:
+            raise UnknownSymbols(missing)
+        return [self._index[c] for c in text]
+
+    def decode(self, values) -> str:
+        return "".join(self.chars[v] for v in values)

@@ -1,0 +1,41 @@
+"""`arplayground`: open the window with the models in models/."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="arplayground", description="Watch autoregressive models sample, step by step.")
+    p.add_argument("--models", type=Path, default=None, help="folder of model cards and weights (default: models/)")
+    p.add_argument("--prompt", default=None)
+    p.add_argument("--temperature", type=float, default=None, help="0 (greedy) to 2; clamped into range")
+    p.add_argument("--top-k", type=int, default=None, help="0 = off; clamped to the vocabulary")
+    p.add_argument("--top-p", type=float, default=None, help="0 to 1; clamped into range")
+    p.add_argument("--length", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--generate", action="store_true", help="start generating as soon as the window opens")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from arplayground.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("arplayground")
+    initial = {k: getattr(args, k) for k in ("prompt", "temperature", "top_k", "top_p", "length", "seed")}
+    window = MainWindow(args.models, initial)
+    window.show()
+    if args.generate:
+        QTimer.singleShot(0, window.generate)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

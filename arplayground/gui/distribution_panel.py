@@ -1,0 +1,102 @@
+"""The distribution panel: one step's top candidates, raw beside after-sampler, the drawn one marked.
+
+Plot items are made once; each update only calls setOpts / setTicks (no per-frame item churn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+RAW_COLOUR = (120, 144, 176)  # the model's own distribution
+SAMPLED_COLOUR = (236, 150, 40)  # after temperature / top-k / top-p
+DRAWN_COLOUR = (214, 40, 40)
+
+
+@dataclass(frozen=True)
+class PanelData:
+    """What the panel draws: candidates best-first with both probabilities, and the drawn value."""
+
+    step: int
+    labels: tuple  # candidate labels, best first
+    values: tuple  # candidate values
+    raw: np.ndarray
+    sampled: np.ndarray
+    drawn: int  # the drawn value
+    drawn_label: str
+    drawn_prob: float
+    entropy: float
+    settings_text: str
+
+
+class DistributionPanel(QWidget):
+    def __init__(self, max_bars: int = 20, parent=None):
+        super().__init__(parent)
+        self.max_bars = max_bars
+        self.data: PanelData | None = None
+        self.title = QLabel("No step yet: click Generate.")
+        self.title.setObjectName("distributionTitle")
+        self.title.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.setYRange(0, 1, padding=0.02)
+        self.plot.setLabel("left", "probability")
+        self.plot.showGrid(y=True, alpha=0.25)
+        legend = self.plot.addLegend(offset=(-10, 5))
+        self.raw_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=RAW_COLOUR, pen=None, name="model (raw)")
+        self.sampled_bars = pg.BarGraphItem(
+            x=[], height=[], width=0.4, brush=SAMPLED_COLOUR, pen=None, name="after sampler"
+        )
+        self.drawn_marker = pg.ScatterPlotItem(
+            x=[], y=[], symbol="t", size=14, brush=DRAWN_COLOUR, pen=None, name="drawn"
+        )
+        for item in (self.raw_bars, self.sampled_bars, self.drawn_marker):
+            self.plot.addItem(item)
+        legend.addItem(self.drawn_marker, "drawn")
+        self.axis = self.plot.getAxis("bottom")
+        font = self.axis.label.font()
+        font.setPointSize(11)
+        self.axis.setTickFont(font)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
+
+    def show_step(self, data: PanelData) -> None:
+        self.data = data
+        n = min(self.max_bars, len(data.labels))
+        x = np.arange(n, dtype=float)
+        raw, sampled = np.asarray(data.raw[:n], float), np.asarray(data.sampled[:n], float)
+        self.raw_bars.setOpts(x=x - 0.2, height=raw)
+        drawn_brush = pg.mkBrush(DRAWN_COLOUR)
+        plain = pg.mkBrush(SAMPLED_COLOUR)
+        brushes = [drawn_brush if v == data.drawn else plain for v in data.values[:n]]
+        self.sampled_bars.setOpts(x=x + 0.2, height=sampled, brushes=brushes)
+        where = [i for i, v in enumerate(data.values[:n]) if v == data.drawn]
+        if where:
+            i = where[0]
+            self.drawn_marker.setData(x=[i], y=[max(raw[i], sampled[i]) + 0.04])
+        else:
+            self.drawn_marker.setData(x=[], y=[])
+        self.axis.setTicks([[(i, data.labels[i]) for i in range(n)]])
+        self.plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
+        top = max(float(raw.max(initial=0)), float(sampled.max(initial=0)))
+        self.plot.setYRange(0, min(1.0, top * 1.15 + 0.05), padding=0)
+        outside = "" if where else " (outside the top candidates shown)"
+        self.title.setText(
+            f"step {data.step}: drew {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"
+            f"  ·  entropy {data.entropy:.2f} nats  ·  {data.settings_text}"
+        )
+
+    def bar_heights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, after-sampler) bar heights as drawn, for tests and checks."""
+        return (np.asarray(self.raw_bars.opts["height"]), np.asarray(self.sampled_bars.opts["height"]))
+
+    def tick_labels(self) -> list[str]:
+        ticks = self.axis._tickLevels or [[]]
+        return [label for _, label in ticks[0]]

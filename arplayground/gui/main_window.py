@@ -1,0 +1,433 @@
+"""The main window: controls on the left, the mode's view and the distribution panel on the right."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from arplayground import catalog
+from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings
+from arplayground.core.trace import StepRecord, Trace
+from arplayground.gui.distribution_panel import DistributionPanel, PanelData
+from arplayground.gui.views.text import SampledTextPane
+from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunRequest
+
+# Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
+MODE_TITLES = {"text": "Text"}
+
+
+def speed_label(speed: float) -> str:
+    return "max" if speed == 0 else f"{speed:g} steps/s"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, models_dir=None, initial: dict | None = None):
+        super().__init__()
+        self.setWindowTitle("arplayground")
+        self.entries = catalog.discover(models_dir)
+        self.steppers: dict[str, object] = {}  # loaded models, by card name
+        self.runner = GenerationRunner(self)
+        self.runner.batch.connect(self.on_batch)
+        self.runner.finished.connect(self.on_finished)
+        self.controls: RunControls | None = None
+        self.trace = Trace()
+        self.vocab = None
+        self.n_steps = 0
+        self._build()
+        self._connect()
+        self._fill_models()
+        self.apply_initial(initial or {})
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        side = QWidget()
+        form = QFormLayout(side)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.mode_box = QComboBox()
+        for mode in catalog.MODES:
+            self.mode_box.addItem(MODE_TITLES[mode], mode)
+        form.addRow("Mode", self.mode_box)
+
+        self.model_box = QComboBox()
+        form.addRow("Model", self.model_box)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.model_info.setObjectName("modelInfo")
+        form.addRow(self.model_info)
+
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("Prompt (may be empty)")
+        self.prompt_edit.setFixedHeight(70)
+        form.addRow("Prompt", self.prompt_edit)
+        self.prompt_message = QLabel()
+        self.prompt_message.setObjectName("promptMessage")
+        self.prompt_message.setStyleSheet("color: #b00020;")
+        self.prompt_message.setWordWrap(True)
+        self.prompt_message.hide()
+        form.addRow(self.prompt_message)
+
+        self.length_spin = QSpinBox()
+        self.length_spin.setRange(1, 100_000)
+        self.length_spin.setValue(500)
+        self.length_spin.setSuffix(" steps")
+        form.addRow("Length", self.length_spin)
+
+        seed_row = QHBoxLayout()
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setValue(1234)
+        self.new_seed_button = QPushButton("New")
+        self.new_seed_button.setToolTip("Pick a random seed")
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.new_seed_button)
+        form.addRow("Seed", seed_row)
+
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal)
+        self.speed_slider.setRange(0, len(SPEEDS) - 1)
+        self.speed_slider.setValue(len(SPEEDS) - 1)
+        self.speed_label = QLabel(speed_label(0))
+        speed_row = QHBoxLayout()
+        speed_row.addWidget(self.speed_slider, 1)
+        speed_row.addWidget(self.speed_label)
+        form.addRow("Speed", speed_row)
+
+        self.temperature = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.temperature.setRange(0.0, TEMPERATURE_MAX)
+        self.temperature.setDecimals(2)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip("0 = greedy (always the most likely value)")
+        form.addRow("Temperature", self.temperature)
+
+        self.top_k = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.top_k.setRange(0, 65)
+        self.top_k.setValue(0)
+        self.top_k.setToolTip("Keep the k most likely values; 0 = off")
+        form.addRow("Top-k", self.top_k)
+
+        self.top_p = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.top_p.setRange(0.0, 1.0)
+        self.top_p.setDecimals(2)
+        self.top_p.setSingleStep(0.01)
+        self.top_p.setValue(1.0)
+        self.top_p.setToolTip("Keep the smallest set of values whose probability reaches p; 1 = off")
+        form.addRow("Top-p", self.top_p)
+
+        self.settings_note = QLabel()
+        self.settings_note.setObjectName("settingsNote")
+        self.settings_note.setStyleSheet("color: #8a5a00;")
+        self.settings_note.setWordWrap(True)
+        self.settings_note.hide()
+        form.addRow(self.settings_note)
+
+        buttons = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setDefault(True)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.step_button = QPushButton("Step")
+        self.stop_button = QPushButton("Stop")
+        for b in (self.generate_button, self.pause_button, self.step_button, self.stop_button):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
+        side.setMinimumWidth(330)
+
+        self.text_pane = SampledTextPane()
+        self.panel = DistributionPanel(max_bars=16)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.text_pane)
+        right.addWidget(self.panel)
+        right.setSizes([420, 300])
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(side)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(splitter)
+
+        self.state_label = QLabel("Ready")
+        self.stats_label = QLabel()
+        self.statusBar().addWidget(self.state_label)
+        self.statusBar().addPermanentWidget(self.stats_label)
+        self.resize(1200, 760)
+
+    def _connect(self) -> None:
+        self.model_box.currentIndexChanged.connect(self.on_model_changed)
+        self.mode_box.currentIndexChanged.connect(self._fill_models)
+        self.prompt_edit.textChanged.connect(self.check_prompt)
+        self.new_seed_button.clicked.connect(lambda: self.seed_spin.setValue(random.randrange(2**31 - 1)))
+        self.speed_slider.valueChanged.connect(self.on_speed_changed)
+        self.temperature.valueChanged.connect(self.push_settings)
+        self.top_k.valueChanged.connect(self.push_settings)
+        self.top_p.valueChanged.connect(self.push_settings)
+        self.generate_button.clicked.connect(self.generate)
+        self.pause_button.toggled.connect(self.on_pause_toggled)
+        self.step_button.clicked.connect(self.step)
+        self.stop_button.clicked.connect(self.stop)
+        self.text_pane.step_clicked.connect(self.show_step)
+
+    # ------------------------------------------------------------------ models
+
+    def _fill_models(self) -> None:
+        mode = self.mode_box.currentData()
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        first_available = -1
+        for entry in self.entries:
+            if entry.mode != mode and entry.available:
+                continue
+            label = entry.name if entry.available else f"{entry.name} (unavailable)"
+            self.model_box.addItem(label, entry)
+            index = self.model_box.count() - 1
+            self.model_box.setItemData(index, entry.summary(), Qt.ItemDataRole.ToolTipRole)
+            if not entry.available:
+                self.model_box.model().item(index).setEnabled(False)
+            elif first_available < 0:
+                first_available = index
+        self.model_box.setCurrentIndex(max(first_available, 0))
+        self.model_box.blockSignals(False)
+        self.on_model_changed()
+
+    def current_entry(self) -> catalog.ModelEntry | None:
+        entry = self.model_box.currentData()
+        return entry if isinstance(entry, catalog.ModelEntry) else None
+
+    @Slot()
+    def on_model_changed(self) -> None:
+        entry = self.current_entry()
+        broken = [e for e in self.entries if not e.available]
+        notes = [f"⚠ {e.card_path.name}: {e.error}" for e in broken]
+        if entry is None:
+            self.model_info.setText("\n".join(["No model found in models/."] + notes))
+            self.vocab = None
+        elif entry.available:
+            self.model_info.setText("\n".join([entry.summary()] + notes))
+            size = entry.card.get("config", {}).get("vocab_size", 0)
+            if size:
+                self._set_top_k_max(size)
+            self.vocab = None
+            self.check_prompt()
+        else:
+            self.model_info.setText("\n".join(notes))
+        self._update_buttons()
+
+    def _set_top_k_max(self, size: int) -> None:
+        if self.top_k.value() > size:
+            self.note_clamp(f"top-k {self.top_k.value()} is more than the vocabulary: using {size}")
+        self.top_k.setRange(0, size)
+
+    def stepper_for(self, entry: catalog.ModelEntry):
+        if entry.name not in self.steppers:
+            self.steppers[entry.name] = catalog.load_stepper(entry)
+        return self.steppers[entry.name]
+
+    # ------------------------------------------------------------------ settings
+
+    def settings(self) -> SamplerSettings:
+        return SamplerSettings(
+            temperature=round(float(self.temperature.value()), 4),
+            top_k=int(self.top_k.value()),
+            top_p=round(float(self.top_p.value()), 4),
+        )
+
+    @Slot()
+    def push_settings(self) -> None:
+        """Every slider move is a new immutable snapshot; the worker reads it before its next step."""
+        if self.controls is not None:
+            self.controls.set_settings(self.settings())
+
+    def speed(self) -> float:
+        return float(SPEEDS[self.speed_slider.value()])
+
+    @Slot(int)
+    def on_speed_changed(self, _=None) -> None:
+        self.speed_label.setText(speed_label(self.speed()))
+        if self.controls is not None:
+            self.controls.set_speed(self.speed())
+
+    def note_clamp(self, text: str) -> None:
+        self.settings_note.setText(text)
+        self.settings_note.show()
+
+    def apply_initial(self, initial: dict) -> None:
+        """Settings from the command line, clamped into range where needed, with a visible note."""
+        notes = []
+        if initial.get("prompt") is not None:
+            self.prompt_edit.setPlainText(initial["prompt"])
+        for key, widget, low, high in (
+            ("temperature", self.temperature, 0.0, TEMPERATURE_MAX),
+            ("top_p", self.top_p, 0.0, 1.0),
+            ("top_k", self.top_k, 0, self.top_k.maximum()),
+            ("length", self.length_spin, 1, self.length_spin.maximum()),
+            ("seed", self.seed_spin, 0, self.seed_spin.maximum()),
+        ):
+            value = initial.get(key)
+            if value is None:
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                value = high
+            clamped = min(max(value, low), high)
+            if clamped != value:
+                notes.append(f"{key.replace('_', '-')} {value:g} is out of range: using {clamped:g}")
+            widget.setValue(clamped)
+        if notes:
+            self.note_clamp("; ".join(notes))
+
+    # ------------------------------------------------------------------ prompt
+
+    @Slot()
+    def check_prompt(self) -> bool:
+        """Inline message naming characters the model cannot read; True when the prompt is usable."""
+        entry = self.current_entry()
+        if entry is None or not entry.available:
+            return False
+        vocab = entry.card.get("vocabulary", [])
+        text = self.prompt_edit.toPlainText()
+        unknown = list(dict.fromkeys(c for c in text if c not in vocab))
+        if unknown:
+            shown = " ".join(repr(c) for c in unknown)
+            self.prompt_message.setText(f"The model has never seen {shown}: remove or replace them to generate.")
+            self.prompt_message.show()
+        else:
+            self.prompt_message.hide()
+        self._update_buttons()
+        return not unknown
+
+    # ------------------------------------------------------------------ running
+
+    def is_running(self) -> bool:
+        return self.runner.is_running()
+
+    def _update_buttons(self) -> None:
+        entry = self.current_entry()
+        usable = entry is not None and entry.available and self.prompt_message.isHidden()
+        running = self.is_running()
+        self.generate_button.setEnabled(usable)
+        self.step_button.setEnabled(usable or running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+
+    @Slot()
+    def generate(self, paused: bool = False) -> None:
+        entry = self.current_entry()
+        if entry is None or not entry.available or not self.check_prompt():
+            return
+        try:
+            stepper = self.stepper_for(entry)
+        except catalog.ModelError as e:
+            entry.error = str(e)
+            self._fill_models()
+            self.state_label.setText(f"Could not load {entry.name}: {e}")
+            return
+        self.runner.stop()
+        prompt = self.prompt_edit.toPlainText()
+        self.vocab = stepper.vocab
+        self.trace = Trace()
+        self.n_steps = self.length_spin.value()
+        self.text_pane.start(prompt, stepper.vocab)
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.blockSignals(False)
+        self.controls = RunControls(self.settings(), self.speed(), paused=paused)
+        request = RunRequest(stepper, tuple(stepper.vocab.encode(prompt)), self.n_steps, self.seed_spin.value())
+        self.runner.start(request, self.controls)
+        self.state_label.setText("Paused" if paused else "Generating…")
+        self._update_buttons()
+
+    @Slot(bool)
+    def on_pause_toggled(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+        if self.controls is not None and self.is_running():
+            self.controls.set_paused(paused)
+            self.state_label.setText("Paused" if paused else "Generating…")
+
+    @Slot()
+    def step(self) -> None:
+        """One step: pauses a running generation, or starts a new one paused."""
+        if not self.is_running():
+            self.generate(paused=True)
+        elif not self.pause_button.isChecked():
+            self.pause_button.setChecked(True)
+        if self.controls is not None:
+            self.controls.step_once()
+
+    @Slot()
+    def stop(self) -> None:
+        self.runner.stop()
+        self.state_label.setText(f"Stopped after {len(self.trace)} steps")
+        self._update_buttons()
+
+    @Slot(object)
+    def on_batch(self, batch: Batch) -> None:
+        self.trace.extend(batch.records)
+        self.text_pane.append_steps(batch.records)
+        self.show_step(len(self.trace) - 1)
+        nll = self.trace.nll()
+        self.stats_label.setText(
+            f"step {len(self.trace)} / {self.n_steps}  ·  {batch.steps_per_second:,.0f} steps/s  ·  "
+            f"NLL {nll:.3f} nats/char  ·  perplexity {math.exp(nll):.2f}"
+        )
+
+    @Slot(str)
+    def on_finished(self, outcome: str) -> None:
+        if outcome == "done":
+            self.state_label.setText(f"Done: {len(self.trace)} steps")
+        elif outcome == "stopped":
+            self.state_label.setText(f"Stopped after {len(self.trace)} steps")
+        else:
+            self.state_label.setText(f"Generation failed: {outcome}")
+        self.pause_button.setChecked(False)
+        self._update_buttons()
+
+    @Slot(int)
+    def show_step(self, index: int) -> None:
+        """Show step `index` of the current run in the distribution panel."""
+        if not 0 <= index < len(self.trace) or self.vocab is None:
+            return
+        self.panel.show_step(panel_data(self.trace[index], index + 1, self.vocab))
+
+    def closeEvent(self, event) -> None:
+        self.runner.stop()  # no thread outlives the window
+        super().closeEvent(event)
+
+
+def panel_data(rec: StepRecord, step_number: int, vocab) -> PanelData:
+    s = rec.settings
+    settings_text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
+    settings_text += f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
+    return PanelData(
+        step=step_number,
+        labels=tuple(vocab.label(int(v)) for v in rec.top_values),
+        values=tuple(int(v) for v in rec.top_values),
+        raw=rec.top_raw,
+        sampled=rec.top_sampled,
+        drawn=rec.value,
+        drawn_label=vocab.label(rec.value),
+        drawn_prob=rec.prob,
+        entropy=rec.entropy,
+        settings_text=settings_text,
+    )

@@ -1,0 +1,155 @@
+"""Text mode's view: characters appear as sampled, each shaded by the probability it was drawn with.
+
+Hovering a generated character shows its probability and the top alternatives; clicking it shows
+its step in the distribution panel. Run alone for quick work on it:
+
+    python -m arplayground.gui.views.text
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QPlainTextEdit, QToolTip
+
+from arplayground.core.trace import StepRecord
+
+PROBABILITY_BANDS = 10  # colour steps: few enough to merge runs of characters into one insert
+
+
+def probability_colour(p: float) -> QColor:
+    """Red for unlikely draws fading to pale green for near-certain ones."""
+    band = min(PROBABILITY_BANDS - 1, int(p * PROBABILITY_BANDS))
+    t = band / (PROBABILITY_BANDS - 1)
+    red, green = (250, 130, 110), (200, 240, 200)
+    return QColor(*(int(r + (g - r) * t) for r, g in zip(red, green)))
+
+
+class SampledTextPane(QPlainTextEdit):
+    """Read-only text: the prompt plain, then one character per step with its probability shading."""
+
+    step_clicked = Signal(int)  # index of the clicked generated character in the run
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMouseTracking(True)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        font = QFont("DejaVu Sans Mono")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPointSize(12)
+        self.setFont(font)
+        self.vocab = None
+        self.records: list[StepRecord] = []
+        self.prompt_length = 0
+        self._formats = {}
+
+    def start(self, prompt: str, vocab) -> None:
+        """Show the prompt and forget the previous run."""
+        self.vocab = vocab
+        self.records = []
+        self.clear()
+        self.prompt_length = len(prompt)
+        fmt = QTextCharFormat()
+        fmt.setFontWeight(QFont.Weight.Bold)
+        cursor = self.textCursor()
+        cursor.insertText(prompt, fmt)
+
+    def _format(self, p: float) -> QTextCharFormat:
+        band = min(PROBABILITY_BANDS - 1, int(p * PROBABILITY_BANDS))
+        if band not in self._formats:
+            fmt = QTextCharFormat()
+            fmt.setBackground(probability_colour(p))
+            self._formats[band] = fmt
+        return self._formats[band]
+
+    def append_steps(self, records) -> None:
+        """Insert a batch of characters, one insert per run of equal shading."""
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.beginEditBlock()
+        run_text, run_band = [], None
+        for rec in records:
+            band = min(PROBABILITY_BANDS - 1, int(rec.prob * PROBABILITY_BANDS))
+            if band != run_band and run_text:
+                cursor.insertText("".join(run_text), self._format(run_band / PROBABILITY_BANDS))
+                run_text = []
+            run_band = band
+            run_text.append(self.vocab.text(rec.value))
+        if run_text:
+            cursor.insertText("".join(run_text), self._format(run_band / PROBABILITY_BANDS))
+        cursor.endEditBlock()
+        self.records.extend(records)
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def generated_text(self) -> str:
+        return self.toPlainText()[self.prompt_length :]
+
+    def step_at(self, pos) -> int | None:
+        """The generated character under a viewport point, as an index into the run's steps."""
+        cursor = self.cursorForPosition(pos)
+        index = cursor.position()
+        # cursorForPosition snaps to the nearest gap; pick the character whose box holds the point.
+        rect = self.cursorRect(cursor)
+        if pos.x() < rect.x() and index > 0:
+            index -= 1
+        if abs(pos.y() - rect.center().y()) > rect.height():
+            return None
+        step = index - self.prompt_length
+        return step if 0 <= step < len(self.records) else None
+
+    def describe(self, step: int) -> str:
+        rec = self.records[step]
+        label = self.vocab.label
+        alternatives = "  ".join(
+            f"{label(int(v))} {p:.3f}" for v, p in zip(rec.top_values[:6], rec.top_raw[:6])
+        )
+        return (
+            f"step {step + 1}: {label(rec.value)}  p = {rec.prob:.3f} (rank {rec.rank + 1})\n"
+            f"top: {alternatives}\nentropy {rec.entropy:.2f} nats"
+        )
+
+    def mouseMoveEvent(self, event):
+        step = self.step_at(event.position().toPoint())
+        if step is not None:
+            QToolTip.showText(event.globalPosition().toPoint(), self.describe(step), self)
+        else:
+            QToolTip.hideText()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            step = self.step_at(event.position().toPoint())
+            if step is not None:
+                self.step_clicked.emit(step)
+
+
+def main() -> int:
+    """Run the text pane alone with a fake run, for quick work on its look."""
+    from PySide6.QtWidgets import QApplication
+
+    from arplayground.core.sampling import Sample, SamplerSettings
+    from arplayground.core.vocab import Vocabulary
+
+    app = QApplication([])
+    vocab = Vocabulary(list("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    rng = np.random.default_rng(0)
+    pane = SampledTextPane()
+    pane.start("ROMEO:", vocab)
+    records = []
+    for i, ch in enumerate("\nBut soft, what light through yonder window breaks?"):
+        raw = rng.dirichlet(np.ones(len(vocab)) * 0.3)
+        v = vocab.encode(ch)[0]
+        smp = Sample(raw, raw, v, 0.5)
+        records.append(StepRecord.from_sample(6 + i, smp, SamplerSettings(), 0.0))
+    pane.append_steps(records)
+    pane.resize(600, 300)
+    pane.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

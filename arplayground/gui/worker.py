@@ -1,0 +1,227 @@
+"""The only threading code: a worker on a QThread runs the generation loop and streams batches.
+
+The GUI thread never runs the model. It writes settings and commands into RunControls (under a
+lock, as immutable snapshots); the worker reads them before every step. Batches reach the GUI
+at most ~60 times a second, each an immutable tuple of StepRecords.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from arplayground.core.generate import generate
+from arplayground.core.sampling import Sample, SamplerSettings
+
+FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display frame
+
+
+class RunControls:
+    """Settings and commands shared by the GUI thread (writer) and the worker (reader)."""
+
+    def __init__(self, settings: SamplerSettings, speed: float = 0.0, paused: bool = False):
+        self._cond = threading.Condition()
+        self._settings = settings
+        self._speed = speed  # steps per second; 0 = as fast as it computes
+        self._paused = paused
+        self._step_credit = 0  # single steps granted while paused
+        self._stopped = False
+
+    def settings(self) -> SamplerSettings:
+        with self._cond:
+            return self._settings
+
+    def set_settings(self, settings: SamplerSettings) -> None:
+        with self._cond:
+            self._settings = settings
+
+    @property
+    def speed(self) -> float:
+        with self._cond:
+            return self._speed
+
+    def set_speed(self, steps_per_second: float) -> None:
+        with self._cond:
+            self._speed = max(0.0, steps_per_second)
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        with self._cond:
+            return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        with self._cond:
+            self._paused = paused
+            self._cond.notify_all()
+
+    def step_once(self) -> None:
+        with self._cond:
+            self._step_credit += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        with self._cond:
+            return self._stopped
+
+    def wait_turn(self) -> bool:
+        """Block while paused (unless a single step was granted). False once stopped."""
+        with self._cond:
+            while self._paused and self._step_credit == 0 and not self._stopped:
+                self._cond.wait()
+            if self._stopped:
+                return False
+            if self._paused:
+                self._step_credit -= 1
+            return True
+
+    def sleep(self, seconds: float) -> None:
+        """Slow-motion pacing that wakes at once on stop, pause or a speed change."""
+        with self._cond:
+            if seconds > 0 and not self._stopped:
+                self._cond.wait(seconds)
+
+
+@dataclass(frozen=True)
+class Batch:
+    run_id: int
+    records: tuple  # StepRecords, oldest first
+    latest: Sample  # full distributions of the newest step, for the panel
+    steps_done: int
+    steps_per_second: float  # compute rate so far (pauses excluded)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    stepper: object
+    prefix: tuple
+    n_steps: int
+    seed: int
+    condition: object = None
+
+
+class GenerationWorker(QObject):
+    batch_ready = Signal(object)  # Batch
+    finished = Signal(int, str)  # run id, "done" | "stopped" | "error: ..."
+
+    def __init__(self, run_id: int, request: RunRequest, controls: RunControls):
+        super().__init__()
+        self.run_id, self.request, self.controls = run_id, request, controls
+
+    @Slot()
+    def run(self) -> None:
+        outcome = "done"
+        try:
+            outcome = self._loop()
+        except Exception as e:  # a model failure ends this run, not the app
+            outcome = f"error: {type(e).__name__}: {e}"
+        finally:
+            self.finished.emit(self.run_id, outcome)
+            QThread.currentThread().quit()  # thread-safe; never needs the GUI thread
+
+    def _loop(self) -> str:
+        r, controls = self.request, self.controls
+        steps = generate(r.stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
+        pending, latest, done = [], None, 0
+        compute_seconds = 0.0
+        last_emit = time.perf_counter()
+        next_due = last_emit
+
+        def flush():
+            nonlocal pending, last_emit
+            rate = done / compute_seconds if compute_seconds > 0 else 0.0
+            self.batch_ready.emit(Batch(self.run_id, tuple(pending), latest, done, rate))
+            pending, last_emit = [], time.perf_counter()
+
+        while True:
+            if not controls.wait_turn():
+                if pending:
+                    flush()
+                return "stopped"
+            started = time.perf_counter()
+            step = next(steps, None)
+            if step is None:
+                break
+            compute_seconds += time.perf_counter() - started
+            pending.append(step.record)
+            latest = step.sample
+            done += 1
+            now = time.perf_counter()
+            speed = controls.speed
+            if now - last_emit >= FRAME_SECONDS or controls.paused or (speed and speed <= 60):
+                flush()
+            if speed:  # slow motion: pace the steps, whatever the model could do
+                next_due = max(next_due + 1.0 / speed, now)
+                controls.sleep(next_due - time.perf_counter())
+        if pending:
+            flush()
+        return "done"
+
+
+class GenerationRunner(QObject):
+    """Starts and stops runs; forwards only the current run's batches to the GUI."""
+
+    batch = Signal(object)  # Batch of the current run
+    finished = Signal(str)  # outcome of the current run
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._run_id = 0
+        self._thread: QThread | None = None
+        self._worker: GenerationWorker | None = None
+        self.controls: RunControls | None = None
+
+    def is_running(self) -> bool:
+        """True from start() until the run's last batch and its end have reached the GUI thread."""
+        return self._thread is not None
+
+    def start(self, request: RunRequest, controls: RunControls) -> int:
+        self.stop()  # a new run cancels the old one; its late batches are ignored by run id
+        self.controls = controls
+        thread = QThread()
+        thread.setObjectName(f"generation-{self._run_id}")
+        worker = GenerationWorker(self._run_id, request, controls)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.batch_ready.connect(self._on_batch)
+        worker.finished.connect(self._on_finished)
+        self._thread, self._worker = thread, worker
+        thread.start()
+        return self._run_id
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        """Stop the current run and wait for its thread (a step takes milliseconds).
+
+        What the run still had in flight is dropped: after Stop the view no longer changes.
+        """
+        self._run_id += 1
+        if self.controls is not None:
+            self.controls.stop()
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+            self._thread = None
+            self._worker = None
+
+    @Slot(object)
+    def _on_batch(self, batch: Batch) -> None:
+        if batch.run_id == self._run_id:
+            self.batch.emit(batch)
+
+    @Slot(int, str)
+    def _on_finished(self, run_id: int, outcome: str) -> None:
+        if run_id != self._run_id:
+            return
+        if self._thread is not None:
+            self._thread.wait()  # the worker has returned; its thread ends within microseconds
+            self._thread = self._worker = None
+        self.finished.emit(outcome)

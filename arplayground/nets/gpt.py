@@ -1,0 +1,228 @@
+"""A character-level GPT: masked (causal) self-attention, rotary positions, and a KV cache.
+
+Read bottom-up: RoPE helpers, the KV cache, attention, the block, the model, and finally the
+stepper that adapts the model to arplayground's stepping protocol (reset / logits / push).
+
+Shapes: B batch, T time, C channels (n_embd), nh heads, hs head size (C // nh), V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from arplayground.core.vocab import Vocabulary
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65  # Tiny Shakespeare has 65 distinct characters
+    block_size: int = 1024  # the longest context; the benchmark asks for context 1000
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 192  # 6 x 192 is nanoGPT's CPU-sized recipe, the reference we must beat
+    dropout: float = 0.1  # 1.1M training characters are seen ~10 times: a little dropout pays
+    rope_base: float = 10000.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- rotary position embedding
+# Rotary embeddings encode position by rotating query/key pairs; attention then depends on
+# relative offsets only, so a token's cached key never needs recomputing as the text grows.
+
+
+def rope_tables(cfg: GPTConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    hs = cfg.n_embd // cfg.n_head
+    inv_freq = 1.0 / (cfg.rope_base ** (torch.arange(0, hs, 2, dtype=torch.float32) / hs))
+    angles = torch.outer(torch.arange(cfg.block_size, dtype=torch.float32), inv_freq)  # (block, hs/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    # x: (B, nh, T, hs); cos, sin: (T, hs/2). Rotate the two halves of each head as pairs.
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+# ---------------------------------------------------------------- KV cache
+
+
+class KVCache:
+    """Keys and values of every layer for the positions seen so far, preallocated to block_size."""
+
+    def __init__(self, cfg: GPTConfig, batch_size: int = 1, dtype=torch.float32):
+        hs = cfg.n_embd // cfg.n_head
+        shape = (cfg.n_layer, batch_size, cfg.n_head, cfg.block_size, hs)
+        self.k = torch.zeros(shape, dtype=dtype)
+        self.v = torch.zeros(shape, dtype=dtype)
+        self.length = 0  # positions already stored
+        self.capacity = cfg.block_size
+
+    def store(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write this layer's new keys/values after the stored ones; return all of them."""
+        T = k.shape[2]
+        end = self.length + T
+        assert end <= self.capacity, "KV cache full: the caller must re-prime a shorter window"
+        self.k[layer, :, :, self.length : end] = k
+        self.v[layer, :, :, self.length : end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+
+# ---------------------------------------------------------------- the network
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        assert cfg.n_embd % cfg.n_head == 0
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=False)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
+        self.dropout = cfg.dropout
+
+    def forward(self, x, cos, sin, cache: KVCache | None = None, layer: int = 0):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        dropout_p = self.dropout if self.training else 0.0
+        if cache is None or cache.length == 0:
+            if cache is not None:
+                cache.store(layer, k, v)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
+        else:
+            past = cache.length
+            k, v = cache.store(layer, k, v)  # (B, nh, past + T, hs)
+            if T == 1:  # the usual generation step: one query sees every stored key
+                y = F.scaled_dot_product_attention(q, k, v)
+            else:  # a block appended to a non-empty cache: causal inside the block
+                mask = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return F.dropout(self.proj(y), dropout_p, self.training)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=False)
+        self.proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=False)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, cos, sin, cache=None, layer=0):
+        x = x + self.attn(self.ln_1(x), cos, sin, cache, layer)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # weight tying: input and output share one table
+        cos, sin = rope_tables(cfg)
+        # Not persistent: derived from the config, so they stay out of the weights file.
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):  # GPT-2: scale residual projections by depth
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None):
+        """idx (B, T) -> logits (B, T, V), and the mean cross-entropy when targets are given.
+
+        With a cache, idx continues the stored positions and the cache grows by T.
+        """
+        B, T = idx.shape
+        start = cache.length if cache is not None else 0
+        assert start + T <= self.cfg.block_size, f"context {start + T} > block_size {self.cfg.block_size}"
+        cos, sin = self.rope_cos[start : start + T], self.rope_sin[start : start + T]
+        x = self.drop(self.wte(idx))  # (B, T, C)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, layer)
+        if cache is not None:
+            cache.length += T
+        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+        return logits, loss
+
+
+# ---------------------------------------------------------------- stepping protocol adapter
+
+
+class GPTStepper:
+    """Runs a GPT one character at a time for the generation loop.
+
+    reset() primes the KV cache with the whole prefix in one teacher-forced pass; logits() reads
+    the next-character distribution already computed; push() runs one cached step. When the text
+    outgrows block_size, the cache is re-primed on the most recent half block (one parallel pass),
+    so generation can go on indefinitely with at least block_size/2 characters of context.
+    """
+
+    def __init__(self, model: GPT, vocab: Vocabulary):
+        assert model.cfg.vocab_size == len(vocab)
+        self.model = model.eval()
+        self.vocab = vocab
+        self.cache = KVCache(model.cfg)
+        self.tokens: list[int] = []
+        self._next_logits: np.ndarray | None = None
+
+    @torch.inference_mode()
+    def reset(self, prefix, condition=None) -> None:
+        """Prime on prefix (a list of token ids; may be empty). Text models take no condition."""
+        self.tokens = list(prefix) or [self.vocab.default_start]
+        self._prime(self.tokens[-self.model.cfg.block_size :])
+
+    def _prime(self, window: list[int]) -> None:
+        self.cache.length = 0
+        logits, _ = self.model(torch.tensor([window]), cache=self.cache)
+        self._next_logits = logits[0, -1].numpy().astype(np.float64)
+
+    def logits(self) -> np.ndarray:
+        assert self._next_logits is not None, "reset() first"
+        return self._next_logits
+
+    @torch.inference_mode()
+    def push(self, value: int) -> None:
+        self.tokens.append(int(value))
+        if self.cache.length >= self.cache.capacity:
+            self._prime(self.tokens[-(self.cache.capacity // 2) :])
+            return
+        logits, _ = self.model(torch.tensor([[int(value)]]), cache=self.cache)
+        self._next_logits = logits[0, -1].numpy().astype(np.float64)

@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny, seeded, untrained GPT written to a models folder like the real one."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+TINY_VOCAB = list("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def write_tiny_gpt(folder: Path, name: str = "tiny-gpt", seed: int = 0) -> Path:
+    import torch
+    from safetensors.torch import save_model
+
+    from arplayground.nets.gpt import GPT, GPTConfig
+
+    torch.manual_seed(seed)
+    cfg = GPTConfig(vocab_size=len(TINY_VOCAB), block_size=64, n_layer=2, n_head=2, n_embd=32, dropout=0.0)
+    net = GPT(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model(net, str(folder / f"{name}.safetensors"))
+    card = {
+        "name": name,
+        "mode": "text",
+        "architecture": "gpt",
+        "weights": f"{name}.safetensors",
+        "config": cfg.to_dict(),
+        "parameters": net.num_params(),
+        "vocabulary": TINY_VOCAB,
+        "validation": {"val_loss_nats_per_char": 4.1},
+    }
+    (folder / f"{name}.json").write_text(json.dumps(card))
+    return folder / f"{name}.json"
+
+
+@pytest.fixture
+def tiny_models(tmp_path) -> Path:
+    folder = tmp_path / "models"
+    write_tiny_gpt(folder)
+    return folder

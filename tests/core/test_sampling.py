@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+
+from arplayground.core.sampling import (
+    SamplerSettings,
+    draw,
+    entropy,
+    filtered_log_probs,
+    sample,
+    step_uniform,
+)
+
+LOGITS = np.array([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
+
+
+def probs(settings):
+    return np.exp(filtered_log_probs(LOGITS, settings))
+
+
+def test_temperature_one_is_softmax():
+    expected = np.exp(LOGITS) / np.exp(LOGITS).sum()
+    np.testing.assert_allclose(probs(SamplerSettings()), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("t", [0.0, 1e-6, 1e-5])
+def test_tiny_temperature_is_greedy_without_nan(t):
+    p = probs(SamplerSettings(temperature=t))
+    assert not np.isnan(p).any()
+    assert p[0] == pytest.approx(1.0)
+    assert sample(LOGITS, SamplerSettings(temperature=t), 0.999999).value == 0
+
+
+def test_huge_temperature_is_near_uniform_without_nan():
+    p = probs(SamplerSettings(temperature=100.0).clamped(len(LOGITS)))  # clamped to 2
+    assert not np.isnan(p).any()
+    raw = np.exp(filtered_log_probs(LOGITS, SamplerSettings(temperature=100.0)))
+    assert not np.isnan(raw).any() and raw.max() - raw.min() < 0.1
+
+
+def test_extreme_logits_stay_finite():
+    logits = np.array([1e30, -1e30, 0.0, 5.0])
+    for t in (1e-6, 0.5, 2.0):
+        p = np.exp(filtered_log_probs(logits, SamplerSettings(temperature=t)))
+        assert np.isfinite(p).all() and p.sum() == pytest.approx(1.0)
+
+
+def test_top_k_keeps_k_most_likely_and_is_clamped():
+    p = probs(SamplerSettings(top_k=2))
+    assert np.count_nonzero(p) == 2 and p[0] > 0 and p[1] > 0
+    assert p.sum() == pytest.approx(1.0)
+    assert SamplerSettings(top_k=1000).clamped(6).top_k == 6
+    assert SamplerSettings(top_k=-3).clamped(6).top_k == 0
+    np.testing.assert_allclose(probs(SamplerSettings(top_k=6)), probs(SamplerSettings()))
+
+
+def test_top_p_keeps_smallest_set_reaching_p():
+    raw = probs(SamplerSettings())
+    order = np.argsort(-raw)
+    cumulative = np.cumsum(raw[order])
+    p_target = (cumulative[1] + cumulative[2]) / 2  # needs exactly three values
+    p = probs(SamplerSettings(top_p=p_target))
+    assert set(np.flatnonzero(p)) == set(order[:3])
+    assert probs(SamplerSettings(top_p=0.0))[0] == pytest.approx(1.0)  # always keeps the best
+
+
+def test_out_of_range_settings_are_clamped():
+    s = SamplerSettings(temperature=5.0, top_k=99, top_p=1.5).clamped(10)
+    assert (s.temperature, s.top_k, s.top_p) == (2.0, 10, 1.0)
+    s = SamplerSettings(temperature=float("nan"), top_p=-1).clamped(10)
+    assert (s.temperature, s.top_p) == (0.0, 0.0)
+
+
+def test_sample_returns_raw_filtered_value_and_u():
+    smp = sample(LOGITS, SamplerSettings(temperature=0.7, top_k=3), 0.42)
+    np.testing.assert_allclose(smp.raw_probs, np.exp(LOGITS) / np.exp(LOGITS).sum())
+    assert np.count_nonzero(smp.probs) == 3
+    assert smp.u == 0.42
+    assert smp.probs[smp.value] > 0
+
+
+def test_inverse_cdf_draw_boundaries():
+    p = np.array([0.25, 0.0, 0.5, 0.25])
+    assert draw(p, 0.0) == 0
+    assert draw(p, 0.2499) == 0
+    assert draw(p, 0.25) == 2
+    assert draw(p, 0.7499) == 2
+    assert draw(p, 0.75) == 3
+    assert draw(p, 0.999999999) == 3
+    assert draw(np.array([0.5, 0.5, 0.0]), 1.0) == 1  # never a removed value
+
+
+def test_draws_follow_the_distribution():
+    rng = np.random.default_rng(0)
+    p = probs(SamplerSettings(temperature=1.3))
+    counts = np.bincount([draw(p, u) for u in rng.random(20000)], minlength=len(p))
+    np.testing.assert_allclose(counts / 20000, p, atol=0.015)
+
+
+def test_uniforms_are_a_function_of_seed_and_step():
+    a = [step_uniform(7, i) for i in range(50)]
+    assert a == [step_uniform(7, i) for i in range(50)]
+    assert a != [step_uniform(8, i) for i in range(50)]
+    assert all(0.0 <= u < 1.0 for u in a)
+    assert len(set(a)) == 50
+
+
+def test_entropy():
+    assert entropy(np.array([1.0, 0.0])) == 0.0
+    assert entropy(np.full(4, 0.25)) == pytest.approx(np.log(4))
