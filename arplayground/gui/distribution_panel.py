@@ -37,6 +37,8 @@ class DistributionPanel(QWidget):
         super().__init__(parent)
         self.max_bars = max_bars
         self.data: PanelData | None = None
+        self._ticks: list = []
+        self._y_top = 0.0
         self.title = QLabel("No step yet: click Generate.")
         self.title.setObjectName("distributionTitle")
         self.title.setWordWrap(True)
@@ -46,15 +48,14 @@ class DistributionPanel(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.setLabel("left", "probability")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(y=True, alpha=0.25)
         legend = self.plot.addLegend(offset=(-10, 5))
         self.raw_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=RAW_COLOUR, pen=None, name="model (raw)")
         self.sampled_bars = pg.BarGraphItem(
             x=[], height=[], width=0.4, brush=SAMPLED_COLOUR, pen=None, name="after sampler"
         )
-        self.drawn_marker = pg.ScatterPlotItem(
-            x=[], y=[], symbol="t", size=14, brush=DRAWN_COLOUR, pen=None, name="drawn"
-        )
+        self.drawn_marker = pg.ScatterPlotItem(x=[], y=[], symbol="t", size=14, brush=DRAWN_COLOUR, pen=None)
         for item in (self.raw_bars, self.sampled_bars, self.drawn_marker):
             self.plot.addItem(item)
         legend.addItem(self.drawn_marker, "drawn")
@@ -83,10 +84,16 @@ class DistributionPanel(QWidget):
             self.drawn_marker.setData(x=[i], y=[max(raw[i], sampled[i]) + 0.04])
         else:
             self.drawn_marker.setData(x=[], y=[])
-        self.axis.setTicks([[(i, data.labels[i]) for i in range(n)]])
-        self.plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
+        ticks = [(i, data.labels[i]) for i in range(n)]
+        if ticks != self._ticks:  # axis relayout is the costly part of a redraw: only on change
+            self._ticks = ticks
+            self.axis.setTicks([ticks])
+            self.plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         top = max(float(raw.max(initial=0)), float(sampled.max(initial=0)))
-        self.plot.setYRange(0, min(1.0, top * 1.15 + 0.05), padding=0)
+        y_top = min(1.0, np.ceil((top * 1.15 + 0.02) * 10) / 10)  # in steps of 0.1: steadier axis
+        if y_top != self._y_top:
+            self._y_top = y_top
+            self.plot.setYRange(0, y_top, padding=0)
         outside = "" if where else " (outside the top candidates shown)"
         self.title.setText(
             f"step {data.step}: drew {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -33,6 +33,7 @@ from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunReq
 # Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
 MODE_TITLES = {"text": "Text"}
+PANEL_HZ = 20  # distribution panel redraws per second at most, while streaming
 
 
 def speed_label(speed: float) -> str:
@@ -46,6 +47,11 @@ class MainWindow(QMainWindow):
         self.entries = catalog.discover(models_dir)
         self.steppers: dict[str, object] = {}  # loaded models, by card name
         self.runner = GenerationRunner(self)
+        self._panel_dirty = False
+        self.panel_timer = QTimer(self)
+        self.panel_timer.setInterval(int(1000 / PANEL_HZ))
+        self.panel_timer.setSingleShot(True)
+        self.panel_timer.timeout.connect(self._refresh_panel)
         self.runner.batch.connect(self.on_batch)
         self.runner.finished.connect(self.on_finished)
         self.controls: RunControls | None = None
@@ -64,6 +70,7 @@ class MainWindow(QMainWindow):
         side = QWidget()
         form = QFormLayout(side)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(10)
 
         self.mode_box = QComboBox()
         for mode in catalog.MODES:
@@ -154,16 +161,33 @@ class MainWindow(QMainWindow):
         form.addRow(buttons)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         side.setMinimumWidth(330)
+        side_column = QWidget()
+        column = QVBoxLayout(side_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(side)
+        column.addStretch(1)  # controls stay together at the top
 
         self.text_pane = SampledTextPane()
+        text_box = QWidget()
+        text_layout = QVBoxLayout(text_box)
+        text_layout.setContentsMargins(0, 0, 0, 0)
+        legend = QLabel(
+            "Each generated character is shaded by the probability it was drawn with: "
+            "<span style='background:#fa826e'>&nbsp;unlikely&nbsp;</span> … "
+            "<span style='background:#c8f0c8'>&nbsp;near certain&nbsp;</span>. "
+            "Hover for its alternatives, click to show its step below."
+        )
+        legend.setWordWrap(True)
+        text_layout.addWidget(legend)
+        text_layout.addWidget(self.text_pane, 1)
         self.panel = DistributionPanel(max_bars=16)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.text_pane)
+        right.addWidget(text_box)
         right.addWidget(self.panel)
         right.setSizes([420, 300])
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(side)
+        splitter.addWidget(side_column)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         self.setCentralWidget(splitter)
@@ -378,6 +402,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop(self) -> None:
         self.runner.stop()
+        self._panel_dirty = True
+        self._refresh_panel()
         self.state_label.setText(f"Stopped after {len(self.trace)} steps")
         self._update_buttons()
 
@@ -385,12 +411,30 @@ class MainWindow(QMainWindow):
     def on_batch(self, batch: Batch) -> None:
         self.trace.extend(batch.records)
         self.text_pane.append_steps(batch.records)
-        self.show_step(len(self.trace) - 1)
+        self.refresh_panel_soon()
         nll = self.trace.nll()
         self.stats_label.setText(
             f"step {len(self.trace)} / {self.n_steps}  ·  {batch.steps_per_second:,.0f} steps/s  ·  "
             f"NLL {nll:.3f} nats/char  ·  perplexity {math.exp(nll):.2f}"
         )
+
+    def refresh_panel_soon(self) -> None:
+        """Show the newest step now, or at the end of the current panel interval.
+
+        While text streams at full speed the panel redraws at most PANEL_HZ times a second
+        (nobody reads 60 histograms a second, and each redraw costs the worker GIL time);
+        it always settles on the newest step.
+        """
+        self._panel_dirty = True
+        if not self.panel_timer.isActive():
+            self._refresh_panel()
+            self.panel_timer.start()
+
+    @Slot()
+    def _refresh_panel(self) -> None:
+        if self._panel_dirty:
+            self._panel_dirty = False
+            self.show_step(len(self.trace) - 1)
 
     @Slot(str)
     def on_finished(self, outcome: str) -> None:
@@ -401,6 +445,9 @@ class MainWindow(QMainWindow):
         else:
             self.state_label.setText(f"Generation failed: {outcome}")
         self.pause_button.setChecked(False)
+        self.panel_timer.stop()
+        self._panel_dirty = True
+        self._refresh_panel()
         self._update_buttons()
 
     @Slot(int)

@@ -1,0 +1,135 @@
+"""Text mode speed, on the bundled weights, in one process:
+
+1. characters per second with the KV cache vs full recompute (nanoGPT-style: the whole context
+   through the network for every new character), at contexts 64, 256 and 1000, with the ratio;
+2. GUI event-loop latency (p50 / p99) on the real window (offscreen) while text generates at full
+   speed, beside the same window idle.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/text_speed.py [--model NAME] [--threads N]
+
+Machines here are shared and noisy: every figure is a median over repeats, and ratios are taken
+within one run on the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def load(name: str | None):
+    from arplayground import catalog
+
+    entries = [e for e in catalog.discover() if e.available and e.mode == "text"]
+    entry = next((e for e in entries if e.name == name), entries[0]) if name else entries[0]
+    return entry, catalog.load_stepper(entry)
+
+
+def tokens_per_second(stepper, context: int, steps: int, repeats: int) -> tuple[float, float]:
+    """Median characters/s for (KV cache, full recompute), starting at `context` characters."""
+    import torch
+
+    model = stepper.model
+    rng = np.random.default_rng(0)
+    prefix = [int(v) for v in rng.integers(0, len(stepper.vocab), context)]
+    cached, full = [], []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            stepper.reset(prefix)
+            start = time.perf_counter()
+            for _ in range(steps):
+                stepper.push(int(np.argmax(stepper.logits())))
+            cached.append(steps / (time.perf_counter() - start))
+
+            ids = list(prefix)
+            start = time.perf_counter()
+            for _ in range(steps):
+                window = torch.tensor([ids[-model.cfg.block_size :]])
+                logits, _ = model(window)
+                ids.append(int(torch.argmax(logits[0, -1])))
+            full.append(steps / (time.perf_counter() - start))
+            assert ids[context:] == stepper.tokens[context:], "both paths must produce the same text"
+    return statistics.median(cached), statistics.median(full)
+
+
+def gui_latency(entry_name: str, seconds: float, generate: bool) -> tuple[float, float, float, int]:
+    """p50 / p99 / max lateness (ms) of a 10 ms timer on the real window, and steps generated."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from arplayground.gui.main_window import SPEEDS, MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(None)
+    window.show()
+    index = next(i for i in range(window.model_box.count()) if window.model_box.itemData(i).name == entry_name)
+    window.model_box.setCurrentIndex(index)
+    window.speed_slider.setValue(SPEEDS.index(0))
+    window.length_spin.setValue(window.length_spin.maximum())
+    window.prompt_edit.setPlainText("ROMEO:")
+    lateness = []
+    clock = QElapsedTimer()
+    interval_ms = 10
+    timer = QTimer()
+    timer.setInterval(interval_ms)
+    last = [None]
+
+    def tick():
+        now = clock.nsecsElapsed() / 1e6
+        if last[0] is not None:
+            lateness.append(max(0.0, now - last[0] - interval_ms))
+        last[0] = now
+
+    timer.timeout.connect(tick)
+    if generate:
+        window.generate_button.click()
+    clock.start()
+    timer.start()
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    app.exec()  # the application's real event loop, measured by its own timer
+    timer.stop()
+    steps = len(window.trace)
+    window.close()
+    lat = np.array(lateness)
+    return float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()), steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--steps", type=int, default=32, help="characters generated per measurement")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--gui-seconds", type=float, default=8.0)
+    args = parser.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    entry, stepper = load(args.model)
+    print(f"model {entry.name}: {entry.card['parameters']:,} parameters, block {stepper.model.cfg.block_size}; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print()
+    print("| context | KV cache (chars/s) | full recompute (chars/s) | ratio |")
+    print("|--------:|-------------------:|-------------------------:|------:|")
+    for context in (64, 256, 1000):
+        cached, full = tokens_per_second(stepper, context, args.steps, args.repeats)
+        print(f"| {context} | {cached:,.0f} | {full:,.1f} | {cached / full:.1f}x |", flush=True)
+    print()
+    print("| GUI event loop (10 ms timer, real window, offscreen) | p50 late (ms) | p99 late (ms) | max (ms) | chars generated |")
+    print("|---|---:|---:|---:|---:|")
+    for generate in (False, True):
+        p50, p99, worst, steps = gui_latency(entry.name, args.gui_seconds, generate)
+        what = "generating at full speed" if generate else "idle"
+        print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} | {steps:,} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
