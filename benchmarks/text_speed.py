@@ -103,7 +103,7 @@ def gui_latency(entry_name: str, seconds: float, generate: bool) -> tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
     parser.add_argument("--steps", type=int, default=32, help="characters generated per measurement")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--gui-seconds", type=float, default=8.0)
@@ -111,8 +111,10 @@ def main() -> None:
 
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from arplayground.gui.app import configure_runtime
+
+    configure_runtime()  # the app's process settings: 1 torch thread, short GIL switch interval
+    torch.set_num_threads(args.threads)
     entry, stepper = load(args.model)
     print(f"model {entry.name}: {entry.card['parameters']:,} parameters, block {stepper.model.cfg.block_size}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -1,0 +1,25 @@
+"""GUI tests: fail any test that leaves a QThread running behind it."""
+
+import gc
+import warnings
+
+import pytest
+from PySide6.QtCore import QThread
+
+from arplayground.gui.app import configure_runtime
+
+configure_runtime()  # the same process settings as the app
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(qtbot):
+    yield
+    qtbot.wait(10)  # let queued end-of-run signals land
+    with warnings.catch_warnings():  # isinstance() pokes torch's deprecated lazy attributes
+        warnings.simplefilter("ignore")
+        running = [t for t in gc.get_objects() if isinstance(t, QThread) and t.isRunning()]
+    names = [t.objectName() for t in running]
+    for t in running:  # clean up so one failure does not cascade
+        t.quit()
+        t.wait(5000)
+    assert not running, f"test left QThreads running: {names}"
