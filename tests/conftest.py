@@ -20,7 +20,7 @@ def write_tiny_gpt(folder: Path, name: str = "tiny-gpt", seed: int = 0) -> Path:
     from arplayground.nets.gpt import GPT, GPTConfig
 
     torch.manual_seed(seed)
-    cfg = GPTConfig(vocab_size=len(TINY_VOCAB), block_size=64, n_layer=2, n_head=2, n_embd=32, dropout=0.0)
+    cfg = GPTConfig(vocab_size=len(TINY_VOCAB), block_size=128, n_layer=2, n_head=2, n_embd=32, dropout=0.0)
     net = GPT(cfg)
     folder.mkdir(parents=True, exist_ok=True)
     save_model(net, str(folder / f"{name}.safetensors"))

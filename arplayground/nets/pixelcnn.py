@@ -1,0 +1,214 @@
+"""A class-conditional gated PixelCNN (van den Oord et al. 2016) with cached raster-order sampling.
+
+Two stacks of masked convolutions, so there is no blind spot:
+- the vertical stack sees the rows strictly above the current pixel (a k x k kernel masked below
+  its centre row; the first layer also masks the centre row);
+- the horizontal stack sees the pixels to the left in the current row (a 1 x k kernel masked right
+  of its centre; the first layer also masks the centre), plus the vertical stack at the same
+  position, which only holds rows above.
+Every layer is a gated unit tanh(a) * sigmoid(b) with the digit's embedding added to a and b;
+class index `n_classes` means "any digit" (trained by dropping the label now and then).
+
+Fast sampling (after Ramachandran et al. 2017): the vertical stack of row r depends on rows < r
+only, so it is computed once per row into per-layer caches; the horizontal stack is recomputed on
+the current row only. Drawing one pixel then costs one row, not the whole image.
+
+Shapes: B batch, C channels, H x W image (28 x 28), L = 256 grey levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+
+@dataclass
+class PixelCNNConfig:
+    channels: int = 64
+    n_layers: int = 10  # gated layers after the first masked convolution
+    kernel: int = 5  # gated layers: receptive field grows by kernel // 2 per layer in each direction
+    first_kernel: int = 7
+    n_classes: int = 10  # digits; index n_classes is "any digit"
+    levels: int = 256
+    height: int = 28
+    width: int = 28
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def vertical_mask(k: int, include_centre_row: bool) -> torch.Tensor:
+    mask = torch.zeros(k, k)
+    mask[: k // 2 + (1 if include_centre_row else 0)] = 1
+    return mask
+
+
+def horizontal_mask(k: int, include_centre: bool) -> torch.Tensor:
+    mask = torch.zeros(1, k)
+    mask[0, : k // 2 + (1 if include_centre else 0)] = 1
+    return mask
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A convolution whose kernel is multiplied by a fixed 0/1 mask: masked taps never see input."""
+
+    def __init__(self, c_in: int, c_out: int, mask: torch.Tensor):
+        kh, kw = mask.shape
+        super().__init__(c_in, c_out, (kh, kw), padding=(kh // 2, kw // 2))
+        self.register_buffer("mask", mask[None, None].clone(), persistent=False)
+
+    def masked_weight(self) -> torch.Tensor:
+        return self.weight * self.mask
+
+    def forward(self, x):
+        return F.conv2d(x, self.masked_weight(), self.bias, padding=self.padding)
+
+
+class GatedLayer(nn.Module):
+    def __init__(self, cfg: PixelCNNConfig):
+        super().__init__()
+        C, k = cfg.channels, cfg.kernel
+        self.v_conv = MaskedConv2d(C, 2 * C, vertical_mask(k, include_centre_row=True))
+        self.h_conv = MaskedConv2d(C, 2 * C, horizontal_mask(k, include_centre=True))
+        self.v_to_h = nn.Conv2d(2 * C, 2 * C, 1)
+        self.h_out = nn.Conv2d(C, C, 1)
+        self.cond = nn.Embedding(cfg.n_classes + 1, 4 * C)  # gate biases for both stacks
+
+    @staticmethod
+    def gate(x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return torch.tanh(a) * torch.sigmoid(b)
+
+    def vertical(self, v_pre: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The vertical stack's gated output from its convolution's output v_pre (B, 2C, h, W)."""
+        cv = cond[:, : v_pre.shape[1], None, None]
+        return self.gate(v_pre + cv)
+
+    def horizontal(self, h: torch.Tensor, v_pre: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        ch = cond[:, v_pre.shape[1] :, None, None]
+        h_pre = self.h_conv(h) + self.v_to_h(v_pre)
+        return h + self.h_out(self.gate(h_pre + ch))  # residual in the horizontal stack
+
+    def forward(self, v, h, label):
+        cond = self.cond(label)
+        v_pre = self.v_conv(v)
+        return self.vertical(v_pre, cond), self.horizontal(h, v_pre, cond)
+
+
+class PixelCNN(nn.Module):
+    def __init__(self, cfg: PixelCNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        C, k0 = cfg.channels, cfg.first_kernel
+        self.v_first = MaskedConv2d(1, C, vertical_mask(k0, include_centre_row=False))
+        self.h_first = MaskedConv2d(1, C, horizontal_mask(k0, include_centre=False))
+        self.layers = nn.ModuleList(GatedLayer(cfg) for _ in range(cfg.n_layers))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(C, 2 * C, 1), nn.ReLU(), nn.Conv2d(2 * C, cfg.levels, 1))
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @staticmethod
+    def normalise(pixels: torch.Tensor) -> torch.Tensor:
+        """Grey levels 0..255 (B, H, W) -> floats in [-1, 1] (B, 1, H, W)."""
+        return (pixels.float() / 127.5 - 1.0)[:, None]
+
+    def forward(self, pixels: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """pixels (B, H, W) ints, label (B,) -> logits (B, L, H, W), each from earlier pixels only."""
+        return self.forward_normalised(self.normalise(pixels), label)
+
+    def forward_normalised(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """The same from x (B, 1, H, W) in [-1, 1]: differentiable in x, for the causality tests."""
+        v, h = self.v_first(x), self.h_first(x)
+        for layer in self.layers:
+            v, h = layer(v, h, label)
+        return self.head(h)
+
+    def loss(self, pixels: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood in nats per pixel."""
+        return F.cross_entropy(self(pixels, label), pixels.long())
+
+
+class PixelCNNStepper:
+    """Draws one pixel at a time in raster order, reusing per-row caches of the vertical stack.
+
+    Exact: logits() equals the full forward pass's logits at the current pixel.
+    """
+
+    def __init__(self, model: PixelCNN, vocab):
+        self.model = model.eval()
+        self.vocab = vocab
+        cfg = model.cfg
+        self.H, self.W = cfg.height, cfg.width
+        self.p0, self.p = cfg.first_kernel // 2, cfg.kernel // 2
+        self.label = torch.tensor([cfg.n_classes])
+        self.position = 0
+        self._logits: np.ndarray | None = None
+
+    @torch.inference_mode()
+    def reset(self, prefix, condition=None) -> None:
+        """prefix: grey levels of the first pixels in raster order (kept rows); condition: digit or None."""
+        cfg = self.model.cfg
+        assert len(prefix) < self.H * self.W, "nothing left to generate"
+        label = cfg.n_classes if condition is None else int(condition)
+        assert 0 <= label <= cfg.n_classes
+        self.label = torch.tensor([label])
+        self.cond = [layer.cond(self.label) for layer in self.model.layers]
+        self.image = torch.zeros(1, self.H, self.W, dtype=torch.long)
+        self.image.view(-1)[: len(prefix)] = torch.as_tensor(list(prefix), dtype=torch.long)
+        # Vertical-stack caches, zero-padded above and below like the convolutions' padding:
+        # x_pad holds the normalised image, v_pads[l] the input of gated layer l.
+        C = cfg.channels
+        self.x_pad = torch.zeros(1, 1, self.H + 2 * self.p0, self.W)
+        self.v_pads = [torch.zeros(1, C, self.H + 2 * self.p, self.W) for _ in range(cfg.n_layers + 1)]
+        self.v_pre_rows: list[torch.Tensor] = [None] * cfg.n_layers  # this row's vertical conv outputs
+        self.position = len(prefix)
+        rows_known = self.position // self.W + 1  # rows whose vertical stack is fixed: 0 .. current row
+        self.x_pad[0, 0, self.p0 : self.p0 + self.H] = self.model.normalise(self.image)[0, 0]
+        for r in range(rows_known):
+            self._vertical_row(r)
+        self._compute_logits()
+
+    def _vertical_row(self, r: int) -> None:
+        """Vertical stack of row r (depends on rows < r only), into the caches."""
+        m = self.model
+        x_rows = self.x_pad[:, :, r : r + 2 * self.p0 + 1]
+        v = F.conv2d(x_rows, m.v_first.masked_weight(), m.v_first.bias, padding=(0, self.p0))  # (1, C, 1, W)
+        self.v_pads[0][:, :, r + self.p] = v[:, :, 0]
+        for l, layer in enumerate(m.layers):
+            rows = self.v_pads[l][:, :, r : r + 2 * self.p + 1]
+            v_pre = F.conv2d(rows, layer.v_conv.masked_weight(), layer.v_conv.bias, padding=(0, self.p))
+            self.v_pre_rows[l] = v_pre
+            self.v_pads[l + 1][:, :, r + self.p] = layer.vertical(v_pre, self.cond[l])[:, :, 0]
+
+    def _compute_logits(self) -> None:
+        """Horizontal stack on the current row only; logits of the current pixel."""
+        m = self.model
+        r, c = divmod(self.position, self.W)
+        x_row = m.normalise(self.image[:, r : r + 1])  # (1, 1, 1, W)
+        h = m.h_first(x_row)
+        for l, layer in enumerate(m.layers):
+            h = layer.horizontal(h, self.v_pre_rows[l], self.cond[l])
+        logits = m.head(h[:, :, :, c : c + 1])  # (1, L, 1, 1)
+        self._logits = logits[0, :, 0, 0].double().numpy()
+
+    def logits(self) -> np.ndarray:
+        assert self._logits is not None, "reset() first"
+        return self._logits
+
+    @torch.inference_mode()
+    def push(self, value: int) -> None:
+        r, c = divmod(self.position, self.W)
+        self.image[0, r, c] = int(value)
+        self.x_pad[0, 0, self.p0 + r, c] = float(value) / 127.5 - 1.0
+        self.position += 1
+        if self.position == self.H * self.W:
+            self._logits = None  # the image is complete
+            return
+        if c == self.W - 1:  # a row finished: the next row's vertical stack is now fixed
+            self._vertical_row(r + 1)
+        self._compute_logits()
