@@ -122,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
     wall = time.time() - started
 
     val_full = evaluate(model, val, args.block, args.device)
-    val_128 = evaluate(model, val, 128, args.device)
+    val_128 = evaluate(model, val, min(128, args.block), args.device)  # comparable with nanoGPT's block 128
     progress.message(f"validation: {val_full:.4f} nats/char (windows of {args.block}), {val_128:.4f} (windows of 128)")
 
     model = model.cpu()
