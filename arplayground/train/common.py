@@ -32,9 +32,9 @@ def hardware(device: str) -> str:
     return f"{torch.get_num_threads()} CPU threads ({cpu}), torch {torch.__version__}"
 
 
-def command_line() -> str:
+def command_line(argv: list[str]) -> str:
     """The command as typed, so the card can be pasted back into a shell."""
-    return " ".join(shlex.quote(a) for a in ["arplayground-train", *sys.argv[1:]])
+    return " ".join(shlex.quote(a) for a in ["arplayground-train", *argv])
 
 
 class Progress:

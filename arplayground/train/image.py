@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arplayground.train.common import Progress, command_line, hardware, md5, write_card
+from arplayground.train.common import Progress, hardware, md5, write_card
 
 IMAGES = "t10k-images-idx3-ubyte.gz"
 LABELS = "t10k-labels-idx1-ubyte.gz"
@@ -142,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
             },
             "validation": {"val_bits_per_dim": round(val, 4), "measured_on": "all 1000 validation images, with their labels"},
             "training": {
-                "command": command_line(),
+                "command": args.command_line,
                 "epochs": args.epochs,
                 "batch": args.batch,
                 "learning_rate": args.lr,

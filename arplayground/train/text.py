@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arplayground.train.common import Progress, command_line, hardware, md5, write_card
+from arplayground.train.common import Progress, hardware, md5, write_card
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -153,7 +153,7 @@ def main(args: argparse.Namespace) -> int:
             "bits_per_char": round(val_full / math.log(2), 4),
         },
         "training": {
-            "command": command_line(),
+            "command": args.command_line,
             "iterations": args.iters,
             "batch": args.batch,
             "block": args.block,
