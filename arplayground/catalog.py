@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,3 +174,24 @@ def load_stepper(entry: ModelEntry):
 
         return GPTStepper(net, Vocabulary(entry.card["vocabulary"]))
     raise ModelError(f"unknown architecture '{entry.card['architecture']}'")
+
+
+def vocabulary(entry: ModelEntry):
+    """The model's vocabulary from its card alone (no weights loaded): for checking prompts."""
+    from arplayground.core.vocab import Vocabulary
+
+    return Vocabulary(entry.card["vocabulary"])
+
+
+class StepperCache:
+    """Loaded steppers by model name. Thread-safe: the worker thread loads, so the GUI never waits."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.loaded: dict[str, object] = {}
+
+    def get(self, entry: ModelEntry):
+        with self._lock:
+            if entry.name not in self.loaded:
+                self.loaded[entry.name] = load_stepper(entry)
+            return self.loaded[entry.name]

@@ -39,6 +39,7 @@ class DistributionPanel(QWidget):
         self.data: PanelData | None = None
         self._ticks: list = []
         self._y_top = 0.0
+        self._n_bars = -1
         self.title = QLabel("No step yet: click Generate.")
         self.title.setObjectName("distributionTitle")
         self.title.setWordWrap(True)
@@ -49,7 +50,7 @@ class DistributionPanel(QWidget):
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.setLabel("left", "probability")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.showGrid(y=True, alpha=0.25)
+        # No grid: grid lines make the axis span the whole plot, so every bar update would repaint it.
         legend = self.plot.addLegend(offset=(-10, 5))
         self.raw_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=RAW_COLOUR, pen=None, name="model (raw)")
         self.sampled_bars = pg.BarGraphItem(
@@ -88,6 +89,8 @@ class DistributionPanel(QWidget):
         if ticks != self._ticks:  # axis relayout is the costly part of a redraw: only on change
             self._ticks = ticks
             self.axis.setTicks([ticks])
+        if n != self._n_bars:
+            self._n_bars = n
             self.plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         top = max(float(raw.max(initial=0)), float(sampled.max(initial=0)))
         y_top = min(1.0, np.ceil((top * 1.15 + 0.02) * 10) / 10)  # in steps of 0.1: steadier axis

@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("arplayground")
         self.entries = catalog.discover(models_dir)
-        self.steppers: dict[str, object] = {}  # loaded models, by card name
+        self.steppers = catalog.StepperCache()  # loaded by the worker, kept across runs
         self.runner = GenerationRunner(self)
         self._panel_dirty = False
         self.panel_timer = QTimer(self)
@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.runner.batch.connect(self.on_batch)
         self.runner.finished.connect(self.on_finished)
         self.controls: RunControls | None = None
+        self.running_entry: catalog.ModelEntry | None = None
         self.trace = Trace()
         self.vocab = None
         self.n_steps = 0
@@ -263,11 +264,6 @@ class MainWindow(QMainWindow):
             self.note_clamp(f"top-k {self.top_k.value()} is more than the vocabulary: using {size}")
         self.top_k.setRange(0, size)
 
-    def stepper_for(self, entry: catalog.ModelEntry):
-        if entry.name not in self.steppers:
-            self.steppers[entry.name] = catalog.load_stepper(entry)
-        return self.steppers[entry.name]
-
     # ------------------------------------------------------------------ settings
 
     def settings(self) -> SamplerSettings:
@@ -359,25 +355,25 @@ class MainWindow(QMainWindow):
         entry = self.current_entry()
         if entry is None or not entry.available or not self.check_prompt():
             return
-        try:
-            stepper = self.stepper_for(entry)
-        except catalog.ModelError as e:
-            entry.error = str(e)
-            self._fill_models()
-            self.state_label.setText(f"Could not load {entry.name}: {e}")
-            return
         self.runner.stop()
         prompt = self.prompt_edit.toPlainText()
-        self.vocab = stepper.vocab
+        self.vocab = catalog.vocabulary(entry)
+        self.running_entry = entry
         self.trace = Trace()
         self.n_steps = self.length_spin.value()
-        self.text_pane.start(prompt, stepper.vocab)
+        self.text_pane.start(prompt, self.vocab)
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
         self.controls = RunControls(self.settings(), self.speed(), paused=paused)
-        request = RunRequest(stepper, tuple(stepper.vocab.encode(prompt)), self.n_steps, self.seed_spin.value())
+        steppers = self.steppers
+        request = RunRequest(
+            load=lambda: steppers.get(entry),
+            prefix=tuple(self.vocab.encode(prompt)),
+            n_steps=self.n_steps,
+            seed=self.seed_spin.value(),
+        )
         self.runner.start(request, self.controls)
         self.state_label.setText("Paused" if paused else "Generating…")
         self._update_buttons()
@@ -435,6 +431,8 @@ class MainWindow(QMainWindow):
         if self._panel_dirty:
             self._panel_dirty = False
             self.show_step(len(self.trace) - 1)
+            if self.is_running():
+                self.panel_timer.start()  # the next redraw waits a full interval
 
     @Slot(str)
     def on_finished(self, outcome: str) -> None:
@@ -442,6 +440,11 @@ class MainWindow(QMainWindow):
             self.state_label.setText(f"Done: {len(self.trace)} steps")
         elif outcome == "stopped":
             self.state_label.setText(f"Stopped after {len(self.trace)} steps")
+        elif outcome.startswith("error: ModelError"):  # weights that passed the check but did not load
+            reason = outcome.split(": ", 2)[-1]
+            self.running_entry.error = reason
+            self._fill_models()
+            self.state_label.setText(f"Could not load {self.running_entry.name}: {reason}")
         else:
             self.state_label.setText(f"Generation failed: {outcome}")
         self.pause_button.setChecked(False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -102,7 +103,7 @@ class Batch:
 
 @dataclass(frozen=True)
 class RunRequest:
-    stepper: object
+    load: Callable[[], object]  # returns the stepper; called on the worker thread (loading takes time)
     prefix: tuple
     n_steps: int
     seed: int
@@ -130,7 +131,7 @@ class GenerationWorker(QObject):
 
     def _loop(self) -> str:
         r, controls = self.request, self.controls
-        steps = generate(r.stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
+        steps = generate(r.load(), r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
         pending, latest, done = [], None, 0
         compute_seconds = 0.0
         last_emit = time.perf_counter()
