@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -58,7 +59,15 @@ def main(argv=None) -> int:
     freeze_startup_objects()
     if args.generate:
         QTimer.singleShot(0, window.generate)
+    # Ctrl+C or a TERM signal closes the window properly (stopping the worker first). Python runs
+    # signal handlers only between bytecodes, so a timer wakes the interpreter now and then.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    signal.signal(signal.SIGTERM, lambda *_: window.close())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
     rc = app.exec()
+    window.close()  # stops a run still going (closeEvent) if the loop ended another way
     # Destroy the window while QApplication still exists (left to interpreter shutdown, Qt
     # objects can be destroyed after the application and crash on exit).
     window.deleteLater()

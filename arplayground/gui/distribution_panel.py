@@ -93,7 +93,7 @@ class DistributionPanel(QWidget):
             self._n_bars = n
             self.plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         top = max(float(raw.max(initial=0)), float(sampled.max(initial=0)))
-        y_top = min(1.0, np.ceil((top * 1.15 + 0.02) * 10) / 10)  # in steps of 0.1: steadier axis
+        y_top = min(1.1, np.ceil((top * 1.15 + 0.02) * 10) / 10)  # steps of 0.1: a steadier axis; room for the marker
         if y_top != self._y_top:
             self._y_top = y_top
             self.plot.setYRange(0, y_top, padding=0)
