@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODES = ("text",)  # image and audio join as their models and views land
+MODES = ("text", "image")  # audio joins when its model and view land
 
 
 class ModelError(Exception):
@@ -144,6 +144,13 @@ def build_network(card: dict):
             return GPT(GPTConfig(**card["config"]))
         except TypeError as e:
             raise ModelError(f"the card's config is not a GPT config ({e})") from None
+    if card["architecture"] == "gated-pixelcnn":
+        from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig
+
+        try:
+            return PixelCNN(PixelCNNConfig(**card["config"]))
+        except TypeError as e:
+            raise ModelError(f"the card's config is not a PixelCNN config ({e})") from None
     raise ModelError(f"unknown architecture '{card['architecture']}'")
 
 
@@ -165,7 +172,7 @@ def load_stepper(entry: ModelEntry):
 
     net = build_network(entry.card)
     try:
-        missing, unexpected = load_model(net, str(entry.weights_path), strict=False)
+        load_model(net, str(entry.weights_path), strict=False)  # names and shapes were checked already
     except Exception as e:  # safetensors raises several kinds on damaged files
         raise ModelError(f"could not read {entry.weights_path.name}: {e}") from None
     if entry.card["architecture"] == "gpt":
@@ -173,13 +180,19 @@ def load_stepper(entry: ModelEntry):
         from arplayground.nets.gpt import GPTStepper
 
         return GPTStepper(net, Vocabulary(entry.card["vocabulary"]))
+    if entry.card["architecture"] == "gated-pixelcnn":
+        from arplayground.nets.pixelcnn import PixelCNNStepper
+
+        return PixelCNNStepper(net, vocabulary(entry))
     raise ModelError(f"unknown architecture '{entry.card['architecture']}'")
 
 
 def vocabulary(entry: ModelEntry):
     """The model's vocabulary from its card alone (no weights loaded): for checking prompts."""
-    from arplayground.core.vocab import Vocabulary
+    from arplayground.core.vocab import GreyLevels, Vocabulary
 
+    if entry.card["architecture"] == "gated-pixelcnn":
+        return GreyLevels(entry.card["config"].get("levels", 256))
     return Vocabulary(entry.card["vocabulary"])
 
 

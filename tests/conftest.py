@@ -43,3 +43,33 @@ def tiny_models(tmp_path) -> Path:
     folder = tmp_path / "models"
     write_tiny_gpt(folder)
     return folder
+
+
+def write_tiny_pixelcnn(folder: Path, name: str = "tiny-pixelcnn", seed: int = 0) -> Path:
+    import torch
+    from safetensors.torch import save_model
+
+    from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig
+
+    torch.manual_seed(seed)
+    cfg = PixelCNNConfig(channels=8, n_layers=2, kernel=3, first_kernel=3)
+    net = PixelCNN(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model(net, str(folder / f"{name}.safetensors"))
+    card = {
+        "name": name,
+        "mode": "image",
+        "architecture": "gated-pixelcnn",
+        "weights": f"{name}.safetensors",
+        "config": cfg.to_dict(),
+        "parameters": net.num_params(),
+        "validation": {"val_bits_per_dim": 8.0},
+    }
+    (folder / f"{name}.json").write_text(json.dumps(card))
+    return folder / f"{name}.json"
+
+
+@pytest.fixture
+def tiny_image_models(tiny_models) -> Path:
+    write_tiny_pixelcnn(tiny_models)
+    return tiny_models

@@ -50,3 +50,16 @@ class Vocabulary:
 
     def decode(self, values) -> str:
         return "".join(self.chars[v] for v in values)
+
+
+class GreyLevels:
+    """The 256 grey levels of an 8-bit image: value v is brightness v (0 black, 255 white)."""
+
+    def __init__(self, levels: int = 256):
+        self.levels = levels
+
+    def __len__(self) -> int:
+        return self.levels
+
+    def label(self, value: int) -> str:
+        return str(int(value))

@@ -57,8 +57,19 @@ class DistributionPanel(QWidget):
             x=[], height=[], width=0.4, brush=SAMPLED_COLOUR, pen=None, name="after sampler"
         )
         self.drawn_marker = pg.ScatterPlotItem(x=[], y=[], symbol="t", size=14, brush=DRAWN_COLOUR, pen=None)
-        for item in (self.raw_bars, self.sampled_bars, self.drawn_marker):
+        # Image mode: all 256 grey levels; the sampled distribution as bars in their own grey,
+        # the raw one as a line over them.
+        self.level_bars = pg.BarGraphItem(
+            x=np.arange(256), height=np.zeros(256), width=1.0,
+            brushes=[pg.mkBrush(v, v, v) for v in range(256)], pen=pg.mkPen(90, 90, 90, 110, width=0),
+        )
+        self.level_line = pg.PlotCurveItem(
+            x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center", pen=pg.mkPen(RAW_COLOUR, width=2)
+        )
+        for item in (self.raw_bars, self.sampled_bars, self.level_bars, self.level_line, self.drawn_marker):
             self.plot.addItem(item)
+        self.level_bars.hide()
+        self.level_line.hide()
         legend.addItem(self.drawn_marker, "drawn")
         self.axis = self.plot.getAxis("bottom")
         font = self.axis.label.font()
@@ -69,7 +80,42 @@ class DistributionPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
 
+    def _use_levels(self, levels: bool) -> None:
+        """Switch between top-candidate bars (text) and the full grey-level histogram (image)."""
+        if self.level_bars.isVisible() == levels:
+            return
+        for item in (self.raw_bars, self.sampled_bars):
+            item.setVisible(not levels)
+        for item in (self.level_bars, self.level_line):
+            item.setVisible(levels)
+        self._ticks, self._n_bars, self._y_top = [], -1, 0.0
+        if levels:
+            ticks = [(v, str(v)) for v in (0, 32, 64, 96, 128, 160, 192, 224, 255)]
+            self.axis.setTicks([ticks])
+            self.plot.setXRange(-1, 256, padding=0)
+
+    def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings) -> None:
+        """One pixel's distribution over every grey level, raw (line) and after the sampler (bars)."""
+        from arplayground.gui.views.text import settings_text
+
+        self._use_levels(True)
+        self.data = None
+        self.levels = (np.asarray(raw), np.asarray(sampled), int(drawn))
+        self.level_bars.setOpts(height=sampled)
+        self.level_line.setData(x=np.arange(257) - 0.5, y=raw)
+        top = max(float(np.max(raw)), float(np.max(sampled)))
+        y_top = min(1.1, np.ceil((top * 1.15 + 0.02) * 10) / 10)
+        if y_top != self._y_top:
+            self._y_top = y_top
+            self.plot.setYRange(0, y_top, padding=0)
+        self.drawn_marker.setData(x=[drawn], y=[max(raw[drawn], sampled[drawn]) + 0.03 * y_top])
+        self.title.setText(
+            f"{title}: drew grey level {drawn} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
+            f"  ·  {settings_text(settings)}"
+        )
+
     def show_step(self, data: PanelData) -> None:
+        self._use_levels(False)
         self.data = data
         n = min(self.max_bars, len(data.labels))
         x = np.arange(n, dtype=float)

@@ -13,11 +13,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPlainTextEdit,
     QPushButton,
     QSlider,
     QSpinBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -25,14 +25,15 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
 from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings
-from arplayground.core.trace import StepRecord, Trace
-from arplayground.gui.distribution_panel import DistributionPanel, PanelData
-from arplayground.gui.views.text import SampledTextPane
+from arplayground.core.trace import Trace
+from arplayground.gui.distribution_panel import DistributionPanel
+from arplayground.gui.views.image import ImageModeView
+from arplayground.gui.views.text import TextModeView
 from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunRequest
 
 # Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
-MODE_TITLES = {"text": "Text"}
+MODE_TITLES = {"text": "Text", "image": "Image"}
 PANEL_HZ = 20  # distribution panel redraws per second at most, while streaming
 
 
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.runner.finished.connect(self.on_finished)
         self.controls: RunControls | None = None
         self.running_entry: catalog.ModelEntry | None = None
+        self.running_view = None
         self.trace = Trace()
         self.vocab = None
         self.n_steps = 0
@@ -73,9 +75,13 @@ class MainWindow(QMainWindow):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setVerticalSpacing(10)
 
+        # One view per mode: its own controls and display; everything else is shared.
+        self.views = {"text": TextModeView(), "image": ImageModeView()}
         self.mode_box = QComboBox()
-        for mode in catalog.MODES:
-            self.mode_box.addItem(MODE_TITLES[mode], mode)
+        modes_with_models = {e.mode for e in self.entries}
+        for mode in catalog.MODES:  # a mode appears once models/ holds a model for it
+            if mode in modes_with_models or mode == "text":
+                self.mode_box.addItem(MODE_TITLES[mode], mode)
         form.addRow("Mode", self.mode_box)
 
         self.model_box = QComboBox()
@@ -85,22 +91,13 @@ class MainWindow(QMainWindow):
         self.model_info.setObjectName("modelInfo")
         form.addRow(self.model_info)
 
-        self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("Prompt (may be empty)")
-        self.prompt_edit.setFixedHeight(70)
-        form.addRow("Prompt", self.prompt_edit)
-        self.prompt_message = QLabel()
-        self.prompt_message.setObjectName("promptMessage")
-        self.prompt_message.setStyleSheet("color: #b00020;")
-        self.prompt_message.setWordWrap(True)
-        self.prompt_message.hide()
-        form.addRow(self.prompt_message)
-
-        self.length_spin = QSpinBox()
-        self.length_spin.setRange(1, 100_000)
-        self.length_spin.setValue(500)
-        self.length_spin.setSuffix(" steps")
-        form.addRow("Length", self.length_spin)
+        self.mode_controls = QStackedWidget()
+        for view in self.views.values():
+            self.mode_controls.addWidget(view.controls)
+        form.addRow(self.mode_controls)
+        text_view = self.views["text"]  # short names used throughout (and by the tests)
+        self.prompt_edit, self.prompt_message = text_view.prompt_edit, text_view.prompt_message
+        self.length_spin, self.text_pane = text_view.length_spin, text_view.pane
 
         seed_row = QHBoxLayout()
         self.seed_spin = QSpinBox()
@@ -168,22 +165,12 @@ class MainWindow(QMainWindow):
         column.addWidget(side)
         column.addStretch(1)  # controls stay together at the top
 
-        self.text_pane = SampledTextPane()
-        text_box = QWidget()
-        text_layout = QVBoxLayout(text_box)
-        text_layout.setContentsMargins(0, 0, 0, 0)
-        legend = QLabel(
-            "Each generated character is shaded by the probability it was drawn with: "
-            "<span style='background:#fa826e'>&nbsp;unlikely&nbsp;</span> … "
-            "<span style='background:#c8f0c8'>&nbsp;near certain&nbsp;</span>. "
-            "Hover for its alternatives, click to show its step below."
-        )
-        legend.setWordWrap(True)
-        text_layout.addWidget(legend)
-        text_layout.addWidget(self.text_pane, 1)
+        self.displays = QStackedWidget()
+        for view in self.views.values():
+            self.displays.addWidget(view.display)
         self.panel = DistributionPanel(max_bars=16)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(text_box)
+        right.addWidget(self.displays)
         right.addWidget(self.panel)
         right.setSizes([420, 300])
 
@@ -201,7 +188,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.model_box.currentIndexChanged.connect(self.on_model_changed)
-        self.mode_box.currentIndexChanged.connect(self._fill_models)
+        self.mode_box.currentIndexChanged.connect(self.on_mode_changed)
         self.prompt_edit.textChanged.connect(self.check_prompt)
         self.new_seed_button.clicked.connect(lambda: self.seed_spin.setValue(random.randrange(2**31 - 1)))
         self.speed_slider.valueChanged.connect(self.on_speed_changed)
@@ -212,9 +199,23 @@ class MainWindow(QMainWindow):
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
         self.stop_button.clicked.connect(self.stop)
-        self.text_pane.step_clicked.connect(self.show_step)
+        for view in self.views.values():
+            view.step_clicked.connect(self.show_step)
 
     # ------------------------------------------------------------------ models
+
+    def current_view(self):
+        return self.views[self.mode_box.currentData()]
+
+    @Slot()
+    def on_mode_changed(self) -> None:
+        self.runner.stop()
+        view = self.current_view()
+        self.mode_controls.setCurrentWidget(view.controls)
+        self.displays.setCurrentWidget(view.display)
+        self.trace = Trace()
+        self.stats_label.clear()
+        self._fill_models()
 
     def _fill_models(self) -> None:
         mode = self.mode_box.currentData()
@@ -250,7 +251,8 @@ class MainWindow(QMainWindow):
             self.vocab = None
         elif entry.available:
             self.model_info.setText("\n".join([entry.summary()] + notes))
-            size = entry.card.get("config", {}).get("vocab_size", 0)
+            config = entry.card.get("config", {})
+            size = config.get("vocab_size") or config.get("levels", 0)
             if size:
                 self._set_top_k_max(size)
             self.vocab = None
@@ -320,21 +322,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def check_prompt(self) -> bool:
-        """Inline message naming characters the model cannot read; True when the prompt is usable."""
+        """The current view's own input check (text: unknown prompt characters, named inline)."""
         entry = self.current_entry()
-        if entry is None or not entry.available:
+        if entry is None or not entry.available or entry.mode != self.mode_box.currentData():
             return False
-        vocab = entry.card.get("vocabulary", [])
-        text = self.prompt_edit.toPlainText()
-        unknown = list(dict.fromkeys(c for c in text if c not in vocab))
-        if unknown:
-            shown = " ".join(repr(c) for c in unknown)
-            self.prompt_message.setText(f"The model has never seen {shown}: remove or replace them to generate.")
-            self.prompt_message.show()
-        else:
-            self.prompt_message.hide()
+        usable = self.current_view().check(entry)
         self._update_buttons()
-        return not unknown
+        return usable
 
     # ------------------------------------------------------------------ running
 
@@ -343,7 +337,12 @@ class MainWindow(QMainWindow):
 
     def _update_buttons(self) -> None:
         entry = self.current_entry()
-        usable = entry is not None and entry.available and self.prompt_message.isHidden()
+        usable = (
+            entry is not None
+            and entry.available
+            and entry.mode == self.mode_box.currentData()
+            and self.prompt_message.isHidden()
+        )
         running = self.is_running()
         self.generate_button.setEnabled(usable)
         self.step_button.setEnabled(usable or running)
@@ -356,12 +355,12 @@ class MainWindow(QMainWindow):
         if entry is None or not entry.available or not self.check_prompt():
             return
         self.runner.stop()
-        prompt = self.prompt_edit.toPlainText()
+        view = self.current_view()
         self.vocab = catalog.vocabulary(entry)
         self.running_entry = entry
+        self.running_view = view
         self.trace = Trace()
-        self.n_steps = self.length_spin.value()
-        self.text_pane.start(prompt, self.vocab)
+        prefix, condition, self.n_steps = view.prepare(self.vocab)
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
@@ -370,9 +369,11 @@ class MainWindow(QMainWindow):
         steppers = self.steppers
         request = RunRequest(
             load=lambda: steppers.get(entry),
-            prefix=tuple(self.vocab.encode(prompt)),
+            prefix=prefix,
             n_steps=self.n_steps,
             seed=self.seed_spin.value(),
+            condition=condition,
+            keep_distributions=view.keeps_distributions,
         )
         self.runner.start(request, self.controls)
         self.state_label.setText("Paused" if paused else "Generating…")
@@ -406,12 +407,12 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_batch(self, batch: Batch) -> None:
         self.trace.extend(batch.records)
-        self.text_pane.append_steps(batch.records)
+        self.running_view.append(batch)
         self.refresh_panel_soon()
         nll = self.trace.nll()
         self.stats_label.setText(
             f"step {len(self.trace)} / {self.n_steps}  ·  {batch.steps_per_second:,.0f} steps/s  ·  "
-            f"NLL {nll:.3f} nats/char  ·  perplexity {math.exp(nll):.2f}"
+            f"NLL {nll:.3f} nats/{self.running_view.unit}  ·  perplexity {math.exp(nll):.2f}"
         )
 
     def refresh_panel_soon(self) -> None:
@@ -458,26 +459,10 @@ class MainWindow(QMainWindow):
         """Show step `index` of the current run in the distribution panel."""
         if not 0 <= index < len(self.trace) or self.vocab is None:
             return
-        self.panel.show_step(panel_data(self.trace[index], index + 1, self.vocab))
+        self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab)
 
     def closeEvent(self, event) -> None:
         self.runner.stop()  # no thread outlives the window
         super().closeEvent(event)
 
 
-def panel_data(rec: StepRecord, step_number: int, vocab) -> PanelData:
-    s = rec.settings
-    settings_text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
-    settings_text += f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
-    return PanelData(
-        step=step_number,
-        labels=tuple(vocab.label(int(v)) for v in rec.top_values),
-        values=tuple(int(v) for v in rec.top_values),
-        raw=rec.top_raw,
-        sampled=rec.top_sampled,
-        drawn=rec.value,
-        drawn_label=vocab.label(rec.value),
-        drawn_prob=rec.prob,
-        entropy=rec.entropy,
-        settings_text=settings_text,
-    )

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from arplayground.core.generate import generate
@@ -97,6 +98,7 @@ class Batch:
     run_id: int
     records: tuple  # StepRecords, oldest first
     latest: Sample  # full distributions of the newest step, for the panel
+    distributions: tuple | None  # per record (raw, sampled) float16 arrays, when the request keeps them
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
 
@@ -108,6 +110,7 @@ class RunRequest:
     n_steps: int
     seed: int
     condition: object = None
+    keep_distributions: bool = False  # send every step's full distributions (image: 784 x 256)
 
 
 class GenerationWorker(QObject):
@@ -132,16 +135,17 @@ class GenerationWorker(QObject):
     def _loop(self) -> str:
         r, controls = self.request, self.controls
         steps = generate(r.load(), r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
-        pending, latest, done = [], None, 0
+        pending, dists, latest, done = [], [], None, 0
         compute_seconds = 0.0
         last_emit = time.perf_counter()
         next_due = last_emit
 
         def flush():
-            nonlocal pending, last_emit
+            nonlocal pending, dists, last_emit
             rate = done / compute_seconds if compute_seconds > 0 else 0.0
-            self.batch_ready.emit(Batch(self.run_id, tuple(pending), latest, done, rate))
-            pending, last_emit = [], time.perf_counter()
+            kept = tuple(dists) if r.keep_distributions else None
+            self.batch_ready.emit(Batch(self.run_id, tuple(pending), latest, kept, done, rate))
+            pending, dists, last_emit = [], [], time.perf_counter()
 
         while True:
             if not controls.wait_turn():
@@ -155,6 +159,8 @@ class GenerationWorker(QObject):
             compute_seconds += time.perf_counter() - started
             pending.append(step.record)
             latest = step.sample
+            if r.keep_distributions:
+                dists.append((latest.raw_probs.astype(np.float16), latest.probs.astype(np.float16)))
             done += 1
             now = time.perf_counter()
             speed = controls.speed

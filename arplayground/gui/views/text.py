@@ -9,9 +9,9 @@ its step in the distribution panel. Run alone for quick work on it:
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QToolTip
+from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QToolTip, QVBoxLayout, QWidget
 
 from arplayground.core.trace import StepRecord
 
@@ -125,6 +125,95 @@ class SampledTextPane(QPlainTextEdit):
             step = self.step_at(event.position().toPoint())
             if step is not None:
                 self.step_clicked.emit(step)
+
+
+class TextModeView(QObject):
+    """Text mode: its controls (prompt, length) and its pane; the main window supplies the rest."""
+
+    mode = "text"
+    unit = "char"
+    keeps_distributions = False  # the trace's top candidates are all the panel shows
+
+    def __init__(self):
+        super().__init__()
+        self.controls = QWidget()
+        form = QFormLayout(self.controls)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("Prompt (may be empty)")
+        self.prompt_edit.setFixedHeight(70)
+        form.addRow("Prompt", self.prompt_edit)
+        self.prompt_message = QLabel()
+        self.prompt_message.setObjectName("promptMessage")
+        self.prompt_message.setStyleSheet("color: #b00020;")
+        self.prompt_message.setWordWrap(True)
+        self.prompt_message.hide()
+        form.addRow(self.prompt_message)
+        self.length_spin = QSpinBox()
+        self.length_spin.setRange(1, 100_000)
+        self.length_spin.setValue(500)
+        self.length_spin.setSuffix(" steps")
+        form.addRow("Length", self.length_spin)
+
+        self.pane = SampledTextPane()
+        self.step_clicked = self.pane.step_clicked
+        self.display = QWidget()
+        layout = QVBoxLayout(self.display)
+        layout.setContentsMargins(0, 0, 0, 0)
+        legend = QLabel(
+            "Each generated character is shaded by the probability it was drawn with: "
+            "<span style='background:#fa826e'>&nbsp;unlikely&nbsp;</span> … "
+            "<span style='background:#c8f0c8'>&nbsp;near certain&nbsp;</span>. "
+            "Hover for its alternatives, click to show its step below."
+        )
+        legend.setWordWrap(True)
+        layout.addWidget(legend)
+        layout.addWidget(self.pane, 1)
+
+    def check(self, entry) -> bool:
+        """Inline message naming characters the model cannot read; True when the prompt is usable."""
+        vocab = entry.card.get("vocabulary", [])
+        text = self.prompt_edit.toPlainText()
+        unknown = list(dict.fromkeys(c for c in text if c not in vocab))
+        if unknown:
+            shown = " ".join(repr(c) for c in unknown)
+            self.prompt_message.setText(f"The model has never seen {shown}: remove or replace them to generate.")
+        self.prompt_message.setVisible(bool(unknown))
+        return not unknown
+
+    def prepare(self, vocab):
+        """(prefix, condition, steps) for a new run; the pane starts over with the prompt."""
+        prompt = self.prompt_edit.toPlainText()
+        self.pane.start(prompt, vocab)
+        return tuple(vocab.encode(prompt)), None, self.length_spin.value()
+
+    def append(self, batch) -> None:
+        self.pane.append_steps(batch.records)
+
+    def show_in_panel(self, panel, trace, index: int, vocab) -> None:
+        panel.show_step(panel_data(trace[index], index + 1, vocab))
+
+
+def settings_text(s) -> str:
+    text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
+    return text + f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
+
+
+def panel_data(rec: StepRecord, step_number: int, vocab):
+    from arplayground.gui.distribution_panel import PanelData
+
+    return PanelData(
+        step=step_number,
+        labels=tuple(vocab.label(int(v)) for v in rec.top_values),
+        values=tuple(int(v) for v in rec.top_values),
+        raw=rec.top_raw,
+        sampled=rec.top_sampled,
+        drawn=rec.value,
+        drawn_label=vocab.label(rec.value),
+        drawn_prob=rec.prob,
+        entropy=rec.entropy,
+        settings_text=settings_text(rec.settings),
+    )
 
 
 def main() -> int:
