@@ -336,6 +336,8 @@ class MainWindow(QMainWindow):
         return self.runner.is_running()
 
     def _update_buttons(self) -> None:
+        for view in self.views.values():
+            view.set_running(self.is_running())
         entry = self.current_entry()
         usable = (
             entry is not None

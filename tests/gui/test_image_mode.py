@@ -87,3 +87,47 @@ def test_same_seed_same_image_and_png_round_trip(qtbot, window, tmp_path):
     assert (saved.width(), saved.height()) == (28, 28)
     pixels = np.array([[saved.pixelColor(c, r).red() for c in range(28)] for r in range(28)])
     np.testing.assert_array_equal(pixels, first)
+
+
+def test_draw_erase_and_complete_a_drawing(qtbot, window):
+    view = window.views["image"]
+    canvas = view.canvas
+    for index in (3 * 28 + 10, 4 * 28 + 10, 5 * 28 + 10):  # Shift+click draws a short stroke
+        qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, pixel_centre(canvas, index))
+    assert canvas.image[3, 10] == canvas.image[4, 10] == 255 and canvas.image[4, 11] == 128
+    qtbot.mouseClick(canvas, Qt.MouseButton.RightButton, pos=pixel_centre(canvas, 5 * 28 + 10))  # erase 3x3
+    assert canvas.image[5, 10] == 0 and canvas.image[4, 10] == 0 and canvas.image[3, 10] == 255
+    drawn = canvas.image.copy()
+    view.keep_rows.setValue(14)
+    generate_and_wait(qtbot, window)
+    np.testing.assert_array_equal(canvas.image[:14], drawn[:14])
+    assert window.trace[0].position == 14 * 28 and canvas.known == 784
+
+
+def test_opening_a_non_image_changes_nothing(window, tmp_path):
+    view = window.views["image"]
+    before = view.canvas.image.copy()
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    assert not view.open_image(str(bad))
+    assert "not an image" in view.note.text()
+    np.testing.assert_array_equal(view.canvas.image, before)
+
+
+def test_a_colour_image_of_another_size_is_converted_with_a_note(window, tmp_path):
+    from PySide6.QtGui import QColor, QPainter
+
+    picture = QImage(56, 40, QImage.Format.Format_RGB32)
+    picture.fill(QColor(250, 250, 245))  # light paper
+    painter = QPainter(picture)
+    painter.fillRect(24, 5, 8, 30, QColor(20, 30, 120))  # a dark blue stroke: a "1"
+    painter.end()
+    path = tmp_path / "one.png"
+    picture.save(str(path))
+    view = window.views["image"]
+    assert view.open_image(str(path))
+    note = view.note.text()
+    assert "colour converted to grey" in note and "56x40 fitted to 28x28" in note and "inverted" in note
+    image = view.canvas.image
+    assert image[14, 14] > 200 and image[14, 2] < 30  # the stroke is bright, the paper dark
+    assert view.canvas.known == 784

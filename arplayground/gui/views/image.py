@@ -9,9 +9,18 @@ Run alone for quick work on the canvas:
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, QRect, Signal, Slot
+from PySide6.QtCore import QObject, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
 
@@ -20,6 +29,7 @@ class PixelCanvas(QWidget):
     """Paints the image as crisp squares (no smoothing); only reads arrays the GUI thread owns."""
 
     pixel_clicked = Signal(int)  # raster index of a drawn pixel
+    edited = Signal()  # drawn on, erased, cleared or loaded
 
     def __init__(self, height: int = 28, width: int = 28, parent=None):
         super().__init__(parent)
@@ -27,7 +37,9 @@ class PixelCanvas(QWidget):
         self.image = np.zeros((height, width), np.uint8)
         self.known = 0  # pixels 0 .. known-1 (raster order) are drawn
         self.selected: int | None = None
+        self.editable = True  # False while a run is writing into the image
         self.setMinimumSize(280, 280)
+        self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
 
     def start(self, prefix) -> None:
@@ -84,10 +96,49 @@ class PixelCanvas(QWidget):
 
     def mousePressEvent(self, event) -> None:
         index = self.index_at(event.position().toPoint())
-        if index is not None and index < self.known:
+        if index is None:
+            return
+        if self.editable and event.modifiers() & Qt.KeyboardModifier.ShiftModifier or (
+            self.editable and event.button() == Qt.MouseButton.RightButton
+        ):
+            self.paint_at(index, erase=event.button() == Qt.MouseButton.RightButton)
+        elif index < self.known:
             self.selected = index
             self.update()
             self.pixel_clicked.emit(index)
+
+    def mouseMoveEvent(self, event) -> None:
+        buttons = event.buttons()
+        if not self.editable or not buttons & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
+            return
+        if buttons & Qt.MouseButton.LeftButton and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            return  # a plain left drag inspects; Shift+drag draws, right drag erases
+        index = self.index_at(event.position().toPoint())
+        if index is not None:
+            self.paint_at(index, erase=bool(buttons & Qt.MouseButton.RightButton))
+
+    def paint_at(self, index: int, erase: bool = False) -> None:
+        """A soft brush like an MNIST stroke: full ink at the pixel, half ink around it."""
+        r, c = divmod(index, self.W)
+        if self.known < self.H * self.W:  # drawing turns the whole canvas into a finished image
+            self.image.reshape(-1)[self.known :] = 0
+            self.known = self.H * self.W
+        if erase:
+            self.image[max(0, r - 1) : r + 2, max(0, c - 1) : c + 2] = 0
+        else:
+            for dr, dc, ink in ((0, 0, 255), (-1, 0, 128), (1, 0, 128), (0, -1, 128), (0, 1, 128)):
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < self.H and 0 <= cc < self.W:
+                    self.image[rr, cc] = max(self.image[rr, cc], ink)
+        self.edited.emit()
+        self.update()
+
+    def set_image(self, image: np.ndarray) -> None:
+        self.image[:] = image
+        self.known = self.H * self.W
+        self.selected = None
+        self.edited.emit()
+        self.update()
 
     def grey_qimage(self) -> QImage:
         grey = np.ascontiguousarray(self.image)
@@ -120,9 +171,17 @@ class ImageModeView(QObject):
         self.keep_rows.setSuffix(" rows kept")
         self.keep_rows.setToolTip("Keep this many top rows of the image on the canvas; the model completes the rest")
         form.addRow("Complete", self.keep_rows)
+        buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open PNG…")
+        self.clear_button = QPushButton("Clear")
         self.save_button = QPushButton("Save PNG…")
-        form.addRow(self.save_button)
+        for b in (self.open_button, self.clear_button, self.save_button):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        self.open_button.clicked.connect(self.open_dialog)
+        self.clear_button.clicked.connect(lambda: self.canvas.set_image(np.zeros((28, 28), np.uint8)))
         self.save_button.clicked.connect(self.save_dialog)
+        self.canvas.edited.connect(lambda: self.note.setText("Edited: set rows to keep, then Generate to complete it."))
         self.note = QLabel()
         self.note.setWordWrap(True)
         form.addRow(self.note)
@@ -173,6 +232,45 @@ class ImageModeView(QObject):
             self.step_clicked.emit(step)
         else:
             self.note.setText(f"Pixel {divmod(pixel, self.canvas.W)} was kept from the previous image, not drawn.")
+
+    def set_running(self, running: bool) -> None:
+        self.canvas.editable = not running
+        for b in (self.open_button, self.clear_button):
+            b.setEnabled(not running)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.controls, "Open image", "", "Images (*.png *.jpg *.bmp);;All files (*)")
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path: str) -> bool:
+        """Load an image as a 28 x 28 MNIST-like digit; say what was converted. Unreadable: nothing changes."""
+        qimage = QImage(path)
+        if qimage.isNull():
+            self.note.setText(f"Could not open {path}: not an image file this app can read. Nothing changed.")
+            return False
+        notes = []
+        if not qimage.isGrayscale():
+            notes.append("colour converted to grey")
+        if (qimage.width(), qimage.height()) != (28, 28):
+            notes.append(f"{qimage.width()}x{qimage.height()} fitted to 28x28")
+        grey = qimage.convertToFormat(QImage.Format.Format_Grayscale8)
+        side = max(grey.width(), grey.height())
+        square = QImage(side, side, QImage.Format.Format_Grayscale8)
+        corner = grey.pixelColor(0, 0)
+        square.fill(corner)  # pad with the background, keeping the aspect ratio
+        painter = QPainter(square)
+        painter.drawImage((side - grey.width()) // 2, (side - grey.height()) // 2, grey)
+        painter.end()
+        small = square.scaled(28, 28, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        stride = small.bytesPerLine()
+        pixels = np.frombuffer(small.constBits(), np.uint8, count=stride * 28).reshape(28, stride)[:, :28].copy()
+        if pixels.mean() > 127:  # dark ink on light paper: MNIST digits are light on dark
+            pixels = 255 - pixels
+            notes.append("inverted to light-on-dark like MNIST")
+        self.canvas.set_image(pixels)
+        self.note.setText(f"Opened {path}" + (f" ({'; '.join(notes)})" if notes else "") + ".")
+        return True
 
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.controls, "Save image", "digit.png", "PNG images (*.png)")

@@ -190,6 +190,9 @@ class TextModeView(QObject):
     def append(self, batch) -> None:
         self.pane.append_steps(batch.records)
 
+    def set_running(self, running: bool) -> None:
+        pass  # the prompt stays editable: it is read when Generate is clicked
+
     def show_in_panel(self, panel, trace, index: int, vocab) -> None:
         panel.show_step(panel_data(trace[index], index + 1, vocab))
 
