@@ -16,11 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
 
 
 def load(name: str | None):
@@ -58,52 +61,9 @@ def tokens_per_second(stepper, context: int, steps: int, repeats: int) -> tuple[
     return statistics.median(cached), statistics.median(full)
 
 
-def gui_latency(entry_name: str, seconds: float, generate: bool) -> tuple[float, float, float, int]:
-    """p50 / p99 / max lateness (ms) of a 10 ms timer on the real window, and steps generated."""
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from arplayground.gui.app import freeze_startup_objects
-    from arplayground.gui.main_window import SPEEDS, MainWindow
-
-    app = QApplication.instance() or QApplication([])
-    window = MainWindow(None)
-    window.show()
-    freeze_startup_objects()  # as the app does once its window is up
-    index = next(i for i in range(window.model_box.count()) if window.model_box.itemData(i).name == entry_name)
-    window.model_box.setCurrentIndex(index)
-    window.speed_slider.setValue(SPEEDS.index(0))
+def long_text(window) -> None:
     window.length_spin.setValue(window.length_spin.maximum())
     window.prompt_edit.setPlainText("ROMEO:")
-    lateness, when = [], []
-    clock = QElapsedTimer()
-    interval_ms = 10
-    timer = QTimer()
-    timer.setInterval(interval_ms)
-    last = [None]
-
-    def tick():
-        now = clock.nsecsElapsed() / 1e6
-        if last[0] is not None:
-            lateness.append(max(0.0, now - last[0] - interval_ms))
-            when.append(now / 1000)
-        last[0] = now
-
-    timer.timeout.connect(tick)
-    if generate:
-        window.generate_button.click()
-    clock.start()
-    timer.start()
-    QTimer.singleShot(int(seconds * 1000), app.quit)
-    app.exec()  # the application's real event loop, measured by its own timer
-    timer.stop()
-    steps = len(window.trace)
-    window.close()
-    window.deleteLater()  # destroyed now, while the application exists
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    lat = np.array(lateness)
-    worst_at = when[int(np.argmax(lat))]
-    return float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()), worst_at, steps
 
 
 def main() -> None:
@@ -134,7 +94,9 @@ def main() -> None:
     print("| GUI event loop (10 ms timer, real window, offscreen) | p50 late (ms) | p99 late (ms) | max (ms), at (s) | chars generated |")
     print("|---|---:|---:|---:|---:|")
     for generate in (False, True):
-        p50, p99, worst, worst_at, steps = gui_latency(entry.name, args.gui_seconds, generate)
+        p50, p99, worst, worst_at, steps = gui_latency.measure(
+            "text", entry.name, args.gui_seconds, generate, setup=long_text
+        )
         what = f"generating at full speed for {args.gui_seconds:g} s" if generate else "idle"
         print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} at {worst_at:.2f} | {steps:,} |", flush=True)
 

@@ -223,3 +223,19 @@ class PixelCNNStepper:
         if c == self.W - 1:  # a row finished: the next row's vertical stack is now fixed
             self._vertical_row(r + 1)
         self._compute_logits()
+
+
+class NaivePixelCNNStepper(PixelCNNStepper):
+    """The same protocol without caches: every logits() runs the whole network on the whole image.
+
+    The baseline the cached path is measured and checked against (benchmarks/image_speed.py).
+    """
+
+    @torch.inference_mode()
+    def _compute_logits(self) -> None:
+        r, c = divmod(self.position, self.W)
+        logits = self.model(self.image, self.label)  # (1, L, H, W)
+        self._logits = logits[0, :, r, c].double().numpy()
+
+    def _vertical_row(self, r: int) -> None:
+        pass  # nothing cached

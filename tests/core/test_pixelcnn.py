@@ -92,3 +92,12 @@ def test_label_changes_the_distribution(net):
         a = net(pixels, torch.tensor([1, 1]))
         b = net(pixels, torch.tensor([1, CFG.n_classes]))
     assert torch.equal(a[0], b[0]) and not torch.allclose(a[1], b[1])
+
+
+def test_naive_baseline_draws_the_same_image_as_the_fast_path(net):
+    from arplayground.nets.pixelcnn import NaivePixelCNNStepper
+
+    def values(stepper):
+        return [s.record.value for s in generate(stepper, [], 64, lambda: SamplerSettings(), 9, condition=4)]
+
+    assert values(PixelCNNStepper(net, Levels())) == values(NaivePixelCNNStepper(net, Levels()))

@@ -1,0 +1,59 @@
+"""GUI event-loop latency on the real main window (offscreen) while a mode generates at full speed.
+
+A 10 ms QTimer runs on the application's own event loop; its lateness is what a person feels as lag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def measure(mode: str, model_name: str, seconds: float, generate: bool, setup=None, until_done: bool = False):
+    """(p50, p99, max lateness in ms, seconds into the run of the max, steps generated)."""
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from arplayground.gui.app import freeze_startup_objects
+    from arplayground.gui.main_window import SPEEDS, MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(None)
+    window.show()
+    window.mode_box.setCurrentIndex(window.mode_box.findData(mode))
+    index = next(i for i in range(window.model_box.count()) if window.model_box.itemData(i).name == model_name)
+    window.model_box.setCurrentIndex(index)
+    window.speed_slider.setValue(SPEEDS.index(0))
+    if setup:
+        setup(window)
+    freeze_startup_objects()  # as the app does once its window is up
+    lateness, when = [], []
+    clock = QElapsedTimer()
+    interval_ms = 10
+    timer = QTimer()
+    timer.setInterval(interval_ms)
+    last = [None]
+
+    def tick():
+        now = clock.nsecsElapsed() / 1e6
+        if last[0] is not None:
+            lateness.append(max(0.0, now - last[0] - interval_ms))
+            when.append(now / 1000)
+        last[0] = now
+
+    timer.timeout.connect(tick)
+    if generate:
+        window.generate_button.click()
+        if until_done:
+            window.runner.finished.connect(lambda _: app.quit())
+    clock.start()
+    timer.start()
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    app.exec()  # the application's real event loop, measured by its own timer
+    timer.stop()
+    steps = len(window.trace)
+    window.close()
+    window.deleteLater()  # destroyed now, while the application exists
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    lat = np.array(lateness)
+    worst_at = when[int(np.argmax(lat))]
+    return float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()), worst_at, steps

@@ -1,0 +1,79 @@
+"""Image mode speed, on the bundled PixelCNN, in one process, on one core:
+
+1. one whole 28 x 28 sample through the generation loop with the cached fast path vs naive
+   re-running of the network for every pixel; same seed, so the images must be identical;
+2. GUI event-loop latency (p50 / p99) on the real window (offscreen) while Image mode generates at
+   full speed, beside the same window idle.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/image_speed.py
+
+Machines here are shared and noisy: times are medians over repeats, ratios taken within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
+
+
+def sample_seconds(stepper, seed: int, digit) -> tuple[float, list[int]]:
+    from arplayground.core.generate import generate
+    from arplayground.core.sampling import SamplerSettings
+
+    settings = SamplerSettings()
+    start = time.perf_counter()
+    values = [s.record.value for s in generate(stepper, [], 784, lambda: settings, seed, condition=digit)]
+    return time.perf_counter() - start, values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--gui-seconds", type=float, default=8.0)
+    args = parser.parse_args()
+
+    import torch
+
+    from arplayground import catalog
+    from arplayground.gui.app import configure_runtime
+    from arplayground.nets.pixelcnn import NaivePixelCNNStepper
+
+    configure_runtime()  # the app's process settings: 1 torch thread, short GIL switch interval
+    entries = [e for e in catalog.discover() if e.available and e.mode == "image"]
+    entry = next(e for e in entries if e.name == args.model) if args.model else entries[0]
+    fast = catalog.load_stepper(entry)
+    naive = NaivePixelCNNStepper(fast.model, fast.vocab)
+    print(f"model {entry.name}: {entry.card['parameters']:,} parameters; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} thread")
+    print()
+    print("| digit | seed | fast path (s/image) | naive (s/image) | ratio | identical |")
+    print("|---:|---:|---:|---:|---:|:---:|")
+    ratios = []
+    for i in range(args.repeats):
+        seed, digit = 100 + i, i % 10
+        t_fast, v_fast = sample_seconds(fast, seed, digit)
+        t_naive, v_naive = sample_seconds(naive, seed, digit)
+        ratios.append(t_naive / t_fast)
+        print(f"| {digit} | {seed} | {t_fast:.3f} | {t_naive:.2f} | {t_naive / t_fast:.1f}x | "
+              f"{'yes' if v_fast == v_naive else 'NO'} |", flush=True)
+    print(f"\nmedian ratio {statistics.median(ratios):.1f}x")
+    print()
+    print("| GUI event loop (10 ms timer, real window, offscreen) | p50 late (ms) | p99 late (ms) | max (ms), at (s) | pixels generated |")
+    print("|---|---:|---:|---:|---:|")
+    for generate in (False, True):
+        p50, p99, worst, worst_at, steps = gui_latency.measure("image", entry.name, args.gui_seconds, generate)
+        what = f"generating at full speed for {args.gui_seconds:g} s" if generate else "idle"
+        print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} at {worst_at:.2f} | {steps:,} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
