@@ -10,8 +10,9 @@ Every layer is a gated unit tanh(a) * sigmoid(b) with the digit's embedding adde
 class index `n_classes` means "any digit" (trained by dropping the label now and then).
 
 Fast sampling (after Ramachandran et al. 2017): the vertical stack of row r depends on rows < r
-only, so it is computed once per row into per-layer caches; the horizontal stack is recomputed on
-the current row only. Drawing one pixel then costs one row, not the whole image.
+only, so it is computed once per row into per-layer caches; the horizontal stack of pixel (r, c)
+needs only its own column given the cached columns to its left, so each pixel computes one column
+per layer. Drawing one pixel costs a few tiny convolutions, not the whole image.
 
 Shapes: B batch, C channels, H x W image (28 x 28), L = 256 grey levels.
 """
@@ -159,6 +160,7 @@ class PixelCNNStepper:
         self.label = torch.tensor([cfg.n_classes])
         self.position = 0
         self._logits: np.ndarray | None = None
+        self._weights = None
 
     @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
@@ -177,11 +179,13 @@ class PixelCNNStepper:
         self.x_pad = torch.zeros(1, 1, self.H + 2 * self.p0, self.W)
         self.v_pads = [torch.zeros(1, C, self.H + 2 * self.p, self.W) for _ in range(cfg.n_layers + 1)]
         self.v_pre_rows: list[torch.Tensor] = [None] * cfg.n_layers  # this row's vertical conv outputs
+        self.v_to_h_rows: list[torch.Tensor] = [None] * cfg.n_layers
         self.position = len(prefix)
-        rows_known = self.position // self.W + 1  # rows whose vertical stack is fixed: 0 .. current row
+        row, column = divmod(self.position, self.W)
         self.x_pad[0, 0, self.p0 : self.p0 + self.H] = self.model.normalise(self.image)[0, 0]
-        for r in range(rows_known):
+        for r in range(row + 1):  # rows whose vertical stack is fixed: 0 .. current row
             self._vertical_row(r)
+        self._start_row(row, columns_known=column)
         self._compute_logits()
 
     def _vertical_row(self, r: int) -> None:
@@ -195,16 +199,44 @@ class PixelCNNStepper:
             v_pre = F.conv2d(rows, layer.v_conv.masked_weight(), layer.v_conv.bias, padding=(0, self.p))
             self.v_pre_rows[l] = v_pre
             self.v_pads[l + 1][:, :, r + self.p] = layer.vertical(v_pre, self.cond[l])[:, :, 0]
+            # The vertical stack's contribution to every horizontal gate of this row, gate bias included.
+            ch = self.cond[l][:, v_pre.shape[1] :, None, None]
+            self.v_to_h_rows[l] = layer.v_to_h(v_pre) + ch  # (1, 2C, 1, W)
+
+    def _start_row(self, r: int, columns_known: int = 0) -> None:
+        """Fresh horizontal caches for row r, left-padded with zeros like the convolutions."""
+        cfg = self.model.cfg
+        self.x_row = torch.zeros(1, 1, 1, self.W + self.p0)  # pixel c at index c + p0
+        self.x_row[0, 0, 0, self.p0 :] = self.x_pad[0, 0, self.p0 + r]
+        # h_pads[l]: the input of gated layer l along this row, column c at index c + p.
+        self.h_pads = [torch.zeros(1, cfg.channels, 1, self.W + self.p) for _ in range(cfg.n_layers)]
+        for c in range(columns_known):  # a prefix that ends mid-row: fill the columns it holds
+            self._column(c)
+
+    def _column(self, c: int) -> torch.Tensor:
+        """The horizontal stack at column c of the current row, from the cached columns left of it."""
+        m = self.model
+        if self._weights is None:  # the kept kernel rectangles, sliced once per stepper
+            self._weights = (
+                m.h_first.weight[:, :, :, : self.p0].contiguous(), m.h_first.bias,
+                [layer.h_conv.weight[:, :, :, : self.p + 1].contiguous() for layer in m.layers],
+                [layer.h_conv.bias for layer in m.layers],
+                [layer.h_out.weight for layer in m.layers],
+                [layer.h_out.bias for layer in m.layers],
+            )
+        w0, b0, hw, hb, ow, ob = self._weights
+        h = F.conv2d(self.x_row[:, :, :, c : c + self.p0], w0, b0)
+        for l in range(len(hw)):
+            self.h_pads[l][:, :, :, c + self.p] = h[:, :, :, 0]
+            window = self.h_pads[l][:, :, :, c : c + self.p + 1]  # columns c-p .. c
+            pre = F.conv2d(window, hw[l], hb[l]) + self.v_to_h_rows[l][:, :, :, c : c + 1]
+            a, b = pre.chunk(2, dim=1)
+            h = h + F.conv2d(torch.tanh(a) * torch.sigmoid(b), ow[l], ob[l])  # gate, then h_out (1 x 1)
+        return h  # (1, C, 1, 1)
 
     def _compute_logits(self) -> None:
-        """Horizontal stack on the current row only; logits of the current pixel."""
-        m = self.model
-        r, c = divmod(self.position, self.W)
-        x_row = m.normalise(self.image[:, r : r + 1])  # (1, 1, 1, W)
-        h = m.h_first(x_row)
-        for l, layer in enumerate(m.layers):
-            h = layer.horizontal(h, self.v_pre_rows[l], self.cond[l])
-        logits = m.head(h[:, :, :, c : c + 1])  # (1, L, 1, 1)
+        c = self.position % self.W
+        logits = self.model.head(self._column(c))  # (1, L, 1, 1)
         self._logits = logits[0, :, 0, 0].double().numpy()
 
     def logits(self) -> np.ndarray:
@@ -216,12 +248,14 @@ class PixelCNNStepper:
         r, c = divmod(self.position, self.W)
         self.image[0, r, c] = int(value)
         self.x_pad[0, 0, self.p0 + r, c] = float(value) / 127.5 - 1.0
+        self.x_row[0, 0, 0, self.p0 + c] = float(value) / 127.5 - 1.0
         self.position += 1
         if self.position == self.H * self.W:
             self._logits = None  # the image is complete
             return
         if c == self.W - 1:  # a row finished: the next row's vertical stack is now fixed
             self._vertical_row(r + 1)
+            self._start_row(r + 1)
         self._compute_logits()
 
 
@@ -239,3 +273,6 @@ class NaivePixelCNNStepper(PixelCNNStepper):
 
     def _vertical_row(self, r: int) -> None:
         pass  # nothing cached
+
+    def _start_row(self, r: int, columns_known: int = 0) -> None:
+        self.x_row = torch.zeros(1, 1, 1, self.W + self.p0)  # written by push(), never read here

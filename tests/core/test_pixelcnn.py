@@ -101,3 +101,20 @@ def test_naive_baseline_draws_the_same_image_as_the_fast_path(net):
         return [s.record.value for s in generate(stepper, [], 64, lambda: SamplerSettings(), 9, condition=4)]
 
     assert values(PixelCNNStepper(net, Levels())) == values(NaivePixelCNNStepper(net, Levels()))
+
+
+def test_cached_path_is_exact_with_the_bundled_kernel_sizes():
+    torch.manual_seed(5)
+    cfg = PixelCNNConfig(channels=4, n_layers=2, kernel=5, first_kernel=7)  # 28 x 28, like the app
+    model = PixelCNN(cfg).eval()
+    stepper = PixelCNNStepper(model, Levels())
+    rng = np.random.default_rng(6)
+    kept = [int(v) for v in rng.integers(0, 256, 5 * 28 + 9)]
+    stepper.reset(kept, condition=1)
+    cached = []
+    for _ in range(len(kept), 784):
+        cached.append(stepper.logits().copy())
+        stepper.push(int(rng.integers(0, 256)))
+    with torch.no_grad():
+        full = model(stepper.image, torch.tensor([1]))[0].permute(1, 2, 0).reshape(-1, 256).double().numpy()
+    np.testing.assert_allclose(np.array(cached), full[len(kept) :], atol=1e-4)
