@@ -11,6 +11,7 @@ from pathlib import Path
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="arplayground", description="Watch autoregressive models sample, step by step.")
     p.add_argument("--models", type=Path, default=None, help="folder of model cards and weights (default: models/)")
+    p.add_argument("--mode", choices=("text", "image"), default=None, help="the mode to open in")
     p.add_argument("--prompt", default=None)
     p.add_argument("--temperature", type=float, default=None, help="0 (greedy) to 2; clamped into range")
     p.add_argument("--top-k", type=int, default=None, help="0 = off; clamped to the vocabulary")
@@ -55,6 +56,8 @@ def main(argv=None) -> int:
     app.setApplicationName("arplayground")
     initial = {k: getattr(args, k) for k in ("prompt", "temperature", "top_k", "top_p", "length", "seed")}
     window = MainWindow(args.models, initial)
+    if args.mode and window.mode_box.findData(args.mode) >= 0:
+        window.mode_box.setCurrentIndex(window.mode_box.findData(args.mode))
     window.show()
     freeze_startup_objects()
     if args.generate:

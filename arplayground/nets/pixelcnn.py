@@ -201,43 +201,53 @@ class PixelCNNStepper:
             self.v_pads[l + 1][:, :, r + self.p] = layer.vertical(v_pre, self.cond[l])[:, :, 0]
             # The vertical stack's contribution to every horizontal gate of this row, gate bias included.
             ch = self.cond[l][:, v_pre.shape[1] :, None, None]
-            self.v_to_h_rows[l] = layer.v_to_h(v_pre) + ch  # (1, 2C, 1, W)
+            self.v_to_h_rows[l] = (layer.v_to_h(v_pre) + ch)[0, :, 0].T.contiguous()  # (W, 2C)
 
     def _start_row(self, r: int, columns_known: int = 0) -> None:
         """Fresh horizontal caches for row r, left-padded with zeros like the convolutions."""
         cfg = self.model.cfg
-        self.x_row = torch.zeros(1, 1, 1, self.W + self.p0)  # pixel c at index c + p0
-        self.x_row[0, 0, 0, self.p0 :] = self.x_pad[0, 0, self.p0 + r]
-        # h_pads[l]: the input of gated layer l along this row, column c at index c + p.
-        self.h_pads = [torch.zeros(1, cfg.channels, 1, self.W + self.p) for _ in range(cfg.n_layers)]
+        self.x_row = torch.zeros(self.W + self.p0)  # pixel c at index c + p0
+        self.x_row[self.p0 :] = self.x_pad[0, 0, self.p0 + r]
+        # h_rows[l]: the input of gated layer l along this row, column c at row c + p of a
+        # (W + p, C) table, so the window of columns c-p .. c is one contiguous block.
+        self.h_rows = [torch.zeros(self.W + self.p, cfg.channels) for _ in range(cfg.n_layers)]
         for c in range(columns_known):  # a prefix that ends mid-row: fill the columns it holds
             self._column(c)
 
+    def _column_weights(self):
+        """The kept kernel rectangles as matrices, so one column is a few small matrix products."""
+        m, p = self.model, self.p
+        two_c = 2 * m.cfg.channels
+        return (
+            m.h_first.weight[:, 0, 0, : self.p0].contiguous(), m.h_first.bias,
+            # (2C, C, 1, p+1) -> (2C, (p+1) * C), matching a flattened (p+1, C) window
+            [l.h_conv.weight[:, :, 0, : p + 1].permute(0, 2, 1).reshape(two_c, -1).contiguous() for l in m.layers],
+            [l.h_conv.bias for l in m.layers],
+            [l.h_out.weight[:, :, 0, 0] for l in m.layers],
+            [l.h_out.bias for l in m.layers],
+            [(conv.weight[:, :, 0, 0], conv.bias) for conv in (m.head[1], m.head[3])],
+        )
+
     def _column(self, c: int) -> torch.Tensor:
         """The horizontal stack at column c of the current row, from the cached columns left of it."""
-        m = self.model
-        if self._weights is None:  # the kept kernel rectangles, sliced once per stepper
-            self._weights = (
-                m.h_first.weight[:, :, :, : self.p0].contiguous(), m.h_first.bias,
-                [layer.h_conv.weight[:, :, :, : self.p + 1].contiguous() for layer in m.layers],
-                [layer.h_conv.bias for layer in m.layers],
-                [layer.h_out.weight for layer in m.layers],
-                [layer.h_out.bias for layer in m.layers],
-            )
-        w0, b0, hw, hb, ow, ob = self._weights
-        h = F.conv2d(self.x_row[:, :, :, c : c + self.p0], w0, b0)
+        if self._weights is None:
+            self._weights = self._column_weights()
+        w0, b0, hw, hb, ow, ob, _ = self._weights
+        p = self.p
+        h = F.linear(self.x_row[c : c + self.p0], w0, b0)  # (C,)
         for l in range(len(hw)):
-            self.h_pads[l][:, :, :, c + self.p] = h[:, :, :, 0]
-            window = self.h_pads[l][:, :, :, c : c + self.p + 1]  # columns c-p .. c
-            pre = F.conv2d(window, hw[l], hb[l]) + self.v_to_h_rows[l][:, :, :, c : c + 1]
-            a, b = pre.chunk(2, dim=1)
-            h = h + F.conv2d(torch.tanh(a) * torch.sigmoid(b), ow[l], ob[l])  # gate, then h_out (1 x 1)
-        return h  # (1, C, 1, 1)
+            self.h_rows[l][c + p] = h
+            window = self.h_rows[l][c : c + p + 1].reshape(-1)  # columns c-p .. c
+            pre = F.linear(window, hw[l], hb[l]) + self.v_to_h_rows[l][c]
+            a, b = pre.chunk(2)
+            h = h + F.linear(torch.tanh(a) * torch.sigmoid(b), ow[l], ob[l])  # gate, then h_out (1 x 1)
+        return h  # (C,)
 
     def _compute_logits(self) -> None:
-        c = self.position % self.W
-        logits = self.model.head(self._column(c))  # (1, L, 1, 1)
-        self._logits = logits[0, :, 0, 0].double().numpy()
+        h = self._column(self.position % self.W)
+        (w1, b1), (w2, b2) = self._weights[-1]  # the 1 x 1 head as two matrix products
+        logits = F.linear(F.relu(F.linear(F.relu(h), w1, b1)), w2, b2)
+        self._logits = logits.double().numpy()
 
     def logits(self) -> np.ndarray:
         assert self._logits is not None, "reset() first"
@@ -248,7 +258,7 @@ class PixelCNNStepper:
         r, c = divmod(self.position, self.W)
         self.image[0, r, c] = int(value)
         self.x_pad[0, 0, self.p0 + r, c] = float(value) / 127.5 - 1.0
-        self.x_row[0, 0, 0, self.p0 + c] = float(value) / 127.5 - 1.0
+        self.x_row[self.p0 + c] = float(value) / 127.5 - 1.0
         self.position += 1
         if self.position == self.H * self.W:
             self._logits = None  # the image is complete
@@ -275,4 +285,4 @@ class NaivePixelCNNStepper(PixelCNNStepper):
         pass  # nothing cached
 
     def _start_row(self, r: int, columns_known: int = 0) -> None:
-        self.x_row = torch.zeros(1, 1, 1, self.W + self.p0)  # written by push(), never read here
+        self.x_row = torch.zeros(self.W + self.p0)  # written by push(), never read here
