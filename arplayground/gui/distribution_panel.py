@@ -51,7 +51,7 @@ class DistributionPanel(QWidget):
         self.plot.setLabel("left", "probability")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         # No grid: grid lines make the axis span the whole plot, so every bar update would repaint it.
-        legend = self.plot.addLegend(offset=(-10, 5))
+        self.legend = self.plot.addLegend(offset=(-10, 5))
         self.raw_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=RAW_COLOUR, pen=None, name="model (raw)")
         self.sampled_bars = pg.BarGraphItem(
             x=[], height=[], width=0.4, brush=SAMPLED_COLOUR, pen=None, name="after sampler"
@@ -70,7 +70,7 @@ class DistributionPanel(QWidget):
             self.plot.addItem(item)
         self.level_bars.hide()
         self.level_line.hide()
-        legend.addItem(self.drawn_marker, "drawn")
+        self.legend.addItem(self.drawn_marker, "drawn")
         self.axis = self.plot.getAxis("bottom")
         font = self.axis.label.font()
         font.setPointSize(11)
@@ -88,6 +88,14 @@ class DistributionPanel(QWidget):
             item.setVisible(not levels)
         for item in (self.level_bars, self.level_line):
             item.setVisible(levels)
+        self.legend.clear()  # the legend names what is on show
+        if levels:
+            self.legend.addItem(self.level_line, "model (raw)")
+            self.legend.addItem(self.level_bars, "after sampler")
+        else:
+            self.legend.addItem(self.raw_bars, "model (raw)")
+            self.legend.addItem(self.sampled_bars, "after sampler")
+        self.legend.addItem(self.drawn_marker, "drawn")
         self._ticks, self._n_bars, self._y_top = [], -1, 0.0
         if levels:
             ticks = [(v, str(v)) for v in (0, 32, 64, 96, 128, 160, 192, 224, 255)]
