@@ -16,6 +16,12 @@ SAMPLED_COLOUR = (236, 150, 40)  # after temperature / top-k / top-p
 DRAWN_COLOUR = (214, 40, 40)
 
 
+def settings_text(s) -> str:
+    """The sampler settings of a step, as the panel's title shows them."""
+    text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
+    return text + f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
+
+
 @dataclass(frozen=True)
 class PanelData:
     """What the panel draws: candidates best-first with both probabilities, and the drawn value."""
@@ -104,8 +110,6 @@ class DistributionPanel(QWidget):
 
     def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings) -> None:
         """One pixel's distribution over every grey level, raw (line) and after the sampler (bars)."""
-        from arplayground.gui.views.text import settings_text
-
         self._use_levels(True)
         self.data = None
         self.levels = (np.asarray(raw), np.asarray(sampled), int(drawn))

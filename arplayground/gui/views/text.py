@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QToolTip, QVBoxLayout, QWidget
 
 from arplayground.core.trace import StepRecord
+from arplayground.gui.distribution_panel import PanelData, settings_text
 
 PROBABILITY_BANDS = 10  # colour steps: few enough to merge runs of characters into one insert
 
@@ -197,14 +198,7 @@ class TextModeView(QObject):
         panel.show_step(panel_data(trace[index], index + 1, vocab))
 
 
-def settings_text(s) -> str:
-    text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
-    return text + f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
-
-
-def panel_data(rec: StepRecord, step_number: int, vocab):
-    from arplayground.gui.distribution_panel import PanelData
-
+def panel_data(rec: StepRecord, step_number: int, vocab) -> PanelData:
     return PanelData(
         step=step_number,
         labels=tuple(vocab.label(int(v)) for v in rec.top_values),
