@@ -13,29 +13,27 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 TINY_VOCAB = list("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
+def save_with_card(folder: Path, name: str, net, cfg, **card) -> Path:
+    """Weights as safetensors and a minimal card beside them, as the training commands write."""
+    from safetensors.torch import save_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model(net, str(folder / f"{name}.safetensors"))
+    card = {"name": name, "weights": f"{name}.safetensors", "config": cfg.to_dict(),
+            "parameters": net.num_params(), **card}
+    (folder / f"{name}.json").write_text(json.dumps(card))
+    return folder / f"{name}.json"
+
+
 def write_tiny_gpt(folder: Path, name: str = "tiny-gpt", seed: int = 0) -> Path:
     import torch
-    from safetensors.torch import save_model
 
     from arplayground.nets.gpt import GPT, GPTConfig
 
     torch.manual_seed(seed)
     cfg = GPTConfig(vocab_size=len(TINY_VOCAB), block_size=128, n_layer=2, n_head=2, n_embd=32, dropout=0.0)
-    net = GPT(cfg)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_model(net, str(folder / f"{name}.safetensors"))
-    card = {
-        "name": name,
-        "mode": "text",
-        "architecture": "gpt",
-        "weights": f"{name}.safetensors",
-        "config": cfg.to_dict(),
-        "parameters": net.num_params(),
-        "vocabulary": TINY_VOCAB,
-        "validation": {"val_loss_nats_per_char": 4.1},
-    }
-    (folder / f"{name}.json").write_text(json.dumps(card))
-    return folder / f"{name}.json"
+    return save_with_card(folder, name, GPT(cfg), cfg, mode="text", architecture="gpt",
+                          vocabulary=TINY_VOCAB, validation={"val_loss_nats_per_char": 4.1})
 
 
 @pytest.fixture
@@ -47,26 +45,13 @@ def tiny_models(tmp_path) -> Path:
 
 def write_tiny_pixelcnn(folder: Path, name: str = "tiny-pixelcnn", seed: int = 0) -> Path:
     import torch
-    from safetensors.torch import save_model
 
     from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig
 
     torch.manual_seed(seed)
     cfg = PixelCNNConfig(channels=8, n_layers=2, kernel=3, first_kernel=3)
-    net = PixelCNN(cfg)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_model(net, str(folder / f"{name}.safetensors"))
-    card = {
-        "name": name,
-        "mode": "image",
-        "architecture": "gated-pixelcnn",
-        "weights": f"{name}.safetensors",
-        "config": cfg.to_dict(),
-        "parameters": net.num_params(),
-        "validation": {"val_bits_per_dim": 8.0},
-    }
-    (folder / f"{name}.json").write_text(json.dumps(card))
-    return folder / f"{name}.json"
+    return save_with_card(folder, name, PixelCNN(cfg), cfg, mode="image", architecture="gated-pixelcnn",
+                          validation={"val_bits_per_dim": 8.0})
 
 
 @pytest.fixture
