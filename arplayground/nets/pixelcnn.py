@@ -91,8 +91,9 @@ class GatedLayer(nn.Module):
         self.cond = nn.Embedding(cfg.n_classes + 1, 4 * C)  # gate biases for both stacks
 
     @staticmethod
-    def gate(x: torch.Tensor) -> torch.Tensor:
-        a, b = x.chunk(2, dim=1)
+    def gate(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+        """tanh(first half) * sigmoid(second half) along the channel dimension."""
+        a, b = x.chunk(2, dim=dim)
         return torch.tanh(a) * torch.sigmoid(b)
 
     def vertical(self, v_pre: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -178,7 +179,6 @@ class PixelCNNStepper:
         C = cfg.channels
         self.x_pad = torch.zeros(1, 1, self.H + 2 * self.p0, self.W)
         self.v_pads = [torch.zeros(1, C, self.H + 2 * self.p, self.W) for _ in range(cfg.n_layers + 1)]
-        self.v_pre_rows: list[torch.Tensor] = [None] * cfg.n_layers  # this row's vertical conv outputs
         self.v_to_h_rows: list[torch.Tensor] = [None] * cfg.n_layers
         self.position = len(prefix)
         row, column = divmod(self.position, self.W)
@@ -197,7 +197,6 @@ class PixelCNNStepper:
         for l, layer in enumerate(m.layers):
             rows = self.v_pads[l][:, :, r : r + 2 * self.p + 1]
             v_pre = F.conv2d(rows, layer.v_conv.masked_weight(), layer.v_conv.bias, padding=(0, self.p))
-            self.v_pre_rows[l] = v_pre
             self.v_pads[l + 1][:, :, r + self.p] = layer.vertical(v_pre, self.cond[l])[:, :, 0]
             # The vertical stack's contribution to every horizontal gate of this row, gate bias included.
             ch = self.cond[l][:, v_pre.shape[1] :, None, None]
@@ -239,8 +238,7 @@ class PixelCNNStepper:
             self.h_rows[l][c + p] = h
             window = self.h_rows[l][c : c + p + 1].reshape(-1)  # columns c-p .. c
             pre = F.linear(window, hw[l], hb[l]) + self.v_to_h_rows[l][c]
-            a, b = pre.chunk(2)
-            h = h + F.linear(torch.tanh(a) * torch.sigmoid(b), ow[l], ob[l])  # gate, then h_out (1 x 1)
+            h = h + F.linear(GatedLayer.gate(pre, dim=0), ow[l], ob[l])  # gate, then h_out (1 x 1)
         return h  # (C,)
 
     def _compute_logits(self) -> None:
