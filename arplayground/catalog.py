@@ -176,10 +176,9 @@ def load_stepper(entry: ModelEntry):
     except Exception as e:  # safetensors raises several kinds on damaged files
         raise ModelError(f"could not read {entry.weights_path.name}: {e}") from None
     if entry.card["architecture"] == "gpt":
-        from arplayground.core.vocab import Vocabulary
         from arplayground.nets.gpt import GPTStepper
 
-        return GPTStepper(net, Vocabulary(entry.card["vocabulary"]))
+        return GPTStepper(net, vocabulary(entry))
     if entry.card["architecture"] == "gated-pixelcnn":
         from arplayground.nets.pixelcnn import PixelCNNStepper
 

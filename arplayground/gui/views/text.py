@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QToolTip, QVBoxLayout, QWidget
 
+from arplayground.catalog import vocabulary
 from arplayground.core.trace import StepRecord
 from arplayground.gui.distribution_panel import PanelData, settings_text
 
@@ -173,9 +174,7 @@ class TextModeView(QObject):
 
     def check(self, entry) -> bool:
         """Inline message naming characters the model cannot read; True when the prompt is usable."""
-        vocab = entry.card.get("vocabulary", [])
-        text = self.prompt_edit.toPlainText()
-        unknown = list(dict.fromkeys(c for c in text if c not in vocab))
+        unknown = vocabulary(entry).unknown(self.prompt_edit.toPlainText())
         if unknown:
             shown = " ".join(repr(c) for c in unknown)
             self.prompt_message.setText(f"The model has never seen {shown}: remove or replace them to generate.")
