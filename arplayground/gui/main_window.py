@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.steppers = catalog.StepperCache()  # loaded by the worker, kept across runs
         self.runner = GenerationRunner(self)
         self._panel_dirty = False
+        self._input_ok = False  # set by check_prompt(): a usable model and input for this mode
         self.panel_timer = QTimer(self)
         self.panel_timer.setInterval(int(1000 / PANEL_HZ))
         self.panel_timer.setSingleShot(True)
@@ -256,10 +257,9 @@ class MainWindow(QMainWindow):
             if size:
                 self._set_top_k_max(size)
             self.vocab = None
-            self.check_prompt()
         else:
             self.model_info.setText("\n".join(notes))
-        self._update_buttons()
+        self.check_prompt()
 
     def _set_top_k_max(self, size: int) -> None:
         if self.top_k.value() > size:
@@ -322,13 +322,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def check_prompt(self) -> bool:
-        """The current view's own input check (text: unknown prompt characters, named inline)."""
+        """Is there a usable model and input for the current mode? Runs the view's own input check
+        (text: unknown prompt characters, named inline) and remembers the answer for the buttons."""
         entry = self.current_entry()
-        if entry is None or not entry.available or entry.mode != self.mode_box.currentData():
-            return False
-        usable = self.current_view().check(entry)
+        usable = entry is not None and entry.available and entry.mode == self.mode_box.currentData()
+        self._input_ok = usable and self.current_view().check(entry)
         self._update_buttons()
-        return usable
+        return self._input_ok
 
     # ------------------------------------------------------------------ running
 
@@ -338,24 +338,17 @@ class MainWindow(QMainWindow):
     def _update_buttons(self) -> None:
         for view in self.views.values():
             view.set_running(self.is_running())
-        entry = self.current_entry()
-        usable = (
-            entry is not None
-            and entry.available
-            and entry.mode == self.mode_box.currentData()
-            and self.prompt_message.isHidden()
-        )
         running = self.is_running()
-        self.generate_button.setEnabled(usable)
-        self.step_button.setEnabled(usable or running)
+        self.generate_button.setEnabled(self._input_ok)
+        self.step_button.setEnabled(self._input_ok or running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
 
     @Slot()
     def generate(self, paused: bool = False) -> None:
-        entry = self.current_entry()
-        if entry is None or not entry.available or not self.check_prompt():
+        if not self.check_prompt():
             return
+        entry = self.current_entry()
         self.runner.stop()
         view = self.current_view()
         self.vocab = catalog.vocabulary(entry)
@@ -401,8 +394,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop(self) -> None:
         self.runner.stop()
-        self._panel_dirty = True
-        self._refresh_panel()
+        self._settle_panel()
         self.state_label.setText(f"Stopped after {len(self.trace)} steps")
         self._update_buttons()
 
@@ -437,6 +429,12 @@ class MainWindow(QMainWindow):
             if self.is_running():
                 self.panel_timer.start()  # the next redraw waits a full interval
 
+    def _settle_panel(self) -> None:
+        """The run has ended: show its newest step now, whatever the throttle."""
+        self.panel_timer.stop()
+        self._panel_dirty = True
+        self._refresh_panel()
+
     @Slot(str)
     def on_finished(self, outcome: str) -> None:
         if outcome == "done":
@@ -451,9 +449,7 @@ class MainWindow(QMainWindow):
         else:
             self.state_label.setText(f"Generation failed: {outcome}")
         self.pause_button.setChecked(False)
-        self.panel_timer.stop()
-        self._panel_dirty = True
-        self._refresh_panel()
+        self._settle_panel()
         self._update_buttons()
 
     @Slot(int)

@@ -131,3 +131,15 @@ def test_a_colour_image_of_another_size_is_converted_with_a_note(window, tmp_pat
     image = view.canvas.image
     assert image[14, 14] > 200 and image[14, 2] < 30  # the stroke is bright, the paper dark
     assert view.canvas.known == 784
+
+
+def test_a_bad_text_prompt_does_not_block_image_mode(qtbot, tiny_image_models):
+    w = MainWindow(tiny_image_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.prompt_edit.setPlainText("price: €5")
+    assert not w.generate_button.isEnabled()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
+    assert w.generate_button.isEnabled()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("text"))
+    assert not w.generate_button.isEnabled() and w.prompt_message.isVisible()
