@@ -57,3 +57,15 @@ def measure(mode: str, model_name: str, seconds: float, generate: bool, setup=No
     lat = np.array(lateness)
     worst_at = when[int(np.argmax(lat))]
     return float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()), worst_at, steps
+
+
+def print_table(mode: str, model_name: str, seconds: float, unit: str, busy: str, setup=None, until_done=False) -> None:
+    """The idle and the generating row side by side, as a markdown table."""
+    print(f"| GUI event loop (10 ms timer, real window, offscreen) | p50 late (ms) | p99 late (ms) | max (ms), at (s) | {unit} generated |")
+    print("|---|---:|---:|---:|---:|")
+    for generate in (False, True):
+        p50, p99, worst, worst_at, steps = measure(
+            mode, model_name, seconds, generate, setup=setup, until_done=until_done and generate
+        )
+        what = busy if generate else "idle"
+        print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} at {worst_at:.2f} | {steps:,} |", flush=True)

@@ -67,15 +67,10 @@ def main() -> None:
               f"{'yes' if v_fast == v_naive else 'NO'} |", flush=True)
     print(f"\nmedian ratio {statistics.median(ratios):.1f}x")
     print()
-    print("| GUI event loop (10 ms timer, real window, offscreen) | p50 late (ms) | p99 late (ms) | max (ms), at (s) | pixels generated |")
-    print("|---|---:|---:|---:|---:|")
-    for generate in (False, True):
-        p50, p99, worst, worst_at, steps = gui_latency.measure(
-            "image", entry.name, args.gui_seconds, generate, until_done=generate
-        )
-        what = "generating one image at full speed (measured until it is done)" if generate else "idle"
-        print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} at {worst_at:.2f} | {steps:,} |", flush=True)
-
+    gui_latency.print_table(
+        "image", entry.name, args.gui_seconds, "pixels",
+        "generating one image at full speed (measured until it is done)", until_done=True,
+    )
 
 if __name__ == "__main__":
     main()

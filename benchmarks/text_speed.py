@@ -91,15 +91,10 @@ def main() -> None:
         cached, full = tokens_per_second(stepper, context, args.steps, args.repeats)
         print(f"| {context} | {cached:,.0f} | {full:,.1f} | {cached / full:.1f}x |", flush=True)
     print()
-    print("| GUI event loop (10 ms timer, real window, offscreen) | p50 late (ms) | p99 late (ms) | max (ms), at (s) | chars generated |")
-    print("|---|---:|---:|---:|---:|")
-    for generate in (False, True):
-        p50, p99, worst, worst_at, steps = gui_latency.measure(
-            "text", entry.name, args.gui_seconds, generate, setup=long_text
-        )
-        what = f"generating at full speed for {args.gui_seconds:g} s" if generate else "idle"
-        print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} at {worst_at:.2f} | {steps:,} |", flush=True)
-
+    gui_latency.print_table(
+        "text", entry.name, args.gui_seconds, "chars",
+        f"generating at full speed for {args.gui_seconds:g} s", setup=long_text,
+    )
 
 if __name__ == "__main__":
     main()

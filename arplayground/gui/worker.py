@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from arplayground.core.generate import generate
-from arplayground.core.sampling import Sample, SamplerSettings
+from arplayground.core.sampling import SamplerSettings
 
 FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display frame
 
@@ -97,7 +97,6 @@ class RunControls:
 class Batch:
     run_id: int
     records: tuple  # StepRecords, oldest first
-    latest: Sample  # full distributions of the newest step, for the panel
     distributions: tuple | None  # per record (raw, sampled) float16 arrays, when the request keeps them
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
@@ -135,7 +134,7 @@ class GenerationWorker(QObject):
     def _loop(self) -> str:
         r, controls = self.request, self.controls
         steps = generate(r.load(), r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
-        pending, dists, latest, done = [], [], None, 0
+        pending, dists, done = [], [], 0
         compute_seconds = 0.0
         last_emit = time.perf_counter()
         next_due = last_emit
@@ -144,7 +143,7 @@ class GenerationWorker(QObject):
             nonlocal pending, dists, last_emit
             rate = done / compute_seconds if compute_seconds > 0 else 0.0
             kept = tuple(dists) if r.keep_distributions else None
-            self.batch_ready.emit(Batch(self.run_id, tuple(pending), latest, kept, done, rate))
+            self.batch_ready.emit(Batch(self.run_id, tuple(pending), kept, done, rate))
             pending, dists, last_emit = [], [], time.perf_counter()
 
         while True:
@@ -158,9 +157,8 @@ class GenerationWorker(QObject):
                 break
             compute_seconds += time.perf_counter() - started
             pending.append(step.record)
-            latest = step.sample
             if r.keep_distributions:
-                dists.append((latest.raw_probs.astype(np.float16), latest.probs.astype(np.float16)))
+                dists.append((step.sample.raw_probs.astype(np.float16), step.sample.probs.astype(np.float16)))
             done += 1
             now = time.perf_counter()
             speed = controls.speed
