@@ -81,6 +81,7 @@ class DistributionPanel(QWidget):
         font = self.axis.label.font()
         font.setPointSize(11)
         self.axis.setTickFont(font)
+        self.axis.setTicks([[]])  # no numbers under an empty plot: candidates label it once a step arrives
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
