@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.trace = Trace()
         self.vocab = None
         self.n_steps = 0
+        self.n_records = 0
         self._build()
         self._connect()
         self._fill_models()
@@ -356,6 +357,7 @@ class MainWindow(QMainWindow):
         self.running_view = view
         self.trace = Trace()
         prefix, condition, self.n_steps = view.prepare(self.vocab)
+        self.n_records = self.n_steps * getattr(view, "lanes", 1)  # a grid draws one value per image per step
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
@@ -405,7 +407,7 @@ class MainWindow(QMainWindow):
         self.refresh_panel_soon()
         nll = self.trace.nll()
         self.stats_label.setText(
-            f"step {len(self.trace)} / {self.n_steps}  ·  {batch.steps_per_second:,.0f} steps/s  ·  "
+            f"step {len(self.trace)} / {self.n_records}  ·  {batch.steps_per_second:,.0f} steps/s  ·  "
             f"NLL {nll:.3f} nats/{self.running_view.unit}  ·  perplexity {math.exp(nll):.2f}"
         )
 

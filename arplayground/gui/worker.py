@@ -98,6 +98,7 @@ class Batch:
     run_id: int
     records: tuple  # StepRecords, oldest first
     distributions: tuple | None  # per record (raw, sampled) float16 arrays, when the request keeps them
+    lanes: tuple  # per record: which image of a grid it belongs to (all 0 for a single sequence)
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
 
@@ -134,32 +135,38 @@ class GenerationWorker(QObject):
     def _loop(self) -> str:
         r, controls = self.request, self.controls
         steps = generate(r.load(), r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
-        pending, dists, done = [], [], 0
+        pending, dists, lanes, done = [], [], [], 0
         compute_seconds = 0.0
         last_emit = time.perf_counter()
         next_due = last_emit
 
         def flush():
-            nonlocal pending, dists, last_emit
+            nonlocal pending, dists, lanes, last_emit
             rate = done / compute_seconds if compute_seconds > 0 else 0.0
             kept = tuple(dists) if r.keep_distributions else None
-            self.batch_ready.emit(Batch(self.run_id, tuple(pending), kept, done, rate))
-            pending, dists, last_emit = [], [], time.perf_counter()
+            self.batch_ready.emit(Batch(self.run_id, tuple(pending), kept, tuple(lanes), done, rate))
+            pending, dists, lanes, last_emit = [], [], [], time.perf_counter()
 
         while True:
             if not controls.wait_turn():
                 if pending:
                     flush()
                 return "stopped"
+            # One turn is one position: every lane of a grid (they are computed as one batch).
             started = time.perf_counter()
             step = next(steps, None)
             if step is None:
                 break
+            while True:
+                pending.append(step.record)
+                lanes.append(step.lane)
+                if r.keep_distributions:
+                    dists.append((step.sample.raw_probs.astype(np.float16), step.sample.probs.astype(np.float16)))
+                done += 1
+                if step.lane == step.lanes - 1:
+                    break
+                step = next(steps)
             compute_seconds += time.perf_counter() - started
-            pending.append(step.record)
-            if r.keep_distributions:
-                dists.append((step.sample.raw_probs.astype(np.float16), step.sample.probs.astype(np.float16)))
-            done += 1
             now = time.perf_counter()
             speed = controls.speed
             if now - last_emit >= FRAME_SECONDS or controls.paused or (speed and speed <= 60):

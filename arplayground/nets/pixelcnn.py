@@ -149,7 +149,9 @@ class PixelCNN(nn.Module):
 class PixelCNNStepper:
     """Draws one pixel at a time in raster order, reusing per-row caches of the vertical stack.
 
-    Exact: logits() equals the full forward pass's logits at the current pixel.
+    Exact: logits() equals the full forward pass's logits at the current pixel. Several images
+    (grid mode) run as one batch: reset() with a list of digits, one per lane; every tensor below
+    has the lanes as its first dimension.
     """
 
     def __init__(self, model: PixelCNN, vocab):
@@ -158,6 +160,7 @@ class PixelCNNStepper:
         cfg = model.cfg
         self.H, self.W = cfg.height, cfg.width
         self.p0, self.p = cfg.first_kernel // 2, cfg.kernel // 2
+        self.lanes = 1
         self.label = torch.tensor([cfg.n_classes])
         self.position = 0
         self._logits: np.ndarray | None = None
@@ -165,24 +168,27 @@ class PixelCNNStepper:
 
     @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
-        """prefix: grey levels of the first pixels in raster order (kept rows); condition: digit or None."""
+        """prefix: grey levels of the first pixels in raster order (kept rows), shared by every lane;
+        condition: a digit, None for any digit, or a list of those (one lane each)."""
         cfg = self.model.cfg
         assert len(prefix) < self.H * self.W, "nothing left to generate"
-        label = cfg.n_classes if condition is None else int(condition)
-        assert 0 <= label <= cfg.n_classes
-        self.label = torch.tensor([label])
-        self.cond = [layer.cond(self.label) for layer in self.model.layers]
-        self.image = torch.zeros(1, self.H, self.W, dtype=torch.long)
-        self.image.view(-1)[: len(prefix)] = torch.as_tensor(list(prefix), dtype=torch.long)
+        conditions = list(condition) if isinstance(condition, (list, tuple)) else [condition]
+        labels = [cfg.n_classes if c is None else int(c) for c in conditions]
+        assert labels and all(0 <= label <= cfg.n_classes for label in labels)
+        B = self.lanes = len(labels)
+        self.label = torch.tensor(labels)
+        self.cond = [layer.cond(self.label) for layer in self.model.layers]  # (B, 4C) each
+        self.image = torch.zeros(B, self.H, self.W, dtype=torch.long)
+        self.image.view(B, -1)[:, : len(prefix)] = torch.as_tensor(list(prefix), dtype=torch.long)
         # Vertical-stack caches, zero-padded above and below like the convolutions' padding:
         # x_pad holds the normalised image, v_pads[l] the input of gated layer l.
         C = cfg.channels
-        self.x_pad = torch.zeros(1, 1, self.H + 2 * self.p0, self.W)
-        self.v_pads = [torch.zeros(1, C, self.H + 2 * self.p, self.W) for _ in range(cfg.n_layers + 1)]
+        self.x_pad = torch.zeros(B, 1, self.H + 2 * self.p0, self.W)
+        self.v_pads = [torch.zeros(B, C, self.H + 2 * self.p, self.W) for _ in range(cfg.n_layers + 1)]
         self.v_to_h_rows: list[torch.Tensor] = [None] * cfg.n_layers
         self.position = len(prefix)
         row, column = divmod(self.position, self.W)
-        self.x_pad[0, 0, self.p0 : self.p0 + self.H] = self.model.normalise(self.image)[0, 0]
+        self.x_pad[:, 0, self.p0 : self.p0 + self.H] = self.model.normalise(self.image)[:, 0]
         for r in range(row + 1):  # rows whose vertical stack is fixed: 0 .. current row
             self._vertical_row(r)
         self._start_row(row, columns_known=column)
@@ -192,7 +198,7 @@ class PixelCNNStepper:
         """Vertical stack of row r (depends on rows < r only), into the caches."""
         m = self.model
         x_rows = self.x_pad[:, :, r : r + 2 * self.p0 + 1]
-        v = F.conv2d(x_rows, m.v_first.masked_weight(), m.v_first.bias, padding=(0, self.p0))  # (1, C, 1, W)
+        v = F.conv2d(x_rows, m.v_first.masked_weight(), m.v_first.bias, padding=(0, self.p0))  # (B, C, 1, W)
         self.v_pads[0][:, :, r + self.p] = v[:, :, 0]
         for l, layer in enumerate(m.layers):
             rows = self.v_pads[l][:, :, r : r + 2 * self.p + 1]
@@ -200,16 +206,16 @@ class PixelCNNStepper:
             self.v_pads[l + 1][:, :, r + self.p] = layer.vertical(v_pre, self.cond[l])[:, :, 0]
             # The vertical stack's contribution to every horizontal gate of this row, gate bias included.
             ch = self.cond[l][:, v_pre.shape[1] :, None, None]
-            self.v_to_h_rows[l] = (layer.v_to_h(v_pre) + ch)[0, :, 0].T.contiguous()  # (W, 2C)
+            self.v_to_h_rows[l] = (layer.v_to_h(v_pre) + ch)[:, :, 0].transpose(1, 2).contiguous()  # (B, W, 2C)
 
     def _start_row(self, r: int, columns_known: int = 0) -> None:
         """Fresh horizontal caches for row r, left-padded with zeros like the convolutions."""
         cfg = self.model.cfg
-        self.x_row = torch.zeros(self.W + self.p0)  # pixel c at index c + p0
-        self.x_row[self.p0 :] = self.x_pad[0, 0, self.p0 + r]
+        self.x_row = torch.zeros(self.lanes, self.W + self.p0)  # pixel c at index c + p0
+        self.x_row[:, self.p0 :] = self.x_pad[:, 0, self.p0 + r]
         # h_rows[l]: the input of gated layer l along this row, column c at row c + p of a
-        # (W + p, C) table, so the window of columns c-p .. c is one contiguous block.
-        self.h_rows = [torch.zeros(self.W + self.p, cfg.channels) for _ in range(cfg.n_layers)]
+        # (W + p, C) table per lane, so the window of columns c-p .. c is one block.
+        self.h_rows = [torch.zeros(self.lanes, self.W + self.p, cfg.channels) for _ in range(cfg.n_layers)]
         for c in range(columns_known):  # a prefix that ends mid-row: fill the columns it holds
             self._column(c)
 
@@ -232,14 +238,14 @@ class PixelCNNStepper:
         if self._weights is None:
             self._weights = self._column_weights()
         w0, b0, hw, hb, ow, ob, _ = self._weights
-        p = self.p
-        h = F.linear(self.x_row[c : c + self.p0], w0, b0)  # (C,)
+        p, B = self.p, self.lanes
+        h = F.linear(self.x_row[:, c : c + self.p0], w0, b0)  # (B, C)
         for l in range(len(hw)):
-            self.h_rows[l][c + p] = h
-            window = self.h_rows[l][c : c + p + 1].reshape(-1)  # columns c-p .. c
-            pre = F.linear(window, hw[l], hb[l]) + self.v_to_h_rows[l][c]
-            h = h + F.linear(GatedLayer.gate(pre, dim=0), ow[l], ob[l])  # gate, then h_out (1 x 1)
-        return h  # (C,)
+            self.h_rows[l][:, c + p] = h
+            window = self.h_rows[l][:, c : c + p + 1].reshape(B, -1)  # columns c-p .. c
+            pre = F.linear(window, hw[l], hb[l]) + self.v_to_h_rows[l][:, c]
+            h = h + F.linear(GatedLayer.gate(pre, dim=-1), ow[l], ob[l])  # gate, then h_out (1 x 1)
+        return h  # (B, C)
 
     def _compute_logits(self) -> None:
         h = self._column(self.position % self.W)
@@ -248,15 +254,20 @@ class PixelCNNStepper:
         self._logits = logits.double().numpy()
 
     def logits(self) -> np.ndarray:
+        """(256,) for one image; (lanes, 256) for a grid."""
         assert self._logits is not None, "reset() first"
-        return self._logits
+        return self._logits[0] if self.lanes == 1 else self._logits
 
     @torch.inference_mode()
-    def push(self, value: int) -> None:
+    def push(self, value) -> None:
+        """The drawn grey level (one per lane for a grid)."""
+        values = torch.as_tensor(np.atleast_1d(value).astype(np.int64))
+        assert len(values) == self.lanes
         r, c = divmod(self.position, self.W)
-        self.image[0, r, c] = int(value)
-        self.x_pad[0, 0, self.p0 + r, c] = float(value) / 127.5 - 1.0
-        self.x_row[self.p0 + c] = float(value) / 127.5 - 1.0
+        self.image[:, r, c] = values
+        normalised = values.float() / 127.5 - 1.0
+        self.x_pad[:, 0, self.p0 + r, c] = normalised
+        self.x_row[:, self.p0 + c] = normalised
         self.position += 1
         if self.position == self.H * self.W:
             self._logits = None  # the image is complete
@@ -276,11 +287,11 @@ class NaivePixelCNNStepper(PixelCNNStepper):
     @torch.inference_mode()
     def _compute_logits(self) -> None:
         r, c = divmod(self.position, self.W)
-        logits = self.model(self.image, self.label)  # (1, L, H, W)
-        self._logits = logits[0, :, r, c].double().numpy()
+        logits = self.model(self.image, self.label)  # (B, L, H, W)
+        self._logits = logits[:, :, r, c].double().numpy()
 
     def _vertical_row(self, r: int) -> None:
         pass  # nothing cached
 
     def _start_row(self, r: int, columns_known: int = 0) -> None:
-        self.x_row = torch.zeros(self.W + self.p0)  # written by push(), never read here
+        self.x_row = torch.zeros(self.lanes, self.W + self.p0)  # written by push(), never read here

@@ -23,8 +23,8 @@ def generate_and_wait(qtbot, w):
     qtbot.waitUntil(lambda: not w.is_running() and w.generate_button.isEnabled(), timeout=60_000)
 
 
-def pixel_centre(canvas, index):
-    left, top, cell = canvas.cell_rect()
+def pixel_centre(canvas, index, image=0):
+    left, top, cell = canvas.image_origin(image)
     r, c = divmod(index, canvas.W)
     return QPoint(left + c * cell + cell // 2, top + r * cell + cell // 2)
 
@@ -57,7 +57,7 @@ def test_clicking_a_pixel_shows_the_distribution_it_was_drawn_from(qtbot, window
     assert window.panel.title.text().startswith("pixel (5, 7), step 148: drew grey level")
     raw, sampled, drawn = window.panel.levels
     assert drawn == window.trace[index].value
-    np.testing.assert_allclose(sampled, view.sampled[index].astype(float))
+    np.testing.assert_allclose(sampled, view.sampled[0, index].astype(float))
     assert sampled.sum() == pytest.approx(1.0, abs=0.02) and raw.sum() == pytest.approx(1.0, abs=0.02)
     np.testing.assert_allclose(window.panel.level_bars.opts["height"], sampled)
 
@@ -143,3 +143,40 @@ def test_a_bad_text_prompt_does_not_block_image_mode(qtbot, tiny_image_models):
     assert w.generate_button.isEnabled()
     w.mode_box.setCurrentIndex(w.mode_box.findData("text"))
     assert not w.generate_button.isEnabled() and w.prompt_message.isVisible()
+
+
+def test_a_grid_of_digits_is_one_batch_and_each_image_is_its_own_single_run(qtbot, window, tmp_path):
+    from arplayground import catalog
+    from arplayground.core.generate import generate
+
+    view = window.views["image"]
+    view.grid_box.setCurrentIndex(view.grid_box.findText("digits 0-9, one each"))
+    generate_and_wait(qtbot, window)
+    canvas = view.canvas
+    assert (canvas.rows, canvas.cols) == (2, 5) and canvas.images.shape == (10, 28, 28)
+    assert len(window.trace) == 10 * 784 and canvas.known == 784
+    assert window.stats_label.text().startswith(f"step {10 * 784} / {10 * 784}")
+    # Image 3 is what a single run of digit 3 with seed + 3 draws.
+    entry = window.current_entry()
+    settings = window.settings()
+    single = [s.record.value for s in generate(catalog.load_stepper(entry), [], 784, lambda: settings, window.seed_spin.value() + 3, 3)]
+    np.testing.assert_array_equal(canvas.images[3].reshape(-1), single)
+    # A click on image 3 shows the distribution its pixel was drawn from.
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=pixel_centre(canvas, 2 * 28 + 5, image=3))
+    assert window.panel.title.text().startswith("image 4 (digit 3), pixel (2, 5)")
+    raw, sampled, drawn = window.panel.levels
+    assert drawn == canvas.images[3, 2, 5]
+    np.testing.assert_allclose(sampled, view.sampled[3, 2 * 28 + 5].astype(float))
+    # Completion on a grid: every image starts from the clicked image's kept rows.
+    kept = canvas.images[3, :6].copy()
+    view.keep_rows.setValue(6)
+    view.grid_box.setCurrentIndex(view.grid_box.findText("2 x 2"))
+    generate_and_wait(qtbot, window)
+    assert canvas.images.shape == (4, 28, 28) and len(window.trace) == 4 * (784 - 6 * 28)
+    for image in canvas.images:
+        np.testing.assert_array_equal(image[:6], kept)
+    assert len({image.tobytes() for image in canvas.images}) == 4  # four different completions
+    path = tmp_path / "grid.png"
+    assert view.save_png(str(path))
+    saved = QImage(str(path))
+    assert (saved.width(), saved.height()) == (2 * 28 + 2, 2 * 28 + 2)

@@ -23,36 +23,63 @@ from PySide6.QtWidgets import (
 )
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
+GAP_PIXELS = 2  # between the images of a grid in a saved PNG
+
+
+GAP = 6  # screen pixels between the images of a grid
 
 
 class PixelCanvas(QWidget):
-    """Paints the image as crisp squares (no smoothing); only reads arrays the GUI thread owns."""
+    """Paints one image, or a grid of images drawn as one batch, as crisp squares (no smoothing).
 
-    pixel_clicked = Signal(int)  # raster index of a drawn pixel
+    Every image of a grid fills in lockstep, so one `known` count serves them all. `active` is
+    the image that drawing, opening and completion work on (the last one clicked or drawn on).
+    Only reads arrays the GUI thread owns.
+    """
+
+    pixel_clicked = Signal(int, int)  # image of the grid, raster index of a drawn pixel
     edited = Signal()  # drawn on, erased, cleared or loaded
 
     def __init__(self, height: int = 28, width: int = 28, parent=None):
         super().__init__(parent)
         self.H, self.W = height, width
-        self.image = np.zeros((height, width), np.uint8)
-        self.known = 0  # pixels 0 .. known-1 (raster order) are drawn
-        self.selected: int | None = None
-        self.editable = True  # False while a run is writing into the image
+        self.rows, self.cols = 1, 1
+        self.images = np.zeros((1, height, width), np.uint8)
+        self.labels: list[str] = [""]  # caption per image (its digit), shown on grids
+        self.active = 0
+        self.known = 0  # pixels 0 .. known-1 (raster order) are drawn, in every image
+        self.selected: tuple[int, int] | None = None  # (image, pixel) being inspected
+        self.editable = True  # False while a run is writing into the images
         self.setMinimumSize(280, 280)
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
 
-    def start(self, prefix) -> None:
-        self.image[:] = 0
+    @property
+    def image(self) -> np.ndarray:
+        """The active image, (H, W)."""
+        return self.images[self.active]
+
+    def start(self, prefix, rows: int = 1, cols: int = 1, labels=None) -> None:
+        """A new run of rows x cols images, each starting from the same prefix."""
+        self.rows, self.cols = rows, cols
+        self.images = np.zeros((rows * cols, self.H, self.W), np.uint8)
+        self.labels = list(labels) if labels is not None else [""] * (rows * cols)
         self.known = len(prefix)
-        self.image.reshape(-1)[: self.known] = prefix
+        self.images.reshape(rows * cols, -1)[:, : self.known] = prefix
+        self.active = 0
         self.selected = None
         self.update()
 
-    def append(self, values) -> None:
-        n = len(values)
-        self.image.reshape(-1)[self.known : self.known + n] = values
-        self.known += n
+    def append(self, values, lanes=None) -> None:
+        """New pixels, oldest first; for a grid `lanes` says which image each belongs to. A batch
+        always holds whole positions (every image's pixel), so the images stay in lockstep."""
+        values = np.asarray(values, np.uint8)
+        n = len(self.images)
+        if n > 1:
+            assert lanes is not None and len(values) % n == 0 and list(lanes[:n]) == list(range(n))
+        per_image = values.reshape(-1, n).T  # (images, positions)
+        self.images.reshape(n, -1)[:, self.known : self.known + per_image.shape[1]] = per_image
+        self.known += per_image.shape[1]
         self.update()
 
     @property
@@ -60,22 +87,32 @@ class PixelCanvas(QWidget):
         return self.known if self.known < self.H * self.W else None
 
     def cell_rect(self) -> tuple[int, int, int]:
-        """(left, top, cell size) of the largest square grid that fits the widget."""
-        cell = max(1, min(self.width() // self.W, self.height() // self.H))
-        left = (self.width() - cell * self.W) // 2
-        top = (self.height() - cell * self.H) // 2
+        """(left, top, size of one pixel on screen) of the first image; the others follow at
+        image_origin()."""
+        rows, cols = self.rows, self.cols
+        cell = max(1, min((self.width() - (cols - 1) * GAP) // (self.W * cols), (self.height() - (rows - 1) * GAP) // (self.H * rows)))
+        left = (self.width() - cell * self.W * cols - GAP * (cols - 1)) // 2
+        top = (self.height() - cell * self.H * rows - GAP * (rows - 1)) // 2
         return left, top, cell
 
-    def index_at(self, pos) -> int | None:
+    def image_origin(self, image: int) -> tuple[int, int, int]:
         left, top, cell = self.cell_rect()
-        c, r = (pos.x() - left) // cell, (pos.y() - top) // cell
-        if 0 <= r < self.H and 0 <= c < self.W:
-            return int(r * self.W + c)
+        r, c = divmod(image, self.cols)
+        return left + c * (cell * self.W + GAP), top + r * (cell * self.H + GAP), cell
+
+    def index_at(self, pos) -> tuple[int, int] | None:
+        """(image, pixel) under a widget position, or None between images."""
+        for image in range(len(self.images)):
+            left, top, cell = self.image_origin(image)
+            c, r = (pos.x() - left) // cell, (pos.y() - top) // cell
+            if 0 <= r < self.H and 0 <= c < self.W and pos.x() >= left and pos.y() >= top:
+                return image, int(r * self.W + c)
         return None
 
-    def rgb(self) -> np.ndarray:
-        """What is on screen, as an (H, W, 3) array: drawn pixels grey, the rest UNDRAWN."""
-        out = np.repeat(self.image[:, :, None], 3, axis=2)
+    def rgb(self, image: int | None = None) -> np.ndarray:
+        """What is on screen for one image, (H, W, 3): drawn pixels grey, the rest UNDRAWN."""
+        pixels = self.images[self.active if image is None else image]
+        out = np.repeat(pixels[:, :, None], 3, axis=2)
         undrawn = np.arange(self.H * self.W).reshape(self.H, self.W) >= self.known
         out[undrawn] = UNDRAWN
         return np.ascontiguousarray(out)
@@ -83,29 +120,38 @@ class PixelCanvas(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        left, top, cell = self.cell_rect()
-        rgb = self.rgb()
-        qimage = QImage(rgb.data, self.W, self.H, 3 * self.W, QImage.Format.Format_RGB888)
-        painter.drawImage(QRect(left, top, cell * self.W, cell * self.H), qimage)
-        for index, colour in ((self.cursor_index, QColor(230, 40, 40)), (self.selected, QColor(255, 200, 0))):
-            if index is not None:
-                r, c = divmod(index, self.W)
-                painter.setPen(QPen(colour, max(2, cell // 6)))
-                painter.drawRect(left + c * cell, top + r * cell, cell, cell)
+        for image in range(len(self.images)):
+            left, top, cell = self.image_origin(image)
+            rgb = self.rgb(image)
+            qimage = QImage(rgb.data, self.W, self.H, 3 * self.W, QImage.Format.Format_RGB888)
+            painter.drawImage(QRect(left, top, cell * self.W, cell * self.H), qimage)
+            marks = [(self.cursor_index, QColor(230, 40, 40))]
+            if self.selected is not None and self.selected[0] == image:
+                marks.append((self.selected[1], QColor(255, 200, 0)))
+            for index, colour in marks:
+                if index is not None:
+                    r, c = divmod(index, self.W)
+                    painter.setPen(QPen(colour, max(1 if len(self.images) > 1 else 2, cell // 6)))
+                    painter.drawRect(left + c * cell, top + r * cell, cell, cell)
+            if len(self.images) > 1 and self.labels[image]:
+                painter.setPen(QColor(150, 160, 180))
+                painter.drawText(left + 2, top + 12, self.labels[image])
         painter.end()
 
     def mousePressEvent(self, event) -> None:
-        index = self.index_at(event.position().toPoint())
-        if index is None:
+        hit = self.index_at(event.position().toPoint())
+        if hit is None:
             return
+        image, index = hit
         if self.editable and event.modifiers() & Qt.KeyboardModifier.ShiftModifier or (
             self.editable and event.button() == Qt.MouseButton.RightButton
         ):
-            self.paint_at(index, erase=event.button() == Qt.MouseButton.RightButton)
+            self.paint_at(index, erase=event.button() == Qt.MouseButton.RightButton, image=image)
         elif index < self.known:
-            self.selected = index
+            self.active = image
+            self.selected = (image, index)
             self.update()
-            self.pixel_clicked.emit(index)
+            self.pixel_clicked.emit(image, index)
 
     def mouseMoveEvent(self, event) -> None:
         buttons = event.buttons()
@@ -113,36 +159,60 @@ class PixelCanvas(QWidget):
             return
         if buttons & Qt.MouseButton.LeftButton and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             return  # a plain left drag inspects; Shift+drag draws, right drag erases
-        index = self.index_at(event.position().toPoint())
-        if index is not None:
-            self.paint_at(index, erase=bool(buttons & Qt.MouseButton.RightButton))
+        hit = self.index_at(event.position().toPoint())
+        if hit is not None:
+            self.paint_at(hit[1], erase=bool(buttons & Qt.MouseButton.RightButton), image=hit[0])
 
-    def paint_at(self, index: int, erase: bool = False) -> None:
+    def paint_at(self, index: int, erase: bool = False, image: int | None = None) -> None:
         """A soft brush like an MNIST stroke: full ink at the pixel, half ink around it."""
+        if image is not None:
+            self.active = image
         r, c = divmod(index, self.W)
-        if self.known < self.H * self.W:  # drawing turns the whole canvas into a finished image
-            self.image.reshape(-1)[self.known :] = 0
+        if self.known < self.H * self.W:  # drawing turns the canvas into finished images
+            self.images.reshape(len(self.images), -1)[:, self.known :] = 0
             self.known = self.H * self.W
+        target = self.image
         if erase:
-            self.image[max(0, r - 1) : r + 2, max(0, c - 1) : c + 2] = 0
+            target[max(0, r - 1) : r + 2, max(0, c - 1) : c + 2] = 0
         else:
             for dr, dc, ink in ((0, 0, 255), (-1, 0, 128), (1, 0, 128), (0, -1, 128), (0, 1, 128)):
                 rr, cc = r + dr, c + dc
                 if 0 <= rr < self.H and 0 <= cc < self.W:
-                    self.image[rr, cc] = max(self.image[rr, cc], ink)
+                    target[rr, cc] = max(target[rr, cc], ink)
         self.edited.emit()
         self.update()
 
     def set_image(self, image: np.ndarray) -> None:
-        self.image[:] = image
+        """Show one finished image (opened or cleared): the canvas becomes a single image."""
+        self.start([], 1, 1)
+        self.images[0] = image
         self.known = self.H * self.W
-        self.selected = None
         self.edited.emit()
         self.update()
 
+    def grey_array(self) -> np.ndarray:
+        """All images as one grey mosaic, GAP_PIXELS of mid grey between grid cells; one image: 28 x 28."""
+        gap = GAP_PIXELS if len(self.images) > 1 else 0
+        out = np.full((self.rows * (self.H + gap) - gap, self.cols * (self.W + gap) - gap), 128, np.uint8)
+        for image in range(len(self.images)):
+            r, c = divmod(image, self.cols)
+            out[r * (self.H + gap) : r * (self.H + gap) + self.H, c * (self.W + gap) : c * (self.W + gap) + self.W] = self.images[image]
+        return out
+
     def grey_qimage(self) -> QImage:
-        grey = np.ascontiguousarray(self.image)
-        return QImage(grey.data, self.W, self.H, self.W, QImage.Format.Format_Grayscale8).copy()
+        grey = np.ascontiguousarray(self.grey_array())
+        h, w = grey.shape
+        return QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
+# (label, (rows, cols, digits or None = every image the chosen digit))
+GRIDS = [
+    ("1 image", (1, 1, None)),
+    ("2 x 2", (2, 2, None)),
+    ("3 x 3", (3, 3, None)),
+    ("4 x 4", (4, 4, None)),
+    ("digits 0-9, one each", (2, 5, tuple(range(10)))),
+]
 
 
 class ImageModeView(QObject):
@@ -166,6 +236,11 @@ class ImageModeView(QObject):
         for d in range(10):
             self.digit_box.addItem(str(d), d)
         form.addRow("Digit", self.digit_box)
+        self.grid_box = QComboBox()
+        for text, shape in GRIDS:
+            self.grid_box.addItem(text, shape)
+        self.grid_box.setToolTip("Several images drawn at once, as one batch through the model; each image i uses seed + i")
+        form.addRow("Grid", self.grid_box)
         self.keep_rows = QSpinBox()
         self.keep_rows.setRange(0, 27)
         self.keep_rows.setSuffix(" rows kept")
@@ -186,50 +261,62 @@ class ImageModeView(QObject):
         self.note.setWordWrap(True)
         form.addRow(self.note)
         self.prefix_len = 0
-        self.raw = np.zeros((0, 256), np.float16)
-        self.sampled = np.zeros((0, 256), np.float16)
+        self.lanes = 1
+        self.raw = np.zeros((1, 0, 256), np.float16)  # (image, pixel, level)
+        self.sampled = np.zeros((1, 0, 256), np.float16)
 
     def check(self, entry) -> bool:
         return True
 
     def prepare(self, vocab):
-        """(prefix, condition, steps) for a new run; the canvas keeps the chosen rows."""
+        """(prefix, condition, steps) for a new run. The active image keeps the chosen rows; on a
+        grid every image starts from them, so one drawing can be completed many ways."""
         keep = self.keep_rows.value() * self.canvas.W
         prefix = tuple(int(v) for v in self.canvas.image.reshape(-1)[: min(keep, self.canvas.known)])
         self.prefix_len = len(prefix)
+        rows, cols, digits = self.grid_box.currentData()
+        self.lanes = rows * cols
+        if digits is None:
+            digits = (self.digit_box.currentData(),) * self.lanes
         total = self.canvas.H * self.canvas.W
-        self.raw = np.zeros((total, len(vocab)), np.float16)
-        self.sampled = np.zeros((total, len(vocab)), np.float16)
-        self.canvas.start(prefix)
-        return prefix, self.digit_box.currentData(), total - len(prefix)
+        self.raw = np.zeros((self.lanes, total, len(vocab)), np.float16)
+        self.sampled = np.zeros((self.lanes, total, len(vocab)), np.float16)
+        self.digits = digits
+        self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
+        condition = digits[0] if self.lanes == 1 else list(digits)
+        return prefix, condition, total - len(prefix)
 
     def append(self, batch) -> None:
         start = self.canvas.known
         if batch.distributions:
             for i, (raw, sampled) in enumerate(batch.distributions):
-                self.raw[start + i], self.sampled[start + i] = raw, sampled
-        self.canvas.append([r.value for r in batch.records])
+                lane = batch.lanes[i]
+                pixel = start + i // self.lanes
+                self.raw[lane, pixel], self.sampled[lane, pixel] = raw, sampled
+        self.canvas.append([r.value for r in batch.records], batch.lanes)
 
     def show_in_panel(self, panel, trace, index: int, vocab) -> None:
-        """Step `index` of the run (pixel prefix_len + index): its full 256-level distribution."""
+        """Step `index` of the run: pixel prefix_len + index // lanes of image index % lanes (the
+        trace holds a grid's images interleaved, position by position), with its 256 levels."""
         rec = trace[index]
-        pixel = rec.position
+        pixel, lane = rec.position, index % self.lanes
         r, c = divmod(pixel, self.canvas.W)
+        where = f"image {lane + 1} (digit {self.canvas.labels[lane]}), " if self.lanes > 1 else ""
         panel.show_levels(
-            title=f"pixel ({r}, {c}), step {index + 1}",
-            raw=self.raw[pixel].astype(np.float64),
-            sampled=self.sampled[pixel].astype(np.float64),
+            title=f"{where}pixel ({r}, {c}), step {index + 1}",
+            raw=self.raw[lane, pixel].astype(np.float64),
+            sampled=self.sampled[lane, pixel].astype(np.float64),
             drawn=rec.value,
             drawn_prob=rec.prob,
             entropy=rec.entropy,
             settings=rec.settings,
         )
 
-    @Slot(int)
-    def _on_pixel_clicked(self, pixel: int) -> None:
+    @Slot(int, int)
+    def _on_pixel_clicked(self, image: int, pixel: int) -> None:
         step = pixel - self.prefix_len
         if step >= 0:  # kept rows were given, not drawn: they have no distribution
-            self.step_clicked.emit(step)
+            self.step_clicked.emit(step * len(self.canvas.images) + image)
         else:
             self.note.setText(f"Pixel {divmod(pixel, self.canvas.W)} was kept from the previous image, not drawn.")
 
@@ -237,6 +324,7 @@ class ImageModeView(QObject):
         self.canvas.editable = not running
         for b in (self.open_button, self.clear_button):
             b.setEnabled(not running)
+        self.grid_box.setEnabled(not running)
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.controls, "Open image", "", "Images (*.png *.jpg *.bmp);;All files (*)")
@@ -273,7 +361,8 @@ class ImageModeView(QObject):
         return True
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.controls, "Save image", "digit.png", "PNG images (*.png)")
+        name = "digit.png" if len(self.canvas.images) == 1 else "digits.png"
+        path, _ = QFileDialog.getSaveFileName(self.controls, "Save image", name, "PNG images (*.png)")
         if path:
             self.save_png(path)
 
