@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay to lr/20)")
     p.add_argument("--label-dropout", type=float, default=0.1, help="share of labels replaced by 'any digit'")
     p.add_argument("--limit", type=int, default=0, help="use only this many training images (quick checks)")
+    p.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average (0 = off); "
+                   "the bundled weights are the average when it validates better")
+    p.add_argument("--bf16", action="store_true", help="train under bfloat16 autocast (1.6x faster on CPUs with "
+                   "avx512_bf16); validation and the app run in float32")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -70,6 +74,8 @@ def evaluate(model, images, labels, device: str) -> float:
 
 
 def main(args: argparse.Namespace) -> int:
+    import copy
+
     import torch
     from safetensors.torch import save_model
 
@@ -86,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
         train_x, train_y = train_x[: args.limit], train_y[: args.limit]
     cfg = PixelCNNConfig(channels=args.channels, n_layers=args.layers, kernel=args.kernel)
     model = PixelCNN(cfg).to(args.device)
+    average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
     total = max(1, int(args.epochs * steps_per_epoch))
@@ -105,19 +112,35 @@ def main(args: argparse.Namespace) -> int:
         lr = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - 1) / total)))
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = model.loss(x, torch.from_numpy(y).to(args.device))
+        with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model.loss(x, torch.from_numpy(y).to(args.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if average is not None:
+            with torch.no_grad():  # warm-up: early on the average follows the weights closely
+                decay = min(args.ema, step / (step + 10))
+                for a, w in zip(average.parameters(), model.parameters()):
+                    a.lerp_(w, 1 - decay)
         if step % steps_per_epoch == 0 or step == total:
-            val = evaluate(model, val_x[:1000], val_y[:1000], args.device)
-            history.append({"step": step, "train_bits_per_dim": round(loss.item() / math.log(2), 4), "val_bits_per_dim": round(val, 4)})
-            progress.message(f"epoch {step / steps_per_epoch:.1f}: train {loss.item() / math.log(2):.4f}  val {val:.4f} bits/dim")
+            val = evaluate(model, val_x, val_y, args.device)
+            record = {"step": step, "train_bits_per_dim": round(loss.item() / math.log(2), 4), "val_bits_per_dim": round(val, 4)}
+            line = f"epoch {step / steps_per_epoch:.1f}: train {loss.item() / math.log(2):.4f}  val {val:.4f}"
+            if average is not None:
+                record["val_average_bits_per_dim"] = round(evaluate(average, val_x, val_y, args.device), 4)
+                line += f"  average {record['val_average_bits_per_dim']:.4f}"
+            history.append(record)
+            progress.message(line + " bits/dim")
         progress.update(step, bits=loss.item() / math.log(2))
     wall = time.time() - started
     val = evaluate(model, val_x, val_y, args.device)
-    progress.message(f"validation: {val:.4f} bits/dim on images {N_TRAIN}-{len(images) - 1}")
+    weights_used = "final"
+    if average is not None:
+        val_average = evaluate(average, val_x, val_y, args.device)
+        if val_average < val:
+            model, val, weights_used = average, val_average, f"moving average (decay {args.ema})"
+    progress.message(f"validation: {val:.4f} bits/dim on images {N_TRAIN}-{len(images) - 1} ({weights_used} weights)")
 
     model = model.cpu()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -140,13 +163,19 @@ def main(args: argparse.Namespace) -> int:
                 "md5": {IMAGES: md5(args.data / IMAGES), LABELS: md5(args.data / LABELS)},
                 "split": f"images 0-{N_TRAIN - 1} train, {N_TRAIN}-{len(images) - 1} validate",
             },
-            "validation": {"val_bits_per_dim": round(val, 4), "measured_on": "all 1000 validation images, with their labels"},
+            "validation": {
+                "val_bits_per_dim": round(val, 4),
+                "measured_on": "all 1000 validation images, with their labels, in float32",
+                "weights": weights_used,
+            },
             "training": {
                 "command": args.command_line,
                 "epochs": args.epochs,
                 "batch": args.batch,
                 "learning_rate": args.lr,
                 "label_dropout": args.label_dropout,
+                "ema": args.ema,
+                "bf16_autocast": args.bf16,
                 "seed": args.seed,
                 "wall_time_s": round(wall, 1),
                 "hardware": hardware(args.device),
