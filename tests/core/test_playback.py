@@ -1,0 +1,391 @@
+"""Playback: the lock-free ring, the Player's logic against a hand-pumped fake stream, the real
+PortAudio path on ALSA's null device (in a subprocess), and the no-device reasons.
+
+The null device has no clock: PortAudio calls the callback back to back as fast as the CPU allows,
+so these tests check order and counts, never timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arplayground.audio.playback import Player, PlaybackError, RingBuffer
+
+NULL_ALSA_CONF = Path(__file__).resolve().parents[1] / "alsa-null.conf"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_until(condition, timeout=5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+# --- RingBuffer ----------------------------------------------------------------------------------
+
+
+def test_ring_empty_full_and_partial():
+    ring = RingBuffer(8)
+    out = np.full(5, -1.0, np.float32)
+    assert (ring.available(), ring.space()) == (0, 8)
+    assert ring.read_into(out) == 0 and np.all(out == -1)  # nothing read, nothing touched
+    assert ring.write(np.arange(10, dtype=np.float32)) == 8  # only what fits
+    assert ring.write(np.ones(3, np.float32)) == 0  # full: unread data is never overwritten
+    assert (ring.available(), ring.space()) == (8, 0)
+    assert ring.read_into(out) == 5 and out.tolist() == [0, 1, 2, 3, 4]
+    assert (ring.available(), ring.space()) == (3, 5)
+    with pytest.raises(ValueError):
+        RingBuffer(0)
+
+
+def test_ring_wraps_around_in_order():
+    ring = RingBuffer(7)
+    out = np.zeros(4, np.float32)
+    got, value = [], 0
+    for step in range(50):  # writes and reads of sizes that straddle the end of the buffer
+        n = ring.write(np.arange(value, value + 1 + step % 5, dtype=np.float32))
+        value += n
+        count = ring.read_into(out[: 1 + step % 4])
+        got.extend(out[:count].tolist())
+    while (count := ring.read_into(out)):
+        got.extend(out[:count].tolist())
+    assert got == list(range(value)) and value > 50
+
+
+def test_ring_one_producer_one_consumer_thread_keep_order():
+    total = 60_000  # float32 holds these integers exactly
+    source = np.arange(total, dtype=np.float32)
+    received = np.full(total, -1.0, np.float32)
+    ring = RingBuffer(257)
+
+    def produce():
+        rng = np.random.default_rng(0)
+        pos = 0
+        while pos < total:
+            pos += ring.write(source[pos : pos + int(rng.integers(1, 300))])
+            if ring.space() == 0:
+                time.sleep(0)  # let the consumer have the GIL
+
+    def consume():
+        out = np.empty(100, np.float32)  # preallocated, as in the audio callback
+        pos = 0
+        while pos < total:
+            count = ring.read_into(out[: 1 + pos % 100])
+            received[pos : pos + count] = out[:count]
+            pos += count
+            if count == 0:
+                time.sleep(0)
+
+    threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert np.array_equal(received, source)
+
+
+# --- Player against a fake sounddevice -----------------------------------------------------------
+
+
+class FakeStream:
+    """Stands in for sounddevice.OutputStream; the test plays PortAudio's thread by calling pump()."""
+
+    def __init__(self, fake_sd, **kwargs):
+        self.kwargs = kwargs
+        self.callback = kwargs["callback"]
+        self.finished_callback = kwargs["finished_callback"]
+        self.latency = 0.05
+        self.started = threading.Event()
+        self.finished = False
+        self.closed = False
+        self._stop_class = fake_sd.CallbackStop
+        fake_sd.streams.append(self)
+
+    def start(self):
+        self.started.set()
+
+    def abort(self):
+        if not self.finished:
+            self.finished = True
+            self.finished_callback()
+
+    def close(self):
+        self.closed = True
+
+    def pump(self, frames: int) -> np.ndarray:
+        out = np.full((frames, 1), np.nan, np.float32)  # NaN shows anything the callback left unset
+        try:
+            self.callback(out, frames, None, None)
+        except self._stop_class:
+            self.abort()
+        return out[:, 0]
+
+
+def fake_sounddevice(*, devices=({"name": "fake", "max_output_channels": 2},), default=(0, 0),
+                     refuse=None, open_error=None):
+    sd = types.ModuleType("sounddevice")
+    sd.streams = []
+    sd.CallbackStop = type("CallbackStop", (Exception,), {})
+    sd.default = types.SimpleNamespace(device=list(default))
+    sd.query_devices = lambda device=None, kind=None: list(devices) if device is None else devices[device]
+
+    def check_output_settings(**kwargs):
+        if refuse:
+            raise ValueError(refuse)
+
+    def output_stream(**kwargs):
+        if open_error:
+            raise RuntimeError(open_error)
+        if kwargs.get("device") is None and sd.default.device[1] < 0:  # as PortAudio does
+            raise RuntimeError("Error querying device -1")
+        return FakeStream(sd, **kwargs)
+
+    sd.check_output_settings = check_output_settings
+    sd.OutputStream = output_stream
+    return sd
+
+
+@pytest.fixture
+def fake_sd(monkeypatch):
+    sd = fake_sounddevice()
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    return sd
+
+
+def test_player_prebuffers_then_plays_every_sample_once_in_order(fake_sd):
+    clip = np.arange(1, 2001, dtype=np.float32) / 2001
+    player = Player(buffer_seconds=0.05, prebuffer_seconds=0.02, capture=len(clip))  # ring 400, pre 160
+    assert Player.probe() is None
+    player.start()
+    stream = fake_sd.streams[-1]
+    assert stream.kwargs["samplerate"] == 8000 and stream.kwargs["channels"] == 1
+    assert stream.kwargs["dtype"] == "float32"
+    player.feed(clip[:100])
+    assert wait_until(lambda: player.buffered == 100)
+    assert not stream.started.is_set() and player.active  # below the pre-buffer: not playing yet
+    player.feed(clip[100:])  # far more than the ring holds: the rest waits in the pending queue
+    assert stream.started.wait(5)
+    player.finish()
+    played = []
+    while player.active:
+        # Pump only what the ring holds, as a steady device would find it; the feeder refills it.
+        assert wait_until(lambda: player._clip.ring.available() >= 64 or player._clip.all_queued)
+        played.append(stream.pump(64).copy())
+    played = np.concatenate(played)
+    assert np.array_equal(played[: len(clip)], clip) and np.all(played[len(clip) :] == 0)
+    assert player.played == len(clip) and player.underruns == 0
+    assert np.array_equal(player.captured, clip)
+    assert wait_until(lambda: stream.closed)  # the feeder gave the device back after the clip
+    assert wait_until(lambda: not player._clip.feeder.is_alive())
+
+
+def test_underrun_is_counted_and_zero_filled(fake_sd):
+    player = Player(buffer_seconds=0.1, prebuffer_seconds=0.01)  # pre-buffer 80
+    player.start()
+    stream = fake_sd.streams[-1]
+    player.feed(np.full(100, 0.5, np.float32))
+    assert stream.started.wait(5)
+    assert wait_until(lambda: player._clip.ring.available() == 100)
+    out = stream.pump(150)  # the producer is behind: 50 samples of silence
+    assert np.all(out[:100] == 0.5) and np.all(out[100:] == 0)
+    assert (player.played, player.underruns, player.active) == (100, 1, True)
+    player.finish()
+    assert wait_until(lambda: player._clip.all_queued)
+    out = stream.pump(150)  # running dry after finish() ends the clip; that is no underrun
+    assert np.all(out == 0) and player.underruns == 1 and not player.active
+    player.stop()
+
+
+def test_finish_without_samples_ends_at_once(fake_sd):
+    player = Player()
+    player.start()
+    player.finish()
+    stream = fake_sd.streams[-1]
+    assert stream.started.wait(5)
+    stream.pump(32)
+    assert player.wait(5) and not player.active and player.played == 0
+
+
+def test_stop_while_the_feeder_waits_for_space(fake_sd):
+    player = Player(buffer_seconds=0.01, prebuffer_seconds=0.005)  # ring of 80 samples
+    player.start()
+    stream = fake_sd.streams[-1]
+    player.feed(np.ones(8000, np.float32))  # 100 rings' worth, nobody draining
+    assert stream.started.wait(5)
+    feeder = player._clip.feeder
+    started = time.monotonic()
+    player.stop()
+    assert time.monotonic() - started < 2.0  # generous: "promptly" on a loaded machine
+    assert not feeder.is_alive() and stream.finished and stream.closed and not player.active
+    player.feed(np.ones(10, np.float32))  # a producer that has not noticed yet: ignored, no error
+    player.finish()
+    player.stop()  # twice is fine
+    Player().stop()  # and so is never having played
+
+
+def test_a_stream_that_ends_by_itself_releases_the_feeder(fake_sd):
+    player = Player(buffer_seconds=0.01, prebuffer_seconds=0.005)
+    player.start()
+    stream = fake_sd.streams[-1]
+    player.feed(np.ones(8000, np.float32))
+    assert stream.started.wait(5)
+    stream.abort()  # what PortAudio does when the device goes away mid-clip
+    assert wait_until(lambda: stream.closed and not player._clip.feeder.is_alive())
+    assert not player.active
+
+
+def test_play_replays_a_clip_and_restart_stops_the_previous_one(fake_sd):
+    player = Player(capture=100)
+    player.play(np.full(100, 0.25, np.float32))
+    first = fake_sd.streams[-1]
+    player.start()  # a new clip before the first was played out
+    assert first.closed and len(fake_sd.streams) == 2 and player.played == 0
+
+
+def test_no_device_reasons(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(devices=(), default=(-1, -1)))
+    reason = Player.probe()
+    assert reason.startswith("no audio output device found")
+    with pytest.raises(PlaybackError, match="no audio output device found"):
+        Player().start()
+
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(default=(-1, -1)))
+    assert Player.probe().startswith("no default audio output device")
+
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(refuse="Invalid sample rate"))
+    assert Player.probe() == "the audio output refuses 8000 Hz mono float32 playback (Invalid sample rate)"
+
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(open_error="Device unavailable"))
+    assert Player.probe() is None
+    with pytest.raises(PlaybackError, match=r"cannot open the audio output \(Device unavailable\)"):
+        Player().start()
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # the package itself is missing
+    assert "sounddevice package is not installed" in Player.probe()
+
+
+def test_missing_portaudio_library_is_a_reason_not_a_crash(tmp_path):
+    """What sounddevice does without libportaudio: its import raises OSError."""
+    (tmp_path / "sounddevice.py").write_text("raise OSError('PortAudio library not found')\n")
+    code = (
+        "import numpy as np\n"
+        "from arplayground.audio.playback import Player, PlaybackError\n"
+        "print(Player.probe())\n"
+        "p = Player()\n"
+        "try:\n"
+        "    p.start()\n"
+        "except PlaybackError as err:\n"
+        "    print('PlaybackError', err)\n"
+        "p.feed(np.zeros(10)); p.finish(); p.stop(); p.close()\n"
+        "print(p.active, p.played, p.underruns)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("PortAudio library not found (PortAudio library not found)")
+    assert "libportaudio2" in lines[0]
+    assert lines[1].startswith("PlaybackError PortAudio library not found")
+    assert lines[2] == "False 0 0"
+
+
+# --- the real PortAudio path on ALSA's null device -----------------------------------------------
+
+NULL_DEVICE_SCRIPT = r"""
+import json, os, threading, time
+import numpy as np
+from arplayground.audio.playback import Player
+
+def tasks():  # OS threads of this process, PortAudio's included
+    return len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 0
+
+result = {"probe": Player.probe()}
+if result["probe"] is not None:
+    print("RESULT " + json.dumps(result))
+    raise SystemExit(0)
+baseline = tasks()
+rng = np.random.default_rng(0)
+clip = rng.uniform(-1, 1, 12000).astype(np.float32)  # distinct values: any reordering shows
+
+player = Player(buffer_seconds=0.25, prebuffer_seconds=0.2, capture=len(clip))  # ring 2000 < clip
+player.start()
+def produce():  # the generation worker: one big burst past the ring, then many small pieces
+    player.feed(clip[:5000])
+    pos = 5000
+    while pos < len(clip):
+        step = int(rng.integers(1, 400))
+        player.feed(clip[pos : pos + step])
+        pos += step
+    player.finish()
+producer = threading.Thread(target=produce)
+producer.start()
+producer.join(10)
+result["finished"] = player.wait(10)
+result["in_order"] = bool(np.array_equal(player.captured, clip))
+result["played"] = player.played
+result["active_after"] = player.active
+
+player.play(clip[:3000])  # replay through a fresh stream
+result["replayed"] = player.wait(10) and bool(np.array_equal(player.captured[:3000], clip[:3000]))
+
+# stop mid-clip: the producer never calls finish(), so the clip is unfinished whatever the pace
+endless = Player(buffer_seconds=0.1, prebuffer_seconds=0.05)
+endless.start()
+halt = threading.Event()
+def produce_forever():
+    while not halt.is_set():
+        endless.feed(np.full(200, 0.1, np.float32))
+        time.sleep(0.001)
+producer = threading.Thread(target=produce_forever)
+producer.start()
+deadline = time.monotonic() + 10
+while endless.played == 0 and time.monotonic() < deadline:
+    time.sleep(0.001)
+result["playing_before_stop"] = endless.active and endless.played > 0
+t0 = time.monotonic()
+endless.stop()
+result["stop_seconds"] = time.monotonic() - t0
+result["active_after_stop"] = endless.active
+endless.stop()
+halt.set()
+producer.join(5)
+time.sleep(0.05)
+result["python_threads"] = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+result["extra_os_threads"] = tasks() - baseline
+print("RESULT " + json.dumps(result))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ALSA's null device is Linux only")
+def test_real_portaudio_stream_on_the_alsa_null_device():
+    """Runs in a fresh interpreter: ALSA reads ALSA_CONFIG_PATH once, when PortAudio first loads."""
+    env = {**os.environ, "ALSA_CONFIG_PATH": str(NULL_ALSA_CONF), "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-c", NULL_DEVICE_SCRIPT], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    if result["probe"] and result["probe"].startswith(("PortAudio library not found", "the sounddevice package")):
+        pytest.skip(result["probe"])
+    assert result["probe"] is None, result["probe"]
+    assert result["finished"] and not result["active_after"]
+    assert result["in_order"], "the callback lost, repeated or reordered samples"
+    assert result["played"] == 12000
+    assert result["replayed"]
+    assert result["playing_before_stop"]
+    assert result["stop_seconds"] < 2.0 and not result["active_after_stop"]
+    assert result["python_threads"] == []  # feeders ended
+    assert result["extra_os_threads"] <= 0  # PortAudio's callback thread ended too
