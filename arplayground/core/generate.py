@@ -8,8 +8,8 @@ from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from arplayground.core.sampling import Sample, SamplerSettings, sample, step_uniform
-from arplayground.core.trace import StepRecord
+from arplayground.core.sampling import Sample, SamplerSettings, sample, step_uniform, step_uniforms
+from arplayground.core.trace import TOP_CANDIDATES, StepRecord
 
 
 class Stepper(Protocol):
@@ -77,3 +77,63 @@ def generate(
         for lane, smp in enumerate(samples):
             yield Step(StepRecord.from_sample(position, smp, current, seconds), smp, lane, lanes)
         position += 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Many consecutive steps run inside compiled code (audio): StepRecord's fields column by
+    column, plus the full distributions of the chunk's last step (what the panel shows)."""
+
+    position: int  # of the first step
+    columns: dict  # value, prob, sampled_prob, rank, entropy (n,); top_values, top_raw, top_sampled (n, K)
+    us: np.ndarray  # the uniform number of each step
+    settings: SamplerSettings  # read once before the chunk: a change applies from the next chunk
+    seconds: float  # compute time of the whole chunk
+    last_raw: np.ndarray
+    last_sampled: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.us)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.columns["value"]
+
+    def record(self, i: int) -> StepRecord:
+        c = self.columns
+        return StepRecord(
+            position=self.position + i, value=int(c["value"][i]), prob=float(c["prob"][i]),
+            sampled_prob=float(c["sampled_prob"][i]), rank=int(c["rank"][i]), entropy=float(c["entropy"][i]),
+            top_values=c["top_values"][i].copy(), top_raw=c["top_raw"][i].copy(), top_sampled=c["top_sampled"][i].copy(),
+            settings=self.settings, u=float(self.us[i]), seconds=self.seconds / len(self),
+        )
+
+
+def generate_chunks(
+    stepper,
+    prefix: Sequence[int],
+    n_steps: int,
+    settings: Callable[[], SamplerSettings],
+    seed: int,
+    condition=None,
+    chunk_steps: int = 256,
+) -> Iterator[Chunk]:
+    """generate() for a stepper with a compiled run_chunk(settings, uniforms, top): the same draws
+    (same sampling rules, same step_uniform numbers), chunk_steps at a time.
+
+    Settings are read before each chunk; 256 steps are 32 ms of audio at 8 kHz, so a change still
+    reaches the sound at once.
+    """
+    stepper.reset(prefix, condition)
+    vocab_size = len(stepper.vocab)
+    position = len(prefix)
+    end = position + n_steps
+    while position < end:
+        n = min(chunk_steps, end - position)
+        current = settings().clamped(vocab_size)
+        us = step_uniforms(seed, position, n)
+        started = time.perf_counter()
+        columns = stepper.run_chunk(current, us, TOP_CANDIDATES)
+        seconds = time.perf_counter() - started
+        yield Chunk(position, columns, us, current, seconds, stepper.raw.copy(), stepper.probs.copy())
+        position += n

@@ -113,6 +113,26 @@ class Trace:
         for rec in records:
             self.append(rec)
 
+    def extend_columns(self, position, columns: dict, us, settings: SamplerSettings, seconds: float) -> None:
+        """Many steps at once from columns (a compiled chunk), without a StepRecord per step."""
+        n = len(us)
+        while self._n + n > len(self._cols["value"]):
+            self._alloc(2 * len(self._cols["value"]))
+        i, c = self._n, self._cols
+        k = columns["top_values"].shape[1]
+        c["position"][i : i + n] = np.arange(position, position + n)
+        for name in ("value", "prob", "sampled_prob", "rank", "entropy"):
+            c[name][i : i + n] = columns[name]
+        for name in ("top_values", "top_raw", "top_sampled"):
+            c[name][i : i + n, :k] = columns[name]
+        c["top_count"][i : i + n] = k
+        if settings not in self._settings_index:
+            self._settings_index[settings] = len(self._settings)
+            self._settings.append(settings)
+        c["settings"][i : i + n] = self._settings_index[settings]
+        c["u"][i : i + n], c["seconds"][i : i + n] = us, seconds / n
+        self._n += n
+
     def __getitem__(self, i: int) -> StepRecord:
         if i < 0:
             i += self._n

@@ -107,3 +107,17 @@ def test_uniforms_are_a_function_of_seed_and_step():
 def test_entropy():
     assert entropy(np.array([1.0, 0.0])) == 0.0
     assert entropy(np.full(4, 0.25)) == pytest.approx(np.log(4))
+
+
+def test_step_uniforms_match_step_uniform_bit_for_bit_and_look_uniform():
+    from arplayground.core.sampling import step_uniforms
+
+    for seed in (0, 7, 2**40 + 3, -1):
+        many = step_uniforms(seed, 1000, 300)
+        assert many.tolist() == [step_uniform(seed, 1000 + i) for i in range(300)]
+    u = step_uniforms(3, 0, 100_000)
+    assert 0.0 <= u.min() and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.005 and abs(np.var(u) - 1 / 12) < 0.002
+    counts = np.histogram(u, bins=20, range=(0, 1))[0]
+    assert counts.min() > 4500 and counts.max() < 5500  # each bin expects 5,000
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01  # neighbouring steps are unrelated

@@ -1,0 +1,302 @@
+"""A WaveNet (van den Oord et al. 2016) over mu-law levels, conditioned on a digit and a speaker.
+
+Stacks of dilated causal convolutions (kernel 2, dilations 1, 2, 4, ... repeated), gated
+tanh * sigmoid units, residual and skip connections, a 256-way softmax per sample. The digit and
+the speaker are global conditions: their embeddings are added to every gate (index n_digits /
+n_speakers means "any", trained by dropping the label now and then).
+
+Time step t predicts sample t from samples < t: the input at step t is sample t-1 (silence before
+the first sample), and every convolution pads its past with zeros. Generation from nothing is
+therefore exactly what training on whole clips from their first sample teaches.
+
+Three ways to generate, the same numbers from each (tested):
+- NaiveWaveNetStepper: the whole network over the whole sequence for every sample (the baseline);
+- TorchWaveNetStepper: per-layer queues of past activations (fast-wavenet, Paine et al. 2016), one
+  eager torch step per sample;
+- FastWaveNetStepper: the same queues in numba-compiled loops that release the GIL, plus
+  run_chunk(): hundreds of steps, sampling and per-step records included, in one compiled call.
+
+Shapes: B batch, T time, R residual channels, S skip channels, L = 256 levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from arplayground.audio.mulaw import SILENCE
+
+
+@dataclass
+class WaveNetConfig:
+    residual: int = 32
+    skip: int = 64
+    cycle: int = 10  # dilations 1, 2, ..., 2**(cycle-1) ...
+    n_cycles: int = 2  # ... repeated this many times
+    n_digits: int = 10  # index n_digits = any digit
+    n_speakers: int = 6  # index n_speakers = any speaker
+    levels: int = 256
+    sample_rate: int = 8000
+
+    @property
+    def dilations(self) -> list[int]:
+        return [2**i for i in range(self.cycle)] * self.n_cycles
+
+    @property
+    def receptive_field(self) -> int:
+        return sum(self.dilations) + 1  # samples the newest prediction can see
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ResidualLayer(nn.Module):
+    def __init__(self, cfg: WaveNetConfig, dilation: int):
+        super().__init__()
+        R, S = cfg.residual, cfg.skip
+        self.dilation = dilation
+        self.conv = nn.Conv1d(R, 2 * R, kernel_size=2, dilation=dilation)  # taps: t - dilation, t
+        self.digit = nn.Embedding(cfg.n_digits + 1, 2 * R)
+        self.speaker = nn.Embedding(cfg.n_speakers + 1, 2 * R)
+        self.res = nn.Conv1d(R, R, 1)
+        self.skip = nn.Conv1d(R, S, 1)
+
+    def forward(self, h, cond):
+        """h (B, R, T), cond (B, 2R) -> (next h, skip contribution (B, S, T))."""
+        pre = self.conv(F.pad(h, (self.dilation, 0))) + cond[:, :, None]
+        a, b = pre.chunk(2, dim=1)
+        g = torch.tanh(a) * torch.sigmoid(b)
+        return h + self.res(g), self.skip(g)
+
+
+class WaveNet(nn.Module):
+    def __init__(self, cfg: WaveNetConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.levels, cfg.residual)  # the input level, as a 1 x 1 conv on one-hot
+        self.layers = nn.ModuleList(ResidualLayer(cfg, d) for d in cfg.dilations)
+        self.head1 = nn.Conv1d(cfg.skip, cfg.skip, 1)
+        self.head2 = nn.Conv1d(cfg.skip, cfg.levels, 1)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def conditions(self, digit: torch.Tensor, speaker: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer, the gate bias of these conditions (B, 2R)."""
+        return [layer.digit(digit) + layer.speaker(speaker) for layer in self.layers]
+
+    def forward(self, levels: torch.Tensor, digit: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+        """levels (B, T) ints -> logits (B, L, T); logits[..., t] depend on levels[:, :t] only."""
+        return self.forward_embedded(self.embed(levels).transpose(1, 2), digit, speaker)
+
+    def forward_embedded(self, e: torch.Tensor, digit, speaker) -> torch.Tensor:
+        """The same from the embedded levels e (B, R, T): differentiable, for the causality test."""
+        silence = self.embed.weight[SILENCE][None, :, None].expand(e.shape[0], -1, 1)
+        h = torch.cat([silence, e[:, :, :-1]], dim=2)  # step t sees sample t-1
+        skips = 0
+        for layer, cond in zip(self.layers, self.conditions(digit, speaker)):
+            h, s = layer(h, cond)
+            skips = skips + s
+        return self.head2(F.relu(self.head1(F.relu(skips))))
+
+    def loss(self, levels, digit, speaker, mask=None) -> torch.Tensor:
+        """Mean NLL in nats per sample over the positions where mask (B, T) is true (default all)."""
+        nll = F.cross_entropy(self(levels, digit, speaker), levels.long(), reduction="none")
+        if mask is None:
+            return nll.mean()
+        return (nll * mask).sum() / mask.sum()
+
+    def export(self, digit: int, speaker: int) -> dict:
+        """Weights as float32 numpy arrays for the compiled path, gate biases for these conditions."""
+        with torch.no_grad():
+            conds = self.conditions(torch.tensor([digit]), torch.tensor([speaker]))
+
+            def np32(t):
+                return np.ascontiguousarray(t.detach().numpy().astype(np.float32))
+
+            return {
+                "embed": np32(self.embed.weight),  # (L, R)
+                "w_past": np32(torch.stack([l.conv.weight[:, :, 0] for l in self.layers])),  # (n, 2R, R)
+                "w_now": np32(torch.stack([l.conv.weight[:, :, 1] for l in self.layers])),  # (n, 2R, R)
+                "b_gate": np32(torch.stack([l.conv.bias + c[0] for l, c in zip(self.layers, conds)])),  # (n, 2R)
+                "w_res": np32(torch.stack([l.res.weight[:, :, 0] for l in self.layers])),  # (n, R, R)
+                "b_res": np32(torch.stack([l.res.bias for l in self.layers])),
+                "w_skip": np32(torch.stack([l.skip.weight[:, :, 0] for l in self.layers])),  # (n, S, R)
+                "b_skip": np32(torch.stack([l.skip.bias for l in self.layers]).sum(0)),  # (S,): summed once
+                "w_head1": np32(self.head1.weight[:, :, 0]), "b_head1": np32(self.head1.bias),
+                "w_head2": np32(self.head2.weight[:, :, 0]), "b_head2": np32(self.head2.bias),
+                "dilations": np.array(self.cfg.dilations, np.int64),
+            }
+
+
+def _conditions(cfg: WaveNetConfig, condition) -> tuple[int, int]:
+    """condition: None, a digit, or (digit, speaker) with None meaning any -> label indices."""
+    digit, speaker = condition if isinstance(condition, (tuple, list)) else (condition, None)
+    digit = cfg.n_digits if digit is None else int(digit)
+    speaker = cfg.n_speakers if speaker is None else int(speaker)
+    assert 0 <= digit <= cfg.n_digits and 0 <= speaker <= cfg.n_speakers
+    return digit, speaker
+
+
+class NaiveWaveNetStepper:
+    """The stepping protocol with no caches: every logits() runs the whole network. The baseline."""
+
+    def __init__(self, model: WaveNet, vocab):
+        self.model, self.vocab = model.eval(), vocab
+
+    def reset(self, prefix, condition=None) -> None:
+        digit, speaker = _conditions(self.model.cfg, condition)
+        self.labels = torch.tensor([digit]), torch.tensor([speaker])
+        self.levels = [int(v) for v in prefix]
+        self._compute()
+
+    @torch.inference_mode()
+    def _compute(self) -> None:
+        x = torch.tensor([self.levels + [SILENCE]])  # the last input is never read by the last step
+        self._logits = self.model(x, *self.labels)[0, :, -1].double().numpy()
+
+    def logits(self) -> np.ndarray:
+        return self._logits
+
+    def push(self, value: int) -> None:
+        self.levels.append(int(value))
+        self._compute()
+
+
+@torch.inference_mode()
+def primed_queues(model: WaveNet, conds: list[torch.Tensor], prefix: list[int]):
+    """Queues after the prefix, in one parallel teacher-forced pass, and the input of the next step.
+
+    queues[l][t % d] holds the input of layer l at step t, for its last d steps (zeros before the
+    start, like the convolution's padding). Returns (queues, t, level): step t, which consumes
+    `level` (the prefix's last sample, or silence), is the next to run.
+    """
+    queues = [torch.zeros(layer.dilation, model.cfg.residual) for layer in model.layers]
+    if not prefix:
+        return queues, 0, SILENCE
+    n = len(prefix)  # steps 0 .. n-1 consume silence, prefix[0 .. n-2]
+    h = model.embed(torch.tensor([[SILENCE] + prefix[:-1]])).transpose(1, 2)
+    for layer, cond, queue in zip(model.layers, conds, queues):
+        d = layer.dilation
+        for t in range(max(0, n - d), n):  # the last d inputs of this layer
+            queue[t % d] = h[0, :, t]
+        h, _ = layer(h, cond[None])
+    return queues, n, prefix[-1]
+
+
+class TorchWaveNetStepper:
+    """Per-layer queues of past layer inputs (fast-wavenet); one eager torch step per sample."""
+
+    def __init__(self, model: WaveNet, vocab):
+        self.model, self.vocab = model.eval(), vocab
+
+    @torch.inference_mode()
+    def reset(self, prefix, condition=None) -> None:
+        m = self.model
+        digit, speaker = _conditions(m.cfg, condition)
+        self.conds = [c[0] for c in m.conditions(torch.tensor([digit]), torch.tensor([speaker]))]
+        self.queues, self.t, level = primed_queues(m, self.conds, [int(v) for v in prefix])
+        self._step(level)
+
+    def _step(self, level: int) -> None:
+        m, t = self.model, self.t
+        h = m.embed.weight[level]
+        skips = 0
+        for layer, cond, queue in zip(m.layers, self.conds, self.queues):
+            slot = t % layer.dilation
+            past = queue[slot].clone()
+            queue[slot] = h
+            w = layer.conv.weight
+            pre = w[:, :, 0] @ past + w[:, :, 1] @ h + layer.conv.bias + cond
+            a, b = pre.chunk(2)
+            g = torch.tanh(a) * torch.sigmoid(b)
+            h = h + layer.res.weight[:, :, 0] @ g + layer.res.bias
+            skips = skips + layer.skip.weight[:, :, 0] @ g + layer.skip.bias
+        z = F.relu(m.head1.weight[:, :, 0] @ F.relu(skips) + m.head1.bias)
+        self._logits = (m.head2.weight[:, :, 0] @ z + m.head2.bias).double().numpy()
+        self.t = t + 1
+
+    def logits(self) -> np.ndarray:
+        return self._logits
+
+    @torch.inference_mode()
+    def push(self, value: int) -> None:
+        self._step(int(value))
+
+
+class FastWaveNetStepper:
+    """The queues in numba-compiled loops that release the GIL.
+
+    Implements the per-step protocol (logits / push), and run_chunk(): many steps, sampling and
+    the per-step records included, in one compiled call, with the same sampling rules and the same
+    uniform numbers as core.sampling, so it draws what generate() would draw.
+    """
+
+    def __init__(self, model: WaveNet, vocab):
+        self.model, self.vocab = model.eval(), vocab
+        cfg = model.cfg
+        R, S, L = cfg.residual, cfg.skip, cfg.levels
+        self.work = {  # buffers the compiled step writes into, allocated once
+            "h": np.zeros(R, np.float32), "pre": np.zeros(2 * R, np.float32), "g": np.zeros(R, np.float32),
+            "skips": np.zeros(S, np.float32), "z": np.zeros(S, np.float32), "logits": np.zeros(L, np.float32),
+        }
+        self.raw, self.probs = np.zeros(L), np.zeros(L)  # the last drawn step's distributions
+        self._exported: dict[tuple[int, int], dict] = {}
+
+    def reset(self, prefix, condition=None) -> None:
+        from arplayground.nets import wavenet_kernels as k
+
+        m, cfg = self.model, self.model.cfg
+        labels = _conditions(cfg, condition)
+        if labels not in self._exported:
+            self._exported[labels] = m.export(*labels)
+        self.weights = self._exported[labels]
+        with torch.no_grad():
+            conds = [c[0] for c in m.conditions(torch.tensor([labels[0]]), torch.tensor([labels[1]]))]
+        queues, self.t, level = primed_queues(m, conds, [int(v) for v in prefix])
+        self.queues = np.zeros((len(queues), max(cfg.dilations), cfg.residual), np.float32)
+        for l, q in enumerate(queues):
+            self.queues[l, : len(q)] = q.numpy()
+        self._kernel = k
+        self._step(level)
+
+    def _step(self, level: int) -> None:
+        w, b = self.weights, self.work
+        self._kernel.network_step(
+            level, self.t, w["embed"], w["w_past"], w["w_now"], w["b_gate"], w["w_res"], w["b_res"],
+            w["w_skip"], w["b_skip"], w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
+            self.queues, b["h"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
+        )
+        self.t += 1
+
+    def logits(self) -> np.ndarray:
+        return self.work["logits"].astype(np.float64)
+
+    def push(self, value: int) -> None:
+        self._step(int(value))
+
+    def run_chunk(self, settings, uniforms: np.ndarray, top: int) -> dict:
+        """len(uniforms) steps: draw with settings (clamped), push, record. Returns the StepRecord
+        fields as columns; self.raw / self.probs then hold the last step's full distributions."""
+        n = len(uniforms)
+        out = {
+            "value": np.zeros(n, np.int32), "prob": np.zeros(n, np.float32), "sampled_prob": np.zeros(n, np.float32),
+            "rank": np.zeros(n, np.int32), "entropy": np.zeros(n, np.float32), "top_values": np.zeros((n, top), np.int32),
+            "top_raw": np.zeros((n, top), np.float32), "top_sampled": np.zeros((n, top), np.float32),
+        }
+        w, b = self.weights, self.work
+        temperature = settings.temperature if not settings.greedy else 0.0
+        self._kernel.run_chunk(
+            self.t, float(temperature), int(settings.top_k), float(settings.top_p), np.ascontiguousarray(uniforms, np.float64),
+            out["value"], out["prob"], out["sampled_prob"], out["rank"], out["entropy"],
+            out["top_values"], out["top_raw"], out["top_sampled"], self.raw, self.probs,
+            w["embed"], w["w_past"], w["w_now"], w["b_gate"], w["w_res"], w["b_res"],
+            w["w_skip"], w["b_skip"], w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
+            self.queues, b["h"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
+        )
+        self.t += n
+        return out

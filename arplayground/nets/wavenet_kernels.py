@@ -1,0 +1,181 @@
+"""WaveNet's compiled inner loops (numba, nogil): one network step, and a whole chunk of steps
+with sampling and per-step records.
+
+At 8,000 samples a second one Python call per sample is too slow, and a loop that held the GIL
+would starve the GUI thread; these release it. Sampling follows core.sampling rule for rule
+(log-space, temperature, then top-k, then top-p, stable ties, inverse-CDF draw), so a chunk draws
+exactly what the per-step generation loop would draw from the same logits and uniform numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from arplayground.core.sampling import GREEDY_BELOW
+
+# The network step may reorder sums (SIMD); results stay within float32 round-off of torch's.
+# Sampling keeps strict IEEE semantics: it relies on -inf and on exact ties.
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def network_step(level, t, embed, w_past, w_now, b_gate, w_res, b_res, w_skip, b_skip,
+                 w_head1, b_head1, w_head2, b_head2, dilations, queues, h, pre, g, skips, z, logits):
+    """Step t consumes `level` (sample t-1) and writes the logits of sample t; updates the queues."""
+    n_layers, two_r, R = w_past.shape
+    S = w_skip.shape[1]
+    L = w_head2.shape[0]
+    h[:] = embed[level]
+    skips[:] = b_skip
+    for l in range(n_layers):
+        slot = t % dilations[l]
+        for o in range(two_r):  # dilated conv: taps at t - d (from the queue) and t
+            acc = b_gate[l, o]
+            for i in range(R):
+                acc += w_past[l, o, i] * queues[l, slot, i] + w_now[l, o, i] * h[i]
+            pre[o] = acc
+        queues[l, slot, :] = h  # this step's input, read again d steps from now
+        for i in range(R):
+            g[i] = math.tanh(pre[i]) / (1.0 + math.exp(-pre[R + i]))
+        for o in range(R):
+            acc = b_res[l, o]
+            for i in range(R):
+                acc += w_res[l, o, i] * g[i]
+            h[o] += acc
+        for o in range(S):
+            acc = 0.0
+            for i in range(R):
+                acc += w_skip[l, o, i] * g[i]
+            skips[o] += acc
+    for o in range(S):
+        acc = b_head1[o]
+        for i in range(S):
+            acc += w_head1[o, i] * max(skips[i], 0.0)
+        z[o] = max(acc, 0.0)
+    for o in range(L):
+        acc = b_head2[o]
+        for i in range(S):
+            acc += w_head2[o, i] * z[i]
+        logits[o] = acc
+
+
+@njit(nogil=True, cache=True)
+def _log_softmax_inplace(x):
+    m = -np.inf
+    for v in x:
+        if v > m:
+            m = v
+    total = 0.0
+    for v in x:
+        total += math.exp(v - m)
+    log_total = math.log(total)
+    for i in range(len(x)):
+        x[i] = (x[i] - m) - log_total  # the same rounding as core.sampling.log_softmax
+
+
+@njit(nogil=True, cache=True)
+def _keep_top(logp, order, keep):
+    """Remove every value ranked `keep` or lower (order: most likely first), renormalise."""
+    for j in range(keep, len(order)):
+        logp[order[j]] = -np.inf
+    _log_softmax_inplace(logp)
+
+
+@njit(nogil=True, cache=True)
+def sample_into(logits, temperature, top_k, top_p, u, raw, probs, logp):
+    """core.sampling.sample(), compiled: fills raw and probs (float64), returns the drawn value."""
+    L = len(logits)
+    for i in range(L):
+        raw[i] = logits[i]
+    _log_softmax_inplace(raw)
+    for i in range(L):
+        raw[i] = math.exp(raw[i])
+    if temperature < GREEDY_BELOW:
+        best = 0
+        for i in range(L):
+            if logits[i] > logits[best]:
+                best = i
+        probs[:] = 0.0
+        probs[best] = 1.0
+    else:
+        for i in range(L):
+            logp[i] = logits[i] / temperature
+        _log_softmax_inplace(logp)
+        if 0 < top_k < L:
+            _keep_top(logp, np.argsort(-logp, kind="mergesort"), top_k)
+        if top_p < 1.0:
+            order = np.argsort(-logp, kind="mergesort")
+            cumulative, keep = 0.0, L
+            for j in range(L):  # the first rank whose cumulative mass reaches p, kept with all above it
+                cumulative += math.exp(logp[order[j]])
+                if cumulative >= top_p:
+                    keep = j + 1
+                    break
+            _keep_top(logp, order, keep)
+        for i in range(L):
+            probs[i] = math.exp(logp[i])
+    total = 0.0
+    for i in range(L):
+        total += probs[i]
+    target, cumulative, value = u * total, 0.0, L
+    for i in range(L):
+        cumulative += probs[i]
+        if cumulative > target:
+            value = i
+            break
+    value = min(value, L - 1)
+    while probs[value] == 0.0:  # round-off at the very top can land on a removed value
+        value -= 1
+    return value
+
+
+@njit(nogil=True, cache=True)
+def record_into(i, value, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
+                out_top_values, out_top_raw, out_top_sampled):
+    """StepRecord's fields for step i of a chunk (top candidates: most likely first, ties by value)."""
+    p = raw[value]
+    out_value[i], out_prob[i], out_sampled[i] = value, p, probs[value]
+    rank, h = 0, 0.0
+    for v in range(len(raw)):
+        if raw[v] > p:
+            rank += 1
+        if raw[v] > 0.0:
+            h -= raw[v] * math.log(raw[v])
+    out_rank[i], out_entropy[i] = rank, h
+    k = out_top_values.shape[1]
+    top_v = np.empty(k, np.int64)
+    top_p = np.empty(k)
+    count = 0
+    for v in range(len(raw)):  # insertion into a sorted top-k; equal probabilities keep the lower value first
+        q = raw[v]
+        if count == k and not q > top_p[k - 1]:
+            continue
+        j = count if count < k else k - 1
+        while j > 0 and top_p[j - 1] < q:
+            top_p[j], top_v[j] = top_p[j - 1], top_v[j - 1]
+            j -= 1
+        top_p[j], top_v[j] = q, v
+        if count < k:
+            count += 1
+    for j in range(k):
+        out_top_values[i, j] = top_v[j]
+        out_top_raw[i, j] = top_p[j]
+        out_top_sampled[i, j] = probs[top_v[j]]
+
+
+@njit(nogil=True, cache=True)
+def run_chunk(t, temperature, top_k, top_p, uniforms, out_value, out_prob, out_sampled, out_rank,
+              out_entropy, out_top_values, out_top_raw, out_top_sampled, raw, probs,
+              embed, w_past, w_now, b_gate, w_res, b_res, w_skip, b_skip, w_head1, b_head1, w_head2, b_head2,
+              dilations, queues, h, pre, g, skips, z, logits):
+    """len(uniforms) steps from the current logits: draw, record, run the network on the drawn value."""
+    logp = np.empty(len(raw))
+    for i in range(len(uniforms)):
+        value = sample_into(logits, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
+        record_into(i, value, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
+                    out_top_values, out_top_raw, out_top_sampled)
+        network_step(value, t + i, embed, w_past, w_now, b_gate, w_res, b_res, w_skip, b_skip,
+                     w_head1, b_head1, w_head2, b_head2, dilations, queues, h, pre, g, skips, z, logits)

@@ -1,0 +1,121 @@
+"""The WaveNet: strictly causal, and its three generation paths give the same numbers."""
+
+import numpy as np
+import pytest
+import torch
+
+from arplayground.core.generate import generate, generate_chunks
+from arplayground.core.sampling import SamplerSettings
+from arplayground.core.trace import Trace
+from arplayground.nets.wavenet import (
+    FastWaveNetStepper,
+    NaiveWaveNetStepper,
+    TorchWaveNetStepper,
+    WaveNet,
+    WaveNetConfig,
+)
+
+# Dilations 1, 2, 4, 1, 2, 4: a receptive field of 15 samples, small enough to check every step.
+CFG = WaveNetConfig(residual=8, skip=12, cycle=3, n_cycles=2, n_digits=10, n_speakers=6)
+
+
+class Levels:
+    def __len__(self):
+        return 256
+
+    def label(self, v):
+        return str(v)
+
+
+@pytest.fixture
+def net():
+    torch.manual_seed(0)
+    model = WaveNet(CFG).eval()
+    for p in model.parameters():  # larger than the init, so no dependency hides below round-off
+        p.data.normal_(0, 0.4)
+    return model
+
+
+def test_no_output_depends_on_its_own_or_a_later_sample_and_each_sees_its_receptive_field(net):
+    T, rf = 40, CFG.receptive_field
+    assert rf == 15
+    e = torch.randn(1, CFG.residual, T)
+    for t in range(T):
+        eg = e.clone().requires_grad_(True)
+        net.forward_embedded(eg, torch.tensor([3]), torch.tensor([1]))[0, :, t].sum().backward()
+        seen = eg.grad[0].abs().sum(0)  # (T,): how much step t's logits depend on each sample
+        assert seen[t:].max() == 0, f"step {t} sees sample {t} or later"
+        window = seen[max(0, t - rf) : t]
+        assert (window > 0).all(), f"step {t} misses part of its receptive field"
+        assert seen[: max(0, t - rf)].max() == 0 if t > rf else True
+
+
+def full_logits(net, levels, digit, speaker):
+    with torch.no_grad():
+        return net(torch.tensor([levels]), torch.tensor([digit]), torch.tensor([speaker]))[0].T.double().numpy()
+
+
+@pytest.mark.parametrize("stepper_class", [TorchWaveNetStepper, FastWaveNetStepper, NaiveWaveNetStepper])
+@pytest.mark.parametrize("prefix_length", [0, 1, 23])
+def test_each_path_equals_the_full_forward_at_every_step(net, stepper_class, prefix_length):
+    rng = np.random.default_rng(prefix_length)
+    levels = [int(v) for v in rng.integers(0, 256, 60)]
+    stepper = stepper_class(net, Levels())
+    stepper.reset(levels[:prefix_length], condition=(7, 2))
+    stepped = []
+    for v in levels[prefix_length:]:
+        stepped.append(stepper.logits().copy())
+        stepper.push(v)
+    full = full_logits(net, levels, 7, 2)
+    np.testing.assert_allclose(np.array(stepped), full[prefix_length:], atol=1e-4)
+
+
+def test_any_digit_and_any_speaker_are_their_own_conditions(net):
+    levels = [128] * 5
+    a, b = full_logits(net, levels, 7, 2), full_logits(net, levels, CFG.n_digits, CFG.n_speakers)
+    assert not np.allclose(a, b)
+    stepper = FastWaveNetStepper(net, Levels())
+    stepper.reset(levels, condition=None)
+    np.testing.assert_allclose(stepper.logits(), full_logits(net, levels + [128], CFG.n_digits, CFG.n_speakers)[-1], atol=1e-4)
+
+
+SETTINGS = [
+    SamplerSettings(),
+    SamplerSettings(temperature=0.7, top_k=20),
+    SamplerSettings(temperature=1.3, top_p=0.8),
+    SamplerSettings(temperature=0.9, top_k=40, top_p=0.95),
+    SamplerSettings(temperature=0.0),
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings):
+    prefix = [128, 131, 120, 140]
+    per_step = list(generate(TorchWaveNetStepper(net, Levels()), prefix, 500, lambda: settings, 5, (1, 4)))
+    chunks = list(generate_chunks(FastWaveNetStepper(net, Levels()), prefix, 500, lambda: settings, 5, (1, 4), chunk_steps=64))
+    assert [len(c) for c in chunks] == [64] * 7 + [52]
+    values = np.concatenate([c.values for c in chunks])
+    assert values.tolist() == [s.record.value for s in per_step]
+    records = [c.record(i) for c in chunks for i in range(len(c))]
+    for mine, theirs in zip(records[::37], [s.record for s in per_step][::37]):
+        assert mine.position == theirs.position and mine.rank == theirs.rank and mine.u == theirs.u
+        assert mine.prob == pytest.approx(theirs.prob, rel=1e-4, abs=1e-6)
+        assert mine.sampled_prob == pytest.approx(theirs.sampled_prob, rel=1e-4, abs=1e-6)
+        assert mine.entropy == pytest.approx(theirs.entropy, rel=1e-4)
+        assert mine.top_values.tolist() == theirs.top_values.tolist()
+    np.testing.assert_allclose(chunks[-1].last_sampled, per_step[-1].sample.probs, atol=1e-5)
+
+
+def test_same_seed_same_clip_and_the_trace_takes_chunks_whole(net):
+    def clip(seed):
+        chunks = list(generate_chunks(FastWaveNetStepper(net, Levels()), [], 300, lambda: SamplerSettings(), seed, 3))
+        return chunks, np.concatenate([c.values for c in chunks])
+
+    chunks, a = clip(9)
+    assert np.array_equal(a, clip(9)[1]) and not np.array_equal(a, clip(10)[1])
+    trace = Trace(capacity=16)
+    for c in chunks:
+        trace.extend_columns(c.position, c.columns, c.us, c.settings, c.seconds)
+    assert len(trace) == 300 and np.array_equal(trace.values, a)
+    assert trace[123].top_values.tolist() == chunks[0].record(123).top_values.tolist()
+    assert trace[299].position == 299 and trace[299].u == chunks[-1].record(len(chunks[-1]) - 1).u
