@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODES = ("text", "image")  # audio joins when its model and view land
+MODES = ("text", "image", "audio")
 
 
 class ModelError(Exception):
@@ -151,6 +151,16 @@ def build_network(card: dict):
             return PixelCNN(PixelCNNConfig(**card["config"]))
         except TypeError as e:
             raise ModelError(f"the card's config is not a PixelCNN config ({e})") from None
+    if card["architecture"] == "wavenet":
+        from arplayground.nets.wavenet import WaveNet, WaveNetConfig
+
+        speakers = card.get("speakers")
+        if not isinstance(speakers, list) or len(speakers) != card["config"].get("n_speakers"):
+            raise ModelError("the card's speaker names do not match its n_speakers")
+        try:
+            return WaveNet(WaveNetConfig(**card["config"]))
+        except TypeError as e:
+            raise ModelError(f"the card's config is not a WaveNet config ({e})") from None
     raise ModelError(f"unknown architecture '{card['architecture']}'")
 
 
@@ -183,15 +193,21 @@ def load_stepper(entry: ModelEntry):
         from arplayground.nets.pixelcnn import PixelCNNStepper
 
         return PixelCNNStepper(net, vocabulary(entry))
+    if entry.card["architecture"] == "wavenet":
+        from arplayground.nets.wavenet import FastWaveNetStepper
+
+        return FastWaveNetStepper(net, vocabulary(entry))
     raise ModelError(f"unknown architecture '{entry.card['architecture']}'")
 
 
 def vocabulary(entry: ModelEntry):
     """The model's vocabulary from its card alone (no weights loaded): for checking prompts."""
-    from arplayground.core.vocab import GreyLevels, Vocabulary
+    from arplayground.core.vocab import GreyLevels, MuLawLevels, Vocabulary
 
     if entry.card["architecture"] == "gated-pixelcnn":
         return GreyLevels(entry.card["config"].get("levels", 256))
+    if entry.card["architecture"] == "wavenet":
+        return MuLawLevels()
     return Vocabulary(entry.card["vocabulary"])
 
 

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Sound in tests goes to ALSA's null device: a real PortAudio stream that makes no noise (and has
+# no clock). ALSA reads this once, when PortAudio loads, so it is set before anything imports it.
+os.environ["ALSA_CONFIG_PATH"] = str(Path(__file__).parent / "alsa-null.conf")
 
 TINY_VOCAB = list("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
@@ -52,6 +55,26 @@ def write_tiny_pixelcnn(folder: Path, name: str = "tiny-pixelcnn", seed: int = 0
     cfg = PixelCNNConfig(channels=8, n_layers=2, kernel=3, first_kernel=3)
     return save_with_card(folder, name, PixelCNN(cfg), cfg, mode="image", architecture="gated-pixelcnn",
                           validation={"val_bits_per_dim": 8.0})
+
+
+TINY_SPEAKERS = ["ann", "bob", "cy"]
+
+
+def write_tiny_wavenet(folder: Path, name: str = "tiny-wavenet", seed: int = 0) -> Path:
+    import torch
+
+    from arplayground.nets.wavenet import WaveNet, WaveNetConfig
+
+    torch.manual_seed(seed)
+    cfg = WaveNetConfig(residual=8, skip=16, cycle=4, n_cycles=1, n_speakers=len(TINY_SPEAKERS))
+    return save_with_card(folder, name, WaveNet(cfg), cfg, mode="audio", architecture="wavenet",
+                          speakers=TINY_SPEAKERS, validation={"test_bits_per_sample": 8.0})
+
+
+@pytest.fixture
+def tiny_audio_models(tiny_models) -> Path:
+    write_tiny_wavenet(tiny_models)
+    return tiny_models
 
 
 @pytest.fixture

@@ -116,20 +116,21 @@ def generate_chunks(
     settings: Callable[[], SamplerSettings],
     seed: int,
     condition=None,
-    chunk_steps: int = 256,
+    chunk_steps: int | Callable[[], int] = 256,
 ) -> Iterator[Chunk]:
     """generate() for a stepper with a compiled run_chunk(settings, uniforms, top): the same draws
     (same sampling rules, same step_uniform numbers), chunk_steps at a time.
 
     Settings are read before each chunk; 256 steps are 32 ms of audio at 8 kHz, so a change still
-    reaches the sound at once.
+    reaches the sound at once. chunk_steps may be a callable read before each chunk (the worker
+    asks for single steps while paused).
     """
     stepper.reset(prefix, condition)
     vocab_size = len(stepper.vocab)
     position = len(prefix)
     end = position + n_steps
     while position < end:
-        n = min(chunk_steps, end - position)
+        n = min(chunk_steps() if callable(chunk_steps) else chunk_steps, end - position)
         current = settings().clamped(vocab_size)
         us = step_uniforms(seed, position, n)
         started = time.perf_counter()

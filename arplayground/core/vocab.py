@@ -63,3 +63,15 @@ class GreyLevels:
 
     def label(self, value: int) -> str:
         return str(int(value))
+
+
+class MuLawLevels:
+    """The 256 mu-law levels of 8 kHz audio, labelled by the amplitude each stands for."""
+
+    def __len__(self) -> int:
+        return 256
+
+    def label(self, value: int) -> str:
+        from arplayground.audio.mulaw import amplitude_label
+
+        return amplitude_label(int(value))

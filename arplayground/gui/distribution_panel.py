@@ -44,6 +44,7 @@ class DistributionPanel(QWidget):
         self.max_bars = max_bars
         self.data: PanelData | None = None
         self._ticks: list = []
+        self._level_kind = None
         self._y_top = 0.0
         self._n_bars = -1
         self.title = QLabel("No step yet: click Generate.")
@@ -104,14 +105,33 @@ class DistributionPanel(QWidget):
             self.legend.addItem(self.sampled_bars, "after sampler")
         self.legend.addItem(self.drawn_marker, "drawn")
         self._ticks, self._n_bars, self._y_top = [], -1, 0.0
+        self._level_kind = None
         if levels:
-            ticks = [(v, str(v)) for v in (0, 32, 64, 96, 128, 160, 192, 224, 255)]
-            self.axis.setTicks([ticks])
             self.plot.setXRange(-1, 256, padding=0)
 
-    def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings) -> None:
-        """One pixel's distribution over every grey level, raw (line) and after the sampler (bars)."""
+    def _use_level_kind(self, kind: str) -> None:
+        """Grey levels (image): bars in their own grey, numbered ticks. Mu-law levels (audio): one
+        colour, ticks labelled with the amplitude each level stands for."""
+        if kind == self._level_kind:
+            return
+        self._level_kind = kind
+        marks = (0, 32, 64, 96, 128, 160, 192, 224, 255)
+        if kind == "grey":
+            self.level_bars.setOpts(brushes=[pg.mkBrush(v, v, v) for v in range(256)])
+            self.axis.setTicks([[(v, str(v)) for v in marks]])
+        else:
+            from arplayground.audio.mulaw import amplitude_label
+
+            self.level_bars.setOpts(brushes=[pg.mkBrush(SAMPLED_COLOUR)] * 256)
+            self.axis.setTicks([[(v, amplitude_label(v)) for v in marks]])
+
+    def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, kind: str = "grey") -> None:
+        """One step's distribution over every level, raw (line) and after the sampler (bars).
+
+        kind "grey": an image pixel's grey levels; "mu-law": an audio sample's levels.
+        """
         self._use_levels(True)
+        self._use_level_kind(kind)
         self.data = None
         self.levels = (np.asarray(raw), np.asarray(sampled), int(drawn))
         self.level_bars.setOpts(height=sampled)
@@ -122,8 +142,14 @@ class DistributionPanel(QWidget):
             self._y_top = y_top
             self.plot.setYRange(0, y_top, padding=0)
         self.drawn_marker.setData(x=[drawn], y=[max(raw[drawn], sampled[drawn]) + 0.03 * y_top])
+        if kind == "grey":
+            what = f"grey level {drawn}"
+        else:
+            from arplayground.audio.mulaw import amplitude_label
+
+            what = f"level {drawn} (amplitude {amplitude_label(drawn)})"
         self.title.setText(
-            f"{title}: drew grey level {drawn} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
+            f"{title}: drew {what} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
             f"  ·  {settings_text(settings)}"
         )
 

@@ -27,13 +27,14 @@ from arplayground import catalog
 from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings
 from arplayground.core.trace import Trace
 from arplayground.gui.distribution_panel import DistributionPanel
+from arplayground.gui.views.audio import AudioModeView
 from arplayground.gui.views.image import ImageModeView
 from arplayground.gui.views.text import TextModeView
 from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunRequest
 
 # Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
-MODE_TITLES = {"text": "Text", "image": "Image"}
+MODE_TITLES = {"text": "Text", "image": "Image", "audio": "Audio"}
 PANEL_HZ = 20  # distribution panel redraws per second at most, while streaming
 
 
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
         form.setVerticalSpacing(10)
 
         # One view per mode: its own controls and display; everything else is shared.
-        self.views = {"text": TextModeView(), "image": ImageModeView()}
+        self.views = {"text": TextModeView(), "image": ImageModeView(), "audio": AudioModeView()}
         self.mode_box = QComboBox()
         modes_with_models = {e.mode for e in self.entries}
         for mode in catalog.MODES:  # a mode appears once models/ holds a model for it
@@ -253,6 +254,8 @@ class MainWindow(QMainWindow):
             self.vocab = None
         elif entry.available:
             self.model_info.setText("\n".join([entry.summary()] + notes))
+            if hasattr(self.current_view(), "set_entry"):
+                self.current_view().set_entry(entry)
             config = entry.card.get("config", {})
             size = config.get("vocab_size") or config.get("levels", 0)
             if size:
@@ -403,6 +406,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_batch(self, batch: Batch) -> None:
         self.trace.extend(batch.records)
+        for chunk in batch.chunks:
+            self.trace.extend_columns(chunk.position, chunk.columns, chunk.us, chunk.settings, chunk.seconds)
         self.running_view.append(batch)
         self.refresh_panel_soon()
         nll = self.trace.nll()
@@ -463,6 +468,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.runner.stop()  # no thread outlives the window
+        for view in self.views.values():
+            if hasattr(view, "shutdown"):
+                view.shutdown()  # nor any sound
         super().closeEvent(event)
 
 

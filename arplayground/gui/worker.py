@@ -15,10 +15,11 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from arplayground.core.generate import generate
+from arplayground.core.generate import generate, generate_chunks
 from arplayground.core.sampling import SamplerSettings
 
 FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display frame
+CHUNK_STEPS = 256  # compiled steps per call (audio): 32 ms of sound, a few ms of compute
 
 
 class RunControls:
@@ -101,6 +102,7 @@ class Batch:
     lanes: tuple  # per record: which image of a grid it belongs to (all 0 for a single sequence)
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
+    chunks: tuple = ()  # core.generate.Chunk objects, for steppers that run compiled chunks (audio)
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,10 @@ class GenerationWorker(QObject):
 
     def _loop(self) -> str:
         r, controls = self.request, self.controls
-        steps = generate(r.load(), r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
+        stepper = r.load()
+        if hasattr(stepper, "run_chunk"):
+            return self._chunk_loop(stepper)
+        steps = generate(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
         pending, dists, lanes, done = [], [], [], 0
         compute_seconds = 0.0
         last_emit = time.perf_counter()
@@ -173,6 +178,50 @@ class GenerationWorker(QObject):
                 flush()
             if speed:  # slow motion: pace the steps, whatever the model could do
                 next_due = max(next_due + 1.0 / speed, now)
+                controls.sleep(next_due - time.perf_counter())
+        if pending:
+            flush()
+        return "done"
+
+
+    def _chunk_loop(self, stepper) -> str:
+        """The same run for a compiled stepper: chunks of steps, one step at a time while paused."""
+        r, controls = self.request, self.controls
+
+        def chunk_steps() -> int:
+            if controls.paused:
+                return 1
+            speed = controls.speed
+            return max(1, min(CHUNK_STEPS, int(speed * FRAME_SECONDS))) if speed else CHUNK_STEPS
+
+        chunks = generate_chunks(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, chunk_steps)
+        pending, done, compute_seconds = [], 0, 0.0
+        last_emit = next_due = time.perf_counter()
+
+        def flush():
+            nonlocal pending, last_emit
+            rate = done / compute_seconds if compute_seconds > 0 else 0.0
+            self.batch_ready.emit(Batch(self.run_id, (), None, (), done, rate, tuple(pending)))
+            pending, last_emit = [], time.perf_counter()
+
+        while True:
+            if not controls.wait_turn():
+                if pending:
+                    flush()
+                return "stopped"
+            started = time.perf_counter()
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            compute_seconds += time.perf_counter() - started
+            pending.append(chunk)
+            done += len(chunk)
+            now = time.perf_counter()
+            speed = controls.speed
+            if now - last_emit >= FRAME_SECONDS or controls.paused or speed:
+                flush()
+            if speed:
+                next_due = max(next_due + len(chunk) / speed, now)
                 controls.sleep(next_due - time.perf_counter())
         if pending:
             flush()

@@ -7,17 +7,18 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from arplayground.train import image, text
+    from arplayground.train import audio, image, text
     from arplayground.train.common import command_line
 
     parser = argparse.ArgumentParser(prog="arplayground-train", description=__doc__)
     modes = parser.add_subparsers(dest="mode", required=True)
     text.add_arguments(modes.add_parser("text", help="character GPT on Tiny Shakespeare"))
     image.add_arguments(modes.add_parser("image", help="gated PixelCNN on MNIST digits"))
+    audio.add_arguments(modes.add_parser("audio", help="WaveNet on spoken digits (FSDD)"))
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.command_line = command_line(argv)
-    return {"text": text.main, "image": image.main}[args.mode](args)
+    return {"text": text.main, "image": image.main, "audio": audio.main}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,31 @@ def test_image_training_reads_idx_and_writes_a_card(tmp_path):
     assert card["mode"] == "image" and card["validation"]["val_bits_per_dim"] > 0
     assert card["dataset"]["split"] == "images 0-8999 train, 9000-9009 validate"
     assert (out / "p.safetensors").stat().st_size > 0
+
+
+def test_audio_training_reads_fsdd_names_keeps_the_split_and_writes_a_card(tmp_path):
+    from arplayground.audio.wav import write_wav
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    rng = np.random.default_rng(2)
+    for digit in (3, 7):
+        for speaker in ("ann", "bob"):
+            for index in range(7):  # 0-4 test, 5-6 train
+                n = int(rng.integers(300, 900))
+                write_wav(recordings / f"{digit}_{speaker}_{index}.wav", 0.3 * np.sin(np.arange(n) * (0.05 + 0.01 * digit)))
+    (recordings / "notes.txt").write_text("not a recording")
+    out = tmp_path / "models"
+    rc = train_main(["audio", "--data", str(tmp_path), "--out", str(out), "--name", "w", "--epochs", "1",
+                     "--batch", "4", "--residual", "4", "--skip", "8", "--cycle", "3", "--cycles", "1"])
+    assert rc == 0
+    card = json.loads((out / "w.json").read_text())
+    assert card["mode"] == "audio" and card["speakers"] == ["ann", "bob"]
+    assert card["dataset"]["clips"] == {"train": 8, "test": 20}
+    v = card["validation"]
+    assert 0 < v["histogram_baseline_bits_per_sample"] <= 8 and v["test_bits_per_sample"] > 0
+    entry = next(e for e in catalog.discover(out) if e.name == "w")
+    assert entry.available, entry.error
+    stepper = catalog.load_stepper(entry)
+    stepper.reset([], condition=(7, 1))
+    assert stepper.logits().shape == (256,)

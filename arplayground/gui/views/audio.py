@@ -1,0 +1,352 @@
+"""Audio mode's view: a spoken digit's waveform growing live while it plays, a playhead, and each
+sample's distribution over the 256 mu-law levels.
+
+Run alone for quick work on the waveform:
+
+    python -m arplayground.gui.views.audio
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from arplayground.audio.mulaw import SAMPLE_RATE, decode, encode
+from arplayground.audio.playback import PlaybackError, Player
+from arplayground.audio.wav import WavError, read_wav, write_wav
+from arplayground.gui.views.text import panel_data
+
+WAVE_COLOUR = (40, 90, 160)
+KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
+PLAYHEAD_HZ = 30
+
+
+class AudioModeView(QObject):
+    """Audio mode: digit and speaker, length, continue-a-recording, play / save; the waveform."""
+
+    mode = "audio"
+    unit = "sample"
+    keeps_distributions = False  # 8,000 x 256 a second is too much; chunks carry their last step's
+    step_clicked = Signal(int)  # index of the run's step at the clicked sample
+
+    def __init__(self):
+        super().__init__()
+        self.levels = np.zeros(0, np.uint8)  # the clip: mu-law levels at 8 kHz
+        self.prefix_len = 0
+        self.generated_until = 0  # samples of the clip that the current run has produced so far
+        self.last_full: tuple[int, np.ndarray, np.ndarray] | None = None  # (step, raw, sampled)
+        self.player: Player | None = None
+        self.playback_reason = Player.probe()  # None when sound can play
+        self._playing_from = 0  # clip sample where the current playback started
+        self._build_controls()
+        self._build_display()
+        self.playhead_timer = QTimer(self)
+        self.playhead_timer.setInterval(1000 // PLAYHEAD_HZ)
+        self.playhead_timer.timeout.connect(self._move_playhead)
+        self._update_play_buttons()
+
+    # -- widgets -----------------------------------------------------------------------------
+
+    def _build_controls(self) -> None:
+        self.controls = QWidget()
+        form = QFormLayout(self.controls)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.digit_box = QComboBox()
+        self.digit_box.addItem("any digit", None)
+        for d in range(10):
+            self.digit_box.addItem(str(d), d)
+        form.addRow("Digit", self.digit_box)
+        self.speaker_box = QComboBox()
+        self.speaker_box.addItem("any speaker", None)
+        form.addRow("Speaker", self.speaker_box)
+        self.length_spin = QDoubleSpinBox()
+        self.length_spin.setRange(0.05, 4.0)
+        self.length_spin.setSingleStep(0.1)
+        self.length_spin.setValue(0.8)
+        self.length_spin.setSuffix(" s to generate")
+        form.addRow("Length", self.length_spin)
+        self.keep_spin = QDoubleSpinBox()
+        self.keep_spin.setRange(0.0, 0.0)
+        self.keep_spin.setSingleStep(0.05)
+        self.keep_spin.setDecimals(2)
+        self.keep_spin.setSuffix(" s kept")
+        self.keep_spin.setToolTip("Keep the start of the current clip (an opened recording, or the last one) and let the model continue it")
+        form.addRow("Continue", self.keep_spin)
+        self.play_live = QCheckBox("Play while generating")
+        self.play_live.setChecked(True)
+        form.addRow(self.play_live)
+        buttons = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.stop_audio_button = QPushButton("Stop sound")
+        self.open_button = QPushButton("Open WAV…")
+        self.save_button = QPushButton("Save WAV…")
+        for b in (self.play_button, self.stop_audio_button, self.open_button, self.save_button):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        self.play_button.clicked.connect(self.play)
+        self.stop_audio_button.clicked.connect(self.stop_sound)
+        self.open_button.clicked.connect(self.open_dialog)
+        self.save_button.clicked.connect(self.save_dialog)
+        self.audio_status = QLabel()
+        self.audio_status.setWordWrap(True)
+        form.addRow(self.audio_status)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        form.addRow(self.note)
+
+    def _build_display(self) -> None:
+        self.display = QWidget()
+        layout = QVBoxLayout(self.display)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.plot.setMenuEnabled(False)
+        self.plot.setLabel("bottom", "time (s)")
+        self.plot.setLabel("left", "amplitude")
+        self.plot.setYRange(-1, 1, padding=0.02)
+        self.plot.setXRange(0, 1.0, padding=0)
+        self.kept_curve = self.plot.plot(pen=pg.mkPen(KEPT_COLOUR, width=1))
+        self.curve = self.plot.plot(pen=pg.mkPen(WAVE_COLOUR, width=1))
+        for curve in (self.kept_curve, self.curve):  # thousands of samples a second: draw peaks per pixel
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        self.playhead = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((214, 40, 40), width=2))
+        self.cursor_line = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((236, 150, 40), width=1, style=Qt.PenStyle.DashLine))
+        self.plot.addItem(self.playhead)
+        self.plot.addItem(self.cursor_line)
+        self.playhead.hide()
+        self.cursor_line.hide()
+        self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
+        self.readout = QLabel("Pick a digit and a speaker, then Generate.")
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.readout)
+
+    # -- the main window's protocol ------------------------------------------------------------
+
+    def set_entry(self, entry) -> None:
+        """The chosen model's speakers, from its card."""
+        current = self.speaker_box.currentData()
+        self.speaker_box.clear()
+        self.speaker_box.addItem("any speaker", None)
+        for i, name in enumerate(entry.card.get("speakers", [])):
+            self.speaker_box.addItem(name, i)
+        self.speaker_box.setCurrentIndex(max(0, self.speaker_box.findData(current)))
+
+    def check(self, entry) -> bool:
+        return True
+
+    def prepare(self, vocab):
+        """(prefix, condition, steps) for a new run; the kept start of the clip is the prefix."""
+        keep = min(int(round(self.keep_spin.value() * SAMPLE_RATE)), len(self.levels))
+        self.prefix_len = keep
+        n = int(round(self.length_spin.value() * SAMPLE_RATE))
+        self.levels = np.concatenate([self.levels[:keep], np.zeros(n, np.uint8)])
+        self.generated_until = keep
+        self.last_full = None
+        self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
+        self._redraw()
+        self.stop_sound()
+        if self.play_live.isChecked() and self.playback_reason is None:
+            self._start_player(from_sample=keep)
+        return tuple(int(v) for v in self.levels[:keep]), (self.digit_box.currentData(), self.speaker_box.currentData()), n
+
+    def append(self, batch) -> None:
+        for chunk in batch.chunks:
+            start, end = chunk.position, chunk.position + len(chunk)
+            self.levels[start:end] = chunk.values
+            self.generated_until = end
+            self.last_full = (end - 1 - self.prefix_len, chunk.last_raw, chunk.last_sampled)
+            if self.player is not None and self.player.active:
+                self.player.feed(decode(chunk.values))
+        self._redraw()
+        self.readout.setText(
+            f"{self.generated_until / SAMPLE_RATE:.2f} s generated  ·  "
+            f"{batch.steps_per_second / SAMPLE_RATE:.1f}x faster than real time"
+            + (f"  ·  underruns {self.player.underruns}" if self.player is not None else "")
+        )
+
+    def show_in_panel(self, panel, trace, index: int, vocab) -> None:
+        """The newest step: all 256 levels (each chunk brings its last step's); any other step: its
+        top candidates from the trace."""
+        rec = trace[index]
+        self.cursor_line.setPos(rec.position / SAMPLE_RATE)
+        self.cursor_line.show()
+        if self.last_full is not None and self.last_full[0] == index:
+            _, raw, sampled = self.last_full
+            panel.show_levels(
+                title=f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}",
+                raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
+                settings=rec.settings, kind="mu-law",
+            )
+        else:
+            panel.show_step(panel_data(rec, index + 1, vocab))
+
+    def set_running(self, running: bool) -> None:
+        for w in (self.open_button, self.keep_spin, self.play_live):
+            w.setEnabled(not running)
+        if not running:
+            self.keep_spin.setRange(0.0, self.generated_until / SAMPLE_RATE)  # the clip can be continued
+            if self.player is not None and self.player.active:
+                self.player.finish()  # plays out what was generated, then the stream closes itself
+        self._update_play_buttons(running)
+
+    def shutdown(self) -> None:
+        """The window is closing: no sound and no audio thread may outlive it."""
+        self.playhead_timer.stop()
+        if self.player is not None:
+            self.player.close()
+            self.player = None
+
+    # -- playback ------------------------------------------------------------------------------
+
+    def _start_player(self, from_sample: int) -> bool:
+        if self.player is None:
+            self.player = Player()
+        try:
+            self.player.start()
+        except PlaybackError as e:
+            self.playback_reason = str(e)
+            self._update_play_buttons()
+            return False
+        self._playing_from = from_sample
+        self.playhead.setPos(from_sample / SAMPLE_RATE)
+        self.playhead.show()
+        self.playhead_timer.start()
+        return True
+
+    @Slot()
+    def play(self) -> None:
+        """Replay the clip from the start."""
+        if self.playback_reason is not None or not self.generated_until:
+            return
+        if self._start_player(from_sample=0):
+            self.player.feed(decode(self.levels[: self.generated_until]))
+            self.player.finish()
+
+    @Slot()
+    def stop_sound(self) -> None:
+        if self.player is not None:
+            self.player.stop()
+        self.playhead_timer.stop()
+        self.playhead.hide()
+
+    @Slot()
+    def _move_playhead(self) -> None:
+        player = self.player
+        if player is None:
+            return
+        self.playhead.setPos((self._playing_from + player.played) / SAMPLE_RATE)
+        if not player.active:
+            self.playhead_timer.stop()
+            self.playhead.hide()
+            self.audio_status.setText(f"Played {player.played / SAMPLE_RATE:.2f} s · underruns {player.underruns}")
+
+    def _update_play_buttons(self, running: bool = False) -> None:
+        ok = self.playback_reason is None
+        self.play_button.setEnabled(ok and not running and self.generated_until > 0)
+        self.stop_audio_button.setEnabled(ok)
+        self.play_live.setToolTip("" if ok else self.playback_reason)
+        if not ok:
+            self.play_button.setToolTip(f"No sound: {self.playback_reason}")
+            self.audio_status.setText(f"No sound: {self.playback_reason}. Generating, the waveform and Save WAV still work.")
+
+    # -- the waveform ----------------------------------------------------------------------------
+
+    def _redraw(self) -> None:
+        t = np.arange(len(self.levels)) / SAMPLE_RATE
+        amplitude = decode(self.levels)
+        self.kept_curve.setData(t[: self.prefix_len], amplitude[: self.prefix_len])
+        self.curve.setData(t[self.prefix_len : self.generated_until], amplitude[self.prefix_len : self.generated_until])
+
+    def _on_plot_clicked(self, event) -> None:
+        point = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
+        self.select_sample(int(round(point.x() * SAMPLE_RATE)))
+
+    def select_sample(self, sample: int) -> None:
+        step = sample - self.prefix_len
+        if 0 <= sample < self.generated_until and step >= 0:
+            self.step_clicked.emit(step)
+        elif 0 <= sample < self.prefix_len:
+            self.note.setText(f"Sample {sample} was kept from the recording, not generated.")
+
+    # -- files -------------------------------------------------------------------------------------
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.controls, "Open recording", "", "WAV files (*.wav);;All files (*)")
+        if path:
+            self.open_wav(path)
+
+    def open_wav(self, path: str) -> bool:
+        """A recording becomes the clip (mono, 8 kHz, with notes on what was converted); Generate
+        with some seconds kept continues it. Unreadable: a message, nothing changes."""
+        try:
+            samples, notes = read_wav(path)
+        except WavError as e:
+            self.note.setText(f"Could not open it: {e}. Nothing changed.")
+            return False
+        self.stop_sound()
+        self.levels = encode(samples)
+        self.prefix_len = self.generated_until = len(self.levels)
+        self.last_full = None
+        self.keep_spin.setRange(0.0, len(self.levels) / SAMPLE_RATE)
+        self.keep_spin.setValue(min(0.2, len(self.levels) / SAMPLE_RATE))
+        self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
+        self._redraw()
+        self._update_play_buttons()
+        seconds = len(self.levels) / SAMPLE_RATE
+        self.note.setText(f"Opened {path} ({seconds:.2f} s" + "".join(f"; {n}" for n in notes) + "). Set the seconds to keep, then Generate to continue it.")
+        return True
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.controls, "Save clip", "digit.wav", "WAV files (*.wav)")
+        if path:
+            self.save_wav(path)
+
+    def save_wav(self, path: str) -> bool:
+        if not self.generated_until:
+            self.note.setText("Nothing to save yet: Generate a clip first.")
+            return False
+        try:
+            write_wav(path, decode(self.levels[: self.generated_until]))
+        except OSError as e:
+            self.note.setText(f"Could not save {path}: {e.strerror or e}")
+            return False
+        self.note.setText(f"Saved {path}")
+        return True
+
+
+def main() -> int:
+    """The waveform alone, growing with noise, for quick work on its look."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    view = AudioModeView()
+    view.levels = encode(np.random.default_rng(0).normal(0, 0.1, 16000))
+    view.display.resize(800, 300)
+    view.display.show()
+    timer = QTimer()
+
+    def grow():
+        view.generated_until = min(len(view.levels), view.generated_until + 160)
+        view._redraw()
+
+    timer.timeout.connect(grow)
+    timer.start(20)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""Audio mode through the real window: the clip grows, plays (ALSA's null device), and can be saved,
+opened, continued, stepped and inspected; without a sound device everything but Play still works."""
+
+import wave
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from arplayground import catalog
+from arplayground.audio.mulaw import encode
+from arplayground.audio.wav import read_wav
+from arplayground.core.generate import generate_chunks
+from arplayground.gui.main_window import MainWindow
+
+
+def open_audio_window(qtbot, folder):
+    w = MainWindow(folder)
+    qtbot.addWidget(w)
+    w.show()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("audio"))
+    return w
+
+
+@pytest.fixture
+def window(qtbot, tiny_audio_models):
+    w = open_audio_window(qtbot, tiny_audio_models)
+    yield w
+    w.close()
+
+
+def generate_and_wait(qtbot, w):
+    qtbot.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.is_running() and w.generate_button.isEnabled(), timeout=60_000)
+
+
+def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(qtbot, window):
+    view = window.views["audio"]
+    assert window.displays.currentWidget() is view.display
+    assert [view.speaker_box.itemText(i) for i in range(view.speaker_box.count())] == ["any speaker", "ann", "bob", "cy"]
+    assert view.playback_reason is None, view.playback_reason  # the null device is a real output
+    view.digit_box.setCurrentIndex(view.digit_box.findData(4))
+    view.speaker_box.setCurrentIndex(view.speaker_box.findText("bob"))
+    view.length_spin.setValue(0.3)
+    generate_and_wait(qtbot, window)
+    assert len(window.trace) == 2400 and view.generated_until == 2400
+    np.testing.assert_array_equal(view.levels, window.trace.values)
+    settings = window.settings()
+    expected = np.concatenate([c.values for c in generate_chunks(
+        catalog.load_stepper(window.current_entry()), [], 2400, lambda: settings, window.seed_spin.value(), (4, 1))])
+    np.testing.assert_array_equal(view.levels, expected)
+    x, y = view.curve.getData()
+    assert len(x) == 2400 and x[-1] == pytest.approx(2399 / 8000)
+    assert "x faster than real time" in view.readout.text()
+    # The panel shows the newest sample's full distribution over the 256 levels.
+    assert "drew level" in window.panel.title.text() and "amplitude" in window.panel.title.text()
+    raw, sampled, drawn = window.panel.levels
+    assert len(raw) == 256 and drawn == window.trace[2399].value
+    # Everything generated was played, in order, through the real PortAudio stream.
+    qtbot.waitUntil(lambda: not view.player.active, timeout=10_000)
+    assert view.player.played == 2400
+    assert view.play_button.isEnabled()
+    view.play()  # replay the finished clip
+    qtbot.waitUntil(lambda: not view.player.active, timeout=10_000)
+    assert view.player.played == 2400
+
+
+def test_clicking_the_waveform_shows_that_sample_and_save_writes_the_clip(qtbot, window, tmp_path):
+    view = window.views["audio"]
+    view.length_spin.setValue(0.1)
+    generate_and_wait(qtbot, window)
+    view.select_sample(100)
+    assert window.panel.title.text().startswith("step 101: drew ")
+    assert window.panel.data.drawn == window.trace[100].value
+    path = tmp_path / "clip.wav"
+    assert view.save_wav(str(path))
+    samples, notes = read_wav(path)
+    assert notes == [] and len(samples) == 800
+    np.testing.assert_array_equal(encode(samples), view.levels)  # 16-bit PCM keeps every mu-law level
+
+
+def test_a_recording_is_converted_and_continued(qtbot, window, tmp_path):
+    view = window.views["audio"]
+    rate, t = 16000, np.arange(8000) / 16000  # 0.5 s of a 300 Hz tone, stereo, at 16 kHz
+    tone = (0.3 * np.sin(2 * np.pi * 300 * t) * 32767).astype(np.int16)
+    path = tmp_path / "tone.wav"
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(2)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(np.stack([tone, tone], axis=1).tobytes())
+    assert view.open_wav(str(path))
+    assert "stereo mixed to mono" in view.note.text() and "resampled from 16000 Hz to 8000 Hz" in view.note.text()
+    opened = view.levels.copy()
+    assert len(opened) == 4000
+    view.keep_spin.setValue(0.1)
+    view.length_spin.setValue(0.1)
+    generate_and_wait(qtbot, window)
+    assert window.trace[0].position == 800 and len(window.trace) == 800
+    np.testing.assert_array_equal(view.levels[:800], opened[:800])
+    assert len(view.levels) == 1600
+
+
+def test_a_file_that_is_not_a_wav_changes_nothing(qtbot, window, tmp_path):
+    view = window.views["audio"]
+    view.length_spin.setValue(0.05)
+    generate_and_wait(qtbot, window)
+    before = view.levels.copy()
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not a recording")
+    assert not view.open_wav(str(bad))
+    assert "Could not open it" in view.note.text() and "Nothing changed" in view.note.text()
+    np.testing.assert_array_equal(view.levels, before)
+
+
+def test_single_steps_and_a_setting_changed_while_paused_applies_to_the_next_sample(qtbot, window):
+    view = window.views["audio"]
+    view.length_spin.setValue(0.1)
+    for n in (1, 2, 3):
+        qtbot.mouseClick(window.step_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(window.trace) == n, timeout=10_000)
+    assert window.is_running() and window.pause_button.isChecked()
+    window.temperature.setValue(0.0)  # greedy from the next sample on
+    qtbot.mouseClick(window.step_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(window.trace) == 4, timeout=10_000)
+    assert window.trace[2].settings.temperature == 1.0 and window.trace[3].settings.greedy
+    assert window.trace[3].rank == 0
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    assert not window.is_running()
+
+
+def test_without_a_sound_device_play_is_disabled_with_the_reason_and_the_rest_works(qtbot, tiny_audio_models, monkeypatch, tmp_path):
+    from arplayground.audio.playback import Player
+
+    monkeypatch.setattr(Player, "probe", staticmethod(lambda *a, **k: "no audio output device found"))
+    w = open_audio_window(qtbot, tiny_audio_models)
+    view = w.views["audio"]
+    view.length_spin.setValue(0.05)
+    generate_and_wait(qtbot, w)
+    assert len(w.trace) == 400 and view.player is None
+    assert not view.play_button.isEnabled() and "no audio output device found" in view.audio_status.text()
+    assert view.save_wav(str(tmp_path / "quiet.wav"))
+    w.close()
