@@ -1,0 +1,143 @@
+"""Are the bundled WaveNet's clips recognisable as the requested digit?
+
+A small CNN on log-mel spectrograms is trained on the FSDD training split (recordings with index
+5-49) and checked on the test split (index 0-4); then it classifies clips the WaveNet generates at
+temperature 1 for every digit (any speaker, and each speaker in turn). Also prints each generated
+clip's loudness, so near-silence is seen at once.
+
+    .venv/bin/python benchmarks/audio_digits.py --data ../shared/datasets/fsdd
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE, FRAME, HOP, MELS, SECONDS = 8000, 256, 80, 32, 1.0
+FRAMES = int(SECONDS * RATE) // HOP + 1
+
+
+def mel_filters(n_fft: int = FRAME, n_mels: int = MELS, rate: int = RATE) -> np.ndarray:
+    """Triangular filters evenly spaced on the mel scale, (n_mels, n_fft // 2 + 1)."""
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    hz = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
+    edges = hz(np.linspace(mel(60), mel(rate / 2), n_mels + 2))
+    bins = np.fft.rfftfreq(n_fft, 1 / rate)
+    out = np.zeros((n_mels, len(bins)))
+    for i in range(n_mels):
+        lo, mid, hi = edges[i : i + 3]
+        out[i] = np.clip(np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)), 0, None)
+    return out
+
+
+FILTERS = mel_filters()
+
+
+def features(samples: np.ndarray) -> np.ndarray:
+    """Log-mel spectrogram of the first second, (MELS, FRAMES), padded with silence."""
+    x = np.zeros(int(SECONDS * RATE) + FRAME, np.float32)
+    n = min(len(samples), int(SECONDS * RATE))
+    x[:n] = samples[:n]
+    frames = np.lib.stride_tricks.sliding_window_view(x, FRAME)[::HOP][:FRAMES] * np.hanning(FRAME)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    logmel = np.log(FILTERS @ power.T + 1e-6)
+    return (logmel - logmel.mean(axis=1, keepdims=True)).astype(np.float32)  # per-clip band means off: loudness and channel vary
+
+
+def classifier():
+    import torch.nn as nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+        nn.Dropout(0.3), nn.Linear(64, 10),
+    )
+
+
+def train_classifier(train_x, train_y, test_x, test_y, epochs: int, seed: int = 0):
+    import torch
+
+    torch.manual_seed(seed)
+    net = classifier()
+    opt = torch.optim.Adam(net.parameters(), 2e-3)
+    x, y = torch.from_numpy(train_x)[:, None], torch.from_numpy(train_y)
+    mean, std = x.mean(), x.std()
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        net.train()
+        for idx in np.array_split(rng.permutation(len(x)), len(x) // 32):
+            loss = torch.nn.functional.cross_entropy(net((x[idx] - mean) / std), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+
+    def predict(feats: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net((torch.from_numpy(feats)[:, None] - mean) / std).argmax(1).numpy()
+
+    accuracy = float((predict(test_x) == test_y).mean())
+    return predict, accuracy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/fsdd"))
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--per-digit", type=int, default=6, help="clips generated per digit")
+    parser.add_argument("--seconds", type=float, default=0.8)
+    parser.add_argument("--epochs", type=int, default=15)
+    args = parser.parse_args()
+
+    import torch
+
+    from arplayground import catalog
+    from arplayground.audio.mulaw import decode
+    from arplayground.core.generate import generate_chunks
+    from arplayground.core.sampling import SamplerSettings
+    from arplayground.train.audio import TEST_INDICES, load_fsdd
+
+    torch.set_num_threads(1)
+    started = time.time()
+    clips, speakers = load_fsdd(args.data, int(SECONDS * RATE))
+    split = {"train": [c for c in clips if c[3] not in TEST_INDICES], "test": [c for c in clips if c[3] in TEST_INDICES]}
+    feats = {k: np.stack([features(decode(c[0])) for c in v]) for k, v in split.items()}
+    labels = {k: np.array([c[1] for c in v]) for k, v in split.items()}
+    predict, accuracy = train_classifier(feats["train"], labels["train"], feats["test"], labels["test"], args.epochs)
+    print(f"digit classifier (log-mel CNN) trained on {len(labels['train'])} FSDD training clips: "
+          f"{accuracy:.1%} on the {len(labels['test'])} test clips ({time.time() - started:.0f} s)")
+
+    entries = [e for e in catalog.discover() if e.available and e.mode == "audio"]
+    entry = next(e for e in entries if e.name == args.model) if args.model else entries[0]
+    stepper = catalog.load_stepper(entry)
+    n = int(args.seconds * RATE)
+    settings = SamplerSettings()
+    print(f"\nmodel {entry.name}: {args.per_digit} clips of {args.seconds} s per digit at temperature 1, "
+          f"speaker: any, then each in turn\n")
+    print("| digit | read as requested | read as | RMS (median) |")
+    print("|---:|---:|---|---:|")
+    total = 0
+    for digit in range(10):
+        heard, rms = [], []
+        for k in range(args.per_digit):
+            speaker = None if k == 0 else (k - 1) % len(speakers)
+            values = np.concatenate([c.values for c in generate_chunks(stepper, [], n, lambda: settings, 1000 + k, (digit, speaker))])
+            audio = decode(values)
+            rms.append(float(np.sqrt(np.mean(audio**2))))
+            heard.append(int(predict(features(audio)[None])[0]))
+        right = sum(h == digit for h in heard)
+        total += right
+        print(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, heard))} | {statistics.median(rms):.3f} |", flush=True)
+    print(f"\n{total} of {10 * args.per_digit} generated clips read as the requested digit "
+          f"(chance: {args.per_digit}); the same classifier reads {accuracy:.1%} of real test clips right.")
+    real_rms = statistics.median(float(np.sqrt(np.mean(decode(c[0]) ** 2))) for c in split["test"])
+    print(f"real test clips: median RMS {real_rms:.3f}")
+
+
+if __name__ == "__main__":
+    main()
