@@ -120,12 +120,12 @@ class WaveNet(nn.Module):
 
             return {
                 "embed": np32(self.embed.weight),  # (L, R)
-                "w_past": np32(torch.stack([l.conv.weight[:, :, 0] for l in self.layers])),  # (n, 2R, R)
-                "w_now": np32(torch.stack([l.conv.weight[:, :, 1] for l in self.layers])),  # (n, 2R, R)
+                # The dilated conv's two taps side by side: one dot product over [input at t-d, input at t].
+                "w_gate": np32(torch.stack([torch.cat([l.conv.weight[:, :, 0], l.conv.weight[:, :, 1]], 1) for l in self.layers])),  # (n, 2R, 2R)
                 "b_gate": np32(torch.stack([l.conv.bias + c[0] for l, c in zip(self.layers, conds)])),  # (n, 2R)
-                "w_res": np32(torch.stack([l.res.weight[:, :, 0] for l in self.layers])),  # (n, R, R)
+                # Residual and skip 1 x 1 convs stacked: one pass over the gate output.
+                "w_out": np32(torch.stack([torch.cat([l.res.weight[:, :, 0], l.skip.weight[:, :, 0]], 0) for l in self.layers])),  # (n, R+S, R)
                 "b_res": np32(torch.stack([l.res.bias for l in self.layers])),
-                "w_skip": np32(torch.stack([l.skip.weight[:, :, 0] for l in self.layers])),  # (n, S, R)
                 "b_skip": np32(torch.stack([l.skip.bias for l in self.layers]).sum(0)),  # (S,): summed once
                 "w_head1": np32(self.head1.weight[:, :, 0]), "b_head1": np32(self.head1.bias),
                 "w_head2": np32(self.head2.weight[:, :, 0]), "b_head2": np32(self.head2.bias),
@@ -241,7 +241,7 @@ class FastWaveNetStepper:
         cfg = model.cfg
         R, S, L = cfg.residual, cfg.skip, cfg.levels
         self.work = {  # buffers the compiled step writes into, allocated once
-            "h": np.zeros(R, np.float32), "pre": np.zeros(2 * R, np.float32), "g": np.zeros(R, np.float32),
+            "h": np.zeros(R, np.float32), "x": np.zeros(2 * R, np.float32), "pre": np.zeros(2 * R, np.float32), "g": np.zeros(R, np.float32),
             "skips": np.zeros(S, np.float32), "z": np.zeros(S, np.float32), "logits": np.zeros(L, np.float32),
         }
         self.raw, self.probs = np.zeros(L), np.zeros(L)  # the last drawn step's distributions
@@ -267,9 +267,9 @@ class FastWaveNetStepper:
     def _step(self, level: int) -> None:
         w, b = self.weights, self.work
         self._kernel.network_step(
-            level, self.t, w["embed"], w["w_past"], w["w_now"], w["b_gate"], w["w_res"], w["b_res"],
-            w["w_skip"], w["b_skip"], w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
-            self.queues, b["h"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
+            level, self.t, w["embed"], w["w_gate"], w["b_gate"], w["w_out"], w["b_res"], w["b_skip"],
+            w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
+            self.queues, b["h"], b["x"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
         )
         self.t += 1
 
@@ -294,9 +294,9 @@ class FastWaveNetStepper:
             self.t, float(temperature), int(settings.top_k), float(settings.top_p), np.ascontiguousarray(uniforms, np.float64),
             out["value"], out["prob"], out["sampled_prob"], out["rank"], out["entropy"],
             out["top_values"], out["top_raw"], out["top_sampled"], self.raw, self.probs,
-            w["embed"], w["w_past"], w["w_now"], w["b_gate"], w["w_res"], w["b_res"],
-            w["w_skip"], w["b_skip"], w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
-            self.queues, b["h"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
+            w["embed"], w["w_gate"], w["b_gate"], w["w_out"], w["b_res"], w["b_skip"],
+            w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
+            self.queues, b["h"], b["x"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
         )
         self.t += n
         return out

@@ -22,34 +22,35 @@ _FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def network_step(level, t, embed, w_past, w_now, b_gate, w_res, b_res, w_skip, b_skip,
-                 w_head1, b_head1, w_head2, b_head2, dilations, queues, h, pre, g, skips, z, logits):
+def network_step(level, t, embed, w_gate, b_gate, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
+                 dilations, queues, h, x, pre, g, skips, z, logits):
     """Step t consumes `level` (sample t-1) and writes the logits of sample t; updates the queues."""
-    n_layers, two_r, R = w_past.shape
-    S = w_skip.shape[1]
+    n_layers, two_r, _ = w_gate.shape
+    R = two_r // 2
+    S = skips.shape[0]
     L = w_head2.shape[0]
     h[:] = embed[level]
     skips[:] = b_skip
     for l in range(n_layers):
         slot = t % dilations[l]
-        for o in range(two_r):  # dilated conv: taps at t - d (from the queue) and t
+        x[:R] = queues[l, slot]  # the layer's input d steps ago ...
+        x[R:] = h  # ... and now: the dilated conv's two taps
+        queues[l, slot, :] = h  # read again d steps from now
+        for o in range(two_r):
             acc = b_gate[l, o]
-            for i in range(R):
-                acc += w_past[l, o, i] * queues[l, slot, i] + w_now[l, o, i] * h[i]
+            for i in range(two_r):
+                acc += w_gate[l, o, i] * x[i]
             pre[o] = acc
-        queues[l, slot, :] = h  # this step's input, read again d steps from now
         for i in range(R):
             g[i] = math.tanh(pre[i]) / (1.0 + math.exp(-pre[R + i]))
-        for o in range(R):
-            acc = b_res[l, o]
-            for i in range(R):
-                acc += w_res[l, o, i] * g[i]
-            h[o] += acc
-        for o in range(S):
+        for o in range(R + S):  # residual rows, then skip rows
             acc = 0.0
             for i in range(R):
-                acc += w_skip[l, o, i] * g[i]
-            skips[o] += acc
+                acc += w_out[l, o, i] * g[i]
+            if o < R:
+                h[o] += acc + b_res[l, o]
+            else:
+                skips[o - R] += acc
     for o in range(S):
         acc = b_head1[o]
         for i in range(S):
@@ -86,14 +87,20 @@ def _keep_top(logp, order, keep):
 
 @njit(nogil=True, cache=True)
 def sample_into(logits, temperature, top_k, top_p, u, raw, probs, logp):
-    """core.sampling.sample(), compiled: fills raw and probs (float64), returns the drawn value."""
+    """core.sampling.sample(), compiled: fills raw and probs (float64), returns the drawn value
+    and the raw distribution's entropy (nats)."""
     L = len(logits)
     for i in range(L):
         raw[i] = logits[i]
     _log_softmax_inplace(raw)
+    entropy = 0.0
     for i in range(L):
-        raw[i] = math.exp(raw[i])
-    if temperature < GREEDY_BELOW:
+        log_p = raw[i]
+        raw[i] = math.exp(log_p)
+        entropy -= raw[i] * log_p  # from the log-probabilities at hand: no 256 extra logs
+    if temperature == 1.0 and top_k == 0 and top_p >= 1.0:
+        probs[:] = raw  # nothing to reshape
+    elif temperature < GREEDY_BELOW:
         best = 0
         for i in range(L):
             if logits[i] > logits[best]:
@@ -129,22 +136,20 @@ def sample_into(logits, temperature, top_k, top_p, u, raw, probs, logp):
     value = min(value, L - 1)
     while probs[value] == 0.0:  # round-off at the very top can land on a removed value
         value -= 1
-    return value
+    return value, entropy
 
 
 @njit(nogil=True, cache=True)
-def record_into(i, value, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
+def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
                 out_top_values, out_top_raw, out_top_sampled):
     """StepRecord's fields for step i of a chunk (top candidates: most likely first, ties by value)."""
     p = raw[value]
     out_value[i], out_prob[i], out_sampled[i] = value, p, probs[value]
-    rank, h = 0, 0.0
+    rank = 0
     for v in range(len(raw)):
         if raw[v] > p:
             rank += 1
-        if raw[v] > 0.0:
-            h -= raw[v] * math.log(raw[v])
-    out_rank[i], out_entropy[i] = rank, h
+    out_rank[i], out_entropy[i] = rank, entropy
     k = out_top_values.shape[1]
     top_v = np.empty(k, np.int64)
     top_p = np.empty(k)
@@ -169,13 +174,13 @@ def record_into(i, value, raw, probs, out_value, out_prob, out_sampled, out_rank
 @njit(nogil=True, cache=True)
 def run_chunk(t, temperature, top_k, top_p, uniforms, out_value, out_prob, out_sampled, out_rank,
               out_entropy, out_top_values, out_top_raw, out_top_sampled, raw, probs,
-              embed, w_past, w_now, b_gate, w_res, b_res, w_skip, b_skip, w_head1, b_head1, w_head2, b_head2,
-              dilations, queues, h, pre, g, skips, z, logits):
+              embed, w_gate, b_gate, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
+              dilations, queues, h, x, pre, g, skips, z, logits):
     """len(uniforms) steps from the current logits: draw, record, run the network on the drawn value."""
     logp = np.empty(len(raw))
     for i in range(len(uniforms)):
-        value = sample_into(logits, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
-        record_into(i, value, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
+        value, entropy = sample_into(logits, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
+        record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
                     out_top_values, out_top_raw, out_top_sampled)
-        network_step(value, t + i, embed, w_past, w_now, b_gate, w_res, b_res, w_skip, b_skip,
-                     w_head1, b_head1, w_head2, b_head2, dilations, queues, h, pre, g, skips, z, logits)
+        network_step(value, t + i, embed, w_gate, b_gate, w_out, b_res, b_skip,
+                     w_head1, b_head1, w_head2, b_head2, dilations, queues, h, x, pre, g, skips, z, logits)
