@@ -11,7 +11,7 @@ from pathlib import Path
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="arplayground", description="Watch autoregressive models sample, step by step.")
     p.add_argument("--models", type=Path, default=None, help="folder of model cards and weights (default: models/)")
-    p.add_argument("--mode", choices=("text", "image"), default=None, help="the mode to open in")
+    p.add_argument("--mode", choices=("text", "image", "audio"), default=None, help="the mode to open in")
     p.add_argument("--prompt", default=None)
     p.add_argument("--temperature", type=float, default=None, help="0 (greedy) to 2; clamped into range")
     p.add_argument("--top-k", type=int, default=None, help="0 = off; clamped to the vocabulary")

@@ -241,6 +241,7 @@ class ImageModeView(QObject):
             self.grid_box.addItem(text, shape)
         self.grid_box.setToolTip("Several images drawn at once, as one batch through the model; each image i uses seed + i")
         form.addRow("Grid", self.grid_box)
+        self.grid_box.currentIndexChanged.connect(self._on_grid_changed)
         self.keep_rows = QSpinBox()
         self.keep_rows.setRange(0, 27)
         self.keep_rows.setSuffix(" rows kept")
@@ -267,6 +268,12 @@ class ImageModeView(QObject):
 
     def check(self, entry) -> bool:
         return True
+
+    @Slot()
+    def _on_grid_changed(self) -> None:
+        each_digit = self.grid_box.currentData()[2] is not None  # the grid names its own digits
+        self.digit_box.setEnabled(not each_digit)
+        self.digit_box.setToolTip("The grid draws each digit once" if each_digit else "")
 
     def prepare(self, vocab):
         """(prefix, condition, steps) for a new run. The active image keeps the chosen rows; on a
