@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -51,6 +51,7 @@ def generate(
     settings: Callable[[], SamplerSettings],
     seed: int,
     condition=None,
+    forced: Mapping[int, int] | None = None,
 ) -> Iterator[Step]:
     """Sample n_steps values after prefix, one at a time.
 
@@ -62,9 +63,14 @@ def generate(
     A batched stepper (stepper.lanes > 1 after reset) yields one Step per lane per position, lane
     by lane; lane j draws with seed + j, so every cell of a grid is exactly the image a single run
     with seed + j and that cell's condition would draw.
+
+    forced maps positions to values taken instead of drawing (a branch: "what if this value had
+    come here?"); the record still holds the distribution the model gave at that position.
     """
+    forced = forced or {}
     stepper.reset(prefix, condition)
     lanes = getattr(stepper, "lanes", 1)
+    assert lanes == 1 or not forced, "values are forced in single sequences, not grids"
     vocab_size = len(stepper.vocab)
     position = len(prefix)
     for _ in range(n_steps):
@@ -72,6 +78,8 @@ def generate(
         current = settings().clamped(vocab_size)
         logits = np.reshape(stepper.logits(), (lanes, vocab_size))
         samples = [sample(logits[j], current, step_uniform(seed + j, position)) for j in range(lanes)]
+        if position in forced:
+            samples[0] = replace(samples[0], value=int(forced[position]))
         stepper.push(samples[0].value if lanes == 1 else [s.value for s in samples])
         seconds = (time.perf_counter() - started) / lanes
         for lane, smp in enumerate(samples):
@@ -117,24 +125,47 @@ def generate_chunks(
     seed: int,
     condition=None,
     chunk_steps: int | Callable[[], int] = 256,
+    forced: Mapping[int, int] | None = None,
 ) -> Iterator[Chunk]:
     """generate() for a stepper with a compiled run_chunk(settings, uniforms, top): the same draws
     (same sampling rules, same step_uniform numbers), chunk_steps at a time.
 
     Settings are read before each chunk; 256 steps are 32 ms of audio at 8 kHz, so a change still
     reaches the sound at once. chunk_steps may be a callable read before each chunk (the worker
-    asks for single steps while paused).
+    asks for single steps while paused). A forced position is taken by the per-step protocol.
     """
+    forced = forced or {}
     stepper.reset(prefix, condition)
     vocab_size = len(stepper.vocab)
     position = len(prefix)
     end = position + n_steps
     while position < end:
-        n = min(chunk_steps() if callable(chunk_steps) else chunk_steps, end - position)
         current = settings().clamped(vocab_size)
+        if position in forced:
+            yield _forced_chunk(stepper, position, forced[position], current, step_uniform(seed, position))
+            position += 1
+            continue
+        n = min(chunk_steps() if callable(chunk_steps) else chunk_steps, end - position)
+        n = min(n, min((p for p in forced if p > position), default=end) - position)  # stop before a forced one
         us = step_uniforms(seed, position, n)
         started = time.perf_counter()
         columns = stepper.run_chunk(current, us, TOP_CANDIDATES)
         seconds = time.perf_counter() - started
         yield Chunk(position, columns, us, current, seconds, stepper.raw.copy(), stepper.probs.copy())
         position += n
+
+
+def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings, u: float) -> Chunk:
+    """One forced step of a compiled stepper, through its per-step protocol, as a Chunk of one."""
+    started = time.perf_counter()
+    smp = replace(sample(stepper.logits(), settings, u), value=int(value))
+    stepper.push(smp.value)
+    rec = StepRecord.from_sample(position, smp, settings, time.perf_counter() - started)
+    k = len(rec.top_values)
+    columns = {
+        "value": np.array([rec.value], np.int32), "prob": np.array([rec.prob], np.float32),
+        "sampled_prob": np.array([rec.sampled_prob], np.float32), "rank": np.array([rec.rank], np.int32),
+        "entropy": np.array([rec.entropy], np.float32), "top_values": rec.top_values.reshape(1, k),
+        "top_raw": rec.top_raw.reshape(1, k), "top_sampled": rec.top_sampled.reshape(1, k),
+    }
+    return Chunk(position, columns, np.array([u]), settings, rec.seconds, smp.raw_probs, smp.probs)

@@ -92,6 +92,20 @@ class Trace:
     def __len__(self) -> int:
         return self._n
 
+    def truncate(self, n: int) -> None:
+        """Keep the first n steps (rewind); the rest is forgotten."""
+        self._n = max(0, min(n, self._n))
+
+    def copy(self, n: int | None = None) -> "Trace":
+        """A new trace holding the first n steps (all by default): a branch's shared history."""
+        n = self._n if n is None else max(0, min(n, self._n))
+        out = Trace(capacity=max(16, n))
+        for name, col in self._cols.items():
+            out._cols[name][:n] = col[:n]
+        out._settings, out._settings_index = list(self._settings), dict(self._settings_index)
+        out._n = n
+        return out
+
     def append(self, rec: StepRecord) -> None:
         if self._n == len(self._cols["value"]):
             self._alloc(2 * self._n)
@@ -168,3 +182,34 @@ class Trace:
 
     def nbytes(self) -> int:
         return sum(col[: self._n].nbytes for col in self._cols.values())
+
+    def to_dict(self) -> dict:
+        """Every column as base64 of its little-endian bytes (exact, float16 stays float16), and the
+        settings table: compact JSON that from_dict() restores bit for bit."""
+        import base64
+
+        columns = {}
+        for name, col in self._cols.items():
+            data = np.ascontiguousarray(col[: self._n]).astype(col.dtype.newbyteorder("<"), copy=False)
+            columns[name] = {"dtype": data.dtype.str, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode()}
+        return {"steps": self._n, "settings": [s.to_dict() for s in self._settings], "columns": columns}
+
+    @staticmethod
+    def from_dict(d: dict) -> "Trace":
+        import base64
+
+        n = int(d["steps"])
+        trace = Trace(capacity=max(16, n))
+        for name, spec in d["columns"].items():
+            if name not in trace._cols:
+                raise ValueError(f"unknown trace column {name!r}")
+            data = np.frombuffer(base64.b64decode(spec["base64"]), dtype=np.dtype(spec["dtype"])).reshape(spec["shape"])
+            if len(data) != n:
+                raise ValueError(f"trace column {name!r} holds {len(data)} steps, not {n}")
+            trace._cols[name][:n] = data
+        trace._settings = [SamplerSettings(**s) for s in d["settings"]]
+        trace._settings_index = {s: i for i, s in enumerate(trace._settings)}
+        if n and int(trace._cols["settings"][:n].max()) >= len(trace._settings):
+            raise ValueError("trace steps refer to settings the file does not hold")
+        trace._n = n
+        return trace
