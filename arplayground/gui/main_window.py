@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
+from arplayground.core.lab import Branch
 from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings
 from arplayground.core.trace import Trace
 from arplayground.gui.distribution_panel import DistributionPanel
@@ -64,6 +65,8 @@ class MainWindow(QMainWindow):
         self.vocab = None
         self.n_steps = 0
         self.n_records = 0
+        self.branch: Branch | None = None
+        self.resumable = False  # a rewound or stopped run that Step / Resume can continue
         self._build()
         self._connect()
         self._fill_models()
@@ -155,9 +158,11 @@ class MainWindow(QMainWindow):
         self.generate_button.setDefault(True)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
+        self.back_button = QPushButton("◀ Back")
+        self.back_button.setToolTip("Step back: forget the newest step; Step or Resume regenerates from there")
         self.step_button = QPushButton("Step")
         self.stop_button = QPushButton("Stop")
-        for b in (self.generate_button, self.pause_button, self.step_button, self.stop_button):
+        for b in (self.generate_button, self.pause_button, self.back_button, self.step_button, self.stop_button):
             buttons.addWidget(b)
         form.addRow(buttons)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
@@ -201,6 +206,7 @@ class MainWindow(QMainWindow):
         self.generate_button.clicked.connect(self.generate)
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
+        self.back_button.clicked.connect(self.back)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
             view.step_clicked.connect(self.show_step)
@@ -217,6 +223,7 @@ class MainWindow(QMainWindow):
         self.mode_controls.setCurrentWidget(view.controls)
         self.displays.setCurrentWidget(view.display)
         self.trace = Trace()
+        self.branch, self.resumable = None, False
         self.stats_label.clear()
         self._fill_models()
 
@@ -345,8 +352,9 @@ class MainWindow(QMainWindow):
         running = self.is_running()
         self.generate_button.setEnabled(self._input_ok)
         self.step_button.setEnabled(self._input_ok or running)
-        self.pause_button.setEnabled(running)
+        self.pause_button.setEnabled(running or self.resumable)
         self.stop_button.setEnabled(running)
+        self.back_button.setEnabled(self.can_go_back())
 
     @Slot()
     def generate(self, paused: bool = False) -> None:
@@ -358,9 +366,16 @@ class MainWindow(QMainWindow):
         self.vocab = catalog.vocabulary(entry)
         self.running_entry = entry
         self.running_view = view
-        self.trace = Trace()
         prefix, condition, self.n_steps = view.prepare(self.vocab)
         self.n_records = self.n_steps * getattr(view, "lanes", 1)  # a grid draws one value per image per step
+        self.branch = Branch("main", prefix, condition, self.seed_spin.value())
+        self.trace = self.branch.trace
+        self._start_run(prefix, self.n_steps, paused, forced=None)
+
+    def _start_run(self, prefix, n_steps: int, paused: bool, forced) -> None:
+        """Start the worker on this branch: a new run, or the continuation of a rewound one."""
+        view, entry, branch = self.running_view, self.running_entry, self.branch
+        self.resumable = False
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
@@ -370,10 +385,11 @@ class MainWindow(QMainWindow):
         request = RunRequest(
             load=lambda: steppers.get(entry),
             prefix=prefix,
-            n_steps=self.n_steps,
-            seed=self.seed_spin.value(),
-            condition=condition,
+            n_steps=n_steps,
+            seed=branch.seed,
+            condition=branch.condition,
             keep_distributions=view.keeps_distributions,
+            forced=forced,
         )
         self.runner.start(request, self.controls)
         self.state_label.setText("Paused" if paused else "Generating…")
@@ -382,23 +398,65 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def on_pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("Resume" if paused else "Pause")
+        self.back_button.setEnabled(self.can_go_back())
         if self.controls is not None and self.is_running():
             self.controls.set_paused(paused)
             self.state_label.setText("Paused" if paused else "Generating…")
+        elif not paused and self.resumable:
+            self.resume(paused=False)
 
     @Slot()
     def step(self) -> None:
-        """One step: pauses a running generation, or starts a new one paused."""
+        """One step: pauses a running generation, continues a rewound one, or starts a new one paused."""
         if not self.is_running():
-            self.generate(paused=True)
+            if self.resumable:
+                self.resume(paused=True)
+            else:
+                self.generate(paused=True)
         elif not self.pause_button.isChecked():
             self.pause_button.setChecked(True)
         if self.controls is not None:
             self.controls.step_once()
 
+    def can_go_back(self) -> bool:
+        paused_or_idle = not self.is_running() or self.pause_button.isChecked()
+        single = getattr(self.running_view, "lanes", 1) == 1
+        return self.branch is not None and len(self.trace) > 0 and paused_or_idle and single
+
+    @Slot()
+    def back(self) -> None:
+        """Step back: forget the newest step. The model is re-primed on what is kept (one
+        teacher-forced pass) when Step or Resume continues, and meets the same random numbers."""
+        if self.can_go_back():
+            self.rewind_to(len(self.trace) - 1)
+
+    def rewind_to(self, kept: int) -> None:
+        self.runner.stop()
+        kept = max(0, min(kept, len(self.trace)))
+        self.branch.rewind(kept)
+        self.running_view.rewind(kept)
+        self.resumable = kept < self.n_steps
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(True)
+        self.pause_button.setText("Resume")
+        self.pause_button.blockSignals(False)
+        self.panel_timer.stop()
+        if kept:
+            self.show_step(kept - 1)
+        self.state_label.setText(f"Back at step {kept}: Step or Resume continues from here")
+        self._update_buttons()
+
+    def resume(self, paused: bool) -> None:
+        """Continue the current branch from the end of its trace."""
+        remaining = self.n_steps - len(self.trace)
+        if not self.resumable or remaining <= 0:
+            return
+        self._start_run(self.branch.history(), remaining, paused, forced=self.branch.forced)
+
     @Slot()
     def stop(self) -> None:
         self.runner.stop()
+        self.resumable = self.branch is not None and len(self.trace) < self.n_steps and getattr(self.running_view, "lanes", 1) == 1
         self._settle_panel()
         self.state_label.setText(f"Stopped after {len(self.trace)} steps")
         self._update_buttons()
@@ -410,6 +468,8 @@ class MainWindow(QMainWindow):
             self.trace.extend_columns(chunk.position, chunk.columns, chunk.us, chunk.settings, chunk.seconds)
         self.running_view.append(batch)
         self.refresh_panel_soon()
+        if not self.back_button.isEnabled() and self.pause_button.isChecked():
+            self.back_button.setEnabled(self.can_go_back())
         nll = self.trace.nll()
         self.stats_label.setText(
             f"step {len(self.trace)} / {self.n_records}  ·  {batch.steps_per_second:,.0f} steps/s  ·  "

@@ -113,6 +113,7 @@ class RunRequest:
     seed: int
     condition: object = None
     keep_distributions: bool = False  # send every step's full distributions (image: 784 x 256)
+    forced: dict | None = None  # position -> value taken instead of drawn (a branch)
 
 
 class GenerationWorker(QObject):
@@ -139,7 +140,7 @@ class GenerationWorker(QObject):
         stepper = r.load()
         if hasattr(stepper, "run_chunk"):
             return self._chunk_loop(stepper)
-        steps = generate(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition)
+        steps = generate(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, r.forced)
         pending, dists, lanes, done = [], [], [], 0
         compute_seconds = 0.0
         last_emit = time.perf_counter()
@@ -194,7 +195,7 @@ class GenerationWorker(QObject):
             speed = controls.speed
             return max(1, min(CHUNK_STEPS, int(speed * FRAME_SECONDS))) if speed else CHUNK_STEPS
 
-        chunks = generate_chunks(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, chunk_steps)
+        chunks = generate_chunks(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, chunk_steps, r.forced)
         pending, done, compute_seconds = [], 0, 0.0
         last_emit = next_due = time.perf_counter()
 

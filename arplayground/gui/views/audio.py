@@ -178,6 +178,13 @@ class AudioModeView(QObject):
             + (f"  ·  underruns {self.player.underruns}" if self.player is not None else "")
         )
 
+    def rewind(self, steps: int) -> None:
+        """Keep the first `steps` generated samples."""
+        self.stop_sound()
+        self.generated_until = self.prefix_len + steps
+        self.last_full = None
+        self._redraw()
+
     def show_in_panel(self, panel, trace, index: int, vocab) -> None:
         """The newest step: all 256 levels (each chunk brings its last step's); any other step: its
         top candidates from the trace."""

@@ -302,6 +302,13 @@ class ImageModeView(QObject):
                 self.raw[lane, pixel], self.sampled[lane, pixel] = raw, sampled
         self.canvas.append([r.value for r in batch.records], batch.lanes)
 
+    def rewind(self, steps: int) -> None:
+        """Keep the first `steps` drawn pixels (single image: the lab does not step grids back)."""
+        assert self.lanes == 1
+        self.canvas.known = self.prefix_len + steps
+        self.canvas.selected = None
+        self.canvas.update()
+
     def show_in_panel(self, panel, trace, index: int, vocab) -> None:
         """Step `index` of the run: pixel prefix_len + index // lanes of image index % lanes (the
         trace holds a grid's images interleaved, position by position), with its 256 levels."""

@@ -86,6 +86,14 @@ class SampledTextPane(QPlainTextEdit):
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
+    def truncate(self, steps: int) -> None:
+        """Keep the prompt and the first `steps` generated characters (step back)."""
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self.prompt_length + steps)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        del self.records[steps:]
+
     def generated_text(self) -> str:
         return self.toPlainText()[self.prompt_length :]
 
@@ -189,6 +197,9 @@ class TextModeView(QObject):
 
     def append(self, batch) -> None:
         self.pane.append_steps(batch.records)
+
+    def rewind(self, steps: int) -> None:
+        self.pane.truncate(steps)
 
     def set_running(self, running: bool) -> None:
         pass  # the prompt stays editable: it is read when Generate is clicked

@@ -1,0 +1,76 @@
+"""The step-through lab in the real window: step back, and continue to the same values, in every mode."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from arplayground.gui.main_window import MainWindow
+from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
+
+
+@pytest.fixture
+def all_models(tiny_models):
+    write_tiny_pixelcnn(tiny_models)
+    write_tiny_wavenet(tiny_models)
+    return tiny_models
+
+
+def shown(w, mode):
+    """What the view shows of the run: the generated values, read from the widgets."""
+    view = w.views[mode]
+    if mode == "text":
+        return [w.vocab.encode(c)[0] for c in view.pane.generated_text()]
+    if mode == "image":
+        return view.canvas.image.reshape(-1)[view.prefix_len : view.canvas.known].tolist()
+    return view.levels[view.prefix_len : view.generated_until].tolist()
+
+
+def click(qtbot, button):
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+@pytest.mark.parametrize("mode", ["text", "image", "audio"])
+def test_step_back_then_step_again_meets_the_same_values(qtbot, all_models, mode):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    if mode == "text":
+        w.prompt_edit.setPlainText("to be")
+        w.length_spin.setValue(40)
+    if mode == "audio":
+        w.views["audio"].length_spin.setValue(0.005)  # 40 samples
+    assert not w.back_button.isEnabled()
+    for n in range(1, 7):
+        click(qtbot, w.step_button)
+        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    first = w.trace.values.copy()
+    assert shown(w, mode) == first.tolist()
+    assert w.back_button.isEnabled()
+    click(qtbot, w.back_button)
+    click(qtbot, w.back_button)
+    assert len(w.trace) == 4 and not w.is_running()
+    assert shown(w, mode) == first[:4].tolist()
+    assert w.panel.title.text().startswith("step 4") or ", step 4:" in w.panel.title.text()
+    click(qtbot, w.step_button)  # one more step: the model is re-primed on the four kept values
+    qtbot.waitUntil(lambda: len(w.trace) == 5, timeout=10_000)
+    assert w.trace.values.tolist() == first[:5].tolist() and shown(w, mode) == first[:5].tolist()
+    click(qtbot, w.pause_button)  # Resume: to the end of the run
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == w.n_steps, timeout=20_000)
+    np.testing.assert_array_equal(w.trace.values[:6], first)
+    assert shown(w, mode) == w.trace.values.tolist()
+    w.close()
+
+
+def test_back_is_off_while_running_and_for_grids(qtbot, all_models):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
+    view = w.views["image"]
+    view.grid_box.setCurrentIndex(view.grid_box.findText("2 x 2"))
+    click(qtbot, w.step_button)
+    qtbot.waitUntil(lambda: len(w.trace) == 4, timeout=10_000)
+    assert not w.back_button.isEnabled()  # a grid is not stepped back
+    click(qtbot, w.stop_button)
+    w.close()
