@@ -2,7 +2,10 @@
 then aborts). Streams many cross-thread signals like the worker does, and checks nothing leaked
 or went missing."""
 
+import gc
 import sys
+
+import pytest
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -38,6 +41,16 @@ class Receiver(QObject):
         self.batches.append(item[0])
 
 
+@pytest.fixture(autouse=True)
+def no_collection_while_counting():
+    """True is not immortal on Python 3.11: a garbage collection that frees earlier tests' objects
+    mid-count would drop its refcount for reasons that have nothing to do with emit."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+
 def test_ten_thousand_cross_thread_emits_keep_the_refcount_of_true(qtbot):
     receiver = Receiver()
     emitter = Emitter()
@@ -52,8 +65,9 @@ def test_ten_thousand_cross_thread_emits_keep_the_refcount_of_true(qtbot):
     assert thread.wait(10_000)
     after = sys.getrefcount(True)
     assert receiver.batches == list(range(N)), "queued signals arrive once each, in order"
-    # The broken release loses one reference per emit: N of them. Allow unrelated small drift.
-    assert after > before - 100, f"sys.getrefcount(True) fell from {before} to {after}"
+    # The broken release loses one reference per emit: N of them. Allow unrelated drift (windows of
+    # earlier tests deleted by the event loop while this one waits release about a hundred).
+    assert after > before - N // 10, f"sys.getrefcount(True) fell from {before} to {after}"
 
 
 def test_same_thread_emits_keep_the_refcount_of_true(qtbot):
@@ -64,4 +78,4 @@ def test_same_thread_emits_keep_the_refcount_of_true(qtbot):
     for _ in range(N):
         emitter.flag.emit(True)
     assert receiver.flags == N
-    assert sys.getrefcount(True) > before - 100
+    assert sys.getrefcount(True) > before - N // 10
