@@ -81,6 +81,29 @@ def filtered_log_probs(logits: np.ndarray, settings: SamplerSettings) -> np.ndar
     return logp
 
 
+@dataclass(frozen=True)
+class Stages:
+    """One distribution through the sampler, filter by filter (for the lab's panel)."""
+
+    settings: "SamplerSettings"  # clamped, as applied
+    raw: np.ndarray  # the model's own distribution
+    tempered: np.ndarray  # after temperature
+    top_k: np.ndarray  # after temperature and top-k
+    final: np.ndarray  # after top-p too: what is sampled from
+    kept: int  # values left with non-zero probability
+    would_draw: int  # the value this step's uniform number picks from `final`
+
+
+def stages(logits: np.ndarray, settings: SamplerSettings, u: float) -> Stages:
+    """The sampler's filters one at a time, by the same rules as sample(); final and would_draw are
+    exactly what sample() gives with these settings and u."""
+    settings = settings.clamped(len(logits))
+    tempered = np.exp(filtered_log_probs(logits, replace(settings, top_k=0, top_p=1.0)))
+    top_k = np.exp(filtered_log_probs(logits, replace(settings, top_p=1.0)))
+    final = np.exp(filtered_log_probs(logits, settings))
+    return Stages(settings, np.exp(log_softmax(logits)), tempered, top_k, final, int(np.count_nonzero(final)), draw(final, u))
+
+
 def draw(probs: np.ndarray, u: float) -> int:
     """Inverse-CDF draw: the first value whose cumulative probability exceeds u."""
     cumulative = np.cumsum(probs)

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from arplayground.core.sampling import Stages
 
 RAW_COLOUR = (120, 144, 176)  # the model's own distribution
 SAMPLED_COLOUR = (236, 150, 40)  # after temperature / top-k / top-p
@@ -83,10 +86,31 @@ class DistributionPanel(QWidget):
         font.setPointSize(11)
         self.axis.setTickFont(font)
         self.axis.setTicks([[]])  # no numbers under an empty plot: candidates label it once a step arrives
+        # The lab's "what if": the cumulative distribution sampled from (values in their own order,
+        # as the inverse-CDF draw walks them), this step's uniform number u across it, and the
+        # value u picks under the current settings. Shown while paused.
+        self.what_if_label = QLabel()
+        self.what_if_label.setWordWrap(True)
+        self.cdf_plot = pg.PlotWidget(background="w")
+        self.cdf_plot.setFixedHeight(110)
+        self.cdf_plot.setMouseEnabled(x=False, y=False)
+        self.cdf_plot.hideButtons()
+        self.cdf_plot.setMenuEnabled(False)
+        self.cdf_plot.setYRange(0, 1, padding=0.02)
+        self.cdf_plot.setLabel("left", "cumulative")
+        self.cdf_curve = pg.PlotCurveItem(x=np.array([-0.5, 0.5]), y=np.zeros(1), pen=pg.mkPen(SAMPLED_COLOUR, width=2), stepMode="center")
+        self.u_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((60, 60, 60), width=1, style=Qt.PenStyle.DashLine))
+        self.would_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(DRAWN_COLOUR, width=2))
+        for item in (self.cdf_curve, self.u_line, self.would_line):
+            self.cdf_plot.addItem(item)
+        self.what_if: Stages | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.what_if_label)
+        layout.addWidget(self.cdf_plot)
+        self.hide_what_if()
 
     def _use_levels(self, levels: bool) -> None:
         """Switch between top-candidate bars (text) and the full grey-level histogram (image)."""
@@ -187,6 +211,31 @@ class DistributionPanel(QWidget):
             f"step {data.step}: drew {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"
             f"  ·  entropy {data.entropy:.2f} nats  ·  {data.settings_text}"
         )
+
+    def show_what_if(self, st: Stages, u: float, drawn: int, label) -> None:
+        """Under the bars: what the current settings make of this step, and what u would pick now."""
+        self.what_if = st
+        cumulative = np.cumsum(st.final)
+        self.cdf_curve.setData(x=np.arange(len(cumulative) + 1) - 0.5, y=cumulative)
+        self.cdf_plot.setXRange(-0.5, len(cumulative) - 0.5, padding=0)
+        self.u_line.setPos(u * cumulative[-1])
+        self.would_line.setPos(st.would_draw)
+        raw_k = int(np.count_nonzero(st.tempered))
+        k_kept = int(np.count_nonzero(st.top_k))
+        filters = f"temperature keeps {raw_k}" + (f", top-k {k_kept}" if k_kept < raw_k else "")
+        filters += f", top-p {st.kept}" if st.kept < k_kept else ""
+        same = "the same value" if st.would_draw == drawn else f"{label(st.would_draw)} instead of {label(drawn)}"
+        self.what_if_label.setText(
+            f"Now ({settings_text(st.settings)}): {filters} values; u = {u:.3f} would draw {same} "
+            f"(p = {st.final[st.would_draw]:.3f} after the sampler)."
+        )
+        self.what_if_label.show()
+        self.cdf_plot.show()
+
+    def hide_what_if(self) -> None:
+        self.what_if = None
+        self.what_if_label.hide()
+        self.cdf_plot.hide()
 
     def bar_heights(self) -> tuple[np.ndarray, np.ndarray]:
         """(raw, after-sampler) bar heights as drawn, for tests and checks."""

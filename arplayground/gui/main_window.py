@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
+
+import numpy as np
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -25,7 +28,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
 from arplayground.core.lab import Branch
-from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings
+from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings, stages
 from arplayground.core.trace import Trace
 from arplayground.gui.distribution_panel import DistributionPanel
 from arplayground.gui.views.audio import AudioModeView
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self.n_steps = 0
         self.n_records = 0
         self.branch: Branch | None = None
+        self.shown_index: int | None = None  # the step the panel shows
         self.resumable = False  # a rewound or stopped run that Step / Resume can continue
         self._build()
         self._connect()
@@ -223,7 +227,7 @@ class MainWindow(QMainWindow):
         self.mode_controls.setCurrentWidget(view.controls)
         self.displays.setCurrentWidget(view.display)
         self.trace = Trace()
-        self.branch, self.resumable = None, False
+        self.branch, self.resumable, self.shown_index = None, False, None
         self.stats_label.clear()
         self._fill_models()
 
@@ -291,6 +295,8 @@ class MainWindow(QMainWindow):
         """Every slider move is a new immutable snapshot; the worker reads it before its next step."""
         if self.controls is not None:
             self.controls.set_settings(self.settings())
+        if not self.streaming() and self.shown_index is not None and self.shown_index < len(self.trace):
+            self.show_step(self.shown_index)  # the lab: redraw the shown step under the new settings
 
     def speed(self) -> float:
         return float(SPEEDS[self.speed_slider.value()])
@@ -370,6 +376,7 @@ class MainWindow(QMainWindow):
         self.n_records = self.n_steps * getattr(view, "lanes", 1)  # a grid draws one value per image per step
         self.branch = Branch("main", prefix, condition, self.seed_spin.value())
         self.trace = self.branch.trace
+        self.shown_index = None
         self._start_run(prefix, self.n_steps, paused, forced=None)
 
     def _start_run(self, prefix, n_steps: int, paused: bool, forced) -> None:
@@ -521,10 +528,30 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def show_step(self, index: int) -> None:
-        """Show step `index` of the current run in the distribution panel."""
+        """Show step `index` of the current run in the distribution panel; while paused (or after
+        a run), also what the current settings would make of it."""
         if not 0 <= index < len(self.trace) or self.vocab is None:
             return
-        self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab)
+        self.shown_index = index
+        self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab, self.what_if(index))
+
+    def streaming(self) -> bool:
+        return self.is_running() and not self.pause_button.isChecked()
+
+    def what_if(self, index: int):
+        """The sampler's stages for step `index` under the current settings, with the step's own
+        uniform number: None while streaming, or when the step's full distribution is not kept."""
+        if self.streaming() or not hasattr(self.running_view, "full_distribution"):
+            return None
+        raw = self.running_view.full_distribution(self.trace, index)
+        if raw is None:
+            return None
+        rec = self.trace[index]
+        settings = self.settings().clamped(len(raw))
+        st = stages(np.log(np.maximum(np.asarray(raw, np.float64), 1e-38)), settings, rec.u)
+        if settings == rec.settings:
+            st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
+        return st
 
     def closeEvent(self, event) -> None:
         self.runner.stop()  # no thread outlives the window

@@ -98,7 +98,7 @@ class RunControls:
 class Batch:
     run_id: int
     records: tuple  # StepRecords, oldest first
-    distributions: tuple | None  # per record (raw, sampled) float16 arrays, when the request keeps them
+    distributions: tuple | None  # per record (raw, sampled) float32 arrays, when the request keeps them
     lanes: tuple  # per record: which image of a grid it belongs to (all 0 for a single sequence)
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
@@ -167,7 +167,7 @@ class GenerationWorker(QObject):
                 pending.append(step.record)
                 lanes.append(step.lane)
                 if r.keep_distributions:
-                    dists.append((step.sample.raw_probs.astype(np.float16), step.sample.probs.astype(np.float16)))
+                    dists.append((step.sample.raw_probs.astype(np.float32), step.sample.probs.astype(np.float32)))
                 done += 1
                 if step.lane == step.lanes - 1:
                     break

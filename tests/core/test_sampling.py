@@ -121,3 +121,22 @@ def test_step_uniforms_match_step_uniform_bit_for_bit_and_look_uniform():
     counts = np.histogram(u, bins=20, range=(0, 1))[0]
     assert counts.min() > 4500 and counts.max() < 5500  # each bin expects 5,000
     assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01  # neighbouring steps are unrelated
+
+
+def test_stages_show_each_filter_and_agree_with_sample():
+    from arplayground.core.sampling import stages
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 2, 50)
+    for settings in (SamplerSettings(), SamplerSettings(0.5, 10, 0.8), SamplerSettings(1.5, 0, 0.6), SamplerSettings(0.0)):
+        for u in (0.01, 0.5, 0.93):
+            st = stages(logits, settings, u)
+            smp = sample(logits, settings, u)
+            assert st.would_draw == smp.value
+            np.testing.assert_allclose(st.final, smp.probs)
+            np.testing.assert_allclose(st.raw, smp.raw_probs)
+            assert st.kept == np.count_nonzero(smp.probs)
+    st = stages(logits, SamplerSettings(0.5, 10, 0.8), 0.5)
+    assert np.count_nonzero(st.tempered) == 50 and np.count_nonzero(st.top_k) == 10
+    assert st.kept <= 10 and st.final.sum() == pytest.approx(1.0)
+    assert st.tempered.max() > st.raw.max()  # a low temperature sharpens

@@ -74,3 +74,40 @@ def test_back_is_off_while_running_and_for_grids(qtbot, all_models):
     assert not w.back_button.isEnabled()  # a grid is not stepped back
     click(qtbot, w.stop_button)
     w.close()
+
+
+def test_a_slider_moved_while_paused_redraws_the_step_and_its_would_draw_value_and_nothing_else(qtbot, all_models):
+    from arplayground.core.sampling import SamplerSettings, stages
+
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.prompt_edit.setPlainText("to be")
+    for n in range(1, 6):
+        click(qtbot, w.step_button)
+        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    assert w.panel.what_if_label.isVisible() and "would draw the same value" in w.panel.what_if_label.text()
+    values, text = w.trace.values.copy(), w.text_pane.toPlainText()
+    _, before = w.panel.bar_heights()
+    rec = w.trace[4]
+    raw = w.views["text"].full_distribution(w.trace, 4)
+    w.top_k.setValue(3)
+    w.temperature.setValue(0.4)
+    st = stages(np.log(raw.astype(np.float64)), SamplerSettings(0.4, 3, 1.0), rec.u)
+    _, after = w.panel.bar_heights()
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, st.final[rec.top_values], atol=1e-6)
+    assert np.count_nonzero(after) == 3  # top-k 3: only three candidates keep probability
+    assert w.panel.would_line.value() == st.would_draw
+    assert "top-k 3" in w.panel.what_if_label.text() and f"u = {rec.u:.3f}" in w.panel.what_if_label.text()
+    w.temperature.setValue(0.0)  # greedy: u no longer matters, the most likely value wins
+    assert w.panel.would_line.value() == int(np.argmax(raw))
+    # Nothing else moved: the run, the text, the step shown.
+    np.testing.assert_array_equal(w.trace.values, values)
+    assert w.text_pane.toPlainText() == text and w.panel.title.text().startswith("step 5:")
+    # The next step is drawn with the new settings.
+    click(qtbot, w.step_button)
+    qtbot.waitUntil(lambda: len(w.trace) == 6, timeout=10_000)
+    assert w.trace[5].settings.greedy
+    click(qtbot, w.stop_button)
+    w.close()

@@ -48,6 +48,7 @@ class AudioModeView(QObject):
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
         self.last_full: tuple[int, np.ndarray, np.ndarray] | None = None  # (step, raw, sampled)
+        self.full_raw: dict[int, np.ndarray] = {}  # step -> raw distribution, for each chunk's last step
         self.player: Player | None = None
         self.playback_reason = Player.probe()  # None when sound can play
         self._playing_from = 0  # clip sample where the current playback started
@@ -156,6 +157,7 @@ class AudioModeView(QObject):
         self.levels = np.concatenate([self.levels[:keep], np.zeros(n, np.uint8)])
         self.generated_until = keep
         self.last_full = None
+        self.full_raw = {}
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw()
         self.stop_sound()
@@ -169,6 +171,7 @@ class AudioModeView(QObject):
             self.levels[start:end] = chunk.values
             self.generated_until = end
             self.last_full = (end - 1 - self.prefix_len, chunk.last_raw, chunk.last_sampled)
+            self.full_raw[end - 1 - self.prefix_len] = chunk.last_raw
             if self.player is not None and self.player.active:
                 self.player.feed(decode(chunk.values))
         self._redraw()
@@ -183,16 +186,28 @@ class AudioModeView(QObject):
         self.stop_sound()
         self.generated_until = self.prefix_len + steps
         self.last_full = None
+        self.full_raw = {k: v for k, v in self.full_raw.items() if k < steps}
         self._redraw()
 
-    def show_in_panel(self, panel, trace, index: int, vocab) -> None:
-        """The newest step: all 256 levels (each chunk brings its last step's); any other step: its
-        top candidates from the trace."""
+    def full_distribution(self, trace, index: int):
+        """Known for the last step of every chunk, so for every step taken while paused."""
+        return self.full_raw.get(index)
+
+    def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
+        """A step with its full distribution (the last of each chunk: the newest, and every step
+        taken while paused): all 256 levels; any other step: its top candidates from the trace."""
         rec = trace[index]
         self.cursor_line.setPos(rec.position / SAMPLE_RATE)
         self.cursor_line.show()
-        if self.last_full is not None and self.last_full[0] == index:
-            _, raw, sampled = self.last_full
+        if self.last_full is not None and self.last_full[0] == index or index in self.full_raw:
+            raw = self.full_raw.get(index, self.last_full[1] if self.last_full else None)
+            sampled = self.last_full[2] if self.last_full is not None and self.last_full[0] == index else None
+            if what_if is not None:
+                sampled = what_if.final
+            elif sampled is None:  # an older chunk end: recompute what its settings made of it
+                from arplayground.core.sampling import stages
+
+                sampled = stages(np.log(np.maximum(raw, 1e-38)), rec.settings, rec.u).final
             panel.show_levels(
                 title=f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}",
                 raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
@@ -200,6 +215,10 @@ class AudioModeView(QObject):
             )
         else:
             panel.show_step(panel_data(rec, index + 1, vocab))
+        if what_if is None:
+            panel.hide_what_if()
+        else:
+            panel.show_what_if(what_if, rec.u, rec.value, vocab.label)
 
     def set_running(self, running: bool) -> None:
         for w in (self.open_button, self.keep_spin, self.play_live):

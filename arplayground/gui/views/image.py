@@ -263,8 +263,8 @@ class ImageModeView(QObject):
         form.addRow(self.note)
         self.prefix_len = 0
         self.lanes = 1
-        self.raw = np.zeros((1, 0, 256), np.float16)  # (image, pixel, level)
-        self.sampled = np.zeros((1, 0, 256), np.float16)
+        self.raw = np.zeros((1, 0, 256), np.float32)  # (image, pixel, level)
+        self.sampled = np.zeros((1, 0, 256), np.float32)
 
     def check(self, entry) -> bool:
         return True
@@ -286,8 +286,8 @@ class ImageModeView(QObject):
         if digits is None:
             digits = (self.digit_box.currentData(),) * self.lanes
         total = self.canvas.H * self.canvas.W
-        self.raw = np.zeros((self.lanes, total, len(vocab)), np.float16)
-        self.sampled = np.zeros((self.lanes, total, len(vocab)), np.float16)
+        self.raw = np.zeros((self.lanes, total, len(vocab)), np.float32)
+        self.sampled = np.zeros((self.lanes, total, len(vocab)), np.float32)
         self.digits = digits
         self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
         condition = digits[0] if self.lanes == 1 else list(digits)
@@ -309,7 +309,10 @@ class ImageModeView(QObject):
         self.canvas.selected = None
         self.canvas.update()
 
-    def show_in_panel(self, panel, trace, index: int, vocab) -> None:
+    def full_distribution(self, trace, index: int):
+        return self.raw[index % self.lanes, trace[index].position]
+
+    def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         """Step `index` of the run: pixel prefix_len + index // lanes of image index % lanes (the
         trace holds a grid's images interleaved, position by position), with its 256 levels."""
         rec = trace[index]
@@ -319,12 +322,16 @@ class ImageModeView(QObject):
         panel.show_levels(
             title=f"{where}pixel ({r}, {c}), step {index + 1}",
             raw=self.raw[lane, pixel].astype(np.float64),
-            sampled=self.sampled[lane, pixel].astype(np.float64),
+            sampled=self.sampled[lane, pixel].astype(np.float64) if what_if is None else what_if.final,
             drawn=rec.value,
             drawn_prob=rec.prob,
             entropy=rec.entropy,
             settings=rec.settings,
         )
+        if what_if is None:
+            panel.hide_what_if()
+        else:
+            panel.show_what_if(what_if, rec.u, rec.value, lambda v: f"grey level {v}")
 
     @Slot(int, int)
     def _on_pixel_clicked(self, image: int, pixel: int) -> None:

@@ -8,6 +8,8 @@ its step in the distribution panel. Run alone for quick work on it:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
@@ -142,7 +144,7 @@ class TextModeView(QObject):
 
     mode = "text"
     unit = "char"
-    keeps_distributions = False  # the trace's top candidates are all the panel shows
+    keeps_distributions = True  # 65 levels a step: kept, so the lab can reshape any step's distribution
 
     def __init__(self):
         super().__init__()
@@ -165,6 +167,7 @@ class TextModeView(QObject):
         self.length_spin.setSuffix(" steps")
         form.addRow("Length", self.length_spin)
 
+        self.raw_rows: list[np.ndarray] = []  # each generated step's full raw distribution
         self.pane = SampledTextPane()
         self.step_clicked = self.pane.step_clicked
         self.display = QWidget()
@@ -193,19 +196,33 @@ class TextModeView(QObject):
         """(prefix, condition, steps) for a new run; the pane starts over with the prompt."""
         prompt = self.prompt_edit.toPlainText()
         self.pane.start(prompt, vocab)
+        self.raw_rows = []
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
     def append(self, batch) -> None:
         self.pane.append_steps(batch.records)
+        if batch.distributions:
+            self.raw_rows.extend(raw for raw, _ in batch.distributions)
 
     def rewind(self, steps: int) -> None:
         self.pane.truncate(steps)
+        del self.raw_rows[steps:]
+
+    def full_distribution(self, trace, index: int):
+        return self.raw_rows[index] if index < len(self.raw_rows) else None
 
     def set_running(self, running: bool) -> None:
         pass  # the prompt stays editable: it is read when Generate is clicked
 
-    def show_in_panel(self, panel, trace, index: int, vocab) -> None:
-        panel.show_step(panel_data(trace[index], index + 1, vocab))
+    def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
+        rec = trace[index]
+        data = panel_data(rec, index + 1, vocab)
+        if what_if is None:
+            panel.show_step(data)
+            panel.hide_what_if()
+            return
+        panel.show_step(replace(data, sampled=what_if.final[rec.top_values]))
+        panel.show_what_if(what_if, rec.u, rec.value, vocab.label)
 
 
 def panel_data(rec: StepRecord, step_number: int, vocab) -> PanelData:
