@@ -220,6 +220,11 @@ class DistributionPanel(QWidget):
         self.cdf_plot.setXRange(-0.5, len(cumulative) - 0.5, padding=0)
         self.u_line.setPos(u * cumulative[-1])
         self.would_line.setPos(st.would_draw)
+        kept = np.flatnonzero(st.final)
+        if len(kept) <= 12:  # few enough to name: the values the draw can land on
+            self.cdf_plot.getAxis("bottom").setTicks([[(int(v), label(int(v))) for v in kept]])
+        else:
+            self.cdf_plot.getAxis("bottom").setTicks(None)
         raw_k = int(np.count_nonzero(st.tempered))
         k_kept = int(np.count_nonzero(st.top_k))
         filters = f"temperature keeps {raw_k}" + (f", top-k {k_kept}" if k_kept < raw_k else "")
