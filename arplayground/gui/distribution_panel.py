@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from arplayground.core.sampling import Stages
@@ -42,6 +42,8 @@ class PanelData:
 
 
 class DistributionPanel(QWidget):
+    value_clicked = Signal(int)  # a bar was clicked: the value it stands for (the lab branches on it)
+
     def __init__(self, max_bars: int = 20, parent=None):
         super().__init__(parent)
         self.max_bars = max_bars
@@ -104,6 +106,7 @@ class DistributionPanel(QWidget):
         for item in (self.cdf_curve, self.u_line, self.would_line):
             self.cdf_plot.addItem(item)
         self.what_if: Stages | None = None
+        self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -241,6 +244,21 @@ class DistributionPanel(QWidget):
         self.what_if = None
         self.what_if_label.hide()
         self.cdf_plot.hide()
+
+    def value_at(self, x: float) -> int | None:
+        """The value of the bar at plot coordinate x (a candidate bar, or a level)."""
+        i = int(round(x))
+        if self.level_bars.isVisible():
+            return i if 0 <= i < 256 else None
+        if self.data is not None and 0 <= i < min(self.max_bars, len(self.data.values)):
+            return int(self.data.values[i])
+        return None
+
+    def _on_plot_clicked(self, event) -> None:
+        point = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
+        value = self.value_at(point.x())
+        if value is not None:
+            self.value_clicked.emit(value)
 
     def bar_heights(self) -> tuple[np.ndarray, np.ndarray]:
         """(raw, after-sampler) bar heights as drawn, for tests and checks."""

@@ -69,6 +69,8 @@ class MainWindow(QMainWindow):
         self.n_steps = 0
         self.n_records = 0
         self.branch: Branch | None = None
+        self.branches: dict[str, Branch] = {}
+        self.branch_views: dict[str, object] = {}
         self.shown_index: int | None = None  # the step the panel shows
         self.resumable = False  # a rewound or stopped run that Step / Resume can continue
         self._build()
@@ -169,6 +171,12 @@ class MainWindow(QMainWindow):
         for b in (self.generate_button, self.pause_button, self.back_button, self.step_button, self.stop_button):
             buttons.addWidget(b)
         form.addRow(buttons)
+        self.branch_box = QComboBox()
+        self.branch_box.setToolTip(
+            "Branches of this run. While paused, click a bar in the distribution panel to force that "
+            "value at the shown step: a new branch continues from there, and this one is kept."
+        )
+        form.addRow("Branch", self.branch_box)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         side.setMinimumWidth(330)
         side_column = QWidget()
@@ -211,6 +219,8 @@ class MainWindow(QMainWindow):
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
         self.back_button.clicked.connect(self.back)
+        self.panel.value_clicked.connect(self.branch_here)
+        self.branch_box.activated.connect(self.on_branch_chosen)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
             view.step_clicked.connect(self.show_step)
@@ -228,6 +238,8 @@ class MainWindow(QMainWindow):
         self.displays.setCurrentWidget(view.display)
         self.trace = Trace()
         self.branch, self.resumable, self.shown_index = None, False, None
+        self.branches, self.branch_views = {}, {}
+        self.branch_box.clear()
         self.stats_label.clear()
         self._fill_models()
 
@@ -375,6 +387,9 @@ class MainWindow(QMainWindow):
         prefix, condition, self.n_steps = view.prepare(self.vocab)
         self.n_records = self.n_steps * getattr(view, "lanes", 1)  # a grid draws one value per image per step
         self.branch = Branch("main", prefix, condition, self.seed_spin.value())
+        self.branches = {"main": self.branch}
+        self.branch_views: dict[str, object] = {}  # what the view showed of each branch not shown now
+        self._refresh_branch_box()
         self.trace = self.branch.trace
         self.shown_index = None
         self._start_run(prefix, self.n_steps, paused, forced=None)
@@ -453,6 +468,65 @@ class MainWindow(QMainWindow):
         self.state_label.setText(f"Back at step {kept}: Step or Resume continues from here")
         self._update_buttons()
 
+    def can_branch(self) -> bool:
+        single = getattr(self.running_view, "lanes", 1) == 1
+        return self.branch is not None and single and not self.streaming() and hasattr(self.running_view, "snapshot")
+
+    @Slot(int)
+    def branch_here(self, value: int) -> None:
+        """Force `value` at the shown step in a new branch and draw it; the current branch is kept."""
+        index = self.shown_index
+        if index is None or not self.can_branch() or index >= len(self.trace):
+            return
+        if value == self.trace[index].value:
+            self.state_label.setText(f"Step {index + 1} already drew that value")
+            return
+        self.runner.stop()
+        self.branch_views[self.branch.name] = self.running_view.snapshot()
+        name = f"branch {len(self.branches)}"
+        self.branch = self.branch.fork(index, value, name)
+        self.branches[name] = self.branch
+        self.trace = self.branch.trace
+        self.running_view.rewind(index)
+        self._refresh_branch_box()
+        self.resumable = True
+        self.resume(paused=True)
+        self.controls.step_once()  # the forced step itself; Step / Resume continue
+        self.state_label.setText(f"{name}: {self.vocab.label(value)} forced at step {index + 1}")
+
+    @Slot(int)
+    def on_branch_chosen(self, row: int) -> None:
+        name = self.branch_box.itemData(row)
+        if self.branch is None or name == self.branch.name or name not in self.branches:
+            return
+        self.runner.stop()
+        self.branch_views[self.branch.name] = self.running_view.snapshot()
+        self.branch = self.branches[name]
+        self.trace = self.branch.trace
+        self.running_view.restore(self.branch_views.pop(name))
+        self.resumable = len(self.trace) < self.n_steps
+        self._refresh_branch_box()
+        if len(self.trace):
+            self.show_step(len(self.trace) - 1)
+        self.state_label.setText(f"Showing {name}")
+        self._update_buttons()
+
+    def _refresh_branch_box(self) -> None:
+        """One line per branch: where it forked, what it forced, its length and NLL, for comparing."""
+        self.branch_box.blockSignals(True)
+        self.branch_box.clear()
+        for name, b in self.branches.items():
+            text = name
+            if b.parent is not None:
+                forced = b.forced.get(len(b.prefix) + b.fork_step)
+                label = self.vocab.label(forced) if forced is not None and self.vocab is not None else "?"
+                text += f" (from {b.parent} at step {b.fork_step + 1}: {label})"
+            if len(b.trace):
+                text += f" · {len(b.trace)} steps · NLL {b.trace.nll():.3f}"
+            self.branch_box.addItem(text, name)
+        self.branch_box.setCurrentIndex(self.branch_box.findData(self.branch.name))
+        self.branch_box.blockSignals(False)
+
     def resume(self, paused: bool) -> None:
         """Continue the current branch from the end of its trace."""
         remaining = self.n_steps - len(self.trace)
@@ -511,6 +585,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_finished(self, outcome: str) -> None:
+        if self.branches:
+            self._refresh_branch_box()  # lengths and NLLs, for comparing branches
         if outcome == "done":
             self.state_label.setText(f"Done: {len(self.trace)} steps")
         elif outcome == "stopped":

@@ -111,3 +111,52 @@ def test_a_slider_moved_while_paused_redraws_the_step_and_its_would_draw_value_a
     assert w.trace[5].settings.greedy
     click(qtbot, w.stop_button)
     w.close()
+
+
+@pytest.mark.parametrize("mode", ["text", "image", "audio"])
+def test_clicking_a_bar_branches_there_and_both_branches_are_kept(qtbot, all_models, mode):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    if mode == "text":
+        w.prompt_edit.setPlainText("to be")
+        w.length_spin.setValue(12)
+    if mode == "audio":
+        w.views["audio"].length_spin.setValue(0.0015)  # 12 samples
+    for n in range(1, 7):
+        click(qtbot, w.step_button)
+        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    w.show_step(3)  # inspect step 4, then click one of its other candidates
+    main_values = w.trace.values.copy()
+    alternative = int(w.trace[3].top_values[2])
+    w.panel.value_clicked.emit(alternative)  # what a click on that bar emits
+    qtbot.waitUntil(lambda: len(w.trace) == 4, timeout=10_000)
+    assert w.branch.name == "branch 1" and w.branch.parent == "main"
+    assert w.trace.values[:3].tolist() == main_values[:3].tolist() and w.trace[3].value == alternative
+    assert shown(w, mode) == w.trace.values.tolist()
+    click(qtbot, w.pause_button)  # Resume the branch to the end
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == w.n_steps, timeout=20_000)
+    branch_values = w.trace.values.copy()
+    assert [w.branch_box.itemData(i) for i in range(w.branch_box.count())] == ["main", "branch 1"]
+    assert "from main at step 4" in w.branch_box.itemText(1) and "NLL" in w.branch_box.itemText(1)
+    # Switch back: the main branch is shown as it was; and forth again.
+    w.branch_box.activated.emit(0)
+    assert w.branch.name == "main" and w.trace.values.tolist() == main_values.tolist()
+    assert shown(w, mode) == main_values.tolist()
+    w.branch_box.activated.emit(1)
+    assert w.trace.values.tolist() == branch_values.tolist() and shown(w, mode) == branch_values.tolist()
+    w.close()
+
+
+def test_the_panel_maps_a_click_position_to_the_bar_value(qtbot, all_models):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.prompt_edit.setPlainText("to be")
+    click(qtbot, w.step_button)
+    qtbot.waitUntil(lambda: len(w.trace) == 1, timeout=10_000)
+    rec = w.trace[0]
+    assert w.panel.value_at(0.1) == rec.top_values[0] and w.panel.value_at(2.2) == rec.top_values[2]
+    assert w.panel.value_at(-3) is None
+    click(qtbot, w.stop_button)
+    w.close()

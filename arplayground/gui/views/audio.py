@@ -189,6 +189,15 @@ class AudioModeView(QObject):
         self.full_raw = {k: v for k, v in self.full_raw.items() if k < steps}
         self._redraw()
 
+    def snapshot(self):
+        return self.levels.copy(), self.generated_until, dict(self.full_raw), self.last_full
+
+    def restore(self, state) -> None:
+        self.stop_sound()
+        levels, self.generated_until, full_raw, self.last_full = state
+        self.levels, self.full_raw = levels.copy(), dict(full_raw)
+        self._redraw()
+
     def full_distribution(self, trace, index: int):
         """Known for the last step of every chunk, so for every step taken while paused."""
         return self.full_raw.get(index)

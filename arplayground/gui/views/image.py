@@ -309,6 +309,18 @@ class ImageModeView(QObject):
         self.canvas.selected = None
         self.canvas.update()
 
+    def snapshot(self):
+        c = self.canvas
+        return c.images.copy(), c.known, self.raw.copy(), self.sampled.copy()
+
+    def restore(self, state) -> None:
+        images, known, raw, sampled = state
+        self.canvas.images[:] = images
+        self.canvas.known = known
+        self.canvas.selected = None
+        self.raw, self.sampled = raw.copy(), sampled.copy()
+        self.canvas.update()
+
     def full_distribution(self, trace, index: int):
         return self.raw[index % self.lanes, trace[index].position]
 

@@ -211,6 +211,16 @@ class TextModeView(QObject):
     def full_distribution(self, trace, index: int):
         return self.raw_rows[index] if index < len(self.raw_rows) else None
 
+    def snapshot(self):
+        """What this view shows of a branch, to show it again when the branch is chosen."""
+        return list(self.pane.records), list(self.raw_rows)
+
+    def restore(self, state) -> None:
+        records, raw_rows = state
+        self.pane.truncate(0)
+        self.pane.append_steps(records)
+        self.raw_rows = list(raw_rows)
+
     def set_running(self, running: bool) -> None:
         pass  # the prompt stays editable: it is read when Generate is clicked
 
