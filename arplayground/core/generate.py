@@ -112,6 +112,7 @@ class Chunk:
         return StepRecord(
             position=self.position + i, value=int(c["value"][i]), prob=float(c["prob"][i]),
             sampled_prob=float(c["sampled_prob"][i]), rank=int(c["rank"][i]), entropy=float(c["entropy"][i]),
+            kept=int(c["kept"][i]),
             top_values=c["top_values"][i].copy(), top_raw=c["top_raw"][i].copy(), top_sampled=c["top_sampled"][i].copy(),
             settings=self.settings, u=float(self.us[i]), seconds=self.seconds / len(self),
         )
@@ -165,7 +166,8 @@ def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings,
     columns = {
         "value": np.array([rec.value], np.int32), "prob": np.array([rec.prob], np.float32),
         "sampled_prob": np.array([rec.sampled_prob], np.float32), "rank": np.array([rec.rank], np.int32),
-        "entropy": np.array([rec.entropy], np.float32), "top_values": rec.top_values.reshape(1, k),
+        "entropy": np.array([rec.entropy], np.float32), "kept": np.array([rec.kept], np.int32),
+        "top_values": rec.top_values.reshape(1, k),
         "top_raw": rec.top_raw.reshape(1, k), "top_sampled": rec.top_sampled.reshape(1, k),
     }
     return Chunk(position, columns, np.array([u]), settings, rec.seconds, smp.raw_probs, smp.probs)

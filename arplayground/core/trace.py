@@ -24,6 +24,7 @@ class StepRecord:
     sampled_prob: float  # its probability in the distribution actually sampled from
     rank: int  # 0 = the model's most likely value
     entropy: float  # of the raw distribution, nats
+    kept: int  # values the sampler left with non-zero probability
     top_values: np.ndarray  # (K,) int: the raw distribution's most likely values, best first
     top_raw: np.ndarray  # (K,) float: their raw probabilities
     top_sampled: np.ndarray  # (K,) float: their probabilities after the sampler's filters
@@ -49,6 +50,7 @@ class StepRecord:
             sampled_prob=float(smp.probs[smp.value]),
             rank=int(np.count_nonzero(raw > p)),
             entropy=entropy(raw),
+            kept=int(np.count_nonzero(smp.probs)),
             top_values=top.astype(np.int32),
             top_raw=raw[top].astype(np.float32),
             top_sampled=smp.probs[top].astype(np.float32),
@@ -76,6 +78,7 @@ class Trace:
             "sampled_prob": np.zeros(capacity, np.float32),
             "rank": np.zeros(capacity, np.int32),
             "entropy": np.zeros(capacity, np.float32),
+            "kept": np.zeros(capacity, np.int32),
             "top_values": np.zeros((capacity, k), np.int32),
             "top_raw": np.zeros((capacity, k), np.float16),
             "top_sampled": np.zeros((capacity, k), np.float16),
@@ -113,7 +116,7 @@ class Trace:
         k = len(rec.top_values)
         c["position"][i], c["value"][i] = rec.position, rec.value
         c["prob"][i], c["sampled_prob"][i] = rec.prob, rec.sampled_prob
-        c["rank"][i], c["entropy"][i] = rec.rank, rec.entropy
+        c["rank"][i], c["entropy"][i], c["kept"][i] = rec.rank, rec.entropy, rec.kept
         c["top_values"][i, :k], c["top_raw"][i, :k], c["top_sampled"][i, :k] = rec.top_values, rec.top_raw, rec.top_sampled
         c["top_count"][i] = k
         if rec.settings not in self._settings_index:
@@ -135,7 +138,7 @@ class Trace:
         i, c = self._n, self._cols
         k = columns["top_values"].shape[1]
         c["position"][i : i + n] = np.arange(position, position + n)
-        for name in ("value", "prob", "sampled_prob", "rank", "entropy"):
+        for name in ("value", "prob", "sampled_prob", "rank", "entropy", "kept"):
             c[name][i : i + n] = columns[name]
         for name in ("top_values", "top_raw", "top_sampled"):
             c[name][i : i + n, :k] = columns[name]
@@ -161,6 +164,7 @@ class Trace:
             sampled_prob=float(c["sampled_prob"][i]),
             rank=int(c["rank"][i]),
             entropy=float(c["entropy"][i]),
+            kept=int(c["kept"][i]),
             top_values=c["top_values"][i, :k].copy(),
             top_raw=c["top_raw"][i, :k].astype(np.float32),
             top_sampled=c["top_sampled"][i, :k].astype(np.float32),
@@ -172,6 +176,10 @@ class Trace:
     @property
     def values(self) -> np.ndarray:
         return self._cols["value"][: self._n].copy()
+
+    def column(self, name: str) -> np.ndarray:
+        """One per-step field for all steps (a view, valid until the next append): for plots."""
+        return self._cols[name][: self._n]
 
     def nll(self) -> float:
         """Mean negative log-likelihood of the drawn values under the model, nats per step."""

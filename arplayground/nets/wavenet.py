@@ -285,14 +285,15 @@ class FastWaveNetStepper:
         n = len(uniforms)
         out = {
             "value": np.zeros(n, np.int32), "prob": np.zeros(n, np.float32), "sampled_prob": np.zeros(n, np.float32),
-            "rank": np.zeros(n, np.int32), "entropy": np.zeros(n, np.float32), "top_values": np.zeros((n, top), np.int32),
+            "rank": np.zeros(n, np.int32), "entropy": np.zeros(n, np.float32), "kept": np.zeros(n, np.int32),
+            "top_values": np.zeros((n, top), np.int32),
             "top_raw": np.zeros((n, top), np.float32), "top_sampled": np.zeros((n, top), np.float32),
         }
         w, b = self.weights, self.work
         temperature = settings.temperature if not settings.greedy else 0.0
         self._kernel.run_chunk(
             self.t, float(temperature), int(settings.top_k), float(settings.top_p), np.ascontiguousarray(uniforms, np.float64),
-            out["value"], out["prob"], out["sampled_prob"], out["rank"], out["entropy"],
+            out["value"], out["prob"], out["sampled_prob"], out["rank"], out["entropy"], out["kept"],
             out["top_values"], out["top_raw"], out["top_sampled"], self.raw, self.probs,
             w["embed"], w["w_gate"], w["b_gate"], w["w_out"], w["b_res"], w["b_skip"],
             w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],

@@ -141,15 +141,17 @@ def sample_into(logits, temperature, top_k, top_p, u, raw, probs, logp):
 
 @njit(nogil=True, cache=True)
 def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
-                out_top_values, out_top_raw, out_top_sampled):
+                out_kept, out_top_values, out_top_raw, out_top_sampled):
     """StepRecord's fields for step i of a chunk (top candidates: most likely first, ties by value)."""
     p = raw[value]
     out_value[i], out_prob[i], out_sampled[i] = value, p, probs[value]
-    rank = 0
+    rank, kept = 0, 0
     for v in range(len(raw)):
         if raw[v] > p:
             rank += 1
-    out_rank[i], out_entropy[i] = rank, entropy
+        if probs[v] > 0.0:
+            kept += 1
+    out_rank[i], out_entropy[i], out_kept[i] = rank, entropy, kept
     k = out_top_values.shape[1]
     top_v = np.empty(k, np.int64)
     top_p = np.empty(k)
@@ -173,7 +175,7 @@ def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled,
 
 @njit(nogil=True, cache=True)
 def run_chunk(t, temperature, top_k, top_p, uniforms, out_value, out_prob, out_sampled, out_rank,
-              out_entropy, out_top_values, out_top_raw, out_top_sampled, raw, probs,
+              out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, raw, probs,
               embed, w_gate, b_gate, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
               dilations, queues, h, x, pre, g, skips, z, logits):
     """len(uniforms) steps from the current logits: draw, record, run the network on the drawn value."""
@@ -181,6 +183,6 @@ def run_chunk(t, temperature, top_k, top_p, uniforms, out_value, out_prob, out_s
     for i in range(len(uniforms)):
         value, entropy = sample_into(logits, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
         record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
-                    out_top_values, out_top_raw, out_top_sampled)
+                    out_kept, out_top_values, out_top_raw, out_top_sampled)
         network_step(value, t + i, embed, w_gate, b_gate, w_out, b_res, b_skip,
                      w_head1, b_head1, w_head2, b_head2, dilations, queues, h, x, pre, g, skips, z, logits)

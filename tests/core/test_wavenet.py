@@ -99,6 +99,7 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings)
     records = [c.record(i) for c in chunks for i in range(len(c))]
     for mine, theirs in zip(records[::37], [s.record for s in per_step][::37]):
         assert mine.position == theirs.position and mine.rank == theirs.rank and mine.u == theirs.u
+        assert mine.kept == theirs.kept
         assert mine.prob == pytest.approx(theirs.prob, rel=1e-4, abs=1e-6)
         assert mine.sampled_prob == pytest.approx(theirs.sampled_prob, rel=1e-4, abs=1e-6)
         assert mine.entropy == pytest.approx(theirs.entropy, rel=1e-4)
