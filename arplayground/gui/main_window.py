@@ -31,6 +31,7 @@ from arplayground.core.lab import Branch
 from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings, stages
 from arplayground.core.trace import Trace
 from arplayground.gui.distribution_panel import DistributionPanel
+from arplayground.gui.timeline import Timeline
 from arplayground.gui.views.audio import AudioModeView
 from arplayground.gui.views.image import ImageModeView
 from arplayground.gui.views.text import TextModeView
@@ -190,9 +191,16 @@ class MainWindow(QMainWindow):
             self.displays.addWidget(view.display)
         self.panel = DistributionPanel(max_bars=16)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.displays)
+        self.timeline = Timeline()
+        under_view = QWidget()  # the view and its timeline share one splitter pane
+        under_layout = QVBoxLayout(under_view)
+        under_layout.setContentsMargins(0, 0, 0, 0)
+        under_layout.addWidget(self.displays, 1)
+        under_layout.addWidget(self.timeline)
+        self.timeline.set_trace(self.trace)
+        right.addWidget(under_view)
         right.addWidget(self.panel)
-        right.setSizes([420, 300])
+        right.setSizes([520, 300])
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(side_column)
@@ -220,6 +228,7 @@ class MainWindow(QMainWindow):
         self.step_button.clicked.connect(self.step)
         self.back_button.clicked.connect(self.back)
         self.panel.value_clicked.connect(self.branch_here)
+        self.timeline.scrubbed.connect(self.show_step)
         self.branch_box.activated.connect(self.on_branch_chosen)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
@@ -237,6 +246,7 @@ class MainWindow(QMainWindow):
         self.mode_controls.setCurrentWidget(view.controls)
         self.displays.setCurrentWidget(view.display)
         self.trace = Trace()
+        self.timeline.set_trace(self.trace)
         self.branch, self.resumable, self.shown_index = None, False, None
         self.branches, self.branch_views = {}, {}
         self.branch_box.clear()
@@ -391,6 +401,7 @@ class MainWindow(QMainWindow):
         self.branch_views: dict[str, object] = {}  # what the view showed of each branch not shown now
         self._refresh_branch_box()
         self.trace = self.branch.trace
+        self.timeline.set_trace(self.trace)
         self.shown_index = None
         self._start_run(prefix, self.n_steps, paused, forced=None)
 
@@ -457,6 +468,7 @@ class MainWindow(QMainWindow):
         kept = max(0, min(kept, len(self.trace)))
         self.branch.rewind(kept)
         self.running_view.rewind(kept)
+        self.timeline.refresh()
         self.resumable = kept < self.n_steps
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(True)
@@ -487,6 +499,7 @@ class MainWindow(QMainWindow):
         self.branch = self.branch.fork(index, value, name)
         self.branches[name] = self.branch
         self.trace = self.branch.trace
+        self.timeline.set_trace(self.trace)
         self.running_view.rewind(index)
         self._refresh_branch_box()
         self.resumable = True
@@ -503,6 +516,7 @@ class MainWindow(QMainWindow):
         self.branch_views[self.branch.name] = self.running_view.snapshot()
         self.branch = self.branches[name]
         self.trace = self.branch.trace
+        self.timeline.set_trace(self.trace)
         self.running_view.restore(self.branch_views.pop(name))
         self.resumable = len(self.trace) < self.n_steps
         self._refresh_branch_box()
@@ -573,6 +587,7 @@ class MainWindow(QMainWindow):
     def _refresh_panel(self) -> None:
         if self._panel_dirty:
             self._panel_dirty = False
+            self.timeline.refresh()
             self.show_step(len(self.trace) - 1)
             if self.is_running():
                 self.panel_timer.start()  # the next redraw waits a full interval
@@ -610,6 +625,7 @@ class MainWindow(QMainWindow):
             return
         self.shown_index = index
         self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab, self.what_if(index))
+        self.timeline.show_position(index)
 
     def streaming(self) -> bool:
         return self.is_running() and not self.pause_button.isChecked()

@@ -160,3 +160,36 @@ def test_the_panel_maps_a_click_position_to_the_bar_value(qtbot, all_models):
     assert w.panel.value_at(-3) is None
     click(qtbot, w.stop_button)
     w.close()
+
+
+@pytest.mark.parametrize("mode", ["text", "image", "audio"])
+def test_the_timeline_plots_every_step_and_scrubbing_shows_and_highlights_the_step(qtbot, all_models, mode):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    if mode == "text":
+        w.prompt_edit.setPlainText("to be")
+        w.length_spin.setValue(40)
+    if mode == "audio":
+        w.views["audio"].length_spin.setValue(0.05)
+    w.top_k.setValue(7)
+    click(qtbot, w.generate_button)
+    qtbot.waitUntil(lambda: not w.is_running() and w.generate_button.isEnabled(), timeout=30_000)
+    n = len(w.trace)
+    tl = w.timeline
+    np.testing.assert_allclose(tl.values(), w.trace.column("entropy"), rtol=1e-6)
+    tl.measure_box.setCurrentText("values kept by the sampler")
+    assert tl.values().tolist() == [7.0] * n
+    tl.measure_box.setCurrentText("running NLL (nats per step)")
+    assert tl.values()[-1] == pytest.approx(w.trace.nll(), rel=1e-5)
+    tl.slider.setValue(10)  # scrub
+    assert w.shown_index == 10 and tl.position_label.text() == f"step 11 of {n}"
+    view = w.views[mode]
+    if mode == "text":
+        assert w.panel.title.text().startswith("step 11:") and view.pane.highlighted == 10
+    elif mode == "image":
+        assert view.canvas.selected == (0, w.trace[10].position) and ", step 11:" in w.panel.title.text()
+    else:
+        assert view.cursor_line.value() == pytest.approx(w.trace[10].position / 8000)
+    w.close()

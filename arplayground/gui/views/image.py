@@ -330,6 +330,9 @@ class ImageModeView(QObject):
         rec = trace[index]
         pixel, lane = rec.position, index % self.lanes
         r, c = divmod(pixel, self.canvas.W)
+        if self.canvas.selected != (lane, pixel):  # the shown step's pixel, outlined in place
+            self.canvas.selected = (lane, pixel)
+            self.canvas.update()
         where = f"image {lane + 1} (digit {self.canvas.labels[lane]}), " if self.lanes > 1 else ""
         panel.show_levels(
             title=f"{where}pixel ({r}, {c}), step {index + 1}",

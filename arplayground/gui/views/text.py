@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QTextEdit, QToolTip, QVBoxLayout, QWidget
 
 from arplayground.catalog import vocabulary
 from arplayground.core.trace import StepRecord
@@ -47,6 +47,7 @@ class SampledTextPane(QPlainTextEdit):
         self.vocab = None
         self.records: list[StepRecord] = []
         self.prompt_length = 0
+        self.highlighted: int | None = None
         self._formats = {}
 
     def start(self, prompt: str, vocab) -> None:
@@ -95,6 +96,21 @@ class SampledTextPane(QPlainTextEdit):
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         del self.records[steps:]
+
+    def highlight(self, step: int) -> None:
+        """Outline the character of `step` (the step the panel shows)."""
+        selection = QTextEdit.ExtraSelection()
+        fmt = QTextCharFormat()
+        fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
+        fmt.setUnderlineColor(QColor(214, 40, 40))
+        fmt.setFontWeight(QFont.Weight.Bold)
+        selection.format = fmt
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self.prompt_length + step)
+        cursor.movePosition(QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor)
+        selection.cursor = cursor
+        self.setExtraSelections([selection])
+        self.highlighted = step
 
     def generated_text(self) -> str:
         return self.toPlainText()[self.prompt_length :]
@@ -226,6 +242,7 @@ class TextModeView(QObject):
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         rec = trace[index]
+        self.pane.highlight(index)
         data = panel_data(rec, index + 1, vocab)
         if what_if is None:
             panel.show_step(data)

@@ -1,0 +1,103 @@
+"""The timeline under the view: one measure of every step of the run, and a cursor to scrub with.
+
+Scrubbing shows the step under the cursor in the panel and highlights its value in place (the
+character, the pixel, the audio sample). The curves are made once and only fed new arrays;
+long audio runs are drawn with peak downsampling and clipped to the visible range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+# (label, how to compute it from the trace) per measure; all per step, nats where it applies
+MEASURES = {
+    "entropy (nats)": lambda t: t.column("entropy"),
+    "surprisal of the drawn value (nats)": lambda t: -np.log(np.maximum(t.column("prob").astype(np.float64), 1e-30)),
+    "rank of the drawn value (0 = most likely)": lambda t: t.column("rank"),
+    "values kept by the sampler": lambda t: t.column("kept"),
+    "running NLL (nats per step)": lambda t: np.cumsum(-np.log(np.maximum(t.column("prob").astype(np.float64), 1e-30)))
+    / np.arange(1, len(t) + 1),
+    "running perplexity": lambda t: np.exp(
+        np.cumsum(-np.log(np.maximum(t.column("prob").astype(np.float64), 1e-30))) / np.arange(1, len(t) + 1)
+    ),
+}
+
+
+class Timeline(QWidget):
+    scrubbed = Signal(int)  # step index chosen with the slider or by a click on the plot
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.trace = None
+        self.measure_box = QComboBox()
+        self.measure_box.addItems(list(MEASURES))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("Scrub to any step: the panel shows it and the view highlights it")
+        self.position_label = QLabel("no steps")
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setFixedHeight(120)
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.curve = self.plot.plot(pen=pg.mkPen((40, 90, 160), width=1))
+        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve.setClipToView(True)
+        self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((214, 40, 40), width=2))
+        self.plot.addItem(self.cursor)
+        self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Timeline"))
+        top.addWidget(self.measure_box, 1)
+        top.addWidget(self.position_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.plot)
+        layout.addWidget(self.slider)
+        self.measure_box.currentIndexChanged.connect(self.refresh)
+        self.slider.valueChanged.connect(self._on_slider)
+
+    def set_trace(self, trace) -> None:
+        self.trace = trace
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Redraw the measure over every step so far (called at most at the panel's rate)."""
+        n = 0 if self.trace is None else len(self.trace)
+        if n == 0:
+            self.curve.setData([], [])
+        else:
+            y = np.asarray(MEASURES[self.measure_box.currentText()](self.trace), dtype=np.float64)
+            self.curve.setData(np.arange(1, n + 1), y)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, n - 1))
+        self.slider.blockSignals(False)
+
+    def show_position(self, index: int) -> None:
+        """Move the cursor to step `index` (0-based) without announcing it."""
+        self.cursor.setPos(index + 1)
+        self.slider.blockSignals(True)
+        self.slider.setValue(index)
+        self.slider.blockSignals(False)
+        n = 0 if self.trace is None else len(self.trace)
+        self.position_label.setText(f"step {index + 1} of {n}")
+
+    def values(self) -> np.ndarray:
+        """The plotted measure, for tests and checks."""
+        return np.asarray(self.curve.getData()[1])
+
+    @Slot(int)
+    def _on_slider(self, index: int) -> None:
+        if self.trace is not None and 0 <= index < len(self.trace):
+            self.scrubbed.emit(index)
+
+    def _on_plot_clicked(self, event) -> None:
+        x = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos()).x()
+        index = int(round(x)) - 1
+        if self.trace is not None and 0 <= index < len(self.trace):
+            self.scrubbed.emit(index)
