@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -27,7 +29,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
-from arplayground.core.lab import Branch
+from arplayground.core.lab import Branch, export_trace, load_trace
 from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings, stages
 from arplayground.core.trace import Trace
 from arplayground.gui.distribution_panel import DistributionPanel
@@ -71,6 +73,7 @@ class MainWindow(QMainWindow):
         self.n_records = 0
         self.branch: Branch | None = None
         self.branches: dict[str, Branch] = {}
+        self.replaying: Branch | None = None  # the trace file a running replay must reproduce
         self.branch_views: dict[str, object] = {}
         self.shown_index: int | None = None  # the step the panel shows
         self.resumable = False  # a rewound or stopped run that Step / Resume can continue
@@ -178,6 +181,15 @@ class MainWindow(QMainWindow):
             "value at the shown step: a new branch continues from there, and this one is kept."
         )
         form.addRow("Branch", self.branch_box)
+        trace_row = QHBoxLayout()
+        self.export_trace_button = QPushButton("Export trace…")
+        self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
+                                            "settings per step, seed, model and card, timings")
+        self.open_trace_button = QPushButton("Open trace…")
+        self.open_trace_button.setToolTip("Replay a trace with its model, seed and settings (exactly), then branch it")
+        trace_row.addWidget(self.export_trace_button)
+        trace_row.addWidget(self.open_trace_button)
+        form.addRow(trace_row)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         side.setMinimumWidth(330)
         side_column = QWidget()
@@ -229,6 +241,8 @@ class MainWindow(QMainWindow):
         self.back_button.clicked.connect(self.back)
         self.panel.value_clicked.connect(self.branch_here)
         self.timeline.scrubbed.connect(self.show_step)
+        self.export_trace_button.clicked.connect(self.export_dialog)
+        self.open_trace_button.clicked.connect(self.open_trace_dialog)
         self.branch_box.activated.connect(self.on_branch_chosen)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
@@ -405,7 +419,68 @@ class MainWindow(QMainWindow):
         self.shown_index = None
         self._start_run(prefix, self.n_steps, paused, forced=None)
 
-    def _start_run(self, prefix, n_steps: int, paused: bool, forced) -> None:
+    def export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export trace", f"{self.branch.name if self.branch else 'run'}.trace.json", "Traces (*.json)")
+        if path:
+            self.export_trace(path)
+
+    def export_trace(self, path: str) -> bool:
+        if self.branch is None or not len(self.trace):
+            self.state_label.setText("Nothing to export yet: generate first")
+            return False
+        try:
+            export_trace(path, self.branch, self.running_entry.name, self.running_entry.card, self.running_view.mode)
+        except OSError as e:
+            self.state_label.setText(f"Could not write {path}: {e.strerror or e}")
+            return False
+        self.state_label.setText(f"Exported {len(self.trace)} steps of {self.branch.name} to {path}")
+        return True
+
+    def open_trace_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open trace", "", "Traces (*.json);;All files (*)")
+        if path:
+            self.open_trace(path)
+
+    def open_trace(self, path: str) -> bool:
+        """Replay a trace: its mode, model, prefix, condition, seed, forced values and the settings of
+        every step, so the same model reproduces it exactly (checked when the replay ends)."""
+        try:
+            loaded, meta = load_trace(path)
+        except ValueError as e:
+            self.state_label.setText(str(e))
+            return False
+        mode, model = meta.get("mode"), meta.get("model")
+        if self.mode_box.findData(mode) < 0:
+            self.state_label.setText(f"The trace is from {mode} mode, which has no model here")
+            return False
+        self.runner.stop()
+        self.mode_box.setCurrentIndex(self.mode_box.findData(mode))
+        index = next((i for i in range(self.model_box.count()) if self.model_box.itemData(i).name == model), -1)
+        if index < 0 or not self.model_box.itemData(index).available:
+            self.state_label.setText(f"The trace needs the model {model}, which is not available here")
+            return False
+        self.model_box.setCurrentIndex(index)
+        entry, view = self.current_entry(), self.current_view()
+        self.vocab = catalog.vocabulary(entry)
+        self.running_entry, self.running_view = entry, view
+        n = len(loaded.trace)
+        prefix, condition, self.n_steps = view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, n)
+        self.n_records = self.n_steps
+        self.seed_spin.setValue(loaded.seed)
+        self.branch = Branch(loaded.name, loaded.prefix, loaded.condition, loaded.seed, forced=dict(loaded.forced),
+                             parent=loaded.parent, fork_step=loaded.fork_step)
+        self.branches, self.branch_views = {loaded.name: self.branch}, {}
+        self.replaying = loaded
+        self._refresh_branch_box()
+        self.trace = self.branch.trace
+        self.timeline.set_trace(self.trace)
+        self.shown_index = None
+        schedule = tuple(loaded.trace[i].settings for i in range(n))
+        self._start_run(prefix, n, paused=False, forced=dict(loaded.forced), schedule=schedule)
+        self.state_label.setText(f"Replaying {Path(path).name}: {n} steps of {model}")
+        return True
+
+    def _start_run(self, prefix, n_steps: int, paused: bool, forced, schedule=None) -> None:
         """Start the worker on this branch: a new run, or the continuation of a rewound one."""
         view, entry, branch = self.running_view, self.running_entry, self.branch
         self.resumable = False
@@ -423,6 +498,7 @@ class MainWindow(QMainWindow):
             condition=branch.condition,
             keep_distributions=view.keeps_distributions,
             forced=forced,
+            schedule=schedule,
         )
         self.runner.start(request, self.controls)
         self.state_label.setText("Paused" if paused else "Generating…")
@@ -602,7 +678,12 @@ class MainWindow(QMainWindow):
     def on_finished(self, outcome: str) -> None:
         if self.branches:
             self._refresh_branch_box()  # lengths and NLLs, for comparing branches
-        if outcome == "done":
+        replayed, self.replaying = self.replaying, None
+        if outcome == "done" and replayed is not None:
+            same = np.array_equal(self.trace.values, replayed.values)
+            differs = "" if same else f"; differs from the file at step {int(np.argmax(self.trace.values != replayed.values)) + 1}"
+            self.state_label.setText(f"Replayed {len(self.trace)} steps: " + ("identical to the trace" if same else "NOT identical") + differs)
+        elif outcome == "done":
             self.state_label.setText(f"Done: {len(self.trace)} steps")
         elif outcome == "stopped":
             self.state_label.setText(f"Stopped after {len(self.trace)} steps")

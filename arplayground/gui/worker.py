@@ -114,6 +114,7 @@ class RunRequest:
     condition: object = None
     keep_distributions: bool = False  # send every step's full distributions (image: 784 x 256)
     forced: dict | None = None  # position -> value taken instead of drawn (a branch)
+    schedule: tuple | None = None  # settings per step (replaying a trace), instead of the sliders'
 
 
 class GenerationWorker(QObject):
@@ -138,9 +139,12 @@ class GenerationWorker(QObject):
     def _loop(self) -> str:
         r, controls = self.request, self.controls
         stepper = r.load()
-        if hasattr(stepper, "run_chunk"):
+        settings = controls.settings
+        if r.schedule is not None:  # a replay: every step with the settings it was drawn with
+            settings = iter(r.schedule).__next__
+        elif hasattr(stepper, "run_chunk"):
             return self._chunk_loop(stepper)
-        steps = generate(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, r.forced)
+        steps = generate(stepper, r.prefix, r.n_steps, settings, r.seed, r.condition, r.forced)
         pending, dists, lanes, done = [], [], [], 0
         compute_seconds = 0.0
         last_emit = time.perf_counter()

@@ -193,3 +193,52 @@ def test_the_timeline_plots_every_step_and_scrubbing_shows_and_highlights_the_st
     else:
         assert view.cursor_line.value() == pytest.approx(w.trace[10].position / 8000)
     w.close()
+
+
+@pytest.mark.parametrize("mode", ["text", "image", "audio"])
+def test_an_exported_trace_opens_in_a_new_window_and_replays_exactly(qtbot, all_models, mode, tmp_path):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    if mode == "text":
+        w.prompt_edit.setPlainText("to be")
+        w.length_spin.setValue(30)
+    if mode == "audio":
+        w.views["audio"].length_spin.setValue(0.004)  # 32 samples
+    w.temperature.setValue(1.4)
+    for n in range(1, 11):  # ten steps at 1.4, then the rest at 0.6 with top-k 5: the settings vary per step
+        click(qtbot, w.step_button)
+        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    w.temperature.setValue(0.6)
+    w.top_k.setValue(5)
+    w.show_step(4)
+    w.panel.value_clicked.emit(int(w.trace[4].top_values[1]))  # a branch: a forced value at step 5
+    qtbot.waitUntil(lambda: len(w.trace) == 5, timeout=10_000)
+    click(qtbot, w.pause_button)
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == w.n_steps, timeout=20_000)
+    path = tmp_path / "run.trace.json"
+    assert w.export_trace(str(path))
+    values = w.trace.values.copy()
+    w.close()
+
+    other = MainWindow(all_models)
+    qtbot.addWidget(other)
+    other.show()
+    assert other.open_trace(str(path))
+    qtbot.waitUntil(lambda: not other.is_running() and len(other.trace) == len(values), timeout=30_000)
+    assert other.mode_box.currentData() == mode and other.branch.name == "branch 1"
+    np.testing.assert_array_equal(other.trace.values, values)
+    assert "identical to the trace" in other.state_label.text()
+    assert shown(other, mode) == values.tolist()
+    other.close()
+
+
+def test_opening_a_file_that_is_not_a_trace_says_so_and_changes_nothing(qtbot, all_models, tmp_path):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    bad = tmp_path / "notes.json"
+    bad.write_text("[1, 2, 3]")
+    assert not w.open_trace(str(bad))
+    assert "not an arplayground trace" in w.state_label.text() and w.branch is None
+    w.close()

@@ -166,6 +166,13 @@ class AudioModeView(QObject):
         return tuple(int(v) for v in self.levels[:keep]), (self.digit_box.currentData(), self.speaker_box.currentData()), n
 
     def append(self, batch) -> None:
+        for i, rec in enumerate(batch.records):  # a replay, step by step
+            self.levels[rec.position] = rec.value
+            self.generated_until = rec.position + 1
+            if batch.distributions:
+                raw, sampled = batch.distributions[i]
+                self.full_raw[rec.position - self.prefix_len] = raw
+                self.last_full = (rec.position - self.prefix_len, raw, sampled)
         for chunk in batch.chunks:
             start, end = chunk.position, chunk.position + len(chunk)
             self.levels[start:end] = chunk.values
@@ -180,6 +187,19 @@ class AudioModeView(QObject):
             f"{batch.steps_per_second / SAMPLE_RATE:.1f}x faster than real time"
             + (f"  ·  underruns {self.player.underruns}" if self.player is not None else "")
         )
+
+    def prepare_replay(self, vocab, prefix, condition, n_steps: int):
+        """Like prepare(), for a trace being replayed: its prefix and conditions."""
+        digit, speaker = condition if isinstance(condition, (tuple, list)) else (condition, None)
+        self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(digit)))
+        self.speaker_box.setCurrentIndex(max(0, self.speaker_box.findData(speaker)))
+        self.stop_sound()
+        self.prefix_len = self.generated_until = len(prefix)
+        self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
+        self.last_full, self.full_raw = None, {}
+        self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
+        self._redraw()
+        return tuple(prefix), condition, n_steps
 
     def rewind(self, steps: int) -> None:
         """Keep the first `steps` generated samples."""

@@ -293,6 +293,17 @@ class ImageModeView(QObject):
         condition = digits[0] if self.lanes == 1 else list(digits)
         return prefix, condition, total - len(prefix)
 
+    def prepare_replay(self, vocab, prefix, condition, n_steps: int):
+        """Like prepare(), for a trace being replayed: one image from its kept pixels."""
+        self.grid_box.setCurrentIndex(0)
+        self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(condition)))
+        self.prefix_len, self.lanes, self.digits = len(prefix), 1, (condition,)
+        total = self.canvas.H * self.canvas.W
+        self.raw = np.zeros((1, total, len(vocab)), np.float32)
+        self.sampled = np.zeros((1, total, len(vocab)), np.float32)
+        self.canvas.start(prefix, 1, 1, ["any" if condition is None else str(condition)])
+        return tuple(prefix), condition, n_steps
+
     def append(self, batch) -> None:
         start = self.canvas.known
         if batch.distributions:

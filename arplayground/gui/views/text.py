@@ -215,6 +215,12 @@ class TextModeView(QObject):
         self.raw_rows = []
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
+    def prepare_replay(self, vocab, prefix, condition, n_steps: int):
+        """Like prepare(), for a trace being replayed: its prompt and length."""
+        self.prompt_edit.setPlainText(vocab.decode(prefix))
+        self.length_spin.setValue(n_steps)
+        return self.prepare(vocab)
+
     def append(self, batch) -> None:
         self.pane.append_steps(batch.records)
         if batch.distributions:
