@@ -193,6 +193,9 @@ class GPTStepper:
     the next-character distribution already computed; push() runs one cached step. When the text
     outgrows block_size, the cache is re-primed on the most recent half block (one parallel pass),
     so generation can go on indefinitely with at least block_size/2 characters of context.
+
+    The context of every position depends on the position alone (context_start), so a run rewound
+    to any step and re-primed there sees exactly what it saw the first time.
     """
 
     def __init__(self, model: GPT, vocab: Vocabulary):
@@ -203,11 +206,21 @@ class GPTStepper:
         self.tokens: list[int] = []
         self._next_logits: np.ndarray | None = None
 
+    def context_start(self, n: int) -> int:
+        """Where the context begins when n tokens are known: 0 until the cache first fills; then the
+        cache is re-primed on the last half block each time it is full again, which happens at
+        n = B + 1 + k (B/2 + 1) for block size B."""
+        B = self.cache.capacity
+        if n <= B:
+            return 0
+        k = (n - (B + 1)) // (B // 2 + 1)
+        return B + 1 + k * (B // 2 + 1) - B // 2
+
     @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
         """Prime on prefix (a list of token ids; may be empty). Text models take no condition."""
         self.tokens = list(prefix) or [self.vocab.default_start]
-        self._prime(self.tokens[-self.model.cfg.block_size :])
+        self._prime(self.tokens[self.context_start(len(self.tokens)) :])
 
     def _prime(self, window: list[int]) -> None:
         self.cache.length = 0
@@ -222,7 +235,9 @@ class GPTStepper:
     def push(self, value: int) -> None:
         self.tokens.append(int(value))
         if self.cache.length >= self.cache.capacity:
-            self._prime(self.tokens[-(self.cache.capacity // 2) :])
+            start = self.context_start(len(self.tokens))
+            assert start == len(self.tokens) - self.cache.capacity // 2
+            self._prime(self.tokens[start:])
             return
         logits, _ = self.model(torch.tensor([[int(value)]]), cache=self.cache)
         self._next_logits = logits[0, -1].numpy().astype(np.float64)

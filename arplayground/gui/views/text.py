@@ -210,7 +210,9 @@ class TextModeView(QObject):
 
     def prepare(self, vocab):
         """(prefix, condition, steps) for a new run; the pane starts over with the prompt."""
-        prompt = self.prompt_edit.toPlainText()
+        # An empty prompt starts from a new line, given explicitly, so that a rewind re-primes on
+        # exactly the context the run had.
+        prompt = self.prompt_edit.toPlainText() or vocab.text(vocab.default_start)
         self.pane.start(prompt, vocab)
         self.raw_rows = []
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
