@@ -187,3 +187,19 @@ def test_hover_and_click_show_a_characters_step(qtbot, window):
     assert tip.startswith("step 5:") and "top:" in tip
     qtbot.mouseClick(pane.viewport(), Qt.MouseButton.LeftButton, pos=point)
     assert window.panel.title.text().startswith("step 5:")
+
+
+def test_save_text_writes_the_prompt_and_the_generated_text(qtbot, tiny_models, tmp_path):
+    from arplayground.gui.main_window import MainWindow
+
+    w = MainWindow(tiny_models)
+    qtbot.addWidget(w)
+    w.prompt_edit.setPlainText("to be")
+    w.length_spin.setValue(20)
+    qtbot.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 20, timeout=20_000)
+    path = tmp_path / "sample.txt"
+    assert w.views["text"].save_text(str(path))
+    assert path.read_text(encoding="utf-8") == w.text_pane.toPlainText()
+    assert path.read_text(encoding="utf-8").startswith("to be") and len(path.read_text(encoding="utf-8")) == 25
+    w.close()

@@ -13,7 +13,18 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QTextEdit, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTextEdit,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from arplayground.catalog import vocabulary
 from arplayground.core.trace import StepRecord
@@ -182,6 +193,12 @@ class TextModeView(QObject):
         self.length_spin.setValue(500)
         self.length_spin.setSuffix(" steps")
         form.addRow("Length", self.length_spin)
+        self.save_button = QPushButton("Save text…")
+        self.save_button.clicked.connect(self.save_dialog)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        form.addRow(self.save_button)
+        form.addRow(self.note)
 
         self.raw_rows: list[np.ndarray] = []  # each generated step's full raw distribution
         self.pane = SampledTextPane()
@@ -216,6 +233,22 @@ class TextModeView(QObject):
         self.pane.start(prompt, vocab)
         self.raw_rows = []
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.controls, "Save text", "sample.txt", "Text (*.txt)")
+        if path:
+            self.save_text(path)
+
+    def save_text(self, path: str) -> bool:
+        """The prompt and the generated text, as plain UTF-8."""
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(self.pane.toPlainText())
+        except OSError as e:
+            self.note.setText(f"Could not save {path}: {e.strerror or e}")
+            return False
+        self.note.setText(f"Saved {path}")
+        return True
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
         """Like prepare(), for a trace being replayed: its prompt and length."""
