@@ -652,10 +652,12 @@ class MainWindow(QMainWindow):
 
         While text streams at full speed the panel redraws at most PANEL_HZ times a second
         (nobody reads 60 histograms a second, and each redraw costs the worker GIL time);
-        it always settles on the newest step.
+        it always settles on the newest step. A single step (paused) shows at once.
         """
         self._panel_dirty = True
-        if not self.panel_timer.isActive():
+        if not self.streaming():
+            self._settle_panel()
+        elif not self.panel_timer.isActive():
             self._refresh_panel()
             self.panel_timer.start()
 

@@ -144,8 +144,6 @@ def test_without_a_sound_device_play_is_disabled_with_the_reason_and_the_rest_wo
 
 
 def test_closing_the_window_mid_generation_and_playback_leaves_no_audio_thread(qtbot, tiny_audio_models):
-    import threading
-
     w = open_audio_window(qtbot, tiny_audio_models)
     view = w.views["audio"]
     view.length_spin.setValue(3.0)
@@ -153,6 +151,7 @@ def test_closing_the_window_mid_generation_and_playback_leaves_no_audio_thread(q
     qtbot.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(w.trace) > 0 and view.player is not None and view.player.active, timeout=10_000)
     player = view.player
+    feeder = player._clip.feeder  # this clip's own thread (other tests' fakes may leave theirs)
     w.close()
     assert not w.is_running() and not player.active
-    qtbot.waitUntil(lambda: not any(t.name == "audio-feeder" and t.is_alive() for t in threading.enumerate()), timeout=5_000)
+    qtbot.waitUntil(lambda: not feeder.is_alive(), timeout=5_000)

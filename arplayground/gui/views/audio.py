@@ -116,6 +116,7 @@ class AudioModeView(QObject):
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.setMenuEnabled(False)
         self.plot.setLabel("bottom", "time (s)")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # seconds stay seconds, not "x0.001"
         self.plot.setLabel("left", "amplitude")
         self.plot.setYRange(-1, 1, padding=0.02)
         self.plot.setXRange(0, 1.0, padding=0)
