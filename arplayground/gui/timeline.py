@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+DISPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 500, 2000)  # steps per second when the timeline plays
+FRAME_MS = 16
 
 # (label, how to compute it from the trace) per measure; all per step, nats where it applies
 MEASURES = {
@@ -38,6 +41,19 @@ class Timeline(QWidget):
         self.slider.setRange(0, 0)
         self.slider.setToolTip("Scrub to any step: the panel shows it and the view highlights it")
         self.position_label = QLabel("no steps")
+        # Display speed, separate from compute speed: replay the steps already generated (however
+        # fast they were computed) at a pace a person can follow.
+        self.play_button = QPushButton("▶ Play")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip("Walk the cursor through the steps already generated, at the display speed")
+        self.display_speed = QComboBox()
+        for rate in DISPLAY_SPEEDS:
+            self.display_speed.addItem(f"{rate} steps/s", rate)
+        self.display_speed.setCurrentIndex(DISPLAY_SPEEDS.index(10))
+        self.play_timer = QTimer(self)
+        self.play_timer.setInterval(FRAME_MS)
+        self.play_timer.timeout.connect(self._advance)
+        self._play_position = 0.0
         self.plot = pg.PlotWidget(background="w")
         self.plot.setFixedHeight(120)
         self.plot.setMouseEnabled(x=True, y=False)
@@ -52,6 +68,8 @@ class Timeline(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Timeline"))
         top.addWidget(self.measure_box, 1)
+        top.addWidget(self.play_button)
+        top.addWidget(self.display_speed)
         top.addWidget(self.position_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -60,6 +78,7 @@ class Timeline(QWidget):
         layout.addWidget(self.slider)
         self.measure_box.currentIndexChanged.connect(self.refresh)
         self.slider.valueChanged.connect(self._on_slider)
+        self.play_button.toggled.connect(self._on_play_toggled)
 
     def set_trace(self, trace) -> None:
         self.trace = trace
@@ -86,6 +105,28 @@ class Timeline(QWidget):
         self.slider.blockSignals(False)
         n = 0 if self.trace is None else len(self.trace)
         self.position_label.setText(f"step {index + 1} of {n}")
+
+    @Slot(bool)
+    def _on_play_toggled(self, playing: bool) -> None:
+        n = 0 if self.trace is None else len(self.trace)
+        if playing and n:
+            start = self.slider.value()
+            self._play_position = 0.0 if start >= n - 1 else float(start)  # from the start once at the end
+            self.scrubbed.emit(int(self._play_position))
+            self.play_timer.start()
+        else:
+            self.play_timer.stop()
+            self.play_button.setChecked(False)
+
+    @Slot()
+    def _advance(self) -> None:
+        n = 0 if self.trace is None else len(self.trace)
+        self._play_position += self.display_speed.currentData() * FRAME_MS / 1000
+        index = min(int(self._play_position), n - 1)
+        if index != self.slider.value():
+            self.scrubbed.emit(index)
+        if index >= n - 1:
+            self.play_button.setChecked(False)
 
     def values(self) -> np.ndarray:
         """The plotted measure, for tests and checks."""

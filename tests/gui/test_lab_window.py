@@ -242,3 +242,22 @@ def test_opening_a_file_that_is_not_a_trace_says_so_and_changes_nothing(qtbot, a
     assert not w.open_trace(str(bad))
     assert "not an arplayground trace" in w.state_label.text() and w.branch is None
     w.close()
+
+
+def test_the_timeline_replays_the_steps_at_the_display_speed_whatever_the_compute_speed(qtbot, all_models):
+    w = MainWindow(all_models)
+    qtbot.addWidget(w)
+    w.show()
+    w.prompt_edit.setPlainText("to be")
+    w.length_spin.setValue(40)
+    click(qtbot, w.generate_button)  # computed at full speed
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 40, timeout=20_000)
+    tl = w.timeline
+    tl.display_speed.setCurrentIndex(tl.display_speed.findData(500))
+    seen = []
+    tl.scrubbed.connect(seen.append)
+    tl.play_button.setChecked(True)  # from the end: starts over at step 1
+    qtbot.waitUntil(lambda: not tl.play_button.isChecked(), timeout=10_000)
+    assert seen[0] == 0 and seen[-1] == 39 and seen == sorted(seen) and len(seen) > 5
+    assert w.shown_index == 39 and w.text_pane.highlighted == 39
+    w.close()
