@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--per-digit", type=int, default=6, help="clips generated per digit")
     parser.add_argument("--seconds", type=float, default=0.8)
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--temperature", type=float, default=1.0)
     args = parser.parse_args()
 
     import torch
@@ -116,8 +117,8 @@ def main() -> None:
     entry = next(e for e in entries if e.name == args.model) if args.model else entries[0]
     stepper = catalog.load_stepper(entry)
     n = int(args.seconds * RATE)
-    settings = SamplerSettings()
-    print(f"\nmodel {entry.name}: {args.per_digit} clips of {args.seconds} s per digit at temperature 1, "
+    settings = SamplerSettings(temperature=args.temperature)
+    print(f"\nmodel {entry.name}: {args.per_digit} clips of {args.seconds} s per digit at temperature {args.temperature}, "
           f"speaker: any, then each in turn\n")
     print("| digit | read as requested | read as | RMS (median) |")
     print("|---:|---:|---|---:|")
