@@ -22,7 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from arplayground.train.common import Progress, hardware, write_card
+from arplayground.train.common import (
+    Progress,
+    better_weights,
+    cosine_lr,
+    optimise,
+    training_section,
+    update_average,
+    write_card,
+)
 
 TEST_INDICES = range(0, 5)
 NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
@@ -143,6 +151,7 @@ def main(args: argparse.Namespace) -> int:
         f"WaveNet {model.num_params():,} parameters, receptive field {cfg.receptive_field} samples; "
         f"{len(train)} train / {len(test)} test clips; test histogram baseline {baseline:.4f} bits/sample"
     )
+    some = test[:: max(1, len(test) // args.eval_clips)][: args.eval_clips]  # per-epoch figure: every digit and speaker
     started = time.time()
     history: list[dict] = []
     groups: list[list[int]] = []
@@ -152,23 +161,11 @@ def main(args: argparse.Namespace) -> int:
         levels, mask, digits, speaker_ids = collate(train, groups.pop(), SILENCE)
         digits[rng.random(len(digits)) < args.label_dropout] = cfg.n_digits  # teach "any digit"
         speaker_ids[rng.random(len(speaker_ids)) < args.label_dropout] = cfg.n_speakers  # and "any speaker"
-        lr = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - 1) / total)))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        t = lambda a: torch.from_numpy(a).to(args.device)  # noqa: E731
-        with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.bf16):
-            loss = model.loss(t(levels), t(digits), t(speaker_ids), t(mask))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        batch = [torch.from_numpy(a).to(args.device) for a in (levels, digits, speaker_ids, mask)]
+        loss = optimise(model, opt, lambda: model.loss(*batch), cosine_lr(args.lr, step, total), args.bf16, args.device)
         if average is not None:
-            with torch.no_grad():
-                decay = min(args.ema, step / (step + 10))
-                for a, w in zip(average.parameters(), model.parameters()):
-                    a.lerp_(w, 1 - decay)
+            update_average(average, model, step, args.ema)
         if step % steps_per_epoch == 0 or step == total:
-            some = test[:: max(1, len(test) // args.eval_clips)][: args.eval_clips]  # every digit and speaker
             record = {"step": step, f"test_{len(some)}_clips_bits_per_sample": round(evaluate(model, some, args.device, SILENCE), 4)}
             if average is not None:
                 record[f"test_{len(some)}_clips_average_bits_per_sample"] = round(evaluate(average, some, args.device, SILENCE), 4)
@@ -176,12 +173,7 @@ def main(args: argparse.Namespace) -> int:
             progress.message(f"epoch {step / steps_per_epoch:.1f}: " + json.dumps(record))
         progress.update(step, bits=loss.item() / math.log(2))
     wall = time.time() - started
-    test_bits = evaluate(model, test, args.device, SILENCE)
-    weights_used = "final"
-    if average is not None:
-        test_average = evaluate(average, test, args.device, SILENCE)
-        if test_average < test_bits:
-            model, test_bits, weights_used = average, test_average, f"moving average (decay {args.ema})"
+    model, test_bits, weights_used = better_weights(model, average, lambda m: evaluate(m, test, args.device, SILENCE), args.ema)
     progress.message(f"test: {test_bits:.4f} bits/sample ({weights_used} weights); histogram baseline {baseline:.4f}")
 
     model = model.cpu()
@@ -214,19 +206,7 @@ def main(args: argparse.Namespace) -> int:
                 "measured_on": f"every sample of the {len(test)} test clips, with their digit and speaker, in float32",
                 "weights": weights_used,
             },
-            "training": {
-                "command": args.command_line,
-                "epochs": args.epochs,
-                "batch": args.batch,
-                "learning_rate": args.lr,
-                "label_dropout": args.label_dropout,
-                "ema": args.ema,
-                "bf16_autocast": args.bf16,
-                "seed": args.seed,
-                "wall_time_s": round(wall, 1),
-                "hardware": hardware(args.device),
-                "history": history,
-            },
+            "training": training_section(args, wall, history, args.device),
         },
     )
     progress.message(f"wrote {weights} in {wall / 60:.1f} min")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import shlex
@@ -65,3 +66,63 @@ def write_card(path: Path, card: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
+
+
+def cosine_lr(peak: float, step: int, total: int) -> float:
+    """Cosine decay from peak at step 1 to peak/20 at the last step."""
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - 1) / total)))
+
+
+def optimise(model, opt, loss_fn, lr: float, bf16: bool, device: str):
+    """One optimiser step at learning rate lr (loss under bfloat16 autocast if asked, gradients
+    clipped to norm 1); returns the loss."""
+    import torch
+
+    for group in opt.param_groups:
+        group["lr"] = lr
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+        loss = loss_fn()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
+
+
+def update_average(average, model, step: int, decay: float) -> None:
+    """Move the moving average of the weights towards them. Warm-up: early on the average follows
+    the weights closely (decay step / (step + 10) until that reaches `decay`)."""
+    import torch
+
+    with torch.no_grad():
+        d = min(decay, step / (step + 10))
+        for a, w in zip(average.parameters(), model.parameters()):
+            a.lerp_(w, 1 - d)
+
+
+def better_weights(model, average, evaluate, decay: float):
+    """(model, its figure, which weights) of the final weights and their moving average (if any),
+    whichever evaluates lower."""
+    figure, used = evaluate(model), "final"
+    if average is not None:
+        figure_average = evaluate(average)
+        if figure_average < figure:
+            model, figure, used = average, figure_average, f"moving average (decay {decay})"
+    return model, figure, used
+
+
+def training_section(args, wall: float, history: list, device: str) -> dict:
+    """The card's "training" part for the image and audio commands, which share these options."""
+    return {
+        "command": args.command_line,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "learning_rate": args.lr,
+        "label_dropout": args.label_dropout,
+        "ema": args.ema,
+        "bf16_autocast": args.bf16,
+        "seed": args.seed,
+        "wall_time_s": round(wall, 1),
+        "hardware": hardware(device),
+        "history": history,
+    }

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from arplayground.train.common import Progress, hardware, md5, write_card
+from arplayground.train.common import (
+    Progress,
+    better_weights,
+    cosine_lr,
+    md5,
+    optimise,
+    training_section,
+    update_average,
+    write_card,
+)
 
 IMAGES = "t10k-images-idx3-ubyte.gz"
 LABELS = "t10k-labels-idx1-ubyte.gz"
@@ -109,20 +118,9 @@ def main(args: argparse.Namespace) -> int:
         x = torch.from_numpy(train_x[idx].astype(np.int64)).to(args.device)
         y = train_y[idx].astype(np.int64)
         y[rng.random(len(y)) < args.label_dropout] = cfg.n_classes  # teach "any digit" too
-        lr = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - 1) / total)))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.bf16):
-            loss = model.loss(x, torch.from_numpy(y).to(args.device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = optimise(model, opt, lambda: model.loss(x, torch.from_numpy(y).to(args.device)), cosine_lr(args.lr, step, total), args.bf16, args.device)
         if average is not None:
-            with torch.no_grad():  # warm-up: early on the average follows the weights closely
-                decay = min(args.ema, step / (step + 10))
-                for a, w in zip(average.parameters(), model.parameters()):
-                    a.lerp_(w, 1 - decay)
+            update_average(average, model, step, args.ema)
         if step % steps_per_epoch == 0 or step == total:
             val = evaluate(model, val_x, val_y, args.device)
             record = {"step": step, "train_bits_per_dim": round(loss.item() / math.log(2), 4), "val_bits_per_dim": round(val, 4)}
@@ -134,12 +132,7 @@ def main(args: argparse.Namespace) -> int:
             progress.message(line + " bits/dim")
         progress.update(step, bits=loss.item() / math.log(2))
     wall = time.time() - started
-    val = evaluate(model, val_x, val_y, args.device)
-    weights_used = "final"
-    if average is not None:
-        val_average = evaluate(average, val_x, val_y, args.device)
-        if val_average < val:
-            model, val, weights_used = average, val_average, f"moving average (decay {args.ema})"
+    model, val, weights_used = better_weights(model, average, lambda m: evaluate(m, val_x, val_y, args.device), args.ema)
     progress.message(f"validation: {val:.4f} bits/dim on images {N_TRAIN}-{len(images) - 1} ({weights_used} weights)")
 
     model = model.cpu()
@@ -168,19 +161,7 @@ def main(args: argparse.Namespace) -> int:
                 "measured_on": "all 1000 validation images, with their labels, in float32",
                 "weights": weights_used,
             },
-            "training": {
-                "command": args.command_line,
-                "epochs": args.epochs,
-                "batch": args.batch,
-                "learning_rate": args.lr,
-                "label_dropout": args.label_dropout,
-                "ema": args.ema,
-                "bf16_autocast": args.bf16,
-                "seed": args.seed,
-                "wall_time_s": round(wall, 1),
-                "hardware": hardware(args.device),
-                "history": history,
-            },
+            "training": training_section(args, wall, history, args.device),
         },
     )
     progress.message(f"wrote {weights} in {wall / 60:.1f} min")
