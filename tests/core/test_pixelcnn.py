@@ -6,18 +6,11 @@ import torch
 
 from arplayground.core.generate import generate
 from arplayground.core.sampling import SamplerSettings
+from arplayground.core.vocab import GreyLevels
 from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig, PixelCNNStepper
 
 # Small enough to check every position, deep enough that the receptive field covers the image.
 CFG = PixelCNNConfig(channels=8, n_layers=7, kernel=3, first_kernel=3, n_classes=10, levels=256, height=8, width=8)
-
-
-class Levels:
-    def __len__(self):
-        return 256
-
-    def label(self, v):
-        return str(v)
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def test_output_depends_on_exactly_the_earlier_pixels(net):
 
 
 def test_cached_logits_equal_the_full_forward_at_every_pixel(net):
-    stepper = PixelCNNStepper(net, Levels())
+    stepper = PixelCNNStepper(net, GreyLevels())
     rng = np.random.default_rng(2)
     stepper.reset([], condition=7)
     cached = []
@@ -61,7 +54,7 @@ def test_cached_logits_equal_the_full_forward_at_every_pixel(net):
 
 
 def test_completion_from_kept_rows_equals_the_full_forward(net):
-    stepper = PixelCNNStepper(net, Levels())
+    stepper = PixelCNNStepper(net, GreyLevels())
     rng = np.random.default_rng(3)
     kept = [int(v) for v in rng.integers(0, 256, 3 * CFG.width + 2)]  # three rows and two pixels
     stepper.reset(kept, condition=None)
@@ -78,7 +71,7 @@ def test_completion_from_kept_rows_equals_the_full_forward(net):
 
 def test_same_seed_same_image_through_the_generation_loop(net):
     def image(seed):
-        stepper = PixelCNNStepper(net, Levels())
+        stepper = PixelCNNStepper(net, GreyLevels())
         values = [s.record.value for s in generate(stepper, [], 64, lambda: SamplerSettings(), seed, condition=2)]
         return values
 
@@ -100,14 +93,14 @@ def test_naive_baseline_draws_the_same_image_as_the_fast_path(net):
     def values(stepper):
         return [s.record.value for s in generate(stepper, [], 64, lambda: SamplerSettings(), 9, condition=4)]
 
-    assert values(PixelCNNStepper(net, Levels())) == values(NaivePixelCNNStepper(net, Levels()))
+    assert values(PixelCNNStepper(net, GreyLevels())) == values(NaivePixelCNNStepper(net, GreyLevels()))
 
 
 def test_cached_path_is_exact_with_the_bundled_kernel_sizes():
     torch.manual_seed(5)
     cfg = PixelCNNConfig(channels=4, n_layers=2, kernel=5, first_kernel=7)  # 28 x 28, like the app
     model = PixelCNN(cfg).eval()
-    stepper = PixelCNNStepper(model, Levels())
+    stepper = PixelCNNStepper(model, GreyLevels())
     rng = np.random.default_rng(6)
     kept = [int(v) for v in rng.integers(0, 256, 5 * 28 + 9)]
     stepper.reset(kept, condition=1)
@@ -126,19 +119,19 @@ def test_a_grid_batch_is_exact_per_lane_and_each_cell_equals_its_single_run(net)
     conditions = [0, 5, None, 5]
     kept = [int(v) for v in np.random.default_rng(4).integers(0, 256, CFG.width + 3)]
     n = CFG.height * CFG.width - len(kept)
-    stepper = PixelCNNStepper(net, Levels())
+    stepper = PixelCNNStepper(net, GreyLevels())
     steps = list(generate(stepper, kept, n, lambda: SamplerSettings(temperature=1.3), 21, condition=conditions))
     assert stepper.lanes == 4 and len(steps) == 4 * n
     assert [s.lane for s in steps[:8]] == [0, 1, 2, 3, 0, 1, 2, 3]
     for lane, condition in enumerate(conditions):
         grid_values = [s.record.value for s in steps if s.lane == lane]
-        single = [s.record.value for s in generate(PixelCNNStepper(net, Levels()), kept, n, lambda: SamplerSettings(temperature=1.3), 21 + lane, condition=condition)]
+        single = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), kept, n, lambda: SamplerSettings(temperature=1.3), 21 + lane, condition=condition)]
         assert grid_values == single, f"lane {lane}"
     # The batched caches against the full forward of the finished images, every lane at once.
     labels = torch.tensor([CFG.n_classes if c is None else c for c in conditions])
     with torch.no_grad():
         full = net(stepper.image, labels)  # (4, L, H, W)
-    replay = PixelCNNStepper(net, Levels())
+    replay = PixelCNNStepper(net, GreyLevels())
     replay.reset(kept, condition=conditions)
     for position in range(len(kept), CFG.height * CFG.width):
         r, c = divmod(position, CFG.width)

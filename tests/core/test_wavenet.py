@@ -6,6 +6,7 @@ import torch
 
 from arplayground.core.generate import generate, generate_chunks
 from arplayground.core.sampling import SamplerSettings
+from arplayground.core.vocab import MuLawLevels
 from arplayground.core.trace import Trace
 from arplayground.nets.wavenet import (
     FastWaveNetStepper,
@@ -17,14 +18,6 @@ from arplayground.nets.wavenet import (
 
 # Dilations 1, 2, 4, 1, 2, 4: a receptive field of 15 samples, small enough to check every step.
 CFG = WaveNetConfig(residual=8, skip=12, cycle=3, n_cycles=2, n_digits=10, n_speakers=6)
-
-
-class Levels:
-    def __len__(self):
-        return 256
-
-    def label(self, v):
-        return str(v)
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def full_logits(net, levels, digit, speaker):
 def test_each_path_equals_the_full_forward_at_every_step(net, stepper_class, prefix_length):
     rng = np.random.default_rng(prefix_length)
     levels = [int(v) for v in rng.integers(0, 256, 60)]
-    stepper = stepper_class(net, Levels())
+    stepper = stepper_class(net, MuLawLevels())
     stepper.reset(levels[:prefix_length], condition=(7, 2))
     stepped = []
     for v in levels[prefix_length:]:
@@ -74,7 +67,7 @@ def test_any_digit_and_any_speaker_are_their_own_conditions(net):
     levels = [128] * 5
     a, b = full_logits(net, levels, 7, 2), full_logits(net, levels, CFG.n_digits, CFG.n_speakers)
     assert not np.allclose(a, b)
-    stepper = FastWaveNetStepper(net, Levels())
+    stepper = FastWaveNetStepper(net, MuLawLevels())
     stepper.reset(levels, condition=None)
     np.testing.assert_allclose(stepper.logits(), full_logits(net, levels + [128], CFG.n_digits, CFG.n_speakers)[-1], atol=1e-4)
 
@@ -91,8 +84,8 @@ SETTINGS = [
 @pytest.mark.parametrize("settings", SETTINGS, ids=str)
 def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings):
     prefix = [128, 131, 120, 140]
-    per_step = list(generate(TorchWaveNetStepper(net, Levels()), prefix, 500, lambda: settings, 5, (1, 4)))
-    chunks = list(generate_chunks(FastWaveNetStepper(net, Levels()), prefix, 500, lambda: settings, 5, (1, 4), chunk_steps=64))
+    per_step = list(generate(TorchWaveNetStepper(net, MuLawLevels()), prefix, 500, lambda: settings, 5, (1, 4)))
+    chunks = list(generate_chunks(FastWaveNetStepper(net, MuLawLevels()), prefix, 500, lambda: settings, 5, (1, 4), chunk_steps=64))
     assert [len(c) for c in chunks] == [64] * 7 + [52]
     values = np.concatenate([c.values for c in chunks])
     assert values.tolist() == [s.record.value for s in per_step]
@@ -109,7 +102,7 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings)
 
 def test_same_seed_same_clip_and_the_trace_takes_chunks_whole(net):
     def clip(seed):
-        chunks = list(generate_chunks(FastWaveNetStepper(net, Levels()), [], 300, lambda: SamplerSettings(), seed, 3))
+        chunks = list(generate_chunks(FastWaveNetStepper(net, MuLawLevels()), [], 300, lambda: SamplerSettings(), seed, 3))
         return chunks, np.concatenate([c.values for c in chunks])
 
     chunks, a = clip(9)

@@ -11,27 +11,15 @@ from arplayground import catalog
 from arplayground.audio.mulaw import encode
 from arplayground.audio.wav import read_wav
 from arplayground.core.generate import generate_chunks
-from arplayground.gui.main_window import MainWindow
-
-
-def open_audio_window(qtbot, folder):
-    w = MainWindow(folder)
-    qtbot.addWidget(w)
-    w.show()
-    w.mode_box.setCurrentIndex(w.mode_box.findData("audio"))
-    return w
+from tests.gui.helpers import generate_and_wait, open_window
 
 
 @pytest.fixture
 def window(qtbot, tiny_audio_models):
-    w = open_audio_window(qtbot, tiny_audio_models)
+    w = open_window(qtbot, tiny_audio_models, "audio")
     yield w
     w.close()
 
-
-def generate_and_wait(qtbot, w):
-    qtbot.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not w.is_running() and w.generate_button.isEnabled(), timeout=60_000)
 
 
 def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(qtbot, window):
@@ -133,7 +121,7 @@ def test_without_a_sound_device_play_is_disabled_with_the_reason_and_the_rest_wo
     from arplayground.audio.playback import Player
 
     monkeypatch.setattr(Player, "probe", staticmethod(lambda *a, **k: "no audio output device found"))
-    w = open_audio_window(qtbot, tiny_audio_models)
+    w = open_window(qtbot, tiny_audio_models, "audio")
     view = w.views["audio"]
     view.length_spin.setValue(0.05)
     generate_and_wait(qtbot, w)
@@ -144,7 +132,7 @@ def test_without_a_sound_device_play_is_disabled_with_the_reason_and_the_rest_wo
 
 
 def test_closing_the_window_mid_generation_and_playback_leaves_no_audio_thread(qtbot, tiny_audio_models):
-    w = open_audio_window(qtbot, tiny_audio_models)
+    w = open_window(qtbot, tiny_audio_models, "audio")
     view = w.views["audio"]
     view.length_spin.setValue(3.0)
     w.speed_slider.setValue(w.speed_slider.minimum() + 7)  # slow enough to be mid-run when closed

@@ -6,21 +6,15 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from arplayground.gui.main_window import MainWindow
+from tests.gui.helpers import generate_and_wait, open_window
 
 
 @pytest.fixture
 def window(qtbot, tiny_image_models):
-    w = MainWindow(tiny_image_models)
-    qtbot.addWidget(w)
-    w.show()
-    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
+    w = open_window(qtbot, tiny_image_models, "image")
     yield w
     w.runner.stop()
 
-
-def generate_and_wait(qtbot, w):
-    qtbot.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not w.is_running() and w.generate_button.isEnabled(), timeout=60_000)
 
 
 def pixel_centre(canvas, index, image=0):

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 
-from arplayground.gui.main_window import MainWindow
+from tests.gui.helpers import click, generate_and_wait, open_window, step_times
 from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
 
 
@@ -25,25 +24,16 @@ def shown(w, mode):
     return view.levels[view.prefix_len : view.generated_until].tolist()
 
 
-def click(qtbot, button):
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_step_back_then_step_again_meets_the_same_values(qtbot, all_models, mode):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
-    w.show()
-    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    w = open_window(qtbot, all_models, mode)
     if mode == "text":
         w.prompt_edit.setPlainText("to be")
         w.length_spin.setValue(40)
     if mode == "audio":
         w.views["audio"].length_spin.setValue(0.005)  # 40 samples
     assert not w.back_button.isEnabled()
-    for n in range(1, 7):
-        click(qtbot, w.step_button)
-        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    step_times(qtbot, w, 6)
     first = w.trace.values.copy()
     assert shown(w, mode) == first.tolist()
     assert w.back_button.isEnabled()
@@ -63,10 +53,7 @@ def test_step_back_then_step_again_meets_the_same_values(qtbot, all_models, mode
 
 
 def test_back_is_off_while_running_and_for_grids(qtbot, all_models):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
-    w.show()
-    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
+    w = open_window(qtbot, all_models, "image")
     view = w.views["image"]
     view.grid_box.setCurrentIndex(view.grid_box.findText("2 x 2"))
     click(qtbot, w.step_button)
@@ -79,13 +66,9 @@ def test_back_is_off_while_running_and_for_grids(qtbot, all_models):
 def test_a_slider_moved_while_paused_redraws_the_step_and_its_would_draw_value_and_nothing_else(qtbot, all_models):
     from arplayground.core.sampling import SamplerSettings, stages
 
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
-    w.show()
+    w = open_window(qtbot, all_models)
     w.prompt_edit.setPlainText("to be")
-    for n in range(1, 6):
-        click(qtbot, w.step_button)
-        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    step_times(qtbot, w, 5)
     assert w.panel.what_if_label.isVisible() and "would draw the same value" in w.panel.what_if_label.text()
     values, text = w.trace.values.copy(), w.text_pane.toPlainText()
     _, before = w.panel.bar_heights()
@@ -115,18 +98,13 @@ def test_a_slider_moved_while_paused_redraws_the_step_and_its_would_draw_value_a
 
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_clicking_a_bar_branches_there_and_both_branches_are_kept(qtbot, all_models, mode):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
-    w.show()
-    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    w = open_window(qtbot, all_models, mode)
     if mode == "text":
         w.prompt_edit.setPlainText("to be")
         w.length_spin.setValue(12)
     if mode == "audio":
         w.views["audio"].length_spin.setValue(0.0015)  # 12 samples
-    for n in range(1, 7):
-        click(qtbot, w.step_button)
-        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    step_times(qtbot, w, 6)
     w.show_step(3)  # inspect step 4, then click one of its other candidates
     main_values = w.trace.values.copy()
     alternative = int(w.trace[3].top_values[2])
@@ -150,8 +128,7 @@ def test_clicking_a_bar_branches_there_and_both_branches_are_kept(qtbot, all_mod
 
 
 def test_the_panel_maps_a_click_position_to_the_bar_value(qtbot, all_models):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
+    w = open_window(qtbot, all_models)
     w.prompt_edit.setPlainText("to be")
     click(qtbot, w.step_button)
     qtbot.waitUntil(lambda: len(w.trace) == 1, timeout=10_000)
@@ -164,18 +141,14 @@ def test_the_panel_maps_a_click_position_to_the_bar_value(qtbot, all_models):
 
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_the_timeline_plots_every_step_and_scrubbing_shows_and_highlights_the_step(qtbot, all_models, mode):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
-    w.show()
-    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    w = open_window(qtbot, all_models, mode)
     if mode == "text":
         w.prompt_edit.setPlainText("to be")
         w.length_spin.setValue(40)
     if mode == "audio":
         w.views["audio"].length_spin.setValue(0.05)
     w.top_k.setValue(7)
-    click(qtbot, w.generate_button)
-    qtbot.waitUntil(lambda: not w.is_running() and w.generate_button.isEnabled(), timeout=30_000)
+    generate_and_wait(qtbot, w)
     n = len(w.trace)
     tl = w.timeline
     np.testing.assert_allclose(tl.values(), w.trace.column("entropy"), rtol=1e-6)
@@ -197,19 +170,14 @@ def test_the_timeline_plots_every_step_and_scrubbing_shows_and_highlights_the_st
 
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_an_exported_trace_opens_in_a_new_window_and_replays_exactly(qtbot, all_models, mode, tmp_path):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
-    w.show()
-    w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    w = open_window(qtbot, all_models, mode)
     if mode == "text":
         w.prompt_edit.setPlainText("to be")
         w.length_spin.setValue(30)
     if mode == "audio":
         w.views["audio"].length_spin.setValue(0.004)  # 32 samples
     w.temperature.setValue(1.4)
-    for n in range(1, 11):  # ten steps at 1.4, then the rest at 0.6 with top-k 5: the settings vary per step
-        click(qtbot, w.step_button)
-        qtbot.waitUntil(lambda: len(w.trace) == n, timeout=10_000)
+    step_times(qtbot, w, 10)  # ten steps at 1.4, then the rest at 0.6 with top-k 5: the settings vary per step
     w.temperature.setValue(0.6)
     w.top_k.setValue(5)
     w.show_step(4)
@@ -222,9 +190,7 @@ def test_an_exported_trace_opens_in_a_new_window_and_replays_exactly(qtbot, all_
     values = w.trace.values.copy()
     w.close()
 
-    other = MainWindow(all_models)
-    qtbot.addWidget(other)
-    other.show()
+    other = open_window(qtbot, all_models)
     assert other.open_trace(str(path))
     qtbot.waitUntil(lambda: not other.is_running() and len(other.trace) == len(values), timeout=30_000)
     assert other.mode_box.currentData() == mode and other.branch.name == "branch 1"
@@ -235,8 +201,7 @@ def test_an_exported_trace_opens_in_a_new_window_and_replays_exactly(qtbot, all_
 
 
 def test_opening_a_file_that_is_not_a_trace_says_so_and_changes_nothing(qtbot, all_models, tmp_path):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
+    w = open_window(qtbot, all_models)
     bad = tmp_path / "notes.json"
     bad.write_text("[1, 2, 3]")
     assert not w.open_trace(str(bad))
@@ -245,13 +210,11 @@ def test_opening_a_file_that_is_not_a_trace_says_so_and_changes_nothing(qtbot, a
 
 
 def test_the_timeline_replays_the_steps_at_the_display_speed_whatever_the_compute_speed(qtbot, all_models):
-    w = MainWindow(all_models)
-    qtbot.addWidget(w)
-    w.show()
+    w = open_window(qtbot, all_models)
     w.prompt_edit.setPlainText("to be")
     w.length_spin.setValue(40)
-    click(qtbot, w.generate_button)  # computed at full speed
-    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 40, timeout=20_000)
+    generate_and_wait(qtbot, w)  # computed at full speed
+    assert len(w.trace) == 40
     tl = w.timeline
     tl.display_speed.setCurrentIndex(tl.display_speed.findData(500))
     seen = []

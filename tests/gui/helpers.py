@@ -1,0 +1,32 @@
+"""What GUI tests do again and again: open the window in a mode, click, step, generate and wait."""
+
+from PySide6.QtCore import Qt
+
+from arplayground.gui.main_window import MainWindow
+
+
+def open_window(qtbot, folder, mode: str | None = None) -> MainWindow:
+    """The real window on the models in folder, shown, in `mode` (default: the first one listed)."""
+    w = MainWindow(folder)
+    qtbot.addWidget(w)
+    w.show()
+    if mode is not None:
+        w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+    return w
+
+
+def click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def generate_and_wait(qtbot, w, timeout: int = 60_000) -> None:
+    click(qtbot, w.generate_button)
+    qtbot.waitUntil(lambda: not w.is_running() and w.generate_button.isEnabled(), timeout=timeout)
+
+
+def step_times(qtbot, w, n: int) -> None:
+    """Click Step n times, each time until the step has arrived."""
+    start = len(w.trace) if w.is_running() else 0
+    for k in range(start + 1, start + n + 1):
+        click(qtbot, w.step_button)
+        qtbot.waitUntil(lambda: len(w.trace) == k, timeout=10_000)
