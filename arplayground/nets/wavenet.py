@@ -262,15 +262,17 @@ class FastWaveNetStepper:
         for l, q in enumerate(queues):
             self.queues[l, : len(q)] = q.numpy()
         self._kernel = k
-        self._step(level)
-
-    def _step(self, level: int) -> None:
+        # The network's arguments to both kernels, in their order: weights, queues, work buffers.
         w, b = self.weights, self.work
-        self._kernel.network_step(
-            level, self.t, w["embed"], w["w_gate"], w["b_gate"], w["w_out"], w["b_res"], w["b_skip"],
+        self._network = (
+            w["embed"], w["w_gate"], w["b_gate"], w["w_out"], w["b_res"], w["b_skip"],
             w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
             self.queues, b["h"], b["x"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
         )
+        self._step(level)
+
+    def _step(self, level: int) -> None:
+        self._kernel.network_step(level, self.t, *self._network)
         self.t += 1
 
     def logits(self) -> np.ndarray:
@@ -289,15 +291,11 @@ class FastWaveNetStepper:
             "top_values": np.zeros((n, top), np.int32),
             "top_raw": np.zeros((n, top), np.float32), "top_sampled": np.zeros((n, top), np.float32),
         }
-        w, b = self.weights, self.work
         temperature = settings.temperature if not settings.greedy else 0.0
         self._kernel.run_chunk(
             self.t, float(temperature), int(settings.top_k), float(settings.top_p), np.ascontiguousarray(uniforms, np.float64),
             out["value"], out["prob"], out["sampled_prob"], out["rank"], out["entropy"], out["kept"],
-            out["top_values"], out["top_raw"], out["top_sampled"], self.raw, self.probs,
-            w["embed"], w["w_gate"], w["b_gate"], w["w_out"], w["b_res"], w["b_skip"],
-            w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
-            self.queues, b["h"], b["x"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
+            out["top_values"], out["top_raw"], out["top_sampled"], self.raw, self.probs, *self._network,
         )
         self.t += n
         return out
