@@ -47,8 +47,9 @@ class AudioModeView(QObject):
         self.levels = np.zeros(0, np.uint8)  # the clip: mu-law levels at 8 kHz
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
-        self.last_full: tuple[int, np.ndarray, np.ndarray] | None = None  # (step, raw, sampled)
-        self.full_raw: dict[int, np.ndarray] = {}  # step -> raw distribution, for each chunk's last step
+        # step -> (raw, sampled) full distributions: each chunk's last step (the newest step, and
+        # every step taken while paused)
+        self.full: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.player: Player | None = None
         self.playback_reason = Player.probe()  # None when sound can play
         self._playing_from = 0  # clip sample where the current playback started
@@ -157,8 +158,7 @@ class AudioModeView(QObject):
         n = int(round(self.length_spin.value() * SAMPLE_RATE))
         self.levels = np.concatenate([self.levels[:keep], np.zeros(n, np.uint8)])
         self.generated_until = keep
-        self.last_full = None
-        self.full_raw = {}
+        self.full = {}
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw()
         self.stop_sound()
@@ -172,14 +172,12 @@ class AudioModeView(QObject):
             self.generated_until = rec.position + 1
             if batch.distributions:
                 raw, sampled = batch.distributions[i]
-                self.full_raw[rec.position - self.prefix_len] = raw
-                self.last_full = (rec.position - self.prefix_len, raw, sampled)
+                self.full[rec.position - self.prefix_len] = (raw, sampled)
         for chunk in batch.chunks:
             start, end = chunk.position, chunk.position + len(chunk)
             self.levels[start:end] = chunk.values
             self.generated_until = end
-            self.last_full = (end - 1 - self.prefix_len, chunk.last_raw, chunk.last_sampled)
-            self.full_raw[end - 1 - self.prefix_len] = chunk.last_raw
+            self.full[end - 1 - self.prefix_len] = (chunk.last_raw, chunk.last_sampled)
             if self.player is not None and self.player.active:
                 self.player.feed(decode(chunk.values))
         self._redraw()
@@ -197,7 +195,7 @@ class AudioModeView(QObject):
         self.stop_sound()
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
-        self.last_full, self.full_raw = None, {}
+        self.full = {}
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw()
         return tuple(prefix), condition, n_steps
@@ -206,22 +204,21 @@ class AudioModeView(QObject):
         """Keep the first `steps` generated samples."""
         self.stop_sound()
         self.generated_until = self.prefix_len + steps
-        self.last_full = None
-        self.full_raw = {k: v for k, v in self.full_raw.items() if k < steps}
+        self.full = {k: v for k, v in self.full.items() if k < steps}
         self._redraw()
 
     def snapshot(self):
-        return self.levels.copy(), self.generated_until, dict(self.full_raw), self.last_full
+        return self.levels.copy(), self.generated_until, dict(self.full)
 
     def restore(self, state) -> None:
         self.stop_sound()
-        levels, self.generated_until, full_raw, self.last_full = state
-        self.levels, self.full_raw = levels.copy(), dict(full_raw)
+        levels, self.generated_until, full = state
+        self.levels, self.full = levels.copy(), dict(full)
         self._redraw()
 
     def full_distribution(self, trace, index: int):
         """Known for the last step of every chunk, so for every step taken while paused."""
-        return self.full_raw.get(index)
+        return self.full[index][0] if index in self.full else None
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         """A step with its full distribution (the last of each chunk: the newest, and every step
@@ -229,15 +226,10 @@ class AudioModeView(QObject):
         rec = trace[index]
         self.cursor_line.setPos(rec.position / SAMPLE_RATE)
         self.cursor_line.show()
-        if self.last_full is not None and self.last_full[0] == index or index in self.full_raw:
-            raw = self.full_raw.get(index, self.last_full[1] if self.last_full else None)
-            sampled = self.last_full[2] if self.last_full is not None and self.last_full[0] == index else None
+        if index in self.full:
+            raw, sampled = self.full[index]
             if what_if is not None:
                 sampled = what_if.final
-            elif sampled is None:  # an older chunk end: recompute what its settings made of it
-                from arplayground.core.sampling import stages
-
-                sampled = stages(np.log(np.maximum(raw, 1e-38)), rec.settings, rec.u).final
             panel.show_levels(
                 title=f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}",
                 raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
@@ -356,7 +348,7 @@ class AudioModeView(QObject):
         self.stop_sound()
         self.levels = encode(samples)
         self.prefix_len = self.generated_until = len(self.levels)
-        self.last_full = None
+        self.full = {}
         self.keep_spin.setRange(0.0, len(self.levels) / SAMPLE_RATE)
         self.keep_spin.setValue(min(0.2, len(self.levels) / SAMPLE_RATE))
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
