@@ -15,17 +15,23 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlid
 DISPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 500, 2000)  # steps per second when the timeline plays
 FRAME_MS = 16
 
+def surprisal(trace) -> np.ndarray:
+    """-log p of each drawn value under the model, nats."""
+    return -np.log(np.maximum(trace.column("prob").astype(np.float64), 1e-30))
+
+
+def running_nll(trace) -> np.ndarray:
+    return np.cumsum(surprisal(trace)) / np.arange(1, len(trace) + 1)
+
+
 # (label, how to compute it from the trace) per measure; all per step, nats where it applies
 MEASURES = {
     "entropy (nats)": lambda t: t.column("entropy"),
-    "surprisal of the drawn value (nats)": lambda t: -np.log(np.maximum(t.column("prob").astype(np.float64), 1e-30)),
+    "surprisal of the drawn value (nats)": surprisal,
     "rank of the drawn value (0 = most likely)": lambda t: t.column("rank"),
     "values kept by the sampler": lambda t: t.column("kept"),
-    "running NLL (nats per step)": lambda t: np.cumsum(-np.log(np.maximum(t.column("prob").astype(np.float64), 1e-30)))
-    / np.arange(1, len(t) + 1),
-    "running perplexity": lambda t: np.exp(
-        np.cumsum(-np.log(np.maximum(t.column("prob").astype(np.float64), 1e-30))) / np.arange(1, len(t) + 1)
-    ),
+    "running NLL (nats per step)": running_nll,
+    "running perplexity": lambda t: np.exp(running_nll(t)),
 }
 
 
