@@ -71,31 +71,11 @@ class Branch:
 
 
 def replay(stepper, branch: Branch) -> np.ndarray:
-    """Regenerate the branch from its prefix with its seed, forced values and per-step settings;
-    with the same model it returns exactly the values the trace holds."""
-    n = len(branch.trace)
-    schedule = [branch.trace[i].settings for i in range(n)]
-    start = len(branch.prefix)
-    if hasattr(stepper, "run_chunk"):
-        position = [start]
-
-        def settings():
-            return schedule[position[0] - start]
-
-        def chunk_steps():  # a chunk never spans a change of settings
-            i = position[0] - start
-            j = i + 1
-            while j < n and schedule[j] == schedule[i] and j - i < 256:
-                j += 1
-            return j - i
-
-        values = []
-        for chunk in generate_chunks(stepper, branch.prefix, n, settings, branch.seed, branch.condition, chunk_steps, branch.forced):
-            values.append(chunk.values)
-            position[0] += len(chunk)
-        return np.concatenate(values) if values else np.zeros(0, np.int32)
-    calls = iter(schedule)
-    steps = generate(stepper, branch.prefix, n, lambda: next(calls), branch.seed, branch.condition, branch.forced)
+    """Regenerate the branch from its prefix with its seed, forced values and per-step settings,
+    step by step (as the app replays an opened trace); with the same model it returns exactly the
+    values the trace holds."""
+    schedule = iter(branch.trace.settings_per_step())
+    steps = generate(stepper, branch.prefix, len(branch.trace), schedule.__next__, branch.seed, branch.condition, branch.forced)
     return np.array([s.record.value for s in steps], np.int32)
 
 

@@ -177,6 +177,10 @@ class Trace:
     def values(self) -> np.ndarray:
         return self._cols["value"][: self._n].copy()
 
+    def settings_per_step(self) -> tuple:
+        """The sampler settings of every step, in order (what a replay applies)."""
+        return tuple(self._settings[int(i)] for i in self._cols["settings"][: self._n])
+
     def column(self, name: str) -> np.ndarray:
         """One per-step field for all steps (a view, valid until the next append): for plots."""
         return self._cols[name][: self._n]

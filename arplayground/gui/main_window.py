@@ -475,7 +475,7 @@ class MainWindow(QMainWindow):
         self.trace = self.branch.trace
         self.timeline.set_trace(self.trace)
         self.shown_index = None
-        schedule = tuple(loaded.trace[i].settings for i in range(n))
+        schedule = loaded.trace.settings_per_step()
         self._start_run(prefix, n, paused=False, forced=dict(loaded.forced), schedule=schedule)
         self.state_label.setText(f"Replaying {Path(path).name}: {n} steps of {model}")
         return True
