@@ -480,14 +480,18 @@ class MainWindow(QMainWindow):
         self.state_label.setText(f"Replaying {Path(path).name}: {n} steps of {model}")
         return True
 
-    def _start_run(self, prefix, n_steps: int, paused: bool, forced, schedule=None) -> None:
-        """Start the worker on this branch: a new run, or the continuation of a rewound one."""
-        view, entry, branch = self.running_view, self.running_entry, self.branch
-        self.resumable = False
+    def _show_paused(self, paused: bool) -> None:
+        """Set the Pause/Resume button without it acting on the run."""
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
+
+    def _start_run(self, prefix, n_steps: int, paused: bool, forced, schedule=None) -> None:
+        """Start the worker on this branch: a new run, or the continuation of a rewound one."""
+        view, entry, branch = self.running_view, self.running_entry, self.branch
+        self.resumable = False
+        self._show_paused(paused)
         self.controls = RunControls(self.settings(), self.speed(), paused=paused)
         steppers = self.steppers
         request = RunRequest(
@@ -546,10 +550,7 @@ class MainWindow(QMainWindow):
         self.running_view.rewind(kept)
         self.timeline.refresh()
         self.resumable = kept < self.n_steps
-        self.pause_button.blockSignals(True)
-        self.pause_button.setChecked(True)
-        self.pause_button.setText("Resume")
-        self.pause_button.blockSignals(False)
+        self._show_paused(True)
         self.panel_timer.stop()
         if kept:
             self.show_step(kept - 1)
