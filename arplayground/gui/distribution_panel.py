@@ -49,7 +49,8 @@ class DistributionPanel(QWidget):
         self.max_bars = max_bars
         self.data: PanelData | None = None
         self._ticks: list = []
-        self._level_kind = None
+        self._level_brushes = "grey"  # as level_bars is made below
+        self._level_ticks = None
         self._y_top = 0.0
         self._n_bars = -1
         self.title = QLabel("No step yet: click Generate.")
@@ -132,25 +133,28 @@ class DistributionPanel(QWidget):
             self.legend.addItem(self.sampled_bars, "after sampler")
         self.legend.addItem(self.drawn_marker, "drawn")
         self._ticks, self._n_bars, self._y_top = [], -1, 0.0
-        self._level_kind = None
+        self._level_ticks = None  # the candidate bars replaced the level ticks
         if levels:
             self.plot.setXRange(-1, 256, padding=0)
 
     def _use_level_kind(self, kind: str) -> None:
         """Grey levels (image): bars in their own grey, numbered ticks. Mu-law levels (audio): one
         colour, ticks labelled with the amplitude each level stands for."""
-        if kind == self._level_kind:
-            return
-        self._level_kind = kind
         marks = (0, 32, 64, 96, 128, 160, 192, 224, 255)
-        if kind == "grey":
-            self.level_bars.setOpts(brushes=[pg.mkBrush(v, v, v) for v in range(256)])
-            self.axis.setTicks([[(v, str(v)) for v in marks]])
-        else:
-            from arplayground.audio.mulaw import amplitude_label
+        if kind != self._level_brushes:  # 256 brushes: costly to redo, so only when the kind changes
+            self._level_brushes = kind
+            if kind == "grey":
+                self.level_bars.setOpts(brushes=[pg.mkBrush(v, v, v) for v in range(256)])
+            else:
+                self.level_bars.setOpts(brushes=[pg.mkBrush(SAMPLED_COLOUR)] * 256)
+        if kind != self._level_ticks:
+            self._level_ticks = kind
+            if kind == "grey":
+                self.axis.setTicks([[(v, str(v)) for v in marks]])
+            else:
+                from arplayground.audio.mulaw import amplitude_label
 
-            self.level_bars.setOpts(brushes=[pg.mkBrush(SAMPLED_COLOUR)] * 256)
-            self.axis.setTicks([[(v, amplitude_label(v)) for v in marks]])
+                self.axis.setTicks([[(v, amplitude_label(v)) for v in marks]])
 
     def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, kind: str = "grey") -> None:
         """One step's distribution over every level, raw (line) and after the sampler (bars).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunReq
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
 MODE_TITLES = {"text": "Text", "image": "Image", "audio": "Audio"}
 PANEL_HZ = 20  # distribution panel redraws per second at most, while streaming
+TIMELINE_HZ = 4  # the timeline's, while streaming: a repaint of all its steps costs as much as the panel's
 
 
 def speed_label(speed: float) -> str:
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.replaying: Branch | None = None  # the trace file a running replay must reproduce
         self.branch_views: dict[str, object] = {}
         self.shown_index: int | None = None  # the step the panel shows
+        self._timeline_due = 0.0  # monotonic time of the timeline's next redraw while streaming
         self.resumable = False  # a rewound or stopped run that Step / Resume can continue
         self._build()
         self._connect()
@@ -666,7 +669,11 @@ class MainWindow(QMainWindow):
     def _refresh_panel(self) -> None:
         if self._panel_dirty:
             self._panel_dirty = False
-            self.timeline.refresh()
+            now = time.monotonic()
+            if not self.streaming() or now >= self._timeline_due:
+                self._timeline_due = now + 1 / TIMELINE_HZ
+                self.timeline.refresh()
+                self.timeline.show_position(len(self.trace) - 1)
             self.show_step(len(self.trace) - 1)
             if self.is_running():
                 self.panel_timer.start()  # the next redraw waits a full interval
@@ -709,7 +716,8 @@ class MainWindow(QMainWindow):
             return
         self.shown_index = index
         self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab, self.what_if(index))
-        self.timeline.show_position(index)
+        if not self.streaming():  # while streaming the timeline follows at TIMELINE_HZ (_refresh_panel)
+            self.timeline.show_position(index)
 
     def streaming(self) -> bool:
         return self.is_running() and not self.pause_button.isChecked()
