@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
+from arplayground.gui.ab_compare import ABWindow
 from arplayground.core.lab import Branch, export_trace, load_trace
 from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings, stages
 from arplayground.core.trace import Trace
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         self.branches: dict[str, Branch] = {}
         self.replaying: Branch | None = None  # the trace file a running replay must reproduce
         self.branch_views: dict[str, object] = {}
+        self.ab_window: ABWindow | None = None
         self.shown_index: int | None = None  # the step the panel shows
         self._timeline_due = 0.0  # monotonic time of the timeline's next redraw while streaming
         self.resumable = False  # a rewound or stopped run that Step / Resume can continue
@@ -184,6 +187,15 @@ class MainWindow(QMainWindow):
             "value at the shown step: a new branch continues from there, and this one is kept."
         )
         form.addRow("Branch", self.branch_box)
+        lab_row = QHBoxLayout()
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip("Give the shown branch a name of your own")
+        self.ab_button = QPushButton("A/B…")
+        self.ab_button.setToolTip("Two continuations from the shown step, with two sampler settings and the same "
+                                  "random numbers, side by side with their NLL")
+        lab_row.addWidget(self.rename_button)
+        lab_row.addWidget(self.ab_button)
+        form.addRow(lab_row)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
         self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
@@ -247,6 +259,8 @@ class MainWindow(QMainWindow):
         self.export_trace_button.clicked.connect(self.export_dialog)
         self.open_trace_button.clicked.connect(self.open_trace_dialog)
         self.branch_box.activated.connect(self.on_branch_chosen)
+        self.rename_button.clicked.connect(self.rename_dialog)
+        self.ab_button.clicked.connect(self.open_ab)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
             view.step_clicked.connect(self.show_step)
@@ -400,6 +414,9 @@ class MainWindow(QMainWindow):
         self.pause_button.setEnabled(running or self.resumable)
         self.stop_button.setEnabled(running)
         self.back_button.setEnabled(self.can_go_back())
+        has_branch = self.branch is not None and getattr(self.running_view, "lanes", 1) == 1
+        self.rename_button.setEnabled(has_branch)
+        self.ab_button.setEnabled(has_branch and not self.streaming())
 
     @Slot()
     def generate(self, paused: bool = False) -> None:
@@ -514,7 +531,7 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def on_pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("Resume" if paused else "Pause")
-        self.back_button.setEnabled(self.can_go_back())
+        self._update_buttons()
         if self.controls is not None and self.is_running():
             self.controls.set_paused(paused)
             self.state_label.setText("Paused" if paused else "Generating…")
@@ -620,6 +637,45 @@ class MainWindow(QMainWindow):
             self.branch_box.addItem(text, name)
         self.branch_box.setCurrentIndex(self.branch_box.findData(self.branch.name))
         self.branch_box.blockSignals(False)
+
+    def rename_dialog(self) -> None:
+        if self.branch is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename branch", "Name", text=self.branch.name)
+        if ok:
+            self.rename_branch(name)
+
+    def rename_branch(self, name: str) -> bool:
+        """Give the shown branch a name of its own (unique; its children follow it)."""
+        name, old = name.strip(), self.branch.name
+        if not name or name == old:
+            return False
+        if name in self.branches:
+            self.state_label.setText(f"There is already a branch called {name}")
+            return False
+        self.branches = {(name if k == old else k): b for k, b in self.branches.items()}
+        for b in self.branches.values():
+            if b.parent == old:
+                b.parent = name
+        if old in self.branch_views:
+            self.branch_views[name] = self.branch_views.pop(old)
+        self.branch.name = name
+        self._refresh_branch_box()
+        self.state_label.setText(f"{old} is now called {name}")
+        return True
+
+    @Slot()
+    def open_ab(self) -> ABWindow | None:
+        """The A/B window for this run, starting at the shown step (the first step when none is)."""
+        if self.branch is None or getattr(self.running_view, "lanes", 1) != 1 or self.streaming():
+            return None
+        if self.ab_window is not None:
+            self.ab_window.close()
+        start = (self.shown_index if self.shown_index is not None else len(self.trace)) + 1
+        self.ab_window = ABWindow(self.running_view, self.running_entry, self.vocab, self.branch, self.n_steps,
+                                  start, self.settings(), parent=self)
+        self.ab_window.show()
+        return self.ab_window
 
     def resume(self, paused: bool) -> None:
         """Continue the current branch from the end of its trace."""
@@ -739,6 +795,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.runner.stop()  # no thread outlives the window
+        if self.ab_window is not None:
+            self.ab_window.close()
         for view in self.views.values():
             if hasattr(view, "shutdown"):
                 view.shutdown()  # nor any sound

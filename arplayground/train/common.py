@@ -45,12 +45,13 @@ class Progress:
         self.total, self.every = total, every
         self.start = time.time()
         self.tty = sys.stderr.isatty()
+        self.steps_before = 0  # a resumed run's rate counts only the steps taken since it started
 
     def update(self, step: int, **figures) -> None:
         if not self.tty and step % self.every and step != self.total:
             return
         elapsed = time.time() - self.start
-        rate = step / elapsed if elapsed > 0 else 0.0
+        rate = (step - self.steps_before) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - step) / rate if rate > 0 else 0.0
         filled = int(30 * step / self.total)
         shown = " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
@@ -126,3 +127,31 @@ def training_section(args, wall: float, history: list, device: str) -> dict:
         "hardware": hardware(device),
         "history": history,
     }
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a resumable training state (weights, optimiser, random generators, history) atomically,
+    so a run killed mid-write still resumes from the previous epoch."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, command_line: str) -> dict | None:
+    """The state saved by save_checkpoint, or None when there is none yet. Refuses a checkpoint
+    written by a different command: resuming it would train something the card does not describe."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    # Holds numpy random state and the history list, so it is not weights-only; it is our own file.
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("command_line") != command_line:
+        raise SystemExit(f"{path} was written by `{state.get('command_line')}`, not this command; "
+                         "delete it or rerun that command")
+    return state

@@ -21,8 +21,10 @@ from arplayground.train.common import (
     Progress,
     better_weights,
     cosine_lr,
+    load_checkpoint,
     md5,
     optimise,
+    save_checkpoint,
     training_section,
     update_average,
     write_card,
@@ -52,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--checkpoint", type=Path, default=None, help="save a resumable state here after every "
+                   "epoch and resume from it when it exists (the same command continues a run that was stopped)")
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -110,7 +114,20 @@ def main(args: argparse.Namespace) -> int:
     started = time.time()
     history = []
     order = rng.permutation(len(train_x))
-    for step in range(1, total + 1):
+    first_step, wall_before = 1, 0.0
+    state = load_checkpoint(args.checkpoint, args.command_line) if args.checkpoint else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        if average is not None:
+            average.load_state_dict(state["average"])
+        opt.load_state_dict(state["optimiser"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        order, history, wall_before = state["order"], state["history"], state["wall_time_s"]
+        first_step = state["step"] + 1
+        progress.steps_before = state["step"]
+        progress.message(f"resumed from {args.checkpoint} at step {state['step']} ({wall_before / 60:.1f} min so far)")
+    for step in range(first_step, total + 1):
         i = (step - 1) % steps_per_epoch
         if i == 0 and step > 1:
             order = rng.permutation(len(train_x))
@@ -130,8 +147,15 @@ def main(args: argparse.Namespace) -> int:
                 line += f"  average {record['val_average_bits_per_dim']:.4f}"
             history.append(record)
             progress.message(line + " bits/dim")
+            if args.checkpoint:
+                save_checkpoint(args.checkpoint, {
+                    "command_line": args.command_line, "step": step, "model": model.state_dict(),
+                    "average": average.state_dict() if average is not None else None,
+                    "optimiser": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(), "order": order, "history": history,
+                    "wall_time_s": wall_before + time.time() - started})
         progress.update(step, bits=loss.item() / math.log(2))
-    wall = time.time() - started
+    wall = wall_before + time.time() - started
     model, val, weights_used = better_weights(model, average, lambda m: evaluate(m, val_x, val_y, args.device), args.ema)
     progress.message(f"validation: {val:.4f} bits/dim on images {N_TRAIN}-{len(images) - 1} ({weights_used} weights)")
 

@@ -85,3 +85,42 @@ def test_audio_training_reads_fsdd_names_keeps_the_split_and_writes_a_card(tmp_p
     stepper = catalog.load_stepper(entry)
     stepper.reset([], condition=(7, 1))
     assert stepper.logits().shape == (256,)
+
+
+def test_a_stopped_image_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, monkeypatch):
+    from safetensors.numpy import load_file
+
+    from arplayground.train import image
+
+    rng = np.random.default_rng(3)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (9004, 28, 28)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 9004))
+
+    def train(out, checkpoint):
+        extra = ["--checkpoint", str(checkpoint)] if checkpoint else []
+        return train_main(["image", "--data", str(tmp_path), "--out", str(out), "--name", "p", "--limit", "8",
+                           "--epochs", "3", "--batch", "4", "--channels", "4", "--layers", "1", "--kernel", "3", *extra])
+
+    assert train(tmp_path / "whole", None) == 0
+    checkpoint = tmp_path / "run.ckpt"
+    real_save = image.save_checkpoint
+
+    def save_then_stop(path, state):  # as if the machine went away right after epoch 1 was saved
+        real_save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(image, "save_checkpoint", save_then_stop)
+    try:
+        train(tmp_path / "resumed", checkpoint)
+    except KeyboardInterrupt:
+        pass
+    assert not (tmp_path / "resumed" / "p.safetensors").exists()
+    monkeypatch.setattr(image, "save_checkpoint", real_save)
+    assert train(tmp_path / "resumed", checkpoint) == 0
+    whole = load_file(tmp_path / "whole" / "p.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "p.safetensors")
+    assert whole.keys() == resumed.keys()
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], resumed[name], err_msg=name)
+    card = json.loads((tmp_path / "resumed" / "p.json").read_text())
+    assert [h["step"] for h in card["training"]["history"]] == [2, 4, 6]

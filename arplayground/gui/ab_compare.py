@@ -1,0 +1,211 @@
+"""A/B: two continuations of the same prefix, with two sampler settings and the same random numbers.
+
+Each side is a fresh view of the current mode (the same rendering the main window uses) fed by its
+own run of the one generation loop (worker.GenerationRunner) on its own stepper. Both runs use the
+run's seed, so step i meets the same uniform number on both sides: where the two settings keep the
+same distribution, both sides draw the same value, and every difference is the settings' doing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from arplayground import catalog
+from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings
+from arplayground.core.trace import Trace
+from arplayground.gui.worker import GenerationRunner, RunControls, RunRequest
+
+
+class ABSide(QWidget):
+    """One side: its settings, its view of the continuation, its NLL."""
+
+    finished = Signal()
+
+    def __init__(self, title: str, view_class, entry, settings: SamplerSettings, vocab_size: int):
+        super().__init__()
+        self.entry = entry
+        self.view = view_class()
+        if hasattr(self.view, "set_entry"):
+            self.view.set_entry(entry)
+        self.steppers = catalog.StepperCache()  # its own stepper: the two sides run at once
+        self.runner = GenerationRunner(self)
+        self.runner.batch.connect(self._on_batch)
+        self.runner.finished.connect(self._on_finished)
+        self.trace = Trace()
+        self.outcome = ""
+
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, TEMPERATURE_MAX)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setDecimals(2)
+        self.temperature.setPrefix("T ")
+        self.top_k = QSpinBox()
+        self.top_k.setRange(0, vocab_size)
+        self.top_k.setPrefix("top-k ")
+        self.top_k.setSpecialValueText("top-k off")
+        self.top_p = QDoubleSpinBox()
+        self.top_p.setRange(0.0, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setDecimals(2)
+        self.top_p.setPrefix("top-p ")
+        self.set_settings(settings)
+
+        self.title = QLabel(f"<b>{title}</b>")
+        self.nll_label = QLabel("Not run yet")
+        self.nll_label.setObjectName("abNll")
+        row = QHBoxLayout()
+        row.addWidget(self.title)
+        for w in (self.temperature, self.top_k, self.top_p):
+            row.addWidget(w)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.view.display, 1)
+        layout.addWidget(self.nll_label)
+        if hasattr(self.view, "play"):  # audio: hear each side on its own
+            self.play_button = QPushButton(f"Play {title}")
+            self.play_button.clicked.connect(self.view.play)
+            layout.addWidget(self.play_button)
+
+    def set_settings(self, s: SamplerSettings) -> None:
+        self.temperature.setValue(s.temperature)
+        self.top_k.setValue(s.top_k)
+        self.top_p.setValue(s.top_p)
+
+    def settings(self) -> SamplerSettings:
+        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4))
+
+    def start(self, vocab, prefix, condition, seed: int, n_steps: int) -> None:
+        self.runner.stop()
+        self.trace, self.outcome = Trace(), ""
+        prefix, condition, n_steps = self.view.prepare_replay(vocab, prefix, condition, n_steps)
+        steppers, entry = self.steppers, self.entry
+        request = RunRequest(load=lambda: steppers.get(entry), prefix=prefix, n_steps=n_steps, seed=seed,
+                             condition=condition, keep_distributions=self.view.keeps_distributions)
+        self.runner.start(request, RunControls(self.settings()))  # as fast as it computes: it is for comparing
+        self.nll_label.setText("Generating…")
+
+    @Slot(object)
+    def _on_batch(self, batch) -> None:
+        self.trace.extend(batch.records)
+        for c in batch.chunks:
+            self.trace.extend_columns(c.position, c.columns, c.us, c.settings, c.seconds)
+        self.view.append(batch)
+        self._show_nll()
+
+    def _show_nll(self) -> None:
+        if len(self.trace):
+            nll = self.trace.nll()
+            self.nll_label.setText(f"{len(self.trace)} steps · NLL {nll:.3f} nats/{self.view.unit} · "
+                                   f"perplexity {np.exp(nll):.2f}")
+
+    @Slot(str)
+    def _on_finished(self, outcome: str) -> None:
+        self.outcome = outcome
+        if outcome.startswith("error"):
+            self.nll_label.setText(f"Failed: {outcome}")
+        else:
+            self._show_nll()
+        self.finished.emit()
+
+    def is_running(self) -> bool:
+        return self.runner.is_running()
+
+    def shutdown(self) -> None:
+        self.runner.stop()
+        if hasattr(self.view, "shutdown"):
+            self.view.shutdown()
+
+
+class ABWindow(QWidget):
+    """The comparison window for one run: the kept prefix, two settings, two continuations."""
+
+    def __init__(self, mode_view, entry, vocab, branch, n_steps: int, start_step: int,
+                 settings_a: SamplerSettings, parent=None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setWindowTitle(f"A/B · {entry.name} · {branch.name}")
+        self.vocab, self.branch, self.n_steps = vocab, branch, n_steps
+        size = len(vocab)
+        settings_b = SamplerSettings(0.6 if settings_a.temperature != 0.6 else 1.0, settings_a.top_k, settings_a.top_p)
+        self.a = ABSide("A", type(mode_view), entry, settings_a, size)
+        self.b = ABSide("B", type(mode_view), entry, settings_b, size)
+
+        self.start_spin = QSpinBox()
+        self.start_spin.setRange(1, max(1, n_steps))
+        self.start_spin.setPrefix("from step ")
+        self.start_spin.setToolTip("Both sides keep the run's steps before this one and draw the rest")
+        self.start_spin.setValue(min(max(1, start_step), n_steps))
+        self.run_button = QPushButton("Run A/B")
+        self.run_button.setDefault(True)
+        self.summary = QLabel("Both sides use the run's seed: the same random number at every step.")
+        self.summary.setObjectName("abSummary")
+        self.summary.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(QLabel(f"Seed {branch.seed} · {branch.name}"))
+        top.addWidget(self.start_spin)
+        top.addWidget(self.run_button)
+        top.addStretch(1)
+        grid = QGridLayout(self)
+        grid.addLayout(top, 0, 0, 1, 2)
+        grid.addWidget(self.a, 1, 0)
+        grid.addWidget(self.b, 1, 1)
+        grid.addWidget(self.summary, 2, 0, 1, 2)
+        grid.setRowStretch(1, 1)
+        self.run_button.clicked.connect(self.run)
+        self.a.finished.connect(self._on_side_finished)
+        self.b.finished.connect(self._on_side_finished)
+        self.resize(1100, 600)
+
+    def prefix_for_run(self) -> tuple[tuple, int]:
+        """(prefix, steps to draw): the branch's start plus its steps before the chosen one."""
+        kept = min(self.start_spin.value() - 1, len(self.branch.trace))
+        return self.branch.history(kept), self.n_steps - kept
+
+    @Slot()
+    def run(self) -> None:
+        prefix, n = self.prefix_for_run()
+        self.summary.setText(f"Running: {n} steps on each side after {len(prefix)} kept values…")
+        for side in (self.a, self.b):
+            side.start(self.vocab, prefix, self.branch.condition, self.branch.seed, n)
+        self.run_button.setEnabled(False)
+
+    def is_running(self) -> bool:
+        return self.a.is_running() or self.b.is_running()
+
+    @Slot()
+    def _on_side_finished(self) -> None:
+        if self.is_running():
+            return
+        self.run_button.setEnabled(True)
+        a, b = self.a.trace.values, self.b.trace.values
+        n = min(len(a), len(b))
+        if not n:
+            self.summary.setText("Nothing was generated")
+            return
+        differ = np.flatnonzero(a[:n] != b[:n])
+        delta = self.b.trace.nll() - self.a.trace.nll()
+        if not len(differ):
+            where = f"A and B drew the same {n} values"
+        else:
+            share = f"{len(differ)} of {n} steps ({100 * len(differ) / n:.0f}%)"
+            first = f"at step {differ[0] + 1}" if differ[0] else "at the first step"
+            where = f"A and B diverge {first}; they differ at {share}"
+        self.summary.setText(f"{where}. NLL under the model: A {self.a.trace.nll():.3f}, B {self.b.trace.nll():.3f} "
+                             f"nats/{self.a.view.unit} (B − A = {delta:+.3f}).")
+
+    def closeEvent(self, event) -> None:
+        for side in (self.a, self.b):
+            side.shutdown()  # no thread or sound outlives the window
+        super().closeEvent(event)
