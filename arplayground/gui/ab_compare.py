@@ -137,6 +137,7 @@ class ABWindow(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle(f"A/B · {entry.name} · {branch.name}")
         self.vocab, self.branch, self.n_steps = vocab, branch, n_steps
+        self.kept = 0
         size = len(vocab)
         settings_b = SamplerSettings(0.6 if settings_a.temperature != 0.6 else 1.0, settings_a.top_k, settings_a.top_p)
         self.a = ABSide("A", type(mode_view), entry, settings_a, size)
@@ -176,6 +177,7 @@ class ABWindow(QWidget):
     @Slot()
     def run(self) -> None:
         prefix, n = self.prefix_for_run()
+        self.kept = len(prefix) - len(self.branch.prefix)  # run steps both sides share
         self.summary.setText(f"Running: {n} steps on each side after {len(prefix)} kept values…")
         for side in (self.a, self.b):
             side.start(self.vocab, prefix, self.branch.condition, self.branch.seed, n)
@@ -200,8 +202,7 @@ class ABWindow(QWidget):
             where = f"A and B drew the same {n} values"
         else:
             share = f"{len(differ)} of {n} steps ({100 * len(differ) / n:.0f}%)"
-            first = f"at step {differ[0] + 1}" if differ[0] else "at the first step"
-            where = f"A and B diverge {first}; they differ at {share}"
+            where = f"A and B diverge at step {self.kept + differ[0] + 1} of the run; they differ at {share}"
         self.summary.setText(f"{where}. NLL under the model: A {self.a.trace.nll():.3f}, B {self.b.trace.nll():.3f} "
                              f"nats/{self.a.view.unit} (B − A = {delta:+.3f}).")
 

@@ -62,7 +62,7 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     assert ab_shows(ab.b, mode, w.vocab) == kept + b.values.tolist()
     assert f"NLL {a.nll():.3f}" in ab.a.nll_label.text() and f"NLL {b.nll():.3f}" in ab.b.nll_label.text()
     first = int(np.flatnonzero(a.values != b.values)[0])
-    assert (f"diverge at step {first + 1};" if first else "diverge at the first step;") in ab.summary.text()
+    assert f"diverge at step {9 + first + 1} of the run;" in ab.summary.text()
     assert f"A {a.nll():.3f}, B {b.nll():.3f}" in ab.summary.text()
     # The run in the main window is untouched.
     np.testing.assert_array_equal(w.trace.values, run)
