@@ -69,7 +69,7 @@ def main() -> None:
     print()
     gui_latency.print_table(
         "image", entry.name, args.gui_seconds, "pixels",
-        "generating one image at full speed (measured until it is done)", until_done=True,
+        f"generating images back to back at full speed for {args.gui_seconds:g} s", again=True,
     )
 
 if __name__ == "__main__":

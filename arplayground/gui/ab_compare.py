@@ -167,6 +167,11 @@ class ABWindow(QWidget):
         self.run_button.clicked.connect(self.run)
         self.a.finished.connect(self._on_side_finished)
         self.b.finished.connect(self._on_side_finished)
+        for side in (self.a, self.b):  # a click on a character, pixel or sample compares that step
+            side.view.step_clicked.connect(self.compare_step)
+        self.step_label = QLabel("Click a character, pixel or sample on either side to compare that step.")
+        self.step_label.setObjectName("abStep")
+        grid.addWidget(self.step_label, 3, 0, 1, 2)
         self.resize(1100, 600)
 
     def prefix_for_run(self) -> tuple[tuple, int]:
@@ -205,6 +210,17 @@ class ABWindow(QWidget):
             where = f"A and B diverge at step {self.kept + differ[0] + 1} of the run; they differ at {share}"
         self.summary.setText(f"{where}. NLL under the model: A {self.a.trace.nll():.3f}, B {self.b.trace.nll():.3f} "
                              f"nats/{self.a.view.unit} (B − A = {delta:+.3f}).")
+
+    @Slot(int)
+    def compare_step(self, index: int) -> None:
+        """What each side drew at its step `index`, with the probability the model gave it."""
+        parts = []
+        for name, side in (("A", self.a), ("B", self.b)):
+            if 0 <= index < len(side.trace):
+                rec = side.trace[index]
+                parts.append(f"{name} drew {self.vocab.label(rec.value)} (p = {rec.prob:.3f}, rank {rec.rank + 1})")
+        if parts:
+            self.step_label.setText(f"Step {self.kept + index + 1} of the run: " + ";  ".join(parts) + ".")
 
     def closeEvent(self, event) -> None:
         for side in (self.a, self.b):

@@ -64,6 +64,11 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     first = int(np.flatnonzero(a.values != b.values)[0])
     assert f"diverge at step {9 + first + 1} of the run;" in ab.summary.text()
     assert f"A {a.nll():.3f}, B {b.nll():.3f}" in ab.summary.text()
+    # A click on either side's step 3 compares what the two sides drew there.
+    ab.b.view.step_clicked.emit(2)
+    for name, t in (("A", a), ("B", b)):
+        assert f"{name} drew {w.vocab.label(t[2].value)} (p = {t[2].prob:.3f}" in ab.step_label.text()
+    assert ab.step_label.text().startswith("Step 12 of the run:")
     # The run in the main window is untouched.
     np.testing.assert_array_equal(w.trace.values, run)
     w.close()
