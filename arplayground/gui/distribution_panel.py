@@ -5,11 +5,13 @@ Plot items are made once; each update only calls setOpts / setTicks (no per-fram
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from arplayground.core.sampling import Stages
@@ -17,12 +19,60 @@ from arplayground.core.sampling import Stages
 RAW_COLOUR = (120, 144, 176)  # the model's own distribution
 SAMPLED_COLOUR = (236, 150, 40)  # after temperature / top-k / top-p
 DRAWN_COLOUR = (214, 40, 40)
+# The probability axis's top: one of a few fixed scales, so that while a run streams the axis is
+# rarely laid out again (each relayout is a costly Python redraw of its ticks).
+Y_SCALES = (0.1, 0.2, 0.35, 0.6, 1.1)
+SHRINK_SECONDS = 0.5
+
+
+def y_scale(top: float) -> float:
+    """The smallest scale with room for the tallest bar and the drawn marker above it."""
+    return next((s for s in Y_SCALES if top * 1.12 + 0.02 <= s), Y_SCALES[-1])
 
 
 def settings_text(s) -> str:
     """The sampler settings of a step, as the panel's title shows them."""
     text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
     return text + f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
+
+
+class CandidateLabels(QWidget):
+    """The candidates' labels, one under each bar pair, painted in one go.
+
+    The plot's own axis could carry them as tick labels, but new tick labels make pyqtgraph lay the
+    axis out again in Python (about 3 ms), and the candidates change on nearly every step; this row
+    costs a few drawText calls, so the panel can follow a streaming run every frame.
+    """
+
+    def __init__(self, plot: pg.PlotWidget):
+        super().__init__()
+        self.plot = plot
+        self.labels: list[str] = []
+        font = self.font()
+        font.setPointSize(11)
+        self.setFont(font)
+        self.setFixedHeight(self.fontMetrics().height() + 6)
+
+    def set_labels(self, labels: list[str]) -> None:
+        if labels != self.labels:
+            self.labels = labels
+            self.update()
+
+    def x_of(self, value_x: float) -> float:
+        """Where plot coordinate x falls on this row, in pixels."""
+        scene = self.plot.getPlotItem().vb.mapViewToScene(QPointF(value_x, 0.0))
+        return self.mapFromGlobal(self.plot.mapToGlobal(self.plot.mapFromScene(scene))).x()
+
+    def paintEvent(self, event) -> None:
+        if not self.labels:
+            return
+        painter = QPainter(self)
+        first = self.x_of(0.0)
+        slot = max(8.0, self.x_of(1.0) - first)  # bars sit at x = 0, 1, 2, ... on a linear axis
+        for i, text in enumerate(self.labels):
+            centre = first + i * slot
+            painter.drawText(QRectF(centre - slot / 2, 0, slot, self.height()), Qt.AlignmentFlag.AlignCenter, text)
+        painter.end()
 
 
 @dataclass(frozen=True)
@@ -48,14 +98,17 @@ class DistributionPanel(QWidget):
         super().__init__(parent)
         self.max_bars = max_bars
         self.data: PanelData | None = None
-        self._ticks: list = []
         self._level_brushes = "grey"  # as level_bars is made below
         self._level_ticks = None
         self._y_top = 0.0
+        self._y_changed_at = 0.0
         self._n_bars = -1
         self.title = QLabel("No step yet: click Generate.")
         self.title.setObjectName("distributionTitle")
         self.title.setWordWrap(True)
+        # Two lines, always: a title that changed height would resize the plot on every step.
+        self.title.setFixedHeight(2 * self.title.fontMetrics().lineSpacing() + 4)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -88,7 +141,14 @@ class DistributionPanel(QWidget):
         font = self.axis.label.font()
         font.setPointSize(11)
         self.axis.setTickFont(font)
-        self.axis.setTicks([[]])  # no numbers under an empty plot: candidates label it once a step arrives
+        # Axes of a fixed size: tick labels that grow or shrink would otherwise lay the whole plot
+        # out again, and repaint both axes, on most steps of a streaming run.
+        for axis in (self.axis, self.plot.getAxis("left")):
+            axis.setStyle(autoExpandTextSpace=False, autoReduceTextSpace=False)
+        self.plot.getAxis("left").setWidth(52)
+        self.axis.setTicks([[]])  # no numbers under candidate bars: the row below names them
+        self.candidate_labels = CandidateLabels(self.plot)
+        self._bottom_axis(levels=False)
         # The lab's "what if": the cumulative distribution sampled from (values in their own order,
         # as the inverse-CDF draw walks them), this step's uniform number u across it, and the
         # value u picks under the current settings. Shown while paused.
@@ -112,6 +172,7 @@ class DistributionPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.candidate_labels)
         layout.addWidget(self.what_if_label)
         layout.addWidget(self.cdf_plot)
         self.hide_what_if()
@@ -132,10 +193,20 @@ class DistributionPanel(QWidget):
             self.legend.addItem(self.raw_bars, "model (raw)")
             self.legend.addItem(self.sampled_bars, "after sampler")
         self.legend.addItem(self.drawn_marker, "drawn")
-        self._ticks, self._n_bars, self._y_top = [], -1, 0.0
+        self._n_bars, self._y_top = -1, 0.0
         self._level_ticks = None  # the candidate bars replaced the level ticks
+        self._bottom_axis(levels)
         if levels:
             self.plot.setXRange(-1, 256, padding=0)
+
+    def _bottom_axis(self, levels: bool) -> None:
+        """Levels: numbered ticks on the plot's axis. Candidates: a bare axis line, and the row of
+        labels under it."""
+        self.candidate_labels.setVisible(not levels)
+        self.axis.setStyle(showValues=levels)
+        self.axis.setHeight(34 if levels else 8)
+        if not levels:
+            self.axis.setTicks([[]])
 
     def _use_level_kind(self, kind: str) -> None:
         """Grey levels (image): bars in their own grey, numbered ticks. Mu-law levels (audio): one
@@ -168,10 +239,7 @@ class DistributionPanel(QWidget):
         self.level_bars.setOpts(height=sampled)
         self.level_line.setData(x=np.arange(257) - 0.5, y=raw)
         top = max(float(np.max(raw)), float(np.max(sampled)))
-        y_top = min(1.1, np.ceil((top * 1.15 + 0.02) * 10) / 10)
-        if y_top != self._y_top:
-            self._y_top = y_top
-            self.plot.setYRange(0, y_top, padding=0)
+        y_top = self._set_y_top(top)
         self.drawn_marker.setData(x=[drawn], y=[max(raw[drawn], sampled[drawn]) + 0.03 * y_top])
         if kind == "grey":
             what = f"grey level {drawn}"
@@ -183,6 +251,15 @@ class DistributionPanel(QWidget):
             f"{title}: drew {what} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
             f"  ·  {settings_text(settings)}"
         )
+
+    def _set_y_top(self, top: float) -> float:
+        """Grow the axis at once when a bar needs room; shrink it at most every SHRINK_SECONDS, so a
+        streaming run does not re-lay the axis out on every step."""
+        want, now = y_scale(top), time.monotonic()
+        if want > self._y_top or (want < self._y_top and now - self._y_changed_at >= SHRINK_SECONDS):
+            self._y_top, self._y_changed_at = want, now
+            self.plot.setYRange(0, want, padding=0)
+        return self._y_top
 
     def show_step(self, data: PanelData) -> None:
         self._use_levels(False)
@@ -201,18 +278,12 @@ class DistributionPanel(QWidget):
             self.drawn_marker.setData(x=[i], y=[max(raw[i], sampled[i]) + 0.04])
         else:
             self.drawn_marker.setData(x=[], y=[])
-        ticks = [(i, data.labels[i]) for i in range(n)]
-        if ticks != self._ticks:  # axis relayout is the costly part of a redraw: only on change
-            self._ticks = ticks
-            self.axis.setTicks([ticks])
+        self.candidate_labels.set_labels([str(label) for label in data.labels[:n]])
         if n != self._n_bars:
             self._n_bars = n
             self.plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         top = max(float(raw.max(initial=0)), float(sampled.max(initial=0)))
-        y_top = min(1.1, np.ceil((top * 1.15 + 0.02) * 10) / 10)  # steps of 0.1: a steadier axis; room for the marker
-        if y_top != self._y_top:
-            self._y_top = y_top
-            self.plot.setYRange(0, y_top, padding=0)
+        self._set_y_top(top)
         outside = "" if where else " (outside the top candidates shown)"
         self.title.setText(
             f"step {data.step}: drew {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"
@@ -269,5 +340,5 @@ class DistributionPanel(QWidget):
         return (np.asarray(self.raw_bars.opts["height"]), np.asarray(self.sampled_bars.opts["height"]))
 
     def tick_labels(self) -> list[str]:
-        ticks = self.axis._tickLevels or [[]]
-        return [label for _, label in ticks[0]]
+        """The candidates' labels as shown under their bars."""
+        return list(self.candidate_labels.labels) if self.candidate_labels.isVisible() else []
