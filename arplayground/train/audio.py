@@ -24,10 +24,15 @@ import numpy as np
 
 from arplayground.train.common import (
     Progress,
+    add_checkpoint_argument,
     better_weights,
     cosine_lr,
+    load_checkpoint,
     optimise,
+    restore_training_state,
+    save_checkpoint,
     training_section,
+    training_state,
     update_average,
     write_card,
 )
@@ -56,6 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    add_checkpoint_argument(p)
 
 
 def load_fsdd(folder: Path, max_samples: int):
@@ -155,7 +161,15 @@ def main(args: argparse.Namespace) -> int:
     started = time.time()
     history: list[dict] = []
     groups: list[list[int]] = []
-    for step in range(1, total + 1):
+    first_step, wall_before = 1, 0.0
+    state = load_checkpoint(args.checkpoint, args.command_line) if args.checkpoint else None
+    if state is not None:
+        restore_training_state(state, model, average, opt, rng)
+        groups, history, wall_before = state["groups"], state["history"], state["wall_time_s"]
+        first_step = state["step"] + 1
+        progress.steps_before = state["step"]
+        progress.message(f"resumed from {args.checkpoint} at step {state['step']} ({wall_before / 60:.1f} min so far)")
+    for step in range(first_step, total + 1):
         if not groups:
             groups = batches_by_length(train, args.batch, rng)
         levels, mask, digits, speaker_ids = collate(train, groups.pop(), SILENCE)
@@ -171,8 +185,12 @@ def main(args: argparse.Namespace) -> int:
                 record[f"test_{len(some)}_clips_average_bits_per_sample"] = round(evaluate(average, some, args.device, SILENCE), 4)
             history.append(record)
             progress.message(f"epoch {step / steps_per_epoch:.1f}: " + json.dumps(record))
+            if args.checkpoint:
+                save_checkpoint(args.checkpoint, training_state(
+                    args.command_line, step, model, average, opt, rng, history, wall_before + time.time() - started,
+                    groups=groups))
         progress.update(step, bits=loss.item() / math.log(2))
-    wall = time.time() - started
+    wall = wall_before + time.time() - started
     model, test_bits, weights_used = better_weights(model, average, lambda m: evaluate(m, test, args.device, SILENCE), args.ema)
     progress.message(f"test: {test_bits:.4f} bits/sample ({weights_used} weights); histogram baseline {baseline:.4f}")
 

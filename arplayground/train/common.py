@@ -155,3 +155,30 @@ def load_checkpoint(path: Path, command_line: str) -> dict | None:
         raise SystemExit(f"{path} was written by `{state.get('command_line')}`, not this command; "
                          "delete it or rerun that command")
     return state
+
+
+def training_state(command_line: str, step: int, model, average, opt, rng, history: list, wall_s: float, **extra) -> dict:
+    """Everything a stopped run needs to go on exactly where it was: for save_checkpoint."""
+    import torch
+
+    return {"command_line": command_line, "step": step, "model": model.state_dict(),
+            "average": average.state_dict() if average is not None else None, "optimiser": opt.state_dict(),
+            "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "history": history,
+            "wall_time_s": wall_s, **extra}
+
+
+def restore_training_state(state: dict, model, average, opt, rng) -> None:
+    """Put a training_state back into the model, its average, the optimiser and the generators."""
+    import torch
+
+    model.load_state_dict(state["model"])
+    if average is not None:
+        average.load_state_dict(state["average"])
+    opt.load_state_dict(state["optimiser"])
+    rng.bit_generator.state = state["numpy_rng"]
+    torch.set_rng_state(state["torch_rng"])
+
+
+def add_checkpoint_argument(parser) -> None:
+    parser.add_argument("--checkpoint", type=Path, default=None, help="save a resumable state here after every "
+                        "epoch and resume from it when it exists (the same command continues a run that was stopped)")

@@ -19,13 +19,16 @@ import numpy as np
 
 from arplayground.train.common import (
     Progress,
+    add_checkpoint_argument,
     better_weights,
     cosine_lr,
     load_checkpoint,
     md5,
     optimise,
+    restore_training_state,
     save_checkpoint,
     training_section,
+    training_state,
     update_average,
     write_card,
 )
@@ -54,8 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--checkpoint", type=Path, default=None, help="save a resumable state here after every "
-                   "epoch and resume from it when it exists (the same command continues a run that was stopped)")
+    add_checkpoint_argument(p)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -117,12 +119,7 @@ def main(args: argparse.Namespace) -> int:
     first_step, wall_before = 1, 0.0
     state = load_checkpoint(args.checkpoint, args.command_line) if args.checkpoint else None
     if state is not None:
-        model.load_state_dict(state["model"])
-        if average is not None:
-            average.load_state_dict(state["average"])
-        opt.load_state_dict(state["optimiser"])
-        rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        restore_training_state(state, model, average, opt, rng)
         order, history, wall_before = state["order"], state["history"], state["wall_time_s"]
         first_step = state["step"] + 1
         progress.steps_before = state["step"]
@@ -148,12 +145,9 @@ def main(args: argparse.Namespace) -> int:
             history.append(record)
             progress.message(line + " bits/dim")
             if args.checkpoint:
-                save_checkpoint(args.checkpoint, {
-                    "command_line": args.command_line, "step": step, "model": model.state_dict(),
-                    "average": average.state_dict() if average is not None else None,
-                    "optimiser": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(), "order": order, "history": history,
-                    "wall_time_s": wall_before + time.time() - started})
+                save_checkpoint(args.checkpoint, training_state(
+                    args.command_line, step, model, average, opt, rng, history, wall_before + time.time() - started,
+                    order=order))
         progress.update(step, bits=loss.item() / math.log(2))
     wall = wall_before + time.time() - started
     model, val, weights_used = better_weights(model, average, lambda m: evaluate(m, val_x, val_y, args.device), args.ema)

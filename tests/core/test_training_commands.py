@@ -5,6 +5,7 @@ import json
 import struct
 
 import numpy as np
+import pytest
 
 from arplayground import catalog
 from arplayground.train.__main__ import main as train_main
@@ -87,40 +88,61 @@ def test_audio_training_reads_fsdd_names_keeps_the_split_and_writes_a_card(tmp_p
     assert stepper.logits().shape == (256,)
 
 
-def test_a_stopped_image_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, monkeypatch):
+def tiny_image_command(data):
+    rng = np.random.default_rng(3)
+    write_idx(data / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (9004, 28, 28)))
+    write_idx(data / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 9004))
+    return ["image", "--data", str(data), "--limit", "8", "--epochs", "3", "--batch", "4", "--channels", "4",
+            "--layers", "1", "--kernel", "3"], 2
+
+
+def tiny_audio_command(data):
+    from arplayground.audio.wav import write_wav
+
+    (data / "recordings").mkdir()
+    rng = np.random.default_rng(4)
+    for digit in (2, 5):
+        for index in range(7):
+            n = int(rng.integers(300, 700))
+            write_wav(data / "recordings" / f"{digit}_ann_{index}.wav", 0.3 * np.sin(np.arange(n) * 0.07 * (digit + 1)))
+    return ["audio", "--data", str(data), "--epochs", "3", "--batch", "2", "--residual", "4", "--skip", "8",
+            "--cycle", "2", "--cycles", "1", "--eval-clips", "2"], 2
+
+
+@pytest.mark.parametrize("make_command", [tiny_image_command, tiny_audio_command], ids=["image", "audio"])
+def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, monkeypatch, make_command):
     from safetensors.numpy import load_file
 
-    from arplayground.train import image
+    from arplayground.train import audio, image
 
-    rng = np.random.default_rng(3)
-    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (9004, 28, 28)))
-    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 9004))
+    command, steps_per_epoch = make_command(tmp_path)
+    module = image if command[0] == "image" else audio
 
     def train(out, checkpoint):
         extra = ["--checkpoint", str(checkpoint)] if checkpoint else []
-        return train_main(["image", "--data", str(tmp_path), "--out", str(out), "--name", "p", "--limit", "8",
-                           "--epochs", "3", "--batch", "4", "--channels", "4", "--layers", "1", "--kernel", "3", *extra])
+        return train_main([*command, "--out", str(out), "--name", "m", *extra])
 
     assert train(tmp_path / "whole", None) == 0
     checkpoint = tmp_path / "run.ckpt"
-    real_save = image.save_checkpoint
+    real_save = module.save_checkpoint
 
     def save_then_stop(path, state):  # as if the machine went away right after epoch 1 was saved
         real_save(path, state)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(image, "save_checkpoint", save_then_stop)
-    try:
+    monkeypatch.setattr(module, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "resumed", checkpoint)
-    except KeyboardInterrupt:
-        pass
-    assert not (tmp_path / "resumed" / "p.safetensors").exists()
-    monkeypatch.setattr(image, "save_checkpoint", real_save)
+    assert not (tmp_path / "resumed" / "m.safetensors").exists()
+    monkeypatch.setattr(module, "save_checkpoint", real_save)
     assert train(tmp_path / "resumed", checkpoint) == 0
-    whole = load_file(tmp_path / "whole" / "p.safetensors")
-    resumed = load_file(tmp_path / "resumed" / "p.safetensors")
+    whole = load_file(tmp_path / "whole" / "m.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "m.safetensors")
     assert whole.keys() == resumed.keys()
     for name in whole:
         np.testing.assert_array_equal(whole[name], resumed[name], err_msg=name)
-    card = json.loads((tmp_path / "resumed" / "p.json").read_text())
-    assert [h["step"] for h in card["training"]["history"]] == [2, 4, 6]
+    card = json.loads((tmp_path / "resumed" / "m.json").read_text())
+    assert [h["step"] for h in card["training"]["history"]] == [steps_per_epoch * e for e in (1, 2, 3)]
+    # Another command must not continue this checkpoint.
+    with pytest.raises(SystemExit, match="not this command"):
+        train_main([*command, "--out", str(tmp_path / "other"), "--name", "m", "--seed", "7", "--checkpoint", str(checkpoint)])
