@@ -75,6 +75,40 @@ class CandidateLabels(QWidget):
         painter.end()
 
 
+class LevelBars(pg.ImageItem):
+    """256 bars, each in its own colour (grey level v in grey v), drawn as one image.
+
+    One drawImage per repaint, built with numpy, instead of 256 rectangles recorded one by one in
+    Python, which made the panel too costly to redraw every frame while an image streams. Each bar
+    has a dark cap, so light grey bars stay visible on the white plot.
+    """
+
+    ROWS = 200  # vertical resolution of the bars
+
+    def __init__(self):
+        super().__init__(axisOrder="row-major")
+        self.heights = np.zeros(256)
+        self.top = 1.0
+        self.set_kind("grey")
+
+    def set_kind(self, kind: str) -> None:
+        if kind == "grey":
+            rgb = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+        else:
+            rgb = np.tile(np.array(SAMPLED_COLOUR, np.uint8), (256, 1))
+        self.fill = np.concatenate([rgb, np.full((256, 1), 255, np.uint8)], axis=1)  # (256, RGBA)
+        self.set_heights(self.heights, self.top)
+
+    def set_heights(self, heights, top: float) -> None:
+        self.heights, self.top = np.asarray(heights, float), float(top)
+        rows = np.clip(np.ceil(self.heights / self.top * self.ROWS), 0, self.ROWS).astype(int)
+        row = np.arange(self.ROWS)[:, None]  # row 0 is drawn at probability 0
+        image = np.where((row < rows)[:, :, None], self.fill[None], np.uint8(0))
+        image[(row == rows - 1) & (rows > 0)] = (70, 70, 70, 255)
+        self.setImage(image, autoLevels=False)
+        self.setRect(QRectF(-0.5, 0.0, 256.0, self.top))
+
+
 @dataclass(frozen=True)
 class PanelData:
     """What the panel draws: candidates best-first with both probabilities, and the drawn value."""
@@ -125,10 +159,9 @@ class DistributionPanel(QWidget):
         self.drawn_marker = pg.ScatterPlotItem(x=[], y=[], symbol="t", size=14, brush=DRAWN_COLOUR, pen=None)
         # Image mode: all 256 grey levels; the sampled distribution as bars in their own grey,
         # the raw one as a line over them.
-        self.level_bars = pg.BarGraphItem(
-            x=np.arange(256), height=np.zeros(256), width=1.0,
-            brushes=[pg.mkBrush(v, v, v) for v in range(256)], pen=pg.mkPen(90, 90, 90, 110, width=0),
-        )
+        self.level_bars = LevelBars()
+        # What the legend shows for the level bars (an image has no legend sample of its own).
+        self.level_legend = pg.BarGraphItem(x=[], height=[], width=1.0, brush=(150, 150, 150), pen=(70, 70, 70))
         self.level_line = pg.PlotCurveItem(
             x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center", pen=pg.mkPen(RAW_COLOUR, width=2)
         )
@@ -155,7 +188,7 @@ class DistributionPanel(QWidget):
         self.what_if_label = QLabel()
         self.what_if_label.setWordWrap(True)
         self.cdf_plot = pg.PlotWidget(background="w")
-        self.cdf_plot.setFixedHeight(110)
+        self.cdf_plot.setFixedHeight(90)
         self.cdf_plot.setMouseEnabled(x=False, y=False)
         self.cdf_plot.hideButtons()
         self.cdf_plot.setMenuEnabled(False)
@@ -188,7 +221,7 @@ class DistributionPanel(QWidget):
         self.legend.clear()  # the legend names what is on show
         if levels:
             self.legend.addItem(self.level_line, "model (raw)")
-            self.legend.addItem(self.level_bars, "after sampler")
+            self.legend.addItem(self.level_legend, "after sampler")
         else:
             self.legend.addItem(self.raw_bars, "model (raw)")
             self.legend.addItem(self.sampled_bars, "after sampler")
@@ -212,12 +245,10 @@ class DistributionPanel(QWidget):
         """Grey levels (image): bars in their own grey, numbered ticks. Mu-law levels (audio): one
         colour, ticks labelled with the amplitude each level stands for."""
         marks = (0, 32, 64, 96, 128, 160, 192, 224, 255)
-        if kind != self._level_brushes:  # 256 brushes: costly to redo, so only when the kind changes
+        if kind != self._level_brushes:
             self._level_brushes = kind
-            if kind == "grey":
-                self.level_bars.setOpts(brushes=[pg.mkBrush(v, v, v) for v in range(256)])
-            else:
-                self.level_bars.setOpts(brushes=[pg.mkBrush(SAMPLED_COLOUR)] * 256)
+            self.level_bars.set_kind(kind)
+            self.level_legend.setOpts(brush=(150, 150, 150) if kind == "grey" else SAMPLED_COLOUR)
         if kind != self._level_ticks:
             self._level_ticks = kind
             if kind == "grey":
@@ -236,10 +267,10 @@ class DistributionPanel(QWidget):
         self._use_level_kind(kind)
         self.data = None
         self.levels = (np.asarray(raw), np.asarray(sampled), int(drawn))
-        self.level_bars.setOpts(height=sampled)
         self.level_line.setData(x=np.arange(257) - 0.5, y=raw)
         top = max(float(np.max(raw)), float(np.max(sampled)))
         y_top = self._set_y_top(top)
+        self.level_bars.set_heights(sampled, y_top)
         self.drawn_marker.setData(x=[drawn], y=[max(raw[drawn], sampled[drawn]) + 0.03 * y_top])
         if kind == "grey":
             what = f"grey level {drawn}"

@@ -45,7 +45,7 @@ from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunReq
 # Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
 MODE_TITLES = {"text": "Text", "image": "Image", "audio": "Audio"}
-PANEL_HZ = 20  # distribution panel redraws per second at most, while streaming
+PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming: one a frame, never behind
 TIMELINE_HZ = 4  # the timeline's, while streaming: a repaint of all its steps costs as much as the panel's
 
 
@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_trace(self.trace)
         right.addWidget(under_view)
         right.addWidget(self.panel)
-        right.setSizes([520, 300])
+        right.setSizes([470, 390])
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(side_column)
@@ -239,7 +239,7 @@ class MainWindow(QMainWindow):
         self.stats_label = QLabel()
         self.statusBar().addWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.stats_label)
-        self.resize(1200, 760)
+        self.resize(1280, 900)
 
     def _connect(self) -> None:
         self.model_box.currentIndexChanged.connect(self.on_model_changed)
@@ -710,9 +710,10 @@ class MainWindow(QMainWindow):
     def refresh_panel_soon(self) -> None:
         """Show the newest step now, or at the end of the current panel interval.
 
-        While text streams at full speed the panel redraws at most PANEL_HZ times a second
-        (nobody reads 60 histograms a second, and each redraw costs the worker GIL time);
-        it always settles on the newest step. A single step (paused) shows at once.
+        While a run streams at full speed the panel redraws at most PANEL_HZ times a second, as
+        often as the worker sends batches, so it never lags the view by more than a frame; each
+        redraw costs the worker GIL time, which is why the panel avoids costly relayouts. It
+        always settles on the newest step. A single step (paused) shows at once.
         """
         self._panel_dirty = True
         if not self.streaming():

@@ -53,7 +53,7 @@ def test_clicking_a_pixel_shows_the_distribution_it_was_drawn_from(qtbot, window
     assert drawn == window.trace[index].value
     np.testing.assert_allclose(sampled, view.sampled[0, index].astype(float))
     assert sampled.sum() == pytest.approx(1.0, abs=0.02) and raw.sum() == pytest.approx(1.0, abs=0.02)
-    np.testing.assert_allclose(window.panel.level_bars.opts["height"], sampled)
+    np.testing.assert_allclose(window.panel.level_bars.heights, sampled)
 
 
 def test_completion_keeps_the_kept_rows(qtbot, window):
