@@ -672,10 +672,17 @@ class MainWindow(QMainWindow):
         if self.ab_window is not None:
             self.ab_window.close()
         start = (self.shown_index if self.shown_index is not None else len(self.trace)) + 1
-        self.ab_window = ABWindow(self.running_view, self.running_entry, self.vocab, self.branch, self.n_steps,
-                                  start, self.settings(), parent=self)
-        self.ab_window.show()
-        return self.ab_window
+        ab = ABWindow(self.running_view, self.running_entry, self.vocab, self.branch, self.n_steps,
+                      start, self.settings(), parent=self)
+        ab.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its views and models go with it
+        ab.destroyed.connect(lambda _=None, ab=ab: self._forget_ab(ab))
+        self.ab_window = ab
+        ab.show()
+        return ab
+
+    def _forget_ab(self, ab) -> None:
+        if self.ab_window is ab:
+            self.ab_window = None
 
     def resume(self, paused: bool) -> None:
         """Continue the current branch from the end of its trace."""

@@ -92,6 +92,10 @@ def test_ab_with_equal_settings_draws_equal_sides_and_is_off_while_streaming(qtb
     qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=60_000)
     np.testing.assert_array_equal(ab.a.trace.values, ab.b.trace.values)
     assert "A and B drew the same 300 values" in ab.summary.text()
+    second = w.open_ab()  # a new comparison replaces the old window, which is deleted
+    qtbot.waitUntil(lambda: w.ab_window is second, timeout=5_000)
+    second.close()
+    qtbot.waitUntil(lambda: w.ab_window is None, timeout=5_000)
     click(qtbot, w.stop_button)
     w.close()
 
