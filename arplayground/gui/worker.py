@@ -139,99 +139,122 @@ class GenerationWorker(QObject):
     def _loop(self) -> str:
         r, controls = self.request, self.controls
         stepper = r.load()
-        settings = controls.settings
-        if r.schedule is not None:  # a replay: every step with the settings it was drawn with
-            settings = iter(r.schedule).__next__
-        elif hasattr(stepper, "run_chunk"):
-            return self._chunk_loop(stepper)
+        if r.schedule is None and hasattr(stepper, "run_chunk"):
+            return self._stream(ChunkFeed(stepper, r, controls))
+        # A replay applies every step's own settings; a run reads the sliders before each step.
+        settings = iter(r.schedule).__next__ if r.schedule is not None else controls.settings
         steps = generate(stepper, r.prefix, r.n_steps, settings, r.seed, r.condition, r.forced)
-        pending, dists, lanes, done = [], [], [], 0
-        compute_seconds = 0.0
-        last_emit = time.perf_counter()
-        next_due = last_emit
+        return self._stream(StepFeed(steps, r.keep_distributions))
+
+    def _stream(self, feed) -> str:
+        """The one loop: take a turn when the controls allow, send what was made at most once a frame
+        (at once while paused or in slow motion), pace to the display speed, stop when told."""
+        controls = self.controls
+        done, compute_seconds = 0, 0.0
+        last_emit = next_due = time.perf_counter()
 
         def flush():
-            nonlocal pending, dists, lanes, last_emit
+            nonlocal last_emit
             rate = done / compute_seconds if compute_seconds > 0 else 0.0
-            kept = tuple(dists) if r.keep_distributions else None
-            self.batch_ready.emit(Batch(self.run_id, tuple(pending), kept, tuple(lanes), done, rate))
-            pending, dists, lanes, last_emit = [], [], [], time.perf_counter()
+            self.batch_ready.emit(feed.batch(self.run_id, done, rate))
+            last_emit = time.perf_counter()
 
         while True:
             if not controls.wait_turn():
-                if pending:
+                if feed.pending():
                     flush()
                 return "stopped"
-            # One turn is one position: every lane of a grid (they are computed as one batch).
-            started = time.perf_counter()
-            step = next(steps, None)
-            if step is None:
+            taken = feed.take()
+            if taken is None:
                 break
-            while True:
-                pending.append(step.record)
-                lanes.append(step.lane)
-                if r.keep_distributions:
-                    dists.append((step.sample.raw_probs.astype(np.float32), step.sample.probs.astype(np.float32)))
-                done += 1
-                if step.lane == step.lanes - 1:
-                    break
-                step = next(steps)
-            compute_seconds += time.perf_counter() - started
+            steps, positions, seconds = taken
+            done += steps
+            compute_seconds += seconds
             now = time.perf_counter()
             speed = controls.speed
-            if now - last_emit >= FRAME_SECONDS or controls.paused or (speed and speed <= 60):
+            if now - last_emit >= FRAME_SECONDS or controls.paused or feed.show_every_turn(speed):
                 flush()
-            if speed:  # slow motion: pace the steps, whatever the model could do
-                next_due = max(next_due + 1.0 / speed, now)
+            if speed:  # slow motion: pace the positions, whatever the model could do
+                next_due = max(next_due + positions / speed, now)
                 controls.sleep(next_due - time.perf_counter())
-        if pending:
+        if feed.pending():
             flush()
         return "done"
 
 
-    def _chunk_loop(self, stepper) -> str:
-        """The same run for a compiled stepper: chunks of steps, one step at a time while paused."""
-        r, controls = self.request, self.controls
+class StepFeed:
+    """Turns of the per-step loop: one turn is one position, every lane of a grid (computed as one
+    batch), with each step's full distributions when the view keeps them."""
 
+    def __init__(self, steps, keep_distributions: bool):
+        self.steps, self.keep = steps, keep_distributions
+        self.records, self.dists, self.lanes = [], [], []
+
+    def take(self):
+        """(steps, positions, compute seconds) of one turn, or None when the run is complete."""
+        started = time.perf_counter()
+        step = next(self.steps, None)
+        if step is None:
+            return None
+        taken = 0
+        while True:
+            self.records.append(step.record)
+            self.lanes.append(step.lane)
+            if self.keep:
+                self.dists.append((step.sample.raw_probs.astype(np.float32), step.sample.probs.astype(np.float32)))
+            taken += 1
+            if step.lane == step.lanes - 1:
+                return taken, 1, time.perf_counter() - started
+            step = next(self.steps)
+
+    @staticmethod
+    def show_every_turn(speed: float) -> bool:
+        return bool(speed) and speed <= 60  # slow enough to show each step as it comes
+
+    def pending(self) -> bool:
+        return bool(self.records)
+
+    def batch(self, run_id: int, done: int, rate: float) -> Batch:
+        kept = tuple(self.dists) if self.keep else None
+        batch = Batch(run_id, tuple(self.records), kept, tuple(self.lanes), done, rate)
+        self.records, self.dists, self.lanes = [], [], []
+        return batch
+
+
+class ChunkFeed:
+    """Turns of a compiled stepper: chunks of up to CHUNK_STEPS steps, fewer in slow motion, one
+    step while paused; the settings are read before each chunk."""
+
+    def __init__(self, stepper, r: RunRequest, controls: RunControls):
         def chunk_steps() -> int:
             if controls.paused:
                 return 1
             speed = controls.speed
             return max(1, min(CHUNK_STEPS, int(speed * FRAME_SECONDS))) if speed else CHUNK_STEPS
 
-        chunks = generate_chunks(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, chunk_steps, r.forced)
-        pending, done, compute_seconds = [], 0, 0.0
-        last_emit = next_due = time.perf_counter()
+        self.chunks = generate_chunks(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, chunk_steps, r.forced)
+        self.waiting = []
 
-        def flush():
-            nonlocal pending, last_emit
-            rate = done / compute_seconds if compute_seconds > 0 else 0.0
-            self.batch_ready.emit(Batch(self.run_id, (), None, (), done, rate, tuple(pending)))
-            pending, last_emit = [], time.perf_counter()
+    def take(self):
+        chunk = next(self.chunks, None)
+        if chunk is None:
+            return None
+        self.waiting.append(chunk)
+        # The compiled time of the chunk: the rate shown is generation's, not the one-off loading
+        # and priming before the first chunk.
+        return len(chunk), len(chunk), chunk.seconds
 
-        while True:
-            if not controls.wait_turn():
-                if pending:
-                    flush()
-                return "stopped"
-            chunk = next(chunks, None)
-            if chunk is None:
-                break
-            # The compiled time of the chunk: the rate shown is generation's, not the one-off
-            # loading and priming before the first chunk.
-            compute_seconds += chunk.seconds
-            pending.append(chunk)
-            done += len(chunk)
-            now = time.perf_counter()
-            speed = controls.speed
-            if now - last_emit >= FRAME_SECONDS or controls.paused or speed:
-                flush()
-            if speed:
-                next_due = max(next_due + len(chunk) / speed, now)
-                controls.sleep(next_due - time.perf_counter())
-        if pending:
-            flush()
-        return "done"
+    @staticmethod
+    def show_every_turn(speed: float) -> bool:
+        return bool(speed)  # in slow motion a chunk is already one frame's worth
+
+    def pending(self) -> bool:
+        return bool(self.waiting)
+
+    def batch(self, run_id: int, done: int, rate: float) -> Batch:
+        batch = Batch(run_id, (), None, (), done, rate, tuple(self.waiting))
+        self.waiting = []
+        return batch
 
 
 class GenerationRunner(QObject):
