@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
-from arplayground.gui.ab_compare import ABWindow
 from arplayground.core.lab import Branch, export_trace, load_trace
 from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings, stages
 from arplayground.core.trace import Trace
+from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.distribution_panel import DistributionPanel
 from arplayground.gui.timeline import Timeline
 from arplayground.gui.views.audio import AudioModeView
@@ -666,12 +666,15 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_ab(self) -> ABWindow | None:
-        """The A/B window for this run, starting at the shown step (the first step when none is)."""
+        """The A/B window for this run, starting at the shown step; at the first step when none was
+        chosen (nothing shown yet, or a finished run still showing its last step)."""
         if self.branch is None or getattr(self.running_view, "lanes", 1) != 1 or self.streaming():
             return None
         if self.ab_window is not None:
             self.ab_window.close()
-        start = (self.shown_index if self.shown_index is not None else len(self.trace)) + 1
+        last = len(self.trace) - 1
+        chosen = self.shown_index is not None and not (self.shown_index == last and len(self.trace) == self.n_steps)
+        start = self.shown_index + 1 if chosen else 1
         ab = ABWindow(self.running_view, self.running_entry, self.vocab, self.branch, self.n_steps,
                       start, self.settings(), parent=self)
         ab.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its views and models go with it

@@ -39,9 +39,11 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     assert not w.ab_button.isEnabled()  # nothing to compare yet
     start_run(qtbot, w, mode)
     run = w.trace.values.copy()
-    w.show_step(9)
     assert w.ab_button.isEnabled()
-    click(qtbot, w.ab_button)
+    click(qtbot, w.ab_button)  # a finished run showing its last step: A/B starts at step 1
+    assert w.ab_window.start_spin.value() == 1
+    w.show_step(9)
+    click(qtbot, w.ab_button)  # a step chosen: A/B starts there
     ab = w.ab_window
     assert ab is not None and ab.isVisible() and ab.start_spin.value() == 10
     assert ab.a.settings() == w.settings()  # A: the run's own settings
