@@ -174,3 +174,24 @@ def test_a_grid_of_digits_is_one_batch_and_each_image_is_its_own_single_run(qtbo
     assert view.save_png(str(path))
     saved = QImage(str(path))
     assert (saved.width(), saved.height()) == (2 * 28 + 2, 2 * 28 + 2)
+
+
+def test_level_bars_are_shaded_in_their_own_grey_and_as_tall_as_their_probability(qtbot):
+    from arplayground.core.sampling import SamplerSettings
+    from arplayground.gui.distribution_panel import DistributionPanel
+
+    panel = DistributionPanel()
+    qtbot.addWidget(panel)
+    sampled = np.zeros(256)
+    sampled[[0, 40, 200]] = [0.5, 0.3, 0.2]
+    raw = np.full(256, 1 / 256)
+    panel.show_levels("pixel (0, 0), step 1", raw, sampled, 40, 0.3, 1.0, SamplerSettings(1.0, 3, 1.0))
+    bars = panel.level_bars
+    image, top, rows = bars.image, bars.top, bars.ROWS  # (row from the bottom, level, RGBA)
+    assert top >= 0.5 * 1.12  # room for the tallest bar and the marker above it
+    for level, p in ((0, 0.5), (40, 0.3), (200, 0.2)):
+        height = int(np.ceil(p / top * rows))
+        column = image[:, level]
+        assert (column[: height - 1, :3] == level).all() and (column[: height - 1, 3] == 255).all()
+        assert column[height - 1, 3] == 255 and (column[height:, 3] == 0).all()  # a cap, then nothing
+    assert (image[:, [1, 39, 255], 3] == 0).all()  # levels the sampler dropped have no bar
