@@ -182,3 +182,14 @@ def restore_training_state(state: dict, model, average, opt, rng) -> None:
 def add_checkpoint_argument(parser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="save a resumable state here after every "
                         "epoch and resume from it when it exists (the same command continues a run that was stopped)")
+
+
+def resume_if_saved(args, progress, model, average, opt, rng) -> dict | None:
+    """Put a run saved at args.checkpoint back in place (model, average, optimiser, generators,
+    progress) and return its state, for the caller's own extras; None for a fresh start."""
+    state = load_checkpoint(args.checkpoint, args.command_line) if args.checkpoint else None
+    if state is not None:
+        restore_training_state(state, model, average, opt, rng)
+        progress.steps_before = state["step"]
+        progress.message(f"resumed from {args.checkpoint} at step {state['step']} ({state['wall_time_s'] / 60:.1f} min so far)")
+    return state

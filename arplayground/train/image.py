@@ -22,10 +22,9 @@ from arplayground.train.common import (
     add_checkpoint_argument,
     better_weights,
     cosine_lr,
-    load_checkpoint,
     md5,
     optimise,
-    restore_training_state,
+    resume_if_saved,
     save_checkpoint,
     training_section,
     training_state,
@@ -117,13 +116,10 @@ def main(args: argparse.Namespace) -> int:
     history = []
     order = rng.permutation(len(train_x))
     first_step, wall_before = 1, 0.0
-    state = load_checkpoint(args.checkpoint, args.command_line) if args.checkpoint else None
+    state = resume_if_saved(args, progress, model, average, opt, rng)
     if state is not None:
-        restore_training_state(state, model, average, opt, rng)
         order, history, wall_before = state["order"], state["history"], state["wall_time_s"]
         first_step = state["step"] + 1
-        progress.steps_before = state["step"]
-        progress.message(f"resumed from {args.checkpoint} at step {state['step']} ({wall_before / 60:.1f} min so far)")
     for step in range(first_step, total + 1):
         i = (step - 1) % steps_per_epoch
         if i == 0 and step > 1:
