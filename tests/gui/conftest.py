@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import QThread
 
 from arplayground.gui.app import configure_runtime
+from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
 
 configure_runtime()  # the same process settings as the app
 
@@ -23,3 +24,11 @@ def no_thread_left_running(qtbot):
         t.quit()
         t.wait(5000)
     assert not running, f"test left QThreads running: {names}"
+
+
+@pytest.fixture
+def all_models(tiny_models):
+    """A folder with a tiny model for every mode."""
+    write_tiny_pixelcnn(tiny_models)
+    write_tiny_wavenet(tiny_models)
+    return tiny_models

@@ -30,3 +30,12 @@ def step_times(qtbot, w, n: int) -> None:
     for k in range(start + 1, start + n + 1):
         click(qtbot, w.step_button)
         qtbot.waitUntil(lambda: len(w.trace) == k, timeout=10_000)
+
+
+def set_run_length(w, mode: str, text_steps: int, audio_samples: int) -> None:
+    """Make the next run short: text from the prompt "to be", audio at 8 kHz; an image is 784 pixels."""
+    if mode == "text":
+        w.prompt_edit.setPlainText("to be")
+        w.length_spin.setValue(text_steps)
+    if mode == "audio":
+        w.views["audio"].length_spin.setValue(audio_samples / 8000)

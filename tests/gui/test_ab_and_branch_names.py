@@ -3,23 +3,11 @@
 import numpy as np
 import pytest
 
-from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
-from tests.gui.helpers import click, generate_and_wait, open_window
+from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length
 
 
-@pytest.fixture
-def all_models(tiny_models):
-    write_tiny_pixelcnn(tiny_models)
-    write_tiny_wavenet(tiny_models)
-    return tiny_models
-
-
-def start_run(qtbot, w, mode, text_steps=30, audio_seconds=0.004):
-    if mode == "text":
-        w.prompt_edit.setPlainText("to be")
-        w.length_spin.setValue(text_steps)
-    if mode == "audio":
-        w.views["audio"].length_spin.setValue(audio_seconds)
+def start_run(qtbot, w, mode, text_steps=30):
+    set_run_length(w, mode, text_steps=text_steps, audio_samples=32)
     generate_and_wait(qtbot, w)
 
 

@@ -3,15 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.gui.helpers import click, generate_and_wait, open_window, step_times
-from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
-
-
-@pytest.fixture
-def all_models(tiny_models):
-    write_tiny_pixelcnn(tiny_models)
-    write_tiny_wavenet(tiny_models)
-    return tiny_models
+from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length, step_times
 
 
 def shown(w, mode):
@@ -27,11 +19,7 @@ def shown(w, mode):
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_step_back_then_step_again_meets_the_same_values(qtbot, all_models, mode):
     w = open_window(qtbot, all_models, mode)
-    if mode == "text":
-        w.prompt_edit.setPlainText("to be")
-        w.length_spin.setValue(40)
-    if mode == "audio":
-        w.views["audio"].length_spin.setValue(0.005)  # 40 samples
+    set_run_length(w, mode, text_steps=40, audio_samples=40)
     assert not w.back_button.isEnabled()
     step_times(qtbot, w, 6)
     first = w.trace.values.copy()
@@ -99,11 +87,7 @@ def test_a_slider_moved_while_paused_redraws_the_step_and_its_would_draw_value_a
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_clicking_a_bar_branches_there_and_both_branches_are_kept(qtbot, all_models, mode):
     w = open_window(qtbot, all_models, mode)
-    if mode == "text":
-        w.prompt_edit.setPlainText("to be")
-        w.length_spin.setValue(12)
-    if mode == "audio":
-        w.views["audio"].length_spin.setValue(0.0015)  # 12 samples
+    set_run_length(w, mode, text_steps=12, audio_samples=12)
     step_times(qtbot, w, 6)
     w.show_step(3)  # inspect step 4, then click one of its other candidates
     main_values = w.trace.values.copy()
@@ -142,11 +126,7 @@ def test_the_panel_maps_a_click_position_to_the_bar_value(qtbot, all_models):
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_the_timeline_plots_every_step_and_scrubbing_shows_and_highlights_the_step(qtbot, all_models, mode):
     w = open_window(qtbot, all_models, mode)
-    if mode == "text":
-        w.prompt_edit.setPlainText("to be")
-        w.length_spin.setValue(40)
-    if mode == "audio":
-        w.views["audio"].length_spin.setValue(0.05)
+    set_run_length(w, mode, text_steps=40, audio_samples=400)
     w.top_k.setValue(7)
     generate_and_wait(qtbot, w)
     n = len(w.trace)
@@ -171,11 +151,7 @@ def test_the_timeline_plots_every_step_and_scrubbing_shows_and_highlights_the_st
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_an_exported_trace_opens_in_a_new_window_and_replays_exactly(qtbot, all_models, mode, tmp_path):
     w = open_window(qtbot, all_models, mode)
-    if mode == "text":
-        w.prompt_edit.setPlainText("to be")
-        w.length_spin.setValue(30)
-    if mode == "audio":
-        w.views["audio"].length_spin.setValue(0.004)  # 32 samples
+    set_run_length(w, mode, text_steps=30, audio_samples=32)
     w.temperature.setValue(1.4)
     step_times(qtbot, w, 10)  # ten steps at 1.4, then the rest at 0.6 with top-k 5: the settings vary per step
     w.temperature.setValue(0.6)
