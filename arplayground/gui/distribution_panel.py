@@ -132,7 +132,7 @@ class DistributionPanel(QWidget):
         super().__init__(parent)
         self.max_bars = max_bars
         self.data: PanelData | None = None
-        self._level_brushes = "grey"  # as level_bars is made below
+        self._level_kind = "grey"  # as level_bars is made below
         self._level_ticks = None
         self._y_top = 0.0
         self._y_changed_at = 0.0
@@ -245,8 +245,8 @@ class DistributionPanel(QWidget):
         """Grey levels (image): bars in their own grey, numbered ticks. Mu-law levels (audio): one
         colour, ticks labelled with the amplitude each level stands for."""
         marks = (0, 32, 64, 96, 128, 160, 192, 224, 255)
-        if kind != self._level_brushes:
-            self._level_brushes = kind
+        if kind != self._level_kind:
+            self._level_kind = kind
             self.level_bars.set_kind(kind)
             self.level_legend.setOpts(brush=(150, 150, 150) if kind == "grey" else SAMPLED_COLOUR)
         if kind != self._level_ticks:

@@ -414,9 +414,8 @@ class MainWindow(QMainWindow):
         self.pause_button.setEnabled(running or self.resumable)
         self.stop_button.setEnabled(running)
         self.back_button.setEnabled(self.can_go_back())
-        has_branch = self.branch is not None and getattr(self.running_view, "lanes", 1) == 1
-        self.rename_button.setEnabled(has_branch)
-        self.ab_button.setEnabled(has_branch and not self.streaming())
+        self.rename_button.setEnabled(self.has_single_run())
+        self.ab_button.setEnabled(self.has_single_run() and not self.streaming())
 
     @Slot()
     def generate(self, paused: bool = False) -> None:
@@ -551,10 +550,13 @@ class MainWindow(QMainWindow):
         if self.controls is not None:
             self.controls.step_once()
 
+    def has_single_run(self) -> bool:
+        """A run of one sequence exists: the lab steps, branches and compares those, not grids."""
+        return self.branch is not None and getattr(self.running_view, "lanes", 1) == 1
+
     def can_go_back(self) -> bool:
         paused_or_idle = not self.is_running() or self.pause_button.isChecked()
-        single = getattr(self.running_view, "lanes", 1) == 1
-        return self.branch is not None and len(self.trace) > 0 and paused_or_idle and single
+        return self.has_single_run() and len(self.trace) > 0 and paused_or_idle
 
     @Slot()
     def back(self) -> None:
@@ -578,8 +580,7 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def can_branch(self) -> bool:
-        single = getattr(self.running_view, "lanes", 1) == 1
-        return self.branch is not None and single and not self.streaming() and hasattr(self.running_view, "snapshot")
+        return self.has_single_run() and not self.streaming() and hasattr(self.running_view, "snapshot")
 
     @Slot(int)
     def branch_here(self, value: int) -> None:
@@ -668,7 +669,7 @@ class MainWindow(QMainWindow):
     def open_ab(self) -> ABWindow | None:
         """The A/B window for this run, starting at the shown step; at the first step when none was
         chosen (nothing shown yet, or a finished run still showing its last step)."""
-        if self.branch is None or getattr(self.running_view, "lanes", 1) != 1 or self.streaming():
+        if not self.has_single_run() or self.streaming():
             return None
         if self.ab_window is not None:
             self.ab_window.close()
@@ -697,7 +698,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop(self) -> None:
         self.runner.stop()
-        self.resumable = self.branch is not None and len(self.trace) < self.n_steps and getattr(self.running_view, "lanes", 1) == 1
+        self.resumable = self.has_single_run() and len(self.trace) < self.n_steps
         self._settle_panel()
         self.state_label.setText(f"Stopped after {len(self.trace)} steps")
         self._update_buttons()
