@@ -81,7 +81,7 @@ def main() -> None:
             "top_raw": rng.random((m, k)).astype(np.float32), "top_sampled": rng.random((m, k)).astype(np.float32),
         }
         chunk = Chunk(start, columns, rng.random(m), settings, 0.01, np.zeros(256), np.zeros(256))
-        trace.extend_columns(chunk.position, chunk.columns, chunk.us, chunk.settings, chunk.seconds)
+        trace.extend_chunk(chunk)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "audio.trace.json")
         started = time.perf_counter()

@@ -64,8 +64,7 @@ class Branch:
 
     def record_into_trace(self, step_or_chunk) -> None:
         if hasattr(step_or_chunk, "columns"):
-            c = step_or_chunk
-            self.trace.extend_columns(c.position, c.columns, c.us, c.settings, c.seconds)
+            self.trace.extend_chunk(step_or_chunk)
         else:
             self.trace.append(step_or_chunk.record)
 

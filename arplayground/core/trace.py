@@ -130,8 +130,10 @@ class Trace:
         for rec in records:
             self.append(rec)
 
-    def extend_columns(self, position, columns: dict, us, settings: SamplerSettings, seconds: float) -> None:
-        """Many steps at once from columns (a compiled chunk), without a StepRecord per step."""
+    def extend_chunk(self, chunk) -> None:
+        """Many steps at once from a compiled chunk's columns (core.generate.Chunk), without a
+        StepRecord per step."""
+        position, columns, us, settings, seconds = chunk.position, chunk.columns, chunk.us, chunk.settings, chunk.seconds
         n = len(us)
         while self._n + n > len(self._cols["value"]):
             self._alloc(2 * len(self._cols["value"]))

@@ -99,9 +99,7 @@ class ABSide(QWidget):
 
     @Slot(object)
     def _on_batch(self, batch) -> None:
-        self.trace.extend(batch.records)
-        for c in batch.chunks:
-            self.trace.extend_columns(c.position, c.columns, c.us, c.settings, c.seconds)
+        batch.record_into(self.trace)
         self.view.append(batch)
         self._show_nll()
 

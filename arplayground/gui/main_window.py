@@ -705,9 +705,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_batch(self, batch: Batch) -> None:
-        self.trace.extend(batch.records)
-        for chunk in batch.chunks:
-            self.trace.extend_columns(chunk.position, chunk.columns, chunk.us, chunk.settings, chunk.seconds)
+        batch.record_into(self.trace)
         self.running_view.append(batch)
         self.refresh_panel_soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():

@@ -104,6 +104,12 @@ class Batch:
     steps_per_second: float  # compute rate so far (pauses excluded)
     chunks: tuple = ()  # core.generate.Chunk objects, for steppers that run compiled chunks (audio)
 
+    def record_into(self, trace) -> None:
+        """Append this batch's steps to a trace."""
+        trace.extend(self.records)
+        for chunk in self.chunks:
+            trace.extend_chunk(chunk)
+
 
 @dataclass(frozen=True)
 class RunRequest:

@@ -109,7 +109,7 @@ def test_same_seed_same_clip_and_the_trace_takes_chunks_whole(net):
     assert np.array_equal(a, clip(9)[1]) and not np.array_equal(a, clip(10)[1])
     trace = Trace(capacity=16)
     for c in chunks:
-        trace.extend_columns(c.position, c.columns, c.us, c.settings, c.seconds)
+        trace.extend_chunk(c)
     assert len(trace) == 300 and np.array_equal(trace.values, a)
     assert trace[123].top_values.tolist() == chunks[0].record(123).top_values.tolist()
     assert trace[299].position == 299 and trace[299].u == chunks[-1].record(len(chunks[-1]) - 1).u
