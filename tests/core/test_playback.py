@@ -254,6 +254,8 @@ def test_play_replays_a_clip_and_restart_stops_the_previous_one(fake_sd):
     first = fake_sd.streams[-1]
     player.start()  # a new clip before the first was played out
     assert first.closed and len(fake_sd.streams) == 2 and player.played == 0
+    player.close()  # no feeder thread may outlive the test
+    assert fake_sd.streams[-1].closed
 
 
 def test_no_device_reasons(monkeypatch):

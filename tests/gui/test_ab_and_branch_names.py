@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import shiboken6
 
 from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length
 
@@ -30,9 +31,14 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     assert w.ab_button.isEnabled()
     click(qtbot, w.ab_button)  # a finished run showing its last step: A/B starts at step 1
     assert w.ab_window.start_spin.value() == 1
+    first_view = w.ab_window.a.view
     w.show_step(9)
     click(qtbot, w.ab_button)  # a step chosen: A/B starts there
     ab = w.ab_window
+    # The replaced window took its views with it, the controls they never showed included: left
+    # behind, Qt deleted them again at exit and the test process died with a segfault.
+    qtbot.waitUntil(lambda: not shiboken6.isValid(first_view.controls), timeout=5_000)
+    assert not shiboken6.isValid(first_view.display)
     assert ab is not None and ab.isVisible() and ab.start_spin.value() == 10
     assert ab.a.settings() == w.settings()  # A: the run's own settings
     ab.b.temperature.setValue(0.0)  # B: greedy
