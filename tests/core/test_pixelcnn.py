@@ -137,3 +137,20 @@ def test_a_grid_batch_is_exact_per_lane_and_each_cell_equals_its_single_run(net)
         r, c = divmod(position, CFG.width)
         np.testing.assert_allclose(replay.logits(), full[:, :, r, c].double().numpy(), atol=1e-4)
         replay.push(stepper.image[:, r, c].numpy())
+
+
+def test_dropout_only_acts_in_training_so_the_cached_path_stays_exact(net):
+    from dataclasses import replace
+
+    dropped = PixelCNN(replace(CFG, dropout=0.5))
+    dropped.load_state_dict(net.state_dict())  # dropout adds no weights: the same file loads
+    x = torch.randint(0, 256, (2, CFG.height, CFG.width))
+    label = torch.tensor([1, 10])
+    with torch.no_grad():
+        np.testing.assert_array_equal(dropped.eval()(x, label).numpy(), net(x, label).numpy())
+        assert not torch.equal(dropped.train()(x, label), net(x, label))
+    stepper = PixelCNNStepper(dropped, GreyLevels())  # puts the model in eval mode
+    stepper.reset(x[0].reshape(-1)[:20].tolist(), condition=1)
+    with torch.no_grad():
+        full = net(x[:1], torch.tensor([1]))[0, :, 2, 4].double().numpy()  # pixel 20 = row 2, column 4
+    np.testing.assert_allclose(stepper.logits(), full, atol=1e-4)

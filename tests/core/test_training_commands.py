@@ -52,10 +52,12 @@ def test_image_training_reads_idx_and_writes_a_card(tmp_path):
     np.testing.assert_array_equal(read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz"), labels)
     out = tmp_path / "models"
     rc = train_main(["image", "--data", str(tmp_path), "--out", str(out), "--name", "p", "--limit", "8",
-                     "--epochs", "1", "--batch", "4", "--channels", "4", "--layers", "1", "--kernel", "3"])
+                     "--epochs", "1", "--batch", "4", "--channels", "4", "--layers", "1", "--kernel", "3",
+                     "--shift", "2", "--dropout", "0.2"])
     assert rc == 0
     card = json.loads((out / "p.json").read_text())
     assert card["mode"] == "image" and card["validation"]["val_bits_per_dim"] > 0
+    assert card["training"]["shift_augmentation_pixels"] == 2 and card["config"]["dropout"] == 0.2
     assert card["dataset"]["split"] == "images 0-8999 train, 9000-9009 validate"
     assert (out / "p.safetensors").stat().st_size > 0
 
@@ -146,3 +148,22 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path,
     # Another command must not continue this checkpoint.
     with pytest.raises(SystemExit, match="not this command"):
         train_main([*command, "--out", str(tmp_path / "other"), "--name", "m", "--seed", "7", "--checkpoint", str(checkpoint)])
+
+
+def test_shift_augmentation_moves_each_image_by_its_own_offset_with_zero_fill():
+    from arplayground.train.image import shifted
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((200, 12, 12), np.uint8)
+    images[:, 4:8, 4:8] = rng.integers(1, 256, (200, 4, 4))  # content inside a 4-pixel margin
+    assert shifted(images, 0, rng) is images
+    out = shifted(images, 2, rng)
+    assert out.shape == images.shape and out.dtype == images.dtype
+    offsets = set()
+    for before, after in zip(images, out):
+        ys, xs = np.nonzero(after)
+        dy, dx = ys.min() - 4, xs.min() - 4  # where the block went
+        assert -2 <= dy <= 2 and -2 <= dx <= 2
+        np.testing.assert_array_equal(after, np.roll(before, (dy, dx), axis=(0, 1)))
+        offsets.add((dy, dx))
+    assert len(offsets) == 25  # every offset in [-2, 2]^2 turns up over 200 images
