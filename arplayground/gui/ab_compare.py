@@ -39,9 +39,8 @@ class ABSide(QWidget):
         # The view and its unused controls belong to this side, so they die with the window; left
         # parentless, they outlived it and Qt deleted them twice at exit (a segfault after the tests).
         self.view.setParent(self)
-        if hasattr(self.view, "controls"):
-            self.view.controls.setParent(self)
-            self.view.controls.hide()
+        self.view.controls.setParent(self)
+        self.view.controls.hide()
         if hasattr(self.view, "set_entry"):
             self.view.set_entry(entry)
         self.steppers = catalog.StepperCache()  # its own stepper: the two sides run at once
