@@ -5,6 +5,12 @@ tanh * sigmoid units, residual and skip connections, a 256-way softmax per sampl
 the speaker are global conditions: their embeddings are added to every gate (index n_digits /
 n_speakers means "any", trained by dropping the label now and then).
 
+Optionally (time_knots > 0) every gate also gets a learned bias that follows the time since the
+clip's first sample: knots every time_spacing samples, linearly interpolated, the last one held.
+FSDD clips are trimmed to the spoken word, so the elapsed time stands in for "which part of the
+word comes now", the local condition a global label alone lacks (a WaveNet with only global
+conditions babbles: van den Oord et al. 2016, section 3.2).
+
 Time step t predicts sample t from samples < t: the input at step t is sample t-1 (silence before
 the first sample), and every convolution pads its past with zeros. Generation from nothing is
 therefore exactly what training on whole clips from their first sample teaches.
@@ -41,6 +47,8 @@ class WaveNetConfig:
     n_speakers: int = 6  # index n_speakers = any speaker
     levels: int = 256
     sample_rate: int = 8000
+    time_knots: int = 0  # 0: no time condition; else this many knots of a gate bias over time ...
+    time_spacing: int = 400  # ... one every this many samples (50 ms at 8 kHz)
 
     @property
     def dilations(self) -> list[int]:
@@ -54,6 +62,22 @@ class WaveNetConfig:
         return asdict(self)
 
 
+def time_mixing(cfg: WaveNetConfig, start: int, count: int) -> torch.Tensor | None:
+    """(count, K) weights for steps start .. start+count-1: each row mixes the two knots around
+    its step linearly (the last knot from there on). None without a time condition."""
+    if not cfg.time_knots:
+        return None
+    K = cfg.time_knots
+    position = (torch.arange(start, start + count, dtype=torch.float64) / cfg.time_spacing).clamp(max=K - 1)
+    left = position.floor().long()
+    frac = (position - left).float()
+    rows = torch.arange(count)
+    mix = torch.zeros(count, K)
+    mix[rows, left] += 1 - frac
+    mix[rows, (left + 1).clamp(max=K - 1)] += frac
+    return mix
+
+
 class ResidualLayer(nn.Module):
     def __init__(self, cfg: WaveNetConfig, dilation: int):
         super().__init__()
@@ -62,12 +86,16 @@ class ResidualLayer(nn.Module):
         self.conv = nn.Conv1d(R, 2 * R, kernel_size=2, dilation=dilation)  # taps: t - dilation, t
         self.digit = nn.Embedding(cfg.n_digits + 1, 2 * R)
         self.speaker = nn.Embedding(cfg.n_speakers + 1, 2 * R)
+        self.time = nn.Embedding(cfg.time_knots, 2 * R) if cfg.time_knots else None  # the knots
         self.res = nn.Conv1d(R, R, 1)
         self.skip = nn.Conv1d(R, S, 1)
 
-    def forward(self, h, cond):
-        """h (B, R, T), cond (B, 2R) -> (next h, skip contribution (B, S, T))."""
+    def forward(self, h, cond, time_mix=None):
+        """h (B, R, T), cond (B, 2R), time_mix (T, K) from time_mixing() or None
+        -> (next h, skip contribution (B, S, T))."""
         pre = self.conv(F.pad(h, (self.dilation, 0))) + cond[:, :, None]
+        if self.time is not None:
+            pre = pre + (time_mix @ self.time.weight).T[None]
         a, b = pre.chunk(2, dim=1)
         g = torch.tanh(a) * torch.sigmoid(b)
         return h + self.res(g), self.skip(g)
@@ -97,9 +125,10 @@ class WaveNet(nn.Module):
         """The same from the embedded levels e (B, R, T): differentiable, for the causality test."""
         silence = self.embed.weight[SILENCE][None, :, None].expand(e.shape[0], -1, 1)
         h = torch.cat([silence, e[:, :, :-1]], dim=2)  # step t sees sample t-1
+        mix = time_mixing(self.cfg, 0, e.shape[2])  # every clip starts at step 0
         skips = 0
         for layer, cond in zip(self.layers, self.conditions(digit, speaker)):
-            h, s = layer(h, cond)
+            h, s = layer(h, cond, mix)
             skips = skips + s
         return self.head2(F.relu(self.head1(F.relu(skips))))
 
@@ -123,6 +152,10 @@ class WaveNet(nn.Module):
                 # The dilated conv's two taps side by side: one dot product over [input at t-d, input at t].
                 "w_gate": np32(torch.stack([torch.cat([l.conv.weight[:, :, 0], l.conv.weight[:, :, 1]], 1) for l in self.layers])),  # (n, 2R, 2R)
                 "b_gate": np32(torch.stack([l.conv.bias + c[0] for l, c in zip(self.layers, conds)])),  # (n, 2R)
+                # The time condition's knots (n, K, 2R) and their spacing; one zero knot without one.
+                "t_gate": np32(torch.stack([l.time.weight for l in self.layers]) if self.cfg.time_knots
+                               else torch.zeros(len(self.layers), 1, 2 * self.cfg.residual)),
+                "t_spacing": self.cfg.time_spacing,
                 # Residual and skip 1 x 1 convs stacked: one pass over the gate output.
                 "w_out": np32(torch.stack([torch.cat([l.res.weight[:, :, 0], l.skip.weight[:, :, 0]], 0) for l in self.layers])),  # (n, R+S, R)
                 "b_res": np32(torch.stack([l.res.bias for l in self.layers])),
@@ -180,11 +213,12 @@ def primed_queues(model: WaveNet, conds: list[torch.Tensor], prefix: list[int]):
         return queues, 0, SILENCE
     n = len(prefix)  # steps 0 .. n-1 consume silence, prefix[0 .. n-2]
     h = model.embed(torch.tensor([[SILENCE] + prefix[:-1]])).transpose(1, 2)
+    mix = time_mixing(model.cfg, 0, n)
     for layer, cond, queue in zip(model.layers, conds, queues):
         d = layer.dilation
         for t in range(max(0, n - d), n):  # the last d inputs of this layer
             queue[t % d] = h[0, :, t]
-        h, _ = layer(h, cond[None])
+        h, _ = layer(h, cond[None], mix)
     return queues, n, prefix[-1]
 
 
@@ -205,6 +239,7 @@ class TorchWaveNetStepper:
     def _step(self, level: int) -> None:
         m, t = self.model, self.t
         h = m.embed.weight[level]
+        mix = time_mixing(m.cfg, t, 1)
         skips = 0
         for layer, cond, queue in zip(m.layers, self.conds, self.queues):
             slot = t % layer.dilation
@@ -212,6 +247,8 @@ class TorchWaveNetStepper:
             queue[slot] = h
             w = layer.conv.weight
             pre = w[:, :, 0] @ past + w[:, :, 1] @ h + layer.conv.bias + cond
+            if layer.time is not None:
+                pre = pre + mix[0] @ layer.time.weight
             a, b = pre.chunk(2)
             g = torch.tanh(a) * torch.sigmoid(b)
             h = h + layer.res.weight[:, :, 0] @ g + layer.res.bias
@@ -265,7 +302,7 @@ class FastWaveNetStepper:
         # The network's arguments to both kernels, in their order: weights, queues, work buffers.
         w, b = self.weights, self.work
         self._network = (
-            w["embed"], w["w_gate"], w["b_gate"], w["w_out"], w["b_res"], w["b_skip"],
+            w["embed"], w["w_gate"], w["b_gate"], w["t_gate"], w["t_spacing"], w["w_out"], w["b_res"], w["b_skip"],
             w["w_head1"], w["b_head1"], w["w_head2"], w["b_head2"], w["dilations"],
             self.queues, b["h"], b["x"], b["pre"], b["g"], b["skips"], b["z"], b["logits"],
         )

@@ -22,13 +22,19 @@ _FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def network_step(level, t, embed, w_gate, b_gate, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
+def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
                  dilations, queues, h, x, pre, g, skips, z, logits):
     """Step t consumes `level` (sample t-1) and writes the logits of sample t; updates the queues."""
     n_layers, two_r, _ = w_gate.shape
     R = two_r // 2
     S = skips.shape[0]
     L = w_head2.shape[0]
+    # The time condition: step t sits between knots `left` and `right` (the last knot from there on).
+    knots = t_gate.shape[1]
+    position = min(t / t_spacing, knots - 1.0)
+    left = int(position)
+    right = min(left + 1, knots - 1)
+    frac = np.float32(position - left)
     h[:] = embed[level]
     skips[:] = b_skip
     for l in range(n_layers):
@@ -37,7 +43,7 @@ def network_step(level, t, embed, w_gate, b_gate, w_out, b_res, b_skip, w_head1,
         x[R:] = h  # ... and now: the dilated conv's two taps
         queues[l, slot, :] = h  # read again d steps from now
         for o in range(two_r):
-            acc = b_gate[l, o]
+            acc = b_gate[l, o] + (np.float32(1.0) - frac) * t_gate[l, left, o] + frac * t_gate[l, right, o]
             for i in range(two_r):
                 acc += w_gate[l, o, i] * x[i]
             pre[o] = acc
@@ -176,7 +182,7 @@ def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled,
 @njit(nogil=True, cache=True)
 def run_chunk(t, temperature, top_k, top_p, uniforms, out_value, out_prob, out_sampled, out_rank,
               out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, raw, probs,
-              embed, w_gate, b_gate, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
+              embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
               dilations, queues, h, x, pre, g, skips, z, logits):
     """len(uniforms) steps from the current logits: draw, record, run the network on the drawn value."""
     logp = np.empty(len(raw))
@@ -184,5 +190,5 @@ def run_chunk(t, temperature, top_k, top_p, uniforms, out_value, out_prob, out_s
         value, entropy = sample_into(logits, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
         record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
                     out_kept, out_top_values, out_top_raw, out_top_sampled)
-        network_step(value, t + i, embed, w_gate, b_gate, w_out, b_res, b_skip,
+        network_step(value, t + i, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip,
                      w_head1, b_head1, w_head2, b_head2, dilations, queues, h, x, pre, g, skips, z, logits)

@@ -14,16 +14,19 @@ from arplayground.nets.wavenet import (
     TorchWaveNetStepper,
     WaveNet,
     WaveNetConfig,
+    time_mixing,
 )
 
 # Dilations 1, 2, 4, 1, 2, 4: a receptive field of 15 samples, small enough to check every step.
 CFG = WaveNetConfig(residual=8, skip=12, cycle=3, n_cycles=2, n_digits=10, n_speakers=6)
+# The same with the time condition, knots close enough that the tests cross all of them and run past the last.
+TIMED = WaveNetConfig(residual=8, skip=12, cycle=3, n_cycles=2, n_digits=10, n_speakers=6, time_knots=4, time_spacing=7)
 
 
-@pytest.fixture
-def net():
+@pytest.fixture(params=[CFG, TIMED], ids=["global", "timed"])
+def net(request):
     torch.manual_seed(0)
-    model = WaveNet(CFG).eval()
+    model = WaveNet(request.param).eval()
     for p in model.parameters():  # larger than the init, so no dependency hides below round-off
         p.data.normal_(0, 0.4)
     return model
@@ -113,3 +116,22 @@ def test_same_seed_same_clip_and_the_trace_takes_chunks_whole(net):
     assert len(trace) == 300 and np.array_equal(trace.values, a)
     assert trace[123].top_values.tolist() == chunks[0].record(123).top_values.tolist()
     assert trace[299].position == 299 and trace[299].u == chunks[-1].record(len(chunks[-1]) - 1).u
+
+
+def test_the_time_condition_mixes_the_two_knots_around_each_step_and_holds_the_last():
+    mix = time_mixing(TIMED, 0, 30).numpy()
+    np.testing.assert_allclose(mix.sum(1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(mix[[0, 7, 14, 21, 29]], np.eye(4)[[0, 1, 2, 3, 3]])
+    np.testing.assert_allclose(mix[3, :2], [4 / 7, 3 / 7], atol=1e-6)
+    np.testing.assert_allclose(time_mixing(TIMED, 3, 1).numpy(), mix[3:4])  # a step's row does not depend on where a batch starts
+    assert time_mixing(CFG, 0, 30) is None
+
+
+def test_with_the_time_condition_the_same_input_means_something_else_later():
+    torch.manual_seed(0)
+    timed = WaveNet(TIMED).eval()
+    for p in timed.parameters():
+        p.data.normal_(0, 0.4)
+    logits = full_logits(timed, [128] * 40, 7, 2)  # constant input: only the time differs between steps past the receptive field
+    assert not np.allclose(logits[16], logits[20])
+    np.testing.assert_allclose(logits[36], logits[39], atol=1e-5)  # once its receptive field is past the last knot (21 + 14), nothing moves
