@@ -6,6 +6,7 @@ temperature 1 for every digit (any speaker, and each speaker in turn). Also prin
 clip's loudness, so near-silence is seen at once.
 
     .venv/bin/python benchmarks/audio_digits.py --data ../shared/datasets/fsdd
+    .venv/bin/python benchmarks/audio_digits.py --model fsdd-wavenet --model path/to/other.json  # side by side
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def train_classifier(train_x, train_y, test_x, test_y, epochs: int, seed: int = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/fsdd"))
-    parser.add_argument("--model", default=None)
+    parser.add_argument("--model", action="append", default=[],
+                        help="a model's name in models/ or the path of its card (.json); repeat to compare (default: the first audio model)")
     parser.add_argument("--per-digit", type=int, default=6, help="clips generated per digit")
     parser.add_argument("--seconds", type=float, default=0.8)
     parser.add_argument("--epochs", type=int, default=15)
@@ -113,31 +115,40 @@ def main() -> None:
     print(f"digit classifier (log-mel CNN) trained on {len(labels['train'])} FSDD training clips: "
           f"{accuracy:.1%} on the {len(labels['test'])} test clips ({time.time() - started:.0f} s)")
 
-    entries = [e for e in catalog.discover() if e.available and e.mode == "audio"]
-    entry = next(e for e in entries if e.name == args.model) if args.model else entries[0]
-    stepper = catalog.load_stepper(entry)
+    def find(name_or_card: str):
+        path = Path(name_or_card)
+        folder, name = (path.parent, path.stem) if path.suffix == ".json" else (None, name_or_card)
+        return next(e for e in catalog.discover(folder) if e.available and e.mode == "audio" and e.name == name)
+
+    entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
     n = int(args.seconds * RATE)
     settings = SamplerSettings(temperature=args.temperature)
-    print(f"\nmodel {entry.name}: {args.per_digit} clips of {args.seconds} s per digit at temperature {args.temperature}, "
-          f"speaker: any, then each in turn\n")
-    print("| digit | read as requested | read as | RMS (median) |")
-    print("|---:|---:|---|---:|")
-    total = 0
-    for digit in range(10):
-        heard, rms = [], []
-        for k in range(args.per_digit):
-            speaker = None if k == 0 else (k - 1) % len(speakers)
-            values = np.concatenate([c.values for c in generate_chunks(stepper, [], n, lambda: settings, 1000 + k, (digit, speaker))])
-            audio = decode(values)
-            rms.append(float(np.sqrt(np.mean(audio**2))))
-            heard.append(int(predict(features(audio)[None])[0]))
-        right = sum(h == digit for h in heard)
-        total += right
-        print(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, heard))} | {statistics.median(rms):.3f} |", flush=True)
-    print(f"\n{total} of {10 * args.per_digit} generated clips read as the requested digit "
-          f"(chance: {args.per_digit}); the same classifier reads {accuracy:.1%} of real test clips right.")
+    summary = []
+    for entry in entries:
+        stepper = catalog.load_stepper(entry)
+        print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips of {args.seconds} s per digit at "
+              f"temperature {args.temperature}, speaker: any, then each in turn\n")
+        print("| digit | read as requested | read as | RMS (median) |")
+        print("|---:|---:|---|---:|")
+        total = 0
+        for digit in range(10):
+            heard, rms = [], []
+            for k in range(args.per_digit):
+                speaker = None if k == 0 else (k - 1) % len(speakers)
+                values = np.concatenate([c.values for c in generate_chunks(stepper, [], n, lambda: settings, 1000 + k, (digit, speaker))])
+                audio = decode(values)
+                rms.append(float(np.sqrt(np.mean(audio**2))))
+                heard.append(int(predict(features(audio)[None])[0]))
+            right = sum(h == digit for h in heard)
+            total += right
+            print(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, heard))} | {statistics.median(rms):.3f} |", flush=True)
+        summary.append((entry, total))
     real_rms = statistics.median(float(np.sqrt(np.mean(decode(c[0]) ** 2))) for c in split["test"])
-    print(f"real test clips: median RMS {real_rms:.3f}")
+    print(f"\nthe same classifier reads {accuracy:.1%} of real test clips right; real test clips: median RMS {real_rms:.3f}\n")
+    print("| model | card | generated clips read as the requested digit | chance |")
+    print("|---|---|---:|---:|")
+    for entry, total in summary:
+        print(f"| {entry.name} | {entry.card_path} | {total} of {10 * args.per_digit} | {args.per_digit} |")
 
 
 if __name__ == "__main__":
