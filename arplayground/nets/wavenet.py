@@ -5,11 +5,13 @@ tanh * sigmoid units, residual and skip connections, a 256-way softmax per sampl
 the speaker are global conditions: their embeddings are added to every gate (index n_digits /
 n_speakers means "any", trained by dropping the label now and then).
 
-Optionally (time_knots > 0) every gate also gets a learned bias that follows the time since the
-clip's first sample: knots every time_spacing samples, linearly interpolated, the last one held.
-FSDD clips are trimmed to the spoken word, so the elapsed time stands in for "which part of the
-word comes now", the local condition a global label alone lacks (a WaveNet with only global
-conditions babbles: van den Oord et al. 2016, section 3.2).
+Optionally (time_knots > 0) a local condition too: each (digit, speaker) pair has a learned
+template, time_features numbers at knots every time_spacing samples from the clip's first sample,
+linearly interpolated (the last knot held); every gate adds its own linear map of the template at
+the current step. FSDD clips are trimmed to the spoken word, so "this pair, this far into the
+clip" says which part of the word comes now: the local condition a global label lacks (with
+global conditions only, a WaveNet babbles: van den Oord et al. 2016, section 3.2). Interpolation
+and the gate's map are both linear, so the compiled path gets each gate's knots premultiplied.
 
 Time step t predicts sample t from samples < t: the input at step t is sample t-1 (silence before
 the first sample), and every convolution pads its past with zeros. Generation from nothing is
@@ -47,8 +49,9 @@ class WaveNetConfig:
     n_speakers: int = 6  # index n_speakers = any speaker
     levels: int = 256
     sample_rate: int = 8000
-    time_knots: int = 0  # 0: no time condition; else this many knots of a gate bias over time ...
-    time_spacing: int = 400  # ... one every this many samples (50 ms at 8 kHz)
+    time_knots: int = 0  # 0: no local condition; else knots per (digit, speaker) template ...
+    time_spacing: int = 400  # ... one every this many samples (50 ms at 8 kHz) ...
+    time_features: int = 16  # ... each of this many numbers
 
     @property
     def dilations(self) -> list[int]:
@@ -64,7 +67,7 @@ class WaveNetConfig:
 
 def time_mixing(cfg: WaveNetConfig, start: int, count: int) -> torch.Tensor | None:
     """(count, K) weights for steps start .. start+count-1: each row mixes the two knots around
-    its step linearly (the last knot from there on). None without a time condition."""
+    its step linearly (the last knot from there on). None without a local condition."""
     if not cfg.time_knots:
         return None
     K = cfg.time_knots
@@ -86,16 +89,16 @@ class ResidualLayer(nn.Module):
         self.conv = nn.Conv1d(R, 2 * R, kernel_size=2, dilation=dilation)  # taps: t - dilation, t
         self.digit = nn.Embedding(cfg.n_digits + 1, 2 * R)
         self.speaker = nn.Embedding(cfg.n_speakers + 1, 2 * R)
-        self.time = nn.Embedding(cfg.time_knots, 2 * R) if cfg.time_knots else None  # the knots
+        self.time = nn.Linear(cfg.time_features, 2 * R, bias=False) if cfg.time_knots else None  # template -> gate
         self.res = nn.Conv1d(R, R, 1)
         self.skip = nn.Conv1d(R, S, 1)
 
-    def forward(self, h, cond, time_mix=None):
-        """h (B, R, T), cond (B, 2R), time_mix (T, K) from time_mixing() or None
+    def forward(self, h, cond, local=None):
+        """h (B, R, T), cond (B, 2R), local (B, T, F) from WaveNet.local() or None
         -> (next h, skip contribution (B, S, T))."""
         pre = self.conv(F.pad(h, (self.dilation, 0))) + cond[:, :, None]
         if self.time is not None:
-            pre = pre + (time_mix @ self.time.weight).T[None]
+            pre = pre + self.time(local).transpose(1, 2)
         a, b = pre.chunk(2, dim=1)
         g = torch.tanh(a) * torch.sigmoid(b)
         return h + self.res(g), self.skip(g)
@@ -107,6 +110,8 @@ class WaveNet(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.levels, cfg.residual)  # the input level, as a 1 x 1 conv on one-hot
         self.layers = nn.ModuleList(ResidualLayer(cfg, d) for d in cfg.dilations)
+        if cfg.time_knots:  # one template (K x F) per (digit, speaker) pair, "any" included
+            self.templates = nn.Embedding((cfg.n_digits + 1) * (cfg.n_speakers + 1), cfg.time_knots * cfg.time_features)
         self.head1 = nn.Conv1d(cfg.skip, cfg.skip, 1)
         self.head2 = nn.Conv1d(cfg.skip, cfg.levels, 1)
 
@@ -117,6 +122,16 @@ class WaveNet(nn.Module):
         """Per layer, the gate bias of these conditions (B, 2R)."""
         return [layer.digit(digit) + layer.speaker(speaker) for layer in self.layers]
 
+    def template(self, digit: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+        """The pairs' templates (B, K, F)."""
+        cfg = self.cfg
+        return self.templates(digit * (cfg.n_speakers + 1) + speaker).view(-1, cfg.time_knots, cfg.time_features)
+
+    def local(self, digit, speaker, start: int, count: int) -> torch.Tensor | None:
+        """The local condition (B, count, F) at steps start .. start+count-1; None without one."""
+        mix = time_mixing(self.cfg, start, count)
+        return None if mix is None else mix @ self.template(digit, speaker)
+
     def forward(self, levels: torch.Tensor, digit: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
         """levels (B, T) ints -> logits (B, L, T); logits[..., t] depend on levels[:, :t] only."""
         return self.forward_embedded(self.embed(levels).transpose(1, 2), digit, speaker)
@@ -125,10 +140,10 @@ class WaveNet(nn.Module):
         """The same from the embedded levels e (B, R, T): differentiable, for the causality test."""
         silence = self.embed.weight[SILENCE][None, :, None].expand(e.shape[0], -1, 1)
         h = torch.cat([silence, e[:, :, :-1]], dim=2)  # step t sees sample t-1
-        mix = time_mixing(self.cfg, 0, e.shape[2])  # every clip starts at step 0
+        local = self.local(digit, speaker, 0, e.shape[2])  # every clip starts at step 0
         skips = 0
         for layer, cond in zip(self.layers, self.conditions(digit, speaker)):
-            h, s = layer(h, cond, mix)
+            h, s = layer(h, cond, local)
             skips = skips + s
         return self.head2(F.relu(self.head1(F.relu(skips))))
 
@@ -142,7 +157,9 @@ class WaveNet(nn.Module):
     def export(self, digit: int, speaker: int) -> dict:
         """Weights as float32 numpy arrays for the compiled path, gate biases for these conditions."""
         with torch.no_grad():
-            conds = self.conditions(torch.tensor([digit]), torch.tensor([speaker]))
+            labels = torch.tensor([digit]), torch.tensor([speaker])
+            conds = self.conditions(*labels)
+            template = self.template(*labels)[0] if self.cfg.time_knots else None
 
             def np32(t):
                 return np.ascontiguousarray(t.detach().numpy().astype(np.float32))
@@ -152,8 +169,8 @@ class WaveNet(nn.Module):
                 # The dilated conv's two taps side by side: one dot product over [input at t-d, input at t].
                 "w_gate": np32(torch.stack([torch.cat([l.conv.weight[:, :, 0], l.conv.weight[:, :, 1]], 1) for l in self.layers])),  # (n, 2R, 2R)
                 "b_gate": np32(torch.stack([l.conv.bias + c[0] for l, c in zip(self.layers, conds)])),  # (n, 2R)
-                # The time condition's knots (n, K, 2R) and their spacing; one zero knot without one.
-                "t_gate": np32(torch.stack([l.time.weight for l in self.layers]) if self.cfg.time_knots
+                # Each gate's knots of the local condition (n, K, 2R) and their spacing; one zero knot without one.
+                "t_gate": np32(torch.stack([l.time(template) for l in self.layers]) if template is not None
                                else torch.zeros(len(self.layers), 1, 2 * self.cfg.residual)),
                 "t_spacing": self.cfg.time_spacing,
                 # Residual and skip 1 x 1 convs stacked: one pass over the gate output.
@@ -201,7 +218,7 @@ class NaiveWaveNetStepper:
 
 
 @torch.inference_mode()
-def primed_queues(model: WaveNet, conds: list[torch.Tensor], prefix: list[int]):
+def primed_queues(model: WaveNet, labels, conds: list[torch.Tensor], prefix: list[int]):
     """Queues after the prefix, in one parallel teacher-forced pass, and the input of the next step.
 
     queues[l][t % d] holds the input of layer l at step t, for its last d steps (zeros before the
@@ -213,12 +230,12 @@ def primed_queues(model: WaveNet, conds: list[torch.Tensor], prefix: list[int]):
         return queues, 0, SILENCE
     n = len(prefix)  # steps 0 .. n-1 consume silence, prefix[0 .. n-2]
     h = model.embed(torch.tensor([[SILENCE] + prefix[:-1]])).transpose(1, 2)
-    mix = time_mixing(model.cfg, 0, n)
+    local = model.local(*labels, 0, n)
     for layer, cond, queue in zip(model.layers, conds, queues):
         d = layer.dilation
         for t in range(max(0, n - d), n):  # the last d inputs of this layer
             queue[t % d] = h[0, :, t]
-        h, _ = layer(h, cond[None], mix)
+        h, _ = layer(h, cond[None], local)
     return queues, n, prefix[-1]
 
 
@@ -232,14 +249,15 @@ class TorchWaveNetStepper:
     def reset(self, prefix, condition=None) -> None:
         m = self.model
         digit, speaker = _conditions(m.cfg, condition)
-        self.conds = [c[0] for c in m.conditions(torch.tensor([digit]), torch.tensor([speaker]))]
-        self.queues, self.t, level = primed_queues(m, self.conds, [int(v) for v in prefix])
+        self.labels = torch.tensor([digit]), torch.tensor([speaker])
+        self.conds = [c[0] for c in m.conditions(*self.labels)]
+        self.queues, self.t, level = primed_queues(m, self.labels, self.conds, [int(v) for v in prefix])
         self._step(level)
 
     def _step(self, level: int) -> None:
         m, t = self.model, self.t
         h = m.embed.weight[level]
-        mix = time_mixing(m.cfg, t, 1)
+        local = m.local(*self.labels, t, 1)
         skips = 0
         for layer, cond, queue in zip(m.layers, self.conds, self.queues):
             slot = t % layer.dilation
@@ -248,7 +266,7 @@ class TorchWaveNetStepper:
             w = layer.conv.weight
             pre = w[:, :, 0] @ past + w[:, :, 1] @ h + layer.conv.bias + cond
             if layer.time is not None:
-                pre = pre + mix[0] @ layer.time.weight
+                pre = pre + layer.time(local[0, 0])
             a, b = pre.chunk(2)
             g = torch.tanh(a) * torch.sigmoid(b)
             h = h + layer.res.weight[:, :, 0] @ g + layer.res.bias
@@ -292,9 +310,10 @@ class FastWaveNetStepper:
         if labels not in self._exported:
             self._exported[labels] = m.export(*labels)
         self.weights = self._exported[labels]
+        label_tensors = torch.tensor([labels[0]]), torch.tensor([labels[1]])
         with torch.no_grad():
-            conds = [c[0] for c in m.conditions(torch.tensor([labels[0]]), torch.tensor([labels[1]]))]
-        queues, self.t, level = primed_queues(m, conds, [int(v) for v in prefix])
+            conds = [c[0] for c in m.conditions(*label_tensors)]
+        queues, self.t, level = primed_queues(m, label_tensors, conds, [int(v) for v in prefix])
         self.queues = np.zeros((len(queues), max(cfg.dilations), cfg.residual), np.float32)
         for l, q in enumerate(queues):
             self.queues[l, : len(q)] = q.numpy()

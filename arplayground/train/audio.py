@@ -49,8 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cycle", type=int, default=10, help="dilations 1 .. 2**(cycle-1)")
     p.add_argument("--cycles", type=int, default=2, help="how many times the dilations repeat")
     p.add_argument("--time-knots", type=int, default=0,
-                   help="condition every gate on the time since the clip's start too: this many knots (0 = off)")
-    p.add_argument("--time-spacing", type=int, default=400, help="samples between the time knots (400 = 50 ms)")
+                   help="a local condition too: a learned template per (digit, speaker) over the time since the "
+                   "clip's start, this many knots (0 = off)")
+    p.add_argument("--time-spacing", type=int, default=400, help="samples between the template's knots (400 = 50 ms)")
+    p.add_argument("--time-features", type=int, default=16, help="numbers at each knot of a template")
     p.add_argument("--epochs", type=float, default=20)
     p.add_argument("--batch", type=int, default=8, help="clips per batch (of similar length, so little padding)")
     p.add_argument("--max-seconds", type=float, default=1.0, help="longer clips (1%% of them) are cut")
@@ -148,7 +150,8 @@ def main(args: argparse.Namespace) -> int:
     if args.limit:
         train = train[:: max(1, len(train) // args.limit)][: args.limit]
     cfg = WaveNetConfig(residual=args.residual, skip=args.skip, cycle=args.cycle, n_cycles=args.cycles, n_speakers=len(speakers),
-                        time_knots=args.time_knots, time_spacing=args.time_spacing)
+                        time_knots=args.time_knots, time_spacing=args.time_spacing,
+                        time_features=args.time_features)
     model = WaveNet(cfg).to(args.device)
     average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
@@ -207,8 +210,9 @@ def main(args: argparse.Namespace) -> int:
             "description": "WaveNet: dilated causal convolutions (kernel 2), gated tanh*sigmoid units, residual and "
             "skip connections, 256-way softmax over mu-law levels at 8 kHz; digit and speaker embeddings added to "
             f"every gate (index {cfg.n_digits} = any digit, {cfg.n_speakers} = any speaker)"
-            + (f"; a gate bias over the time since the clip's start, {cfg.time_knots} knots {cfg.time_spacing} samples "
-               "apart, linearly interpolated." if cfg.time_knots else "."),
+            + (f"; a local condition: a learned template per (digit, speaker) pair over the time since the clip's start "
+               f"({cfg.time_knots} knots {cfg.time_spacing} samples apart, {cfg.time_features} numbers each, linearly "
+               "interpolated), mapped into every gate." if cfg.time_knots else "."),
             "weights": weights.name,
             "config": cfg.to_dict(),
             "speakers": speakers,
