@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.8)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--top-p", type=float, default=1.0)
     args = parser.parse_args()
 
     import torch
@@ -122,12 +124,12 @@ def main() -> None:
 
     entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
     n = int(args.seconds * RATE)
-    settings = SamplerSettings(temperature=args.temperature)
+    settings = SamplerSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     summary = []
     for entry in entries:
         stepper = catalog.load_stepper(entry)
         print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips of {args.seconds} s per digit at "
-              f"temperature {args.temperature}, speaker: any, then each in turn\n")
+              f"temperature {args.temperature}, top-k {args.top_k or 'off'}, top-p {args.top_p}, speaker: any, then each in turn\n")
         print("| digit | read as requested | read as | RMS (median) |")
         print("|---:|---:|---|---:|")
         total = 0
