@@ -76,10 +76,13 @@ def test_audio_training_reads_fsdd_names_keeps_the_split_and_writes_a_card(tmp_p
     (recordings / "notes.txt").write_text("not a recording")
     out = tmp_path / "models"
     rc = train_main(["audio", "--data", str(tmp_path), "--out", str(out), "--name", "w", "--epochs", "1",
-                     "--batch", "4", "--residual", "4", "--skip", "8", "--cycle", "3", "--cycles", "1"])
+                     "--batch", "4", "--residual", "4", "--skip", "8", "--cycle", "3", "--cycles", "1",
+                     "--time-knots", "3", "--time-spacing", "200", "--time-features", "2"])
     assert rc == 0
     card = json.loads((out / "w.json").read_text())
     assert card["mode"] == "audio" and card["speakers"] == ["ann", "bob"]
+    assert (card["config"]["time_knots"], card["config"]["time_spacing"], card["config"]["time_features"]) == (3, 200, 2)
+    assert "template per (digit, speaker) pair" in card["description"]
     assert card["dataset"]["clips"] == {"train": 8, "test": 20}
     v = card["validation"]
     assert 0 < v["histogram_baseline_bits_per_sample"] <= 8 and v["test_bits_per_sample"] > 0
