@@ -133,14 +133,15 @@ def main() -> None:
     tolerant, _ = train_classifier(np.concatenate([feats["train"], noisy_x]),
                                    np.concatenate([labels["train"], [c[1] for c in copies]]),
                                    feats["test"], labels["test"], args.epochs)
-    tolerant_accuracy = {
-        sigma: float((tolerant(np.stack([features(decode(jittered(c[0], sigma, rng))) for c in split["test"]])) == labels["test"]).mean())
-        for sigma in (0, 8, 16)
-    }
+
+    def accuracy_on_jittered_test(listener, sigma: float) -> float:
+        heard = listener(np.stack([features(decode(jittered(c[0], sigma, rng))) for c in split["test"]]))
+        return float((heard == labels["test"]).mean())
+
+    tolerant_accuracy = {sigma: accuracy_on_jittered_test(tolerant, sigma) for sigma in (0, 8, 16)}
     print("hiss-tolerant listener (the same CNN, plus 2 jittered copies of every training clip): on the test clips "
           + ", ".join(f"{a:.1%} with jitter {s}" for s, a in tolerant_accuracy.items())
-          + f"; the clean listener: {float((predict(np.stack([features(decode(jittered(c[0], 8, rng))) for c in split['test']])) == labels['test']).mean()):.1%} with jitter 8"
-          + f" ({time.time() - started:.0f} s)")
+          + f"; the clean listener: {accuracy_on_jittered_test(predict, 8):.1%} with jitter 8 ({time.time() - started:.0f} s)")
 
     def find(name_or_card: str):
         path = Path(name_or_card)

@@ -218,7 +218,7 @@ class NaiveWaveNetStepper:
 
 
 @torch.inference_mode()
-def primed_queues(model: WaveNet, labels, conds: list[torch.Tensor], prefix: list[int]):
+def primed_queues(model: WaveNet, labels, prefix: list[int]):
     """Queues after the prefix, in one parallel teacher-forced pass, and the input of the next step.
 
     queues[l][t % d] holds the input of layer l at step t, for its last d steps (zeros before the
@@ -231,11 +231,11 @@ def primed_queues(model: WaveNet, labels, conds: list[torch.Tensor], prefix: lis
     n = len(prefix)  # steps 0 .. n-1 consume silence, prefix[0 .. n-2]
     h = model.embed(torch.tensor([[SILENCE] + prefix[:-1]])).transpose(1, 2)
     local = model.local(*labels, 0, n)
-    for layer, cond, queue in zip(model.layers, conds, queues):
+    for layer, cond, queue in zip(model.layers, model.conditions(*labels), queues):
         d = layer.dilation
         for t in range(max(0, n - d), n):  # the last d inputs of this layer
             queue[t % d] = h[0, :, t]
-        h, _ = layer(h, cond[None], local)
+        h, _ = layer(h, cond, local)
     return queues, n, prefix[-1]
 
 
@@ -251,7 +251,7 @@ class TorchWaveNetStepper:
         digit, speaker = _conditions(m.cfg, condition)
         self.labels = torch.tensor([digit]), torch.tensor([speaker])
         self.conds = [c[0] for c in m.conditions(*self.labels)]
-        self.queues, self.t, level = primed_queues(m, self.labels, self.conds, [int(v) for v in prefix])
+        self.queues, self.t, level = primed_queues(m, self.labels, [int(v) for v in prefix])
         self._step(level)
 
     def _step(self, level: int) -> None:
@@ -310,10 +310,7 @@ class FastWaveNetStepper:
         if labels not in self._exported:
             self._exported[labels] = m.export(*labels)
         self.weights = self._exported[labels]
-        label_tensors = torch.tensor([labels[0]]), torch.tensor([labels[1]])
-        with torch.no_grad():
-            conds = [c[0] for c in m.conditions(*label_tensors)]
-        queues, self.t, level = primed_queues(m, label_tensors, conds, [int(v) for v in prefix])
+        queues, self.t, level = primed_queues(m, (torch.tensor([labels[0]]), torch.tensor([labels[1]])), [int(v) for v in prefix])
         self.queues = np.zeros((len(queues), max(cfg.dilations), cfg.residual), np.float32)
         for l, q in enumerate(queues):
             self.queues[l, : len(q)] = q.numpy()

@@ -29,7 +29,7 @@ def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_re
     R = two_r // 2
     S = skips.shape[0]
     L = w_head2.shape[0]
-    # The time condition: step t sits between knots `left` and `right` (the last knot from there on).
+    # The local condition: step t sits between knots `left` and `right` (the last knot from there on).
     knots = t_gate.shape[1]
     position = min(t / t_spacing, knots - 1.0)
     left = int(position)
