@@ -7,7 +7,9 @@ Two stacks of masked convolutions, so there is no blind spot:
   of its centre; the first layer also masks the centre), plus the vertical stack at the same
   position, which only holds rows above.
 Every layer is a gated unit tanh(a) * sigmoid(b) with the digit's embedding added to a and b;
-class index `n_classes` means "any digit" (trained by dropping the label now and then).
+class index `n_classes` means "any digit" (trained by dropping the label now and then). Indices after
+it (`extra_labels`) are seen only in training, e.g. for mirrored or rotated digits, which teach the
+local stroke statistics without teaching any digit, or "any digit", a wrong shape.
 
 Fast sampling (after Ramachandran et al. 2017): the vertical stack of row r depends on rows < r
 only, so it is computed once per row into per-layer caches; the horizontal stack of pixel (r, c)
@@ -35,6 +37,7 @@ class PixelCNNConfig:
     first_kernel: int = 7
     dropout: float = 0.0  # on each gated unit's output in training (9,000 images overfit); off in the app
     n_classes: int = 10  # digits; index n_classes is "any digit"
+    extra_labels: int = 0  # training-only labels after "any digit" (augmented images); never offered in the app
     levels: int = 256
     height: int = 28
     width: int = 28
@@ -89,7 +92,7 @@ class GatedLayer(nn.Module):
         self.h_conv = MaskedConv2d(C, 2 * C, horizontal_mask(k, include_centre=True))
         self.v_to_h = nn.Conv2d(2 * C, 2 * C, 1)
         self.h_out = nn.Conv2d(C, C, 1)
-        self.cond = nn.Embedding(cfg.n_classes + 1, 4 * C)  # gate biases for both stacks
+        self.cond = nn.Embedding(cfg.n_classes + 1 + cfg.extra_labels, 4 * C)  # gate biases for both stacks
         self.dropout = nn.Dropout(cfg.dropout)  # identity in eval(), so the cached sampler skips it
 
     @staticmethod

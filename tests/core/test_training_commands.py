@@ -62,6 +62,41 @@ def test_image_training_reads_idx_and_writes_a_card(tmp_path):
     assert (out / "p.safetensors").stat().st_size > 0
 
 
+def test_image_augmentation_adds_a_training_only_label_and_the_app_loads_the_model(tmp_path):
+    rng = np.random.default_rng(5)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (9004, 28, 28)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 9004))
+    out = tmp_path / "models"
+    rc = train_main(["image", "--data", str(tmp_path), "--out", str(out), "--name", "p", "--limit", "8",
+                     "--epochs", "2", "--batch", "4", "--channels", "4", "--layers", "1", "--kernel", "3",
+                     "--augment-share", "0.5", "--augment-shift", "1"])
+    assert rc == 0
+    card = json.loads((out / "p.json").read_text())
+    assert card["config"]["extra_labels"] == 1
+    assert card["training"]["augment_share"] == 0.5 and card["training"]["augment_shift_pixels"] == 1
+    entry = next(e for e in catalog.discover(out) if e.name == "p")
+    assert entry.available, entry.error
+    stepper = catalog.load_stepper(entry)
+    assert stepper.model.layers[0].cond.num_embeddings == 12  # 10 digits, "any", and the training-only label
+    stepper.reset([], condition=None)
+    assert stepper.logits().shape == (256,)
+    with pytest.raises(AssertionError):  # the app offers digits and "any" only
+        stepper.reset([], condition=11)
+
+
+def test_symmetric_applies_each_of_the_eight_symmetries_of_the_square_exactly():
+    from arplayground.train.image import symmetric
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (6, 6)).astype(np.uint8)
+    out = symmetric(np.repeat(image[None], 8, axis=0), np.arange(8))
+    expected = [np.rot90(image, k) for k in range(4)] + [np.rot90(image.T, k) for k in range(4)]
+    for got, want in zip(out, expected):
+        np.testing.assert_array_equal(got, want)
+    assert len({o.tobytes() for o in out}) == 8  # all different, and every one the same pixels rearranged
+    assert all(sorted(o.ravel().tolist()) == sorted(image.ravel().tolist()) for o in out)
+
+
 def test_audio_training_reads_fsdd_names_keeps_the_split_and_writes_a_card(tmp_path):
     from arplayground.audio.wav import write_wav
 
