@@ -13,6 +13,7 @@ right-centred but broad distribution does), and its accuracy on jittered real te
 
     .venv/bin/python benchmarks/audio_digits.py --data ../shared/datasets/fsdd
     .venv/bin/python benchmarks/audio_digits.py --model fsdd-wavenet --model path/to/other.json  # side by side
+    .venv/bin/python benchmarks/audio_digits.py --temperature 1 --temperature 0.9   # settings side by side
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def main() -> None:
     parser.add_argument("--per-digit", type=int, default=6, help="clips generated per digit")
     parser.add_argument("--seconds", type=float, default=0.8)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, action="append", default=[],
+                        help="repeat to compare temperatures with the same listeners and seeds (default 1)")
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--top-p", type=float, default=1.0)
     args = parser.parse_args()
@@ -150,12 +152,12 @@ def main() -> None:
 
     entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
     n = int(args.seconds * RATE)
-    settings = SamplerSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     summary = []
-    for entry in entries:
+    for entry, temperature in [(e, t) for e in entries for t in args.temperature or [1.0]]:
+        settings = SamplerSettings(temperature=temperature, top_k=args.top_k, top_p=args.top_p)
         stepper = catalog.load_stepper(entry)
         print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips of {args.seconds} s per digit at "
-              f"temperature {args.temperature}, top-k {args.top_k or 'off'}, top-p {args.top_p}, speaker: any, then each in turn\n")
+              f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {args.top_p}, speaker: any, then each in turn\n")
         print("| digit | clean listener: right | read as | hiss-tolerant: right | read as | RMS (median) |")
         print("|---:|---:|---|---:|---|---:|")
         total = total_tolerant = 0
@@ -172,13 +174,14 @@ def main() -> None:
             total, total_tolerant = total + right, total_tolerant + right_tolerant
             print(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, heard))} | {right_tolerant}/{args.per_digit} | "
                   f"{' '.join(map(str, heard_tolerant))} | {statistics.median(rms):.3f} |", flush=True)
-        summary.append((entry, total, total_tolerant))
+        summary.append((entry, temperature, total, total_tolerant))
     real_rms = statistics.median(float(np.sqrt(np.mean(decode(c[0]) ** 2))) for c in split["test"])
     print(f"\nreal test clips: median RMS {real_rms:.3f}\n")
-    print("| model | card | read as the requested digit: clean listener | hiss-tolerant listener | chance |")
-    print("|---|---|---:|---:|---:|")
-    for entry, total, total_tolerant in summary:
-        print(f"| {entry.name} | {entry.card_path} | {total} of {10 * args.per_digit} | {total_tolerant} of {10 * args.per_digit} | {args.per_digit} |")
+    print("| model | card | temperature | read as the requested digit: clean listener | hiss-tolerant listener | chance |")
+    print("|---|---|---:|---:|---:|---:|")
+    for entry, temperature, total, total_tolerant in summary:
+        print(f"| {entry.name} | {entry.card_path} | {temperature} | {total} of {10 * args.per_digit} | "
+              f"{total_tolerant} of {10 * args.per_digit} | {args.per_digit} |")
 
 
 if __name__ == "__main__":
