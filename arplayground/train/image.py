@@ -207,7 +207,8 @@ def main(args: argparse.Namespace) -> int:
             "mode": "image",
             "architecture": "gated-pixelcnn",
             "description": "Class-conditional gated PixelCNN: vertical and horizontal masked-convolution stacks "
-            "(no blind spot), gated tanh*sigmoid units, 256-way softmax per pixel; label index 10 = any digit.",
+            "(no blind spot), gated tanh*sigmoid units, 256-way softmax per pixel; label index 10 = any digit"
+            + ("; 11 = turned or mirrored training images, a training-only label." if cfg.extra_labels else "."),
             "weights": weights.name,
             "config": cfg.to_dict(),
             "parameters": model.num_params(),

@@ -72,7 +72,7 @@ def test_image_augmentation_adds_a_training_only_label_and_the_app_loads_the_mod
                      "--augment-share", "0.5", "--augment-shift", "1"])
     assert rc == 0
     card = json.loads((out / "p.json").read_text())
-    assert card["config"]["extra_labels"] == 1
+    assert card["config"]["extra_labels"] == 1 and "training-only label" in card["description"]
     assert card["training"]["augment_share"] == 0.5 and card["training"]["augment_shift_pixels"] == 1
     entry = next(e for e in catalog.discover(out) if e.name == "p")
     assert entry.available, entry.error
