@@ -165,13 +165,12 @@ def main(args: argparse.Namespace) -> int:
         if i == 0 and step > 1:
             order = rng.permutation(len(train_x))
         idx = order[i * args.batch : (i + 1) * args.batch]
-        batch_x = shifted(train_x[idx], args.shift, rng)
+        batch_x = shifted(train_x[idx], args.shift, rng)  # a copy: indexing with idx already copies
         y = train_y[idx].astype(np.int64)
         y[rng.random(len(y)) < args.label_dropout] = cfg.n_classes  # teach "any digit" too
         if args.augment_share:
             chosen = rng.random(len(y)) < args.augment_share
             others = symmetric(train_x[rng.integers(0, len(train_x), chosen.sum())], rng.integers(1, 8, chosen.sum()))
-            batch_x = batch_x.copy()
             batch_x[chosen] = shifted(others, args.augment_shift, rng)
             y[chosen] = augmented_label
         x = torch.from_numpy(batch_x.astype(np.int64)).to(args.device)

@@ -63,13 +63,9 @@ def test_image_training_reads_idx_and_writes_a_card(tmp_path):
 
 
 def test_image_augmentation_adds_a_training_only_label_and_the_app_loads_the_model(tmp_path):
-    rng = np.random.default_rng(5)
-    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (9004, 28, 28)))
-    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 9004))
+    command, _ = tiny_image_command(tmp_path)
     out = tmp_path / "models"
-    rc = train_main(["image", "--data", str(tmp_path), "--out", str(out), "--name", "p", "--limit", "8",
-                     "--epochs", "2", "--batch", "4", "--channels", "4", "--layers", "1", "--kernel", "3",
-                     "--augment-share", "0.5", "--augment-shift", "1"])
+    rc = train_main([*command, "--out", str(out), "--name", "p", "--augment-share", "0.5", "--augment-shift", "1"])
     assert rc == 0
     card = json.loads((out / "p.json").read_text())
     assert card["config"]["extra_labels"] == 1 and "training-only label" in card["description"]
