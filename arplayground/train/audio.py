@@ -25,8 +25,10 @@ import numpy as np
 from arplayground.train.common import (
     Progress,
     add_checkpoint_argument,
+    add_init_argument,
     better_weights,
     cosine_lr,
+    init_from_card,
     optimise,
     resume_if_saved,
     save_checkpoint,
@@ -66,6 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
     add_checkpoint_argument(p)
+    add_init_argument(p)
 
 
 def load_fsdd(folder: Path, max_samples: int):
@@ -152,7 +155,9 @@ def main(args: argparse.Namespace) -> int:
     cfg = WaveNetConfig(residual=args.residual, skip=args.skip, cycle=args.cycle, n_cycles=args.cycles, n_speakers=len(speakers),
                         time_knots=args.time_knots, time_spacing=args.time_spacing,
                         time_features=args.time_features)
-    model = WaveNet(cfg).to(args.device)
+    model = WaveNet(cfg)
+    start = init_from_card(args.init_from, model, cfg) if args.init_from else None
+    model = model.to(args.device)
     average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train) / args.batch)
@@ -179,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
         digits[rng.random(len(digits)) < args.label_dropout] = cfg.n_digits  # teach "any digit"
         speaker_ids[rng.random(len(speaker_ids)) < args.label_dropout] = cfg.n_speakers  # and "any speaker"
         batch = [torch.from_numpy(a).to(args.device) for a in (levels, digits, speaker_ids, mask)]
-        loss = optimise(model, opt, lambda: model.loss(*batch), cosine_lr(args.lr, step, total), args.bf16, args.device)
+        loss = optimise(model, opt, lambda: model.loss(*batch), cosine_lr(args.lr, step, total, args.warmup), args.bf16, args.device)
         if average is not None:
             update_average(average, model, step, args.ema)
         if step % steps_per_epoch == 0 or step == total:
@@ -230,7 +235,7 @@ def main(args: argparse.Namespace) -> int:
                 "measured_on": f"every sample of the {len(test)} test clips, with their digit and speaker, in float32",
                 "weights": weights_used,
             },
-            "training": training_section(args, wall, history, args.device),
+            "training": training_section(args, wall, history, args.device, start),
         },
     )
     progress.message(f"wrote {weights} in {wall / 60:.1f} min")

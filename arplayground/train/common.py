@@ -69,9 +69,11 @@ def write_card(path: Path, card: dict) -> None:
     os.replace(tmp, path)
 
 
-def cosine_lr(peak: float, step: int, total: int) -> float:
-    """Cosine decay from peak at step 1 to peak/20 at the last step."""
-    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - 1) / total)))
+def cosine_lr(peak: float, step: int, total: int, warmup: int = 0) -> float:
+    """Cosine decay from peak at step 1 to peak/20 at the last step; with `warmup`, a linear rise to
+    peak over the first that many steps comes first (the decay is unchanged)."""
+    rise = min(1.0, step / warmup) if warmup else 1.0
+    return rise * peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - 1) / total)))
 
 
 def optimise(model, opt, loss_fn, lr: float, bf16: bool, device: str):
@@ -112,13 +114,60 @@ def better_weights(model, average, evaluate, decay: float):
     return model, figure, used
 
 
-def training_section(args, wall: float, history: list, device: str) -> dict:
-    """The card's "training" part for the image and audio commands, which share these options."""
+def add_init_argument(parser) -> None:
+    parser.add_argument("--init-from", type=Path, default=None, help="start from the weights of this model card "
+                        "(same architecture and size) instead of random ones, with a fresh learning-rate schedule: "
+                        "a finished run goes on; the new card records the run it started from")
+    parser.add_argument("--warmup", type=int, default=0, help="raise the learning rate linearly over this many "
+                        "steps first: a fresh optimiser's first steps are full-size whatever the gradient, which "
+                        "knocks trained weights (from --init-from) far off")
+
+
+def init_from_card(path: Path, model, config) -> dict:
+    """Load the weights of the model card at `path` into `model`, whose config (a dataclass with
+    to_dict) must equal the card's; options a card predates count as their defaults.
+    Returns what the new card keeps about the starting point, so the chain of commands that made the
+    weights stays reproducible after the starting card is replaced."""
+    from safetensors.torch import load_model
+
+    from arplayground.catalog import ModelEntry, ModelError, check
+
+    try:
+        entry = ModelEntry(Path(path), json.loads(Path(path).read_text(encoding="utf-8")))
+        check(entry)
+    except (OSError, json.JSONDecodeError, ModelError) as e:
+        raise SystemExit(f"--init-from {path}: {e}") from None
+    theirs, config = type(config)(**entry.card["config"]).to_dict(), config.to_dict()
+    if theirs != config:
+        differ = "; ".join(f"{k} {theirs.get(k)} there, {config.get(k)} here"
+                           for k in sorted(set(config) | set(theirs)) if config.get(k) != theirs.get(k))
+        raise SystemExit(f"--init-from {path}: the card's architecture differs from this command's ({differ})")
+    load_model(model, str(entry.weights_path))
+    training = entry.card.get("training", {})
+    return {"card": str(path), "name": entry.name, "validation": entry.card.get("validation"),
+            "command": training.get("command"), "wall_time_s": training.get("wall_time_s"),
+            "hardware": training.get("hardware"), "initialised_from": training.get("initialised_from")}
+
+
+def chain_wall_time(start: dict | None) -> float:
+    """Seconds spent on the runs this one started from, following --init-from back to random weights."""
+    total = 0.0
+    while start:
+        total += start.get("wall_time_s") or 0.0
+        start = start.get("initialised_from")
+    return total
+
+
+def training_section(args, wall: float, history: list, device: str, start: dict | None = None) -> dict:
+    """The card's "training" part for the image and audio commands, which share these options.
+    `start`: init_from_card's record when the run began from another card's weights."""
+    chain = {"initialised_from": start, "wall_time_s_with_earlier_runs": round(wall + chain_wall_time(start), 1)} if start else {}
     return {
         "command": args.command_line,
         "epochs": args.epochs,
         "batch": args.batch,
         "learning_rate": args.lr,
+        "warmup_steps": args.warmup,
         "label_dropout": args.label_dropout,
         "ema": args.ema,
         "bf16_autocast": args.bf16,
@@ -126,6 +175,7 @@ def training_section(args, wall: float, history: list, device: str) -> dict:
         "wall_time_s": round(wall, 1),
         "hardware": hardware(device),
         "history": history,
+        **chain,
     }
 
 

@@ -20,8 +20,10 @@ import numpy as np
 from arplayground.train.common import (
     Progress,
     add_checkpoint_argument,
+    add_init_argument,
     better_weights,
     cosine_lr,
+    init_from_card,
     md5,
     optimise,
     resume_if_saved,
@@ -67,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
     add_checkpoint_argument(p)
+    add_init_argument(p)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -144,7 +147,9 @@ def main(args: argparse.Namespace) -> int:
     cfg = PixelCNNConfig(channels=args.channels, n_layers=args.layers, kernel=args.kernel, dropout=args.dropout,
                          extra_labels=1 if args.augment_share else 0)
     augmented_label = cfg.n_classes + 1  # after "any digit"; never offered in the app
-    model = PixelCNN(cfg).to(args.device)
+    model = PixelCNN(cfg)
+    start = init_from_card(args.init_from, model, cfg) if args.init_from else None
+    model = model.to(args.device)
     train_loss = torch.compile(model.loss) if args.compile else model.loss
     average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
@@ -174,7 +179,7 @@ def main(args: argparse.Namespace) -> int:
             batch_x[chosen] = shifted(others, args.augment_shift, rng)
             y[chosen] = augmented_label
         x = torch.from_numpy(batch_x.astype(np.int64)).to(args.device)
-        loss = optimise(model, opt, lambda: train_loss(x, torch.from_numpy(y).to(args.device)), cosine_lr(args.lr, step, total), args.bf16, args.device)
+        loss = optimise(model, opt, lambda: train_loss(x, torch.from_numpy(y).to(args.device)), cosine_lr(args.lr, step, total, args.warmup), args.bf16, args.device)
         if average is not None:
             update_average(average, model, step, args.ema)
         if step % steps_per_epoch == 0 or step == total:
@@ -222,7 +227,7 @@ def main(args: argparse.Namespace) -> int:
                 "measured_on": "all 1000 validation images, with their labels, in float32",
                 "weights": weights_used,
             },
-            "training": {**training_section(args, wall, history, args.device), "dropout": args.dropout,
+            "training": {**training_section(args, wall, history, args.device, start), "dropout": args.dropout,
                          "shift_augmentation_pixels": args.shift,
                          "augment_share": args.augment_share, "augment_shift_pixels": args.augment_shift,
                          "compiled": args.compile},

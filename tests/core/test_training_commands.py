@@ -201,3 +201,42 @@ def test_shift_augmentation_moves_each_image_by_its_own_offset_with_zero_fill():
         np.testing.assert_array_equal(after, np.roll(before, (dy, dx), axis=(0, 1)))
         offsets.add((dy, dx))
     assert len(offsets) == 25  # every offset in [-2, 2]^2 turns up over 200 images
+
+
+@pytest.mark.parametrize("make_command", [tiny_image_command, tiny_audio_command], ids=["image", "audio"])
+def test_init_from_starts_from_a_cards_weights_and_the_new_card_keeps_the_chain(tmp_path, make_command):
+    from safetensors.numpy import load_file
+
+    command, _ = make_command(tmp_path)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert train_main([*command, "--out", str(first), "--name", "m"]) == 0
+    # At learning rate 0 the weights cannot move, so the result is exactly the starting card's weights.
+    assert train_main([*command, "--out", str(second), "--name", "m", "--lr", "0", "--warmup", "2",
+                       "--init-from", str(first / "m.json")]) == 0
+    before, after = load_file(first / "m.safetensors"), load_file(second / "m.safetensors")
+    assert before.keys() == after.keys()
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name], err_msg=name)
+    card_before = json.loads((first / "m.json").read_text())
+    training = json.loads((second / "m.json").read_text())["training"]
+    start = training["initialised_from"]
+    assert start["command"] == card_before["training"]["command"] and start["initialised_from"] is None
+    assert start["validation"] == card_before["validation"] and training["warmup_steps"] == 2
+    assert training["wall_time_s_with_earlier_runs"] == pytest.approx(
+        training["wall_time_s"] + card_before["training"]["wall_time_s"], abs=0.11)
+    # A different architecture is refused by name, before any training.
+    wider = "--channels" if command[0] == "image" else "--residual"
+    with pytest.raises(SystemExit, match=r"architecture differs.*(channels|residual) 4 there, 6 here"):
+        train_main([*command, wider, "6", "--out", str(tmp_path / "third"), "--name", "m",
+                    "--init-from", str(first / "m.json")])
+    with pytest.raises(SystemExit, match="--init-from"):
+        train_main([*command, "--out", str(tmp_path / "third"), "--name", "m", "--init-from", str(tmp_path / "none.json")])
+
+
+def test_warmup_rises_linearly_then_follows_the_same_cosine():
+    from arplayground.train.common import cosine_lr
+
+    assert cosine_lr(1.0, 1, 100, warmup=10) == pytest.approx(0.1 * cosine_lr(1.0, 1, 100))
+    assert cosine_lr(1.0, 5, 100, warmup=10) == pytest.approx(0.5 * cosine_lr(1.0, 5, 100))
+    assert [cosine_lr(1.0, s, 100, warmup=10) for s in (10, 50, 100)] == [cosine_lr(1.0, s, 100) for s in (10, 50, 100)]
+    assert cosine_lr(1.0, 100, 100) == pytest.approx(0.05, abs=1e-3)
