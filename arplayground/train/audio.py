@@ -28,10 +28,10 @@ from arplayground.train.common import (
     add_init_argument,
     better_weights,
     cosine_lr,
-    init_from_card,
     optimise,
     resume_if_saved,
     save_checkpoint,
+    start_from_card,
     training_section,
     training_state,
     update_average,
@@ -156,7 +156,7 @@ def main(args: argparse.Namespace) -> int:
                         time_knots=args.time_knots, time_spacing=args.time_spacing,
                         time_features=args.time_features)
     model = WaveNet(cfg)
-    start = init_from_card(args.init_from, model, cfg) if args.init_from else None
+    start = start_from_card(args, model, cfg)
     model = model.to(args.device)
     average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
@@ -177,6 +177,7 @@ def main(args: argparse.Namespace) -> int:
     if state is not None:
         groups, history, wall_before = state["groups"], state["history"], state["wall_time_s"]
         first_step = state["step"] + 1
+        start = state.get("start")  # the starting card as it was when the run began
     for step in range(first_step, total + 1):
         if not groups:
             groups = batches_by_length(train, args.batch, rng)
@@ -196,7 +197,7 @@ def main(args: argparse.Namespace) -> int:
             if args.checkpoint:
                 save_checkpoint(args.checkpoint, training_state(
                     args.command_line, step, model, average, opt, rng, history, wall_before + time.time() - started,
-                    groups=groups))
+                    groups=groups, start=start))
         progress.update(step, bits=loss.item() / math.log(2))
     wall = wall_before + time.time() - started
     model, test_bits, weights_used = better_weights(model, average, lambda m: evaluate(m, test, args.device, SILENCE), args.ema)

@@ -149,6 +149,14 @@ def init_from_card(path: Path, model, config) -> dict:
             "hardware": training.get("hardware"), "initialised_from": training.get("initialised_from")}
 
 
+def start_from_card(args, model, config) -> dict | None:
+    """init_from_card for --init-from, unless the run resumes from its checkpoint: then the weights
+    come from there, and the starting card (which may have been replaced since) is not read."""
+    if not args.init_from or (args.checkpoint and Path(args.checkpoint).exists()):
+        return None
+    return init_from_card(args.init_from, model, config)
+
+
 def chain_wall_time(start: dict | None) -> float:
     """Seconds spent on the runs this one started from, following --init-from back to random weights."""
     total = 0.0

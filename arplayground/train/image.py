@@ -23,11 +23,11 @@ from arplayground.train.common import (
     add_init_argument,
     better_weights,
     cosine_lr,
-    init_from_card,
     md5,
     optimise,
     resume_if_saved,
     save_checkpoint,
+    start_from_card,
     training_section,
     training_state,
     update_average,
@@ -148,7 +148,7 @@ def main(args: argparse.Namespace) -> int:
                          extra_labels=1 if args.augment_share else 0)
     augmented_label = cfg.n_classes + 1  # after "any digit"; never offered in the app
     model = PixelCNN(cfg)
-    start = init_from_card(args.init_from, model, cfg) if args.init_from else None
+    start = start_from_card(args, model, cfg)
     model = model.to(args.device)
     train_loss = torch.compile(model.loss) if args.compile else model.loss
     average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
@@ -165,6 +165,7 @@ def main(args: argparse.Namespace) -> int:
     if state is not None:
         order, history, wall_before = state["order"], state["history"], state["wall_time_s"]
         first_step = state["step"] + 1
+        start = state.get("start")  # the starting card as it was when the run began
     for step in range(first_step, total + 1):
         i = (step - 1) % steps_per_epoch
         if i == 0 and step > 1:
@@ -194,7 +195,7 @@ def main(args: argparse.Namespace) -> int:
             if args.checkpoint:
                 save_checkpoint(args.checkpoint, training_state(
                     args.command_line, step, model, average, opt, rng, history, wall_before + time.time() - started,
-                    order=order))
+                    order=order, start=start))
         progress.update(step, bits=loss.item() / math.log(2))
     wall = wall_before + time.time() - started
     model, val, weights_used = better_weights(model, average, lambda m: evaluate(m, val_x, val_y, args.device), args.ema)

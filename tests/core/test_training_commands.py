@@ -240,3 +240,28 @@ def test_warmup_rises_linearly_then_follows_the_same_cosine():
     assert cosine_lr(1.0, 5, 100, warmup=10) == pytest.approx(0.5 * cosine_lr(1.0, 5, 100))
     assert [cosine_lr(1.0, s, 100, warmup=10) for s in (10, 50, 100)] == [cosine_lr(1.0, s, 100) for s in (10, 50, 100)]
     assert cosine_lr(1.0, 100, 100) == pytest.approx(0.05, abs=1e-3)
+
+
+def test_a_resumed_init_from_run_keeps_the_starting_card_it_began_with(tmp_path, monkeypatch):
+    from arplayground.train import image
+
+    command, _ = tiny_image_command(tmp_path)
+    first = tmp_path / "first"
+    assert train_main([*command, "--out", str(first), "--name", "m"]) == 0
+    card_before = json.loads((first / "m.json").read_text())
+    go_on = [*command, "--out", str(tmp_path / "second"), "--name", "m", "--init-from", str(first / "m.json"),
+             "--checkpoint", str(tmp_path / "run.ckpt")]
+    real_save = image.save_checkpoint
+
+    def save_then_stop(path, state):  # stopped right after epoch 1 was saved
+        real_save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(image, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_main(go_on)
+    monkeypatch.setattr(image, "save_checkpoint", real_save)
+    (first / "m.json").write_text("replaced meanwhile")  # the resumed run must not need the starting card any more
+    assert train_main(go_on) == 0
+    start = json.loads((tmp_path / "second" / "m.json").read_text())["training"]["initialised_from"]
+    assert start["validation"] == card_before["validation"] and start["command"] == card_before["training"]["command"]
