@@ -63,20 +63,22 @@ def default_models_dir() -> Path:
 
 def discover(models_dir: Path | None = None) -> list[ModelEntry]:
     models_dir = Path(models_dir) if models_dir else default_models_dir()
-    entries = []
-    for card_path in sorted(models_dir.glob("*.json")):
-        entry = ModelEntry(card_path)
-        try:
-            entry.card = json.loads(card_path.read_text(encoding="utf-8"))
-            if not isinstance(entry.card, dict):
-                raise ModelError("the card is not a JSON object")
-            check(entry)
-        except json.JSONDecodeError as e:
-            entry.error = f"the card is not valid JSON ({e.msg}, line {e.lineno})"
-        except (ModelError, OSError) as e:
-            entry.error = str(e)
-        entries.append(entry)
-    return entries
+    return [read_entry(card_path) for card_path in sorted(models_dir.glob("*.json"))]
+
+
+def read_entry(card_path: Path) -> ModelEntry:
+    """The model a card describes, checked against its weights; unusable ones carry the reason in .error."""
+    entry = ModelEntry(Path(card_path))
+    try:
+        entry.card = json.loads(entry.card_path.read_text(encoding="utf-8"))
+        if not isinstance(entry.card, dict):
+            raise ModelError("the card is not a JSON object")
+        check(entry)
+    except json.JSONDecodeError as e:
+        entry.error = f"the card is not valid JSON ({e.msg}, line {e.lineno})"
+    except (ModelError, OSError) as e:
+        entry.error = str(e)
+    return entry
 
 
 def read_safetensors_header(path: Path) -> dict:

@@ -130,13 +130,11 @@ def init_from_card(path: Path, model, config) -> dict:
     weights stays reproducible after the starting card is replaced."""
     from safetensors.torch import load_model
 
-    from arplayground.catalog import ModelEntry, ModelError, check
+    from arplayground.catalog import read_entry
 
-    try:
-        entry = ModelEntry(Path(path), json.loads(Path(path).read_text(encoding="utf-8")))
-        check(entry)
-    except (OSError, json.JSONDecodeError, ModelError) as e:
-        raise SystemExit(f"--init-from {path}: {e}") from None
+    entry = read_entry(path)
+    if entry.error:
+        raise SystemExit(f"--init-from {path}: {entry.error}")
     theirs, config = type(config)(**entry.card["config"]).to_dict(), config.to_dict()
     if theirs != config:
         differ = "; ".join(f"{k} {theirs.get(k)} there, {config.get(k)} here"

@@ -145,6 +145,20 @@ def tiny_audio_command(data):
             "--cycle", "2", "--cycles", "1", "--eval-clips", "2"], 2
 
 
+def stop_after_first_checkpoint(monkeypatch, module, run):
+    """Run a training command that stops, as if the machine went away, right after epoch 1 was saved."""
+    real_save = module.save_checkpoint
+
+    def save_then_stop(path, state):
+        real_save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(module, "save_checkpoint", real_save)
+
+
 @pytest.mark.parametrize("make_command", [tiny_image_command, tiny_audio_command], ids=["image", "audio"])
 def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, monkeypatch, make_command):
     from safetensors.numpy import load_file
@@ -160,17 +174,8 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path,
 
     assert train(tmp_path / "whole", None) == 0
     checkpoint = tmp_path / "run.ckpt"
-    real_save = module.save_checkpoint
-
-    def save_then_stop(path, state):  # as if the machine went away right after epoch 1 was saved
-        real_save(path, state)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(module, "save_checkpoint", save_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        train(tmp_path / "resumed", checkpoint)
+    stop_after_first_checkpoint(monkeypatch, module, lambda: train(tmp_path / "resumed", checkpoint))
     assert not (tmp_path / "resumed" / "m.safetensors").exists()
-    monkeypatch.setattr(module, "save_checkpoint", real_save)
     assert train(tmp_path / "resumed", checkpoint) == 0
     whole = load_file(tmp_path / "whole" / "m.safetensors")
     resumed = load_file(tmp_path / "resumed" / "m.safetensors")
@@ -251,16 +256,7 @@ def test_a_resumed_init_from_run_keeps_the_starting_card_it_began_with(tmp_path,
     card_before = json.loads((first / "m.json").read_text())
     go_on = [*command, "--out", str(tmp_path / "second"), "--name", "m", "--init-from", str(first / "m.json"),
              "--checkpoint", str(tmp_path / "run.ckpt")]
-    real_save = image.save_checkpoint
-
-    def save_then_stop(path, state):  # stopped right after epoch 1 was saved
-        real_save(path, state)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(image, "save_checkpoint", save_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        train_main(go_on)
-    monkeypatch.setattr(image, "save_checkpoint", real_save)
+    stop_after_first_checkpoint(monkeypatch, image, lambda: train_main(go_on))
     (first / "m.json").write_text("replaced meanwhile")  # the resumed run must not need the starting card any more
     assert train_main(go_on) == 0
     start = json.loads((tmp_path / "second" / "m.json").read_text())["training"]["initialised_from"]
