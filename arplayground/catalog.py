@@ -73,11 +73,19 @@ def read_entry(card_path: Path) -> ModelEntry:
         entry.card = json.loads(entry.card_path.read_text(encoding="utf-8"))
         if not isinstance(entry.card, dict):
             raise ModelError("the card is not a JSON object")
+        if not isinstance(entry.card.get("weights", ""), str):
+            raise ModelError("the card's 'weights' is not a file name")
+        if not isinstance(entry.card.get("config", {}), dict):
+            raise ModelError("the card's 'config' is not a JSON object")
         check(entry)
     except json.JSONDecodeError as e:
         entry.error = f"the card is not valid JSON ({e.msg}, line {e.lineno})"
+    except UnicodeDecodeError:
+        entry.error = "the card is not UTF-8 text"
     except (ModelError, OSError) as e:
         entry.error = str(e)
+    except Exception as e:  # a card valid as JSON can still hold values nothing expects (null, -1, ...)
+        entry.error = f"the card cannot be used ({type(e).__name__}: {e})"
     return entry
 
 
@@ -104,6 +112,8 @@ def read_safetensors_header(path: Path) -> dict:
     header.pop("__metadata__", None)
     try:
         data_end = max((t["data_offsets"][1] for t in header.values()), default=0)
+        if not all(isinstance(t["shape"], list) and all(isinstance(n, int) for n in t["shape"]) for t in header.values()):
+            raise TypeError
     except (TypeError, KeyError, IndexError):
         raise ModelError(f"{path.name} is not a safetensors file (bad tensor table)") from None
     if 8 + header_len + data_end > size:

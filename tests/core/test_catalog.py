@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -55,6 +56,46 @@ def test_broken_card_json_and_other_models_still_listed(tiny_models):
     entries = {e.name: e for e in catalog.discover(tiny_models)}
     assert "not valid JSON" in entries["zz-broken"].error
     assert entries["tiny-gpt"].available and entries["second"].available
+
+
+def damage_card(path, change):
+    card = json.loads(path.read_text())
+    change(card)
+    path.write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda card: card.update(weights=None), "not a file name"),
+    (lambda card: card["config"].update(n_head=5), "cannot be used"),  # 5 heads do not divide the width
+    (lambda card: card["config"].update(n_embd=-8), "cannot be used"),
+    (lambda card: card.update(config=[1, 2]), "'config' is not a JSON object"),
+])
+def test_card_with_values_nothing_expects_is_unavailable_and_the_rest_listed(tiny_models, damage, reason):
+    write_tiny_gpt(tiny_models, name="second", seed=1)
+    damage_card(tiny_models / "tiny-gpt.json", damage)
+    entries = {e.name: e for e in catalog.discover(tiny_models)}
+    assert reason in entries["tiny-gpt"].error
+    assert entries["second"].available
+    with pytest.raises(catalog.ModelError):
+        catalog.load_stepper(entries["tiny-gpt"])
+
+
+def test_card_that_is_not_utf8(tiny_models):
+    (tiny_models / "latin.json").write_bytes(b'{"name": "caf\xe9"}')
+    assert "not UTF-8" in entry_named(tiny_models, "latin").error
+
+
+def test_safetensors_table_without_shapes(tiny_models):
+    path = tiny_models / "tiny-gpt.safetensors"
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    table = json.loads(data[8 : 8 + n])
+    for name, tensor in table.items():
+        if name != "__metadata__":
+            del tensor["shape"]
+    header = json.dumps(table).encode().ljust(n)  # same length, so the offsets still hold
+    path.write_bytes(data[:8] + header + data[8 + n :])
+    assert "bad tensor table" in entry_named(tiny_models, "tiny-gpt").error
 
 
 def test_bundled_models_are_all_available():
