@@ -49,6 +49,19 @@ PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming:
 TIMELINE_HZ = 4  # the timeline's, while streaming: a repaint of all its steps costs as much as the panel's
 
 
+def condition_fits(mode: str, condition) -> bool:
+    """Is this a condition a single run of the mode has: text none, image a digit or any (None),
+    audio (digit or None, speaker or None)? A grid's list of digits is not."""
+    def label(x):
+        return x is None or (isinstance(x, int) and not isinstance(x, bool) and x >= 0)
+
+    if mode == "text":
+        return condition is None
+    if mode == "image":
+        return label(condition)
+    return isinstance(condition, tuple) and len(condition) == 2 and all(label(x) for x in condition)
+
+
 def speed_label(speed: float) -> str:
     return "max" if speed == 0 else f"{speed:g} steps/s"
 
@@ -264,6 +277,8 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
             view.step_clicked.connect(self.show_step)
+            if hasattr(view, "content_replaced"):
+                view.content_replaced.connect(self.forget_run)
 
     # ------------------------------------------------------------------ models
 
@@ -272,17 +287,26 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_mode_changed(self) -> None:
-        self.runner.stop()
         view = self.current_view()
         self.mode_controls.setCurrentWidget(view.controls)
         self.displays.setCurrentWidget(view.display)
+        self.forget_run()
+        self._fill_models()
+
+    @Slot()
+    def forget_run(self) -> None:
+        """The run shown is gone (another mode, or the view's content was drawn over, cleared or
+        replaced by an opened file): nothing may continue, inspect, branch or export it any more."""
+        self.runner.stop()
+        self.replaying = None
         self.trace = Trace()
         self.timeline.set_trace(self.trace)
         self.branch, self.resumable, self.shown_index = None, False, None
         self.branches, self.branch_views = {}, {}
         self.branch_box.clear()
         self.stats_label.clear()
-        self._fill_models()
+        self._show_paused(False)
+        self._update_buttons()
 
     def _fill_models(self) -> None:
         mode = self.mode_box.currentData()
@@ -315,7 +339,6 @@ class MainWindow(QMainWindow):
         notes = [f"⚠ {e.card_path.name}: {e.error}" for e in broken]
         if entry is None:
             self.model_info.setText("\n".join(["No model found in models/."] + notes))
-            self.vocab = None
         elif entry.available:
             self.model_info.setText("\n".join([entry.summary()] + notes))
             if hasattr(self.current_view(), "set_entry"):
@@ -324,7 +347,6 @@ class MainWindow(QMainWindow):
             size = config.get("vocab_size") or config.get("levels", 0)
             if size:
                 self._set_top_k_max(size)
-            self.vocab = None
         else:
             self.model_info.setText("\n".join(notes))
         self.check_prompt()
@@ -367,6 +389,8 @@ class MainWindow(QMainWindow):
     def apply_initial(self, initial: dict) -> None:
         """Settings from the command line, clamped into range where needed, with a visible note."""
         notes = []
+        if initial.get("mode") and self.mode_box.findData(initial["mode"]) >= 0:
+            self.mode_box.setCurrentIndex(self.mode_box.findData(initial["mode"]))
         if initial.get("prompt") is not None:
             self.prompt_edit.setPlainText(initial["prompt"])
         for key, widget, low, high in (
@@ -415,6 +439,7 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(running)
         self.back_button.setEnabled(self.can_go_back())
         self.rename_button.setEnabled(self.has_single_run())
+        self.export_trace_button.setEnabled(self.has_single_run())
         self.ab_button.setEnabled(self.has_single_run() and not self.streaming())
 
     @Slot()
@@ -447,6 +472,9 @@ class MainWindow(QMainWindow):
         if self.branch is None or not len(self.trace):
             self.state_label.setText("Nothing to export yet: generate first")
             return False
+        if not self.has_single_run():
+            self.state_label.setText("A grid is not exported as a trace: generate a single image to export its run")
+            return False
         try:
             export_trace(path, self.branch, self.running_entry.name, self.running_entry.card, self.running_view.mode)
         except OSError as e:
@@ -472,12 +500,15 @@ class MainWindow(QMainWindow):
         if self.mode_box.findData(mode) < 0:
             self.state_label.setText(f"The trace is from {mode} mode, which has no model here")
             return False
-        self.runner.stop()
-        self.mode_box.setCurrentIndex(self.mode_box.findData(mode))
-        index = next((i for i in range(self.model_box.count()) if self.model_box.itemData(i).name == model), -1)
-        if index < 0 or not self.model_box.itemData(index).available:
+        if not any(e.name == model and e.mode == mode and e.available for e in self.entries):
             self.state_label.setText(f"The trace needs the model {model}, which is not available here")
             return False
+        if not condition_fits(mode, loaded.condition):
+            self.state_label.setText(f"The trace's condition {loaded.condition!r} is not one {mode} mode draws a single run with")
+            return False
+        self.runner.stop()  # checked: from here on the file replaces the run shown
+        self.mode_box.setCurrentIndex(self.mode_box.findData(mode))
+        index = next(i for i in range(self.model_box.count()) if self.model_box.itemData(i).name == model)
         self.model_box.setCurrentIndex(index)
         entry, view = self.current_entry(), self.current_view()
         self.vocab = catalog.vocabulary(entry)
@@ -510,6 +541,8 @@ class MainWindow(QMainWindow):
         """Start the worker on this branch: a new run, or the continuation of a rewound one."""
         view, entry, branch = self.running_view, self.running_entry, self.branch
         self.resumable = False
+        if schedule is None:
+            self.replaying = None  # any other run (a new one, a continuation) is not the file's replay
         self._show_paused(paused)
         self.controls = RunControls(self.settings(), self.speed(), paused=paused)
         steppers = self.steppers
@@ -567,6 +600,7 @@ class MainWindow(QMainWindow):
 
     def rewind_to(self, kept: int) -> None:
         self.runner.stop()
+        self.replaying = None  # its finished signal will not come: the check is off
         kept = max(0, min(kept, len(self.trace)))
         self.branch.rewind(kept)
         self.running_view.rewind(kept)
@@ -592,8 +626,9 @@ class MainWindow(QMainWindow):
             self.state_label.setText(f"Step {index + 1} already drew that value")
             return
         self.runner.stop()
+        self.replaying = None  # its finished signal will not come: the check is off
         self.branch_views[self.branch.name] = self.running_view.snapshot()
-        name = f"branch {len(self.branches)}"
+        name = next(f"branch {i}" for i in range(1, len(self.branches) + 2) if f"branch {i}" not in self.branches)
         self.branch = self.branch.fork(index, value, name)
         self.branches[name] = self.branch
         self.trace = self.branch.trace
@@ -611,6 +646,7 @@ class MainWindow(QMainWindow):
         if self.branch is None or name == self.branch.name or name not in self.branches:
             return
         self.runner.stop()
+        self.replaying = None  # its finished signal will not come: the check is off
         self.branch_views[self.branch.name] = self.running_view.snapshot()
         self.branch = self.branches[name]
         self.trace = self.branch.trace
@@ -698,7 +734,9 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop(self) -> None:
         self.runner.stop()
+        self.replaying = None  # its finished signal will not come: the check is off
         self.resumable = self.has_single_run() and len(self.trace) < self.n_steps
+        self._show_paused(self.resumable)
         self._settle_panel()
         self.state_label.setText(f"Stopped after {len(self.trace)} steps")
         self._update_buttons()
@@ -756,8 +794,11 @@ class MainWindow(QMainWindow):
             self._refresh_branch_box()  # lengths and NLLs, for comparing branches
         replayed, self.replaying = self.replaying, None
         if outcome == "done" and replayed is not None:
-            same = np.array_equal(self.trace.values, replayed.values)
-            differs = "" if same else f"; differs from the file at step {int(np.argmax(self.trace.values != replayed.values)) + 1}"
+            ours, theirs = self.trace.values, replayed.values
+            same = np.array_equal(ours, theirs)
+            n = min(len(ours), len(theirs))
+            first = int(np.argmax(ours[:n] != theirs[:n])) if not np.array_equal(ours[:n], theirs[:n]) else n
+            differs = "" if same else f"; differs from the file at step {first + 1}"
             self.state_label.setText(f"Replayed {len(self.trace)} steps: " + ("identical to the trace" if same else "NOT identical") + differs)
         elif outcome == "done":
             self.state_label.setText(f"Done: {len(self.trace)} steps")

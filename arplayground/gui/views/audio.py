@@ -41,6 +41,7 @@ class AudioModeView(QObject):
     unit = "sample"
     keeps_distributions = False  # 8,000 x 256 a second is too much; chunks carry their last step's
     step_clicked = Signal(int)  # index of the run's step at the clicked sample
+    content_replaced = Signal()  # a recording was opened: the run shown before is gone
 
     def __init__(self):
         super().__init__()
@@ -356,6 +357,7 @@ class AudioModeView(QObject):
         self._update_play_buttons()
         seconds = len(self.levels) / SAMPLE_RATE
         self.note.setText(f"Opened {path} ({seconds:.2f} s" + "".join(f"; {n}" for n in notes) + "). Set the seconds to keep, then Generate to continue it.")
+        self.content_replaced.emit()
         return True
 
     def save_dialog(self) -> None:

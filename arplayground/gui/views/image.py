@@ -222,6 +222,7 @@ class ImageModeView(QObject):
     unit = "pixel"
     keeps_distributions = True  # 784 x 256 per image: small enough to keep for click-to-inspect
     step_clicked = Signal(int)  # index of the run's step drawn at the clicked pixel
+    content_replaced = Signal()  # drawn on, erased, cleared or opened: the run shown before is gone
 
     def __init__(self):
         super().__init__()
@@ -257,7 +258,7 @@ class ImageModeView(QObject):
         self.open_button.clicked.connect(self.open_dialog)
         self.clear_button.clicked.connect(lambda: self.canvas.set_image(np.zeros((28, 28), np.uint8)))
         self.save_button.clicked.connect(self.save_dialog)
-        self.canvas.edited.connect(lambda: self.note.setText("Edited: set rows to keep, then Generate to complete it."))
+        self.canvas.edited.connect(self._on_edited)
         self.note = QLabel()
         self.note.setWordWrap(True)
         form.addRow(self.note)
@@ -268,6 +269,12 @@ class ImageModeView(QObject):
 
     def check(self, entry) -> bool:
         return True
+
+    @Slot()
+    def _on_edited(self) -> None:
+        self.prefix_len, self.lanes = 0, len(self.canvas.images)  # no drawn run is shown any more
+        self.note.setText("Edited: set rows to keep, then Generate to complete it.")
+        self.content_replaced.emit()
 
     @Slot()
     def _on_grid_changed(self) -> None:
