@@ -127,7 +127,7 @@ class ABSide(QWidget):
         return self.runner.is_running()
 
     def shutdown(self) -> None:
-        self.runner.stop()
+        self.runner.wait_for_all()
         if hasattr(self.view, "shutdown"):
             self.view.shutdown()
 

@@ -845,7 +845,7 @@ class MainWindow(QMainWindow):
         return st
 
     def closeEvent(self, event) -> None:
-        self.runner.stop()  # no thread outlives the window
+        self.runner.wait_for_all()  # no thread outlives the window
         if self.ab_window is not None:
             self.ab_window.close()
         for view in self.views.values():

@@ -1,14 +1,16 @@
-"""The only threading code: a worker on a QThread runs the generation loop and streams batches.
+"""Generation's threading: a worker on a QThread runs the generation loop and streams batches.
+(Sound has its own threads, in audio/playback.py.)
 
 The GUI thread never runs the model. It writes settings and commands into RunControls (under a
 lock, as immutable snapshots); the worker reads them before every step. Batches reach the GUI
-at most ~60 times a second, each an immutable tuple of StepRecords.
+at most ~60 times a second, each immutable: StepRecords, or compiled chunks (audio).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,6 +22,17 @@ from arplayground.core.sampling import SamplerSettings
 
 FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display frame
 CHUNK_STEPS = 256  # compiled steps per call (audio): 32 ms of sound, a few ms of compute
+
+
+_IN_USE_GUARD = threading.Lock()
+_IN_USE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stepper -> the lock its run holds
+
+
+def run_lock(stepper) -> threading.Lock:
+    """One run at a time per stepper: a stopped run still loading or priming (which it cannot
+    interrupt) finishes that before the next run resets the same cached stepper."""
+    with _IN_USE_GUARD:
+        return _IN_USE.setdefault(stepper, threading.Lock())
 
 
 class RunControls:
@@ -145,6 +158,17 @@ class GenerationWorker(QObject):
     def _loop(self) -> str:
         r, controls = self.request, self.controls
         stepper = r.load()
+        lock = run_lock(stepper)
+        while not lock.acquire(timeout=0.05):  # an earlier, stopped run is still busy with it
+            if controls.stopped:
+                return "stopped"
+        try:
+            return self._run(stepper)
+        finally:
+            lock.release()
+
+    def _run(self, stepper) -> str:
+        r, controls = self.request, self.controls
         if r.schedule is None and hasattr(stepper, "run_chunk"):
             return self._stream(ChunkFeed(stepper, r, controls))
         # A replay applies every step's own settings; a run reads the sliders before each step.
@@ -275,6 +299,9 @@ class GenerationRunner(QObject):
         self._thread: QThread | None = None
         self._worker: GenerationWorker | None = None
         self.controls: RunControls | None = None
+        # Stopped runs whose thread outlived stop()'s wait: Qt aborts the process if a QThread is
+        # destroyed while running, so they are kept here until they end.
+        self._retired: list[tuple[QThread, GenerationWorker]] = []
 
     def is_running(self) -> bool:
         """True from start() until the run's last batch and its end have reached the GUI thread."""
@@ -294,19 +321,35 @@ class GenerationRunner(QObject):
         thread.start()
         return self._run_id
 
-    def stop(self, timeout_ms: int = 10_000) -> None:
-        """Stop the current run and wait for its thread (a step takes milliseconds).
+    def stop(self, timeout_ms: int = 2_000) -> None:
+        """Stop the current run and wait a little for its thread (a step takes milliseconds).
 
-        What the run still had in flight is dropped: after Stop the view no longer changes.
+        What the run still had in flight is dropped: after Stop the view no longer changes. A run
+        still loading its model or priming a long prefix answers only after that; it is not
+        waited for beyond timeout_ms (the window stays responsive) but kept until it ends.
         """
         self._run_id += 1
         if self.controls is not None:
             self.controls.stop()
         if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait(timeout_ms)
+            thread, worker = self._thread, self._worker
+            thread.quit()
+            if not thread.wait(timeout_ms):
+                self._retired.append((thread, worker))
+                thread.finished.connect(self._release_retired)
             self._thread = None
             self._worker = None
+
+    @Slot()
+    def _release_retired(self) -> None:
+        self._retired = [(t, w) for t, w in self._retired if not t.wait(100)]
+
+    def wait_for_all(self) -> None:
+        """Stop and wait for every thread, retired ones too: nothing may outlive the window."""
+        self.stop()
+        for thread, _ in self._retired:
+            thread.wait()
+        self._retired = []
 
     @Slot(object)
     def _on_batch(self, batch: Batch) -> None:
