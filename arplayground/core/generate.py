@@ -156,6 +156,30 @@ def generate_chunks(
         position += n
 
 
+def uses_chunks(stepper, per_step_settings: bool = False) -> bool:
+    """Compiled chunks for a stepper that has them, unless every step must read its own settings
+    (replaying a trace: settings are read once per chunk)."""
+    return hasattr(stepper, "run_chunk") and not per_step_settings
+
+
+def run_steps(
+    stepper,
+    prefix: Sequence[int],
+    n_steps: int,
+    settings: Callable[[], SamplerSettings],
+    seed: int,
+    condition=None,
+    forced: Mapping[int, int] | None = None,
+    chunk_steps: int | Callable[[], int] = 256,
+    per_step_settings: bool = False,
+):
+    """The app's one entry to generation (the worker, the lab, the benchmarks): Chunks from
+    generate_chunks where uses_chunks() says so, else Steps from generate(); the same draws either way."""
+    if uses_chunks(stepper, per_step_settings):
+        return generate_chunks(stepper, prefix, n_steps, settings, seed, condition, chunk_steps, forced)
+    return generate(stepper, prefix, n_steps, settings, seed, condition, forced)
+
+
 def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings, u: float) -> Chunk:
     """One forced step of a compiled stepper, through its per-step protocol, as a Chunk of one."""
     started = time.perf_counter()

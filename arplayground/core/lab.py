@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arplayground.core.generate import generate, generate_chunks
+from arplayground.core.generate import run_steps
 from arplayground.core.trace import Trace
 
 FORMAT = "arplayground-trace"
@@ -56,11 +56,9 @@ class Branch:
                       {**kept, position: int(value)}, parent=self.name, fork_step=step)
 
     def continuation(self, stepper, n_steps: int, settings, chunk_steps=256):
-        """Generate n_steps more from where the trace ends: Steps, or Chunks for a compiled stepper."""
-        history = self.history()
-        if hasattr(stepper, "run_chunk"):
-            return generate_chunks(stepper, history, n_steps, settings, self.seed, self.condition, chunk_steps, self.forced)
-        return generate(stepper, history, n_steps, settings, self.seed, self.condition, self.forced)
+        """Generate n_steps more from where the trace ends: Steps, or Chunks for a compiled stepper
+        (the worker's own choice, run_steps)."""
+        return run_steps(stepper, self.history(), n_steps, settings, self.seed, self.condition, self.forced, chunk_steps)
 
     def record_into_trace(self, step_or_chunk) -> None:
         if hasattr(step_or_chunk, "columns"):
@@ -74,7 +72,8 @@ def replay(stepper, branch: Branch) -> np.ndarray:
     step by step (as the app replays an opened trace); with the same model it returns exactly the
     values the trace holds."""
     schedule = iter(branch.trace.settings_per_step())
-    steps = generate(stepper, branch.prefix, len(branch.trace), schedule.__next__, branch.seed, branch.condition, branch.forced)
+    steps = run_steps(stepper, branch.prefix, len(branch.trace), schedule.__next__, branch.seed, branch.condition,
+                      branch.forced, per_step_settings=True)
     return np.array([s.record.value for s in steps], np.int32)
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from arplayground.core.generate import generate, generate_chunks
+from arplayground.core.generate import run_steps, uses_chunks
 from arplayground.core.sampling import SamplerSettings
 
 FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display frame
@@ -169,12 +169,20 @@ class GenerationWorker(QObject):
 
     def _run(self, stepper) -> str:
         r, controls = self.request, self.controls
-        if r.schedule is None and hasattr(stepper, "run_chunk"):
-            return self._stream(ChunkFeed(stepper, r, controls))
+        replay = r.schedule is not None
         # A replay applies every step's own settings; a run reads the sliders before each step.
-        settings = iter(r.schedule).__next__ if r.schedule is not None else controls.settings
-        steps = generate(stepper, r.prefix, r.n_steps, settings, r.seed, r.condition, r.forced)
-        return self._stream(StepFeed(steps, r.keep_distributions))
+        settings = iter(r.schedule).__next__ if replay else controls.settings
+        made = run_steps(stepper, r.prefix, r.n_steps, settings, r.seed, r.condition, r.forced,
+                         chunk_steps=self._chunk_steps, per_step_settings=replay)
+        chunked = uses_chunks(stepper, per_step_settings=replay)
+        return self._stream(ChunkFeed(made) if chunked else StepFeed(made, r.keep_distributions))
+
+    def _chunk_steps(self) -> int:
+        """Steps in the next compiled chunk: one while paused, a frame's worth in slow motion."""
+        if self.controls.paused:
+            return 1
+        speed = self.controls.speed
+        return max(1, min(CHUNK_STEPS, int(speed * FRAME_SECONDS))) if speed else CHUNK_STEPS
 
     def _stream(self, feed) -> str:
         """The one loop: take a turn when the controls allow, send what was made at most once a frame
@@ -255,14 +263,8 @@ class ChunkFeed:
     """Turns of a compiled stepper: chunks of up to CHUNK_STEPS steps, fewer in slow motion, one
     step while paused; the settings are read before each chunk."""
 
-    def __init__(self, stepper, r: RunRequest, controls: RunControls):
-        def chunk_steps() -> int:
-            if controls.paused:
-                return 1
-            speed = controls.speed
-            return max(1, min(CHUNK_STEPS, int(speed * FRAME_SECONDS))) if speed else CHUNK_STEPS
-
-        self.chunks = generate_chunks(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, chunk_steps, r.forced)
+    def __init__(self, chunks):
+        self.chunks = chunks
         self.waiting = []
 
     def take(self):

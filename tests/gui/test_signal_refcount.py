@@ -10,6 +10,8 @@ import pytest
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 N = 10_000
+# From Python 3.12 on, True is immortal: its refcount never moves, so the fault cannot show there.
+TRUE_IS_IMMORTAL = sys.version_info >= (3, 12)
 
 
 class Emitter(QObject):
@@ -67,9 +69,11 @@ def test_ten_thousand_cross_thread_emits_keep_the_refcount_of_true(qtbot):
     assert receiver.batches == list(range(N)), "queued signals arrive once each, in order"
     # The broken release loses one reference per emit: N of them. Allow unrelated drift (windows of
     # earlier tests deleted by the event loop while this one waits release about a hundred).
-    assert after > before - N // 10, f"sys.getrefcount(True) fell from {before} to {after}"
+    if not TRUE_IS_IMMORTAL:
+        assert after > before - N // 10, f"sys.getrefcount(True) fell from {before} to {after}"
 
 
+@pytest.mark.skipif(TRUE_IS_IMMORTAL, reason="True is immortal from Python 3.12: its refcount cannot show the fault")
 def test_same_thread_emits_keep_the_refcount_of_true(qtbot):
     receiver = Receiver()
     emitter = Emitter()
