@@ -80,7 +80,9 @@ def _log_softmax_inplace(x):
         total += math.exp(v - m)
     log_total = math.log(total)
     for i in range(len(x)):
-        x[i] = (x[i] - m) - log_total  # the same rounding as core.sampling.log_softmax
+        # The same formula as core.sampling.log_softmax, but the sum above runs in order where
+        # np.sum adds pairwise: the last bits can differ. Draws are compared in tests, not assumed.
+        x[i] = (x[i] - m) - log_total
 
 
 @njit(nogil=True, cache=True)

@@ -82,8 +82,9 @@ def main(args: argparse.Namespace) -> int:
         n_embd=args.embd, dropout=args.dropout,
     )
     model = GPT(cfg).to(args.device)
-    # Attention-weight dropout would force torch's slow attention path on the CPU; residual and
-    # MLP dropout stay on.
+    # Attention-weight dropout would force torch's slow attention path on the CPU. The attention
+    # block's one dropout rate also covers its output projection, so that goes too: only the MLP's
+    # output dropout (the card's `dropout`) is on in training.
     for block in model.blocks:
         block.attn.dropout = 0.0
     decay = [p for p in model.parameters() if p.dim() >= 2]
