@@ -136,6 +136,7 @@ class DistributionPanel(QWidget):
         self._level_ticks = None
         self._y_top = 0.0
         self._y_changed_at = 0.0
+        self.streaming = False  # set by the window: while a run streams, the axis shrinks lazily
         self._n_bars = -1
         self.title = QLabel("No step yet: click Generate.")
         self.title.setObjectName("distributionTitle")
@@ -284,10 +285,11 @@ class DistributionPanel(QWidget):
         )
 
     def _set_y_top(self, top: float) -> float:
-        """Grow the axis at once when a bar needs room; shrink it at most every SHRINK_SECONDS, so a
-        streaming run does not re-lay the axis out on every step."""
+        """Grow the axis at once when a bar needs room. Shrink it at once too, except while a run
+        streams: then at most every SHRINK_SECONDS, so the axis is not re-laid out on every step."""
         want, now = y_scale(top), time.monotonic()
-        if want > self._y_top or (want < self._y_top and now - self._y_changed_at >= SHRINK_SECONDS):
+        may_shrink = not self.streaming or now - self._y_changed_at >= SHRINK_SECONDS
+        if want > self._y_top or (want < self._y_top and may_shrink):
             self._y_top, self._y_changed_at = want, now
             self.plot.setYRange(0, want, padding=0)
         return self._y_top

@@ -822,6 +822,7 @@ class MainWindow(QMainWindow):
         if not 0 <= index < len(self.trace) or self.vocab is None:
             return
         self.shown_index = index
+        self.panel.streaming = self.streaming()
         self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab, self.what_if(index))
         if not self.streaming():  # while streaming the timeline follows at TIMELINE_HZ (_refresh_panel)
             self.timeline.show_position(index)

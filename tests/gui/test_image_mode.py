@@ -195,3 +195,25 @@ def test_level_bars_are_shaded_in_their_own_grey_and_as_tall_as_their_probabilit
         assert (column[: height - 1, :3] == level).all() and (column[: height - 1, 3] == 255).all()
         assert column[height - 1, 3] == 255 and (column[height:, 3] == 0).all()  # a cap, then nothing
     assert (image[:, [1, 39, 255], 3] == 0).all()  # levels the sampler dropped have no bar
+
+
+def test_the_level_axis_fits_a_shown_step_at_once_but_shrinks_lazily_while_streaming(qtbot):
+    from arplayground.core.sampling import SamplerSettings
+    from arplayground.gui.distribution_panel import DistributionPanel
+
+    panel = DistributionPanel()
+    qtbot.addWidget(panel)
+    settings = SamplerSettings(1.0, 0, 1.0)
+    peaked, broad = np.full(256, 0.01 / 255), np.full(256, 1 / 256)
+    peaked[0] = 0.99
+
+    def show(dist):
+        panel.show_levels("pixel", dist, dist, 0, float(dist[0]), 1.0, settings)
+        return panel.plot.viewRange()[1][1]
+
+    panel.streaming = True
+    tall = show(peaked)
+    assert tall >= 0.99 and show(broad) == tall  # streaming: the axis is not re-laid out at once
+    panel.streaming = False  # a step clicked or stepped to: its bars fill the plot
+    assert show(broad) <= 0.1  # the smallest scale
+    assert show(peaked) >= 0.99  # growing is always at once
