@@ -135,3 +135,13 @@ def test_with_the_time_condition_the_same_input_means_something_else_later():
     logits = full_logits(timed, [128] * 40, 7, 2)  # constant input: only the time differs between steps past the receptive field
     assert not np.allclose(logits[16], logits[20])
     np.testing.assert_allclose(logits[36], logits[39], atol=1e-5)  # once its receptive field is past the last knot (21 + 14), nothing moves
+
+
+def test_the_compiled_tanh_is_within_a_few_float32_steps_of_tanh_everywhere():
+    from arplayground.nets.wavenet_kernels import tanh32
+
+    x = np.concatenate([np.linspace(-30, 30, 200_001), [0.0, 1e-30, -1e-30, 9.0, -9.0, 1e30, -1e30]]).astype(np.float32)
+    got = np.array([tanh32(v) for v in x], np.float64)
+    assert np.abs(got - np.tanh(x.astype(np.float64))).max() < 4e-7
+    assert np.abs(got).max() <= 1.0 + 3e-7 and tanh32(np.float32(0.0)) == 0.0
+    np.testing.assert_array_equal(np.sign(got), np.sign(x))  # odd, and exactly 0 only at 0
