@@ -293,12 +293,16 @@ class MainWindow(QMainWindow):
         self.forget_run()
         self._fill_models()
 
+    def _halt(self) -> None:
+        """Stop the worker. A stopped run's end never reaches on_finished, so a replay's check goes too."""
+        self.runner.stop()
+        self.replaying = None
+
     @Slot()
     def forget_run(self) -> None:
         """The run shown is gone (another mode, or the view's content was drawn over, cleared or
         replaced by an opened file): nothing may continue, inspect, branch or export it any more."""
-        self.runner.stop()
-        self.replaying = None
+        self._halt()
         self.trace = Trace()
         self.timeline.set_trace(self.trace)
         self.branch, self.resumable, self.shown_index = None, False, None
@@ -599,8 +603,7 @@ class MainWindow(QMainWindow):
             self.rewind_to(len(self.trace) - 1)
 
     def rewind_to(self, kept: int) -> None:
-        self.runner.stop()
-        self.replaying = None  # its finished signal will not come: the check is off
+        self._halt()
         kept = max(0, min(kept, len(self.trace)))
         self.branch.rewind(kept)
         self.running_view.rewind(kept)
@@ -625,8 +628,7 @@ class MainWindow(QMainWindow):
         if value == self.trace[index].value:
             self.state_label.setText(f"Step {index + 1} already drew that value")
             return
-        self.runner.stop()
-        self.replaying = None  # its finished signal will not come: the check is off
+        self._halt()
         self.branch_views[self.branch.name] = self.running_view.snapshot()
         name = next(f"branch {i}" for i in range(1, len(self.branches) + 2) if f"branch {i}" not in self.branches)
         self.branch = self.branch.fork(index, value, name)
@@ -645,8 +647,7 @@ class MainWindow(QMainWindow):
         name = self.branch_box.itemData(row)
         if self.branch is None or name == self.branch.name or name not in self.branches:
             return
-        self.runner.stop()
-        self.replaying = None  # its finished signal will not come: the check is off
+        self._halt()
         self.branch_views[self.branch.name] = self.running_view.snapshot()
         self.branch = self.branches[name]
         self.trace = self.branch.trace
@@ -733,8 +734,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def stop(self) -> None:
-        self.runner.stop()
-        self.replaying = None  # its finished signal will not come: the check is off
+        self._halt()
         self.resumable = self.has_single_run() and len(self.trace) < self.n_steps
         self._show_paused(self.resumable)
         self._settle_panel()
@@ -797,7 +797,8 @@ class MainWindow(QMainWindow):
             ours, theirs = self.trace.values, replayed.values
             same = np.array_equal(ours, theirs)
             n = min(len(ours), len(theirs))
-            first = int(np.argmax(ours[:n] != theirs[:n])) if not np.array_equal(ours[:n], theirs[:n]) else n
+            mismatches = np.flatnonzero(ours[:n] != theirs[:n])
+            first = int(mismatches[0]) if len(mismatches) else n  # else one is a prefix of the other
             differs = "" if same else f"; differs from the file at step {first + 1}"
             self.state_label.setText(f"Replayed {len(self.trace)} steps: " + ("identical to the trace" if same else "NOT identical") + differs)
         elif outcome == "done":
