@@ -1,6 +1,6 @@
 """What GUI tests do again and again: open the window in a mode, click, step, generate and wait."""
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from arplayground.gui.main_window import MainWindow
 
@@ -13,6 +13,13 @@ def open_window(qtbot, folder, mode: str | None = None) -> MainWindow:
     if mode is not None:
         w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
     return w
+
+
+def pixel_centre(canvas, index, image=0) -> QPoint:
+    """Where to click on the image canvas for pixel `index` (raster order) of grid image `image`."""
+    left, top, cell = canvas.image_origin(image)
+    r, c = divmod(index, canvas.W)
+    return QPoint(left + c * cell + cell // 2, top + r * cell + cell // 2)
 
 
 def click(qtbot, button) -> None:

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from arplayground.gui.main_window import MainWindow
-from tests.gui.helpers import generate_and_wait, open_window
+from tests.gui.helpers import generate_and_wait, open_window, pixel_centre
 
 
 @pytest.fixture
@@ -14,13 +14,6 @@ def window(qtbot, tiny_image_models):
     w = open_window(qtbot, tiny_image_models, "image")
     yield w
     w.runner.stop()
-
-
-
-def pixel_centre(canvas, index, image=0):
-    left, top, cell = canvas.image_origin(image)
-    r, c = divmod(index, canvas.W)
-    return QPoint(left + c * cell + cell // 2, top + r * cell + cell // 2)
 
 
 def test_image_mode_is_listed_only_with_an_image_model(qtbot, tiny_models, tiny_image_models):

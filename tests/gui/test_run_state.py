@@ -2,20 +2,14 @@
 canvas, opens a recording, stops a replay, renames branches, switches model."""
 
 import json
-import wave
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
+from arplayground.audio.wav import write_wav
 from arplayground.gui.main_window import MainWindow
 from tests.conftest import write_tiny_gpt
-from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length, step_times
-
-
-def pixel_centre(canvas, index, image=0):
-    left, top, cell = canvas.image_origin(image)
-    r, c = divmod(index, canvas.W)
-    return QPoint(left + c * cell + cell // 2, top + r * cell + cell // 2)
+from tests.gui.helpers import click, generate_and_wait, open_window, pixel_centre, set_run_length, step_times
 
 
 def assert_no_run(w):
@@ -99,14 +93,11 @@ def test_opening_a_recording_after_stop_forgets_the_stopped_run(qtbot, all_model
     click(qtbot, w.stop_button)
     assert w.resumable
     path = tmp_path / "tone.wav"
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(8000)
-        f.writeframes((0.2 * np.sin(np.arange(800) / 5) * 32767).astype(np.int16).tobytes())
+    write_wav(path, 0.2 * np.sin(np.arange(800) / 5))  # 0.1 s at 8 kHz, mono
     assert view.open_wav(str(path))
     opened = view.levels.copy()
-    assert_no_run(w) and not w.resumable
+    assert_no_run(w)
+    assert not w.resumable
     click(qtbot, w.pause_button)  # disabled: nothing of the old run is written over the recording
     np.testing.assert_array_equal(view.levels, opened)
     w.close()
