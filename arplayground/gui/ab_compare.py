@@ -199,6 +199,10 @@ class ABWindow(QWidget):
         if self.is_running():
             return
         self.run_button.setEnabled(True)
+        if hasattr(self.a.view, "set_amplitude_scale"):  # audio: one amplitude axis, so the waveforms compare
+            scale = max(self.a.view.amplitude_scale, self.b.view.amplitude_scale)
+            for side in (self.a, self.b):
+                side.view.set_amplitude_scale(scale)
         a, b = self.a.trace.values, self.b.trace.values
         n = min(len(a), len(b))
         if not n:

@@ -57,6 +57,16 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     assert ab_shows(ab.a, mode, w.vocab) == kept + a.values.tolist()
     assert ab_shows(ab.b, mode, w.vocab) == kept + b.values.tolist()
     assert f"NLL {a.nll():.3f}" in ab.a.nll_label.text() and f"NLL {b.nll():.3f}" in ab.b.nll_label.text()
+    if mode == "audio":  # one amplitude axis for both waveforms, holding the louder of the two
+        from arplayground.audio.mulaw import encode
+
+        quiet = encode(np.full(len(ab.b.view.levels), 0.01))
+        ab.b.view.restore((quiet, ab.b.view.generated_until, {}))  # B's clip now peaks at 0.01
+        assert ab.b.view.amplitude_scale < ab.a.view.amplitude_scale
+        ab.b.finished.emit()
+        ranges = [side.view.plot.getPlotItem().vb.viewRange()[1] for side in (ab.a, ab.b)]
+        assert ranges[0] == pytest.approx(ranges[1])
+        assert ab.a.view.amplitude_scale == ab.b.view.amplitude_scale >= float(np.abs(ab.a.view.curve.getData()[1]).max())
     first = int(np.flatnonzero(a.values != b.values)[0])
     assert f"diverge at step {9 + first + 1} of the run;" in ab.summary.text()
     assert f"A {a.nll():.3f}, B {b.nll():.3f}" in ab.summary.text()

@@ -101,6 +101,38 @@ def test_a_file_that_is_not_a_wav_changes_nothing(qtbot, window, tmp_path):
     np.testing.assert_array_equal(view.levels, before)
 
 
+def test_the_amplitude_axis_fits_the_loudest_sample_in_steps(qtbot, window, tmp_path):
+    view = window.views["audio"]
+
+    def shown_half_height():
+        low, high = view.plot.getPlotItem().vb.viewRange()[1]
+        return (high - low) / 2 / 1.02  # setYRange's padding
+
+    def write_tone(name, peak):
+        t = np.arange(4000) / 8000
+        path = tmp_path / name
+        with wave.open(str(path), "wb") as f:
+            f.setnchannels(1)
+            f.setsampwidth(2)
+            f.setframerate(8000)
+            f.writeframes((peak * np.sin(2 * np.pi * 200 * t) * 32767).astype(np.int16).tobytes())
+        return str(path)
+
+    assert shown_half_height() == pytest.approx(1.0, rel=0.03)  # nothing shown yet: full scale
+    assert view.open_wav(write_tone("quiet.wav", 0.04))  # a quiet speaker fills the plot, not 4% of it
+    assert shown_half_height() == pytest.approx(0.05, rel=0.03)
+    assert view.plot.getAxis("left").labelString().count("x0.0") == 0  # ticks in amplitude, no SI multiplier
+    assert view.open_wav(write_tone("loud.wav", 0.3))
+    assert shown_half_height() == pytest.approx(0.5, rel=0.03)
+    # A generated clip: the axis holds every sample shown, at the smallest step that does.
+    view.keep_spin.setValue(0.0)
+    view.length_spin.setValue(0.2)
+    generate_and_wait(qtbot, window)
+    peak = float(np.abs(view.curve.getData()[1]).max())
+    fitted = next(s for s in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if peak <= s)
+    assert shown_half_height() == pytest.approx(fitted, rel=0.03)
+
+
 def test_single_steps_and_a_setting_changed_while_paused_applies_to_the_next_sample(qtbot, window):
     view = window.views["audio"]
     view.length_spin.setValue(0.1)

@@ -32,6 +32,10 @@ from arplayground.gui.views.text import panel_data
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
 PLAYHEAD_HZ = 30
+# Half-heights of the amplitude axis. Many FSDD speakers (and many generated clips) peak near 0.05,
+# a flat line on a +-1 axis, so the axis fits the loudest sample shown, in steps so that it does
+# not twitch as a clip grows, and only grows during a run.
+AMPLITUDE_SCALES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 class AudioModeView(QObject):
@@ -51,6 +55,7 @@ class AudioModeView(QObject):
         # step -> (raw, sampled) full distributions: each chunk's last step (the newest step, and
         # every step taken while paused)
         self.full: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.amplitude_scale = AMPLITUDE_SCALES[-1]  # the axis shows -scale .. +scale
         self.player: Player | None = None
         self.playback_reason = Player.probe()  # None when sound can play
         self._playing_from = 0  # clip sample where the current playback started
@@ -120,7 +125,7 @@ class AudioModeView(QObject):
         self.plot.setLabel("bottom", "time (s)")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # seconds stay seconds, not "x0.001"
         self.plot.setLabel("left", "amplitude")
-        self.plot.setYRange(-1, 1, padding=0.02)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # a fitted axis reads 0.05, not "50 (x0.001)"
         self.plot.setXRange(0, 1.0, padding=0)
         self.kept_curve = self.plot.plot(pen=pg.mkPen(KEPT_COLOUR, width=1))
         self.curve = self.plot.plot(pen=pg.mkPen(WAVE_COLOUR, width=1))
@@ -135,6 +140,7 @@ class AudioModeView(QObject):
         self.cursor_line.hide()
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.readout = QLabel("Pick a digit and a speaker, then Generate.")
+        self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.readout)
 
@@ -161,7 +167,7 @@ class AudioModeView(QObject):
         self.generated_until = keep
         self.full = {}
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
-        self._redraw()
+        self._redraw(grow_only=False)
         self.stop_sound()
         if self.play_live.isChecked() and self.playback_reason is None:
             self._start_player(from_sample=keep)
@@ -181,7 +187,7 @@ class AudioModeView(QObject):
             self.full[end - 1 - self.prefix_len] = (chunk.last_raw, chunk.last_sampled)
             if self.player is not None and self.player.active:
                 self.player.feed(decode(chunk.values))
-        self._redraw()
+        self._redraw(grow_only=True)
         self.readout.setText(
             f"{self.generated_until / SAMPLE_RATE:.2f} s generated  ·  "
             f"{batch.steps_per_second / SAMPLE_RATE:.1f}x faster than real time"
@@ -198,7 +204,7 @@ class AudioModeView(QObject):
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.full = {}
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
-        self._redraw()
+        self._redraw(grow_only=False)
         return tuple(prefix), condition, n_steps
 
     def rewind(self, steps: int) -> None:
@@ -206,7 +212,7 @@ class AudioModeView(QObject):
         self.stop_sound()
         self.generated_until = self.prefix_len + steps
         self.full = {k: v for k, v in self.full.items() if k < steps}
-        self._redraw()
+        self._redraw(grow_only=False)
 
     def snapshot(self):
         return self.levels.copy(), self.generated_until, dict(self.full)
@@ -215,7 +221,7 @@ class AudioModeView(QObject):
         self.stop_sound()
         levels, self.generated_until, full = state
         self.levels, self.full = levels.copy(), dict(full)
-        self._redraw()
+        self._redraw(grow_only=False)
 
     def full_distribution(self, trace, index: int):
         """Known for the last step of every chunk, so for every step taken while paused."""
@@ -314,11 +320,27 @@ class AudioModeView(QObject):
 
     # -- the waveform ----------------------------------------------------------------------------
 
-    def _redraw(self) -> None:
+    def _redraw(self, grow_only: bool) -> None:
         t = np.arange(len(self.levels)) / SAMPLE_RATE
         amplitude = decode(self.levels)
         self.kept_curve.setData(t[: self.prefix_len], amplitude[: self.prefix_len])
         self.curve.setData(t[self.prefix_len : self.generated_until], amplitude[self.prefix_len : self.generated_until])
+        self._fit_amplitude(grow_only, amplitude[: self.generated_until])
+
+    def _fit_amplitude(self, grow_only: bool, shown: np.ndarray) -> None:
+        """The smallest step of AMPLITUDE_SCALES that holds the loudest sample shown (the smallest
+        of all while a new run has shown nothing yet: it grows as the clip does)."""
+        peak = float(np.abs(shown).max()) if len(shown) else 0.0
+        scale = next((s for s in AMPLITUDE_SCALES if peak <= s), AMPLITUDE_SCALES[-1])
+        if grow_only:
+            scale = max(scale, self.amplitude_scale)
+        if scale != self.amplitude_scale or not grow_only:
+            self.set_amplitude_scale(scale)
+
+    def set_amplitude_scale(self, scale: float) -> None:
+        """Show -scale .. +scale (the A/B window gives both sides the larger of their two)."""
+        self.amplitude_scale = scale
+        self.plot.setYRange(-scale, scale, padding=0.02)
 
     def _on_plot_clicked(self, event) -> None:
         point = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
@@ -353,7 +375,7 @@ class AudioModeView(QObject):
         self.keep_spin.setRange(0.0, len(self.levels) / SAMPLE_RATE)
         self.keep_spin.setValue(min(0.2, len(self.levels) / SAMPLE_RATE))
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
-        self._redraw()
+        self._redraw(grow_only=False)
         self._update_play_buttons()
         seconds = len(self.levels) / SAMPLE_RATE
         self.note.setText(f"Opened {path} ({seconds:.2f} s" + "".join(f"; {n}" for n in notes) + "). Set the seconds to keep, then Generate to continue it.")
@@ -391,7 +413,7 @@ def main() -> int:
 
     def grow():
         view.generated_until = min(len(view.levels), view.generated_until + 160)
-        view._redraw()
+        view._redraw(grow_only=True)
 
     timer.timeout.connect(grow)
     timer.start(20)
