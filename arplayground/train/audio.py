@@ -31,6 +31,7 @@ from arplayground.train.common import (
     optimise,
     resume_if_saved,
     save_checkpoint,
+    slow_bf16_warning,
     start_from_card,
     training_section,
     training_state,
@@ -61,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay to lr/20)")
     p.add_argument("--label-dropout", type=float, default=0.1, help="share of digits (and, separately, speakers) replaced by 'any'")
     p.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average (0 = off)")
-    p.add_argument("--bf16", action="store_true", help="train under bfloat16 autocast; test and app run float32")
+    p.add_argument("--bf16", action="store_true", help="train under bfloat16 autocast (faster only on CPUs with avx512_bf16 or amx_bf16; emulated, and slower, elsewhere); test and app run float32")
     p.add_argument("--limit", type=int, default=0, help="use only this many training clips (quick checks)")
     p.add_argument("--eval-clips", type=int, default=100, help="test clips for the per-epoch history (all of them at the end)")
     p.add_argument("--seed", type=int, default=1337)
@@ -168,6 +169,8 @@ def main(args: argparse.Namespace) -> int:
         f"WaveNet {model.num_params():,} parameters, receptive field {cfg.receptive_field} samples; "
         f"{len(train)} train / {len(test)} test clips; test histogram baseline {baseline:.4f} bits/sample"
     )
+    if warning := slow_bf16_warning(args.bf16, args.device):
+        progress.message(warning)
     some = test[:: max(1, len(test) // args.eval_clips)][: args.eval_clips]  # per-epoch figure: every digit and speaker
     started = time.time()
     history: list[dict] = []

@@ -27,6 +27,7 @@ from arplayground.train.common import (
     optimise,
     resume_if_saved,
     save_checkpoint,
+    slow_bf16_warning,
     start_from_card,
     training_section,
     training_state,
@@ -62,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average (0 = off); "
                    "the bundled weights are the average when it validates better")
     p.add_argument("--bf16", action="store_true", help="train under bfloat16 autocast (1.6x faster on CPUs with "
-                   "avx512_bf16); validation and the app run in float32")
+                   "avx512_bf16 or amx_bf16; emulated, and slower, elsewhere); validation and the app run in float32")
     p.add_argument("--compile", action="store_true", help="torch.compile the training loss (a probe's steps "
                    "were 1.37x faster under --bf16, yet a whole 35-epoch run took 112 min against 111 eager)")
     p.add_argument("--seed", type=int, default=1337)
@@ -157,6 +158,8 @@ def main(args: argparse.Namespace) -> int:
     total = max(1, int(args.epochs * steps_per_epoch))
     progress = Progress(total)
     progress.message(f"PixelCNN {model.num_params():,} parameters, {len(train_x)} train / {len(val_x)} val images")
+    if warning := slow_bf16_warning(args.bf16, args.device):
+        progress.message(warning)
     started = time.time()
     history = []
     order = rng.permutation(len(train_x))

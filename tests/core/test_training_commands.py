@@ -261,3 +261,23 @@ def test_a_resumed_init_from_run_keeps_the_starting_card_it_began_with(tmp_path,
     assert train_main(go_on) == 0
     start = json.loads((tmp_path / "second" / "m.json").read_text())["training"]["initialised_from"]
     assert start["validation"] == card_before["validation"] and start["command"] == card_before["training"]["command"]
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_gets_a_warning_and_the_card_names_the_cpu_features(tmp_path):
+    from arplayground.train.common import cpu_description, slow_bf16_warning
+
+    def cpuinfo(flags):
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        block = f"processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse2 {flags}\n\n"
+        path.write_text(block + block.replace("processor\t: 0", "processor\t: 1"))
+        return path
+
+    avx2_only, with_bf16 = cpuinfo("avx avx2 fma"), cpuinfo("avx2 avx512f avx512_bf16")
+    assert cpu_description(avx2_only) == ("Test CPU 9000", ["avx2"])
+    assert cpu_description(with_bf16) == ("Test CPU 9000", ["avx2", "avx512f", "avx512_bf16"])
+    warning = slow_bf16_warning(True, "cpu", avx2_only)
+    assert warning is not None and "Test CPU 9000" in warning and "leave --bf16 out" in warning
+    assert slow_bf16_warning(True, "cpu", with_bf16) is None
+    assert slow_bf16_warning(False, "cpu", avx2_only) is None  # float32 asked for: nothing to say
+    assert slow_bf16_warning(True, "cuda", avx2_only) is None
+    assert cpu_description(tmp_path / "missing")[1] == []  # no /proc/cpuinfo: no flags, no crash
