@@ -1,10 +1,15 @@
 """Real-time playback of audio that a generation thread produces faster than real time.
 
+One output stream is opened at the first clip and kept open until the Player is closed: opening
+and closing a PortAudio stream takes a tenth of a second or more (measured here under JACK: 0.17 s
+to open, 0.24 s to abort and close), which a stream per clip would cost the GUI at every Generate,
+Play and Stop. Between clips the callback plays silence.
+
 Three threads meet here. The producer (the generation worker) calls Player.feed() at whatever pace
-it runs; a small feeder thread moves what it fed into a fixed-size ring; PortAudio's callback thread
-copies from the ring to the sound card. The callback is the only part with a deadline: it never
-allocates buffers, logs, touches Qt or takes a lock, so a busy producer can only ever make it play
-silence (an underrun, counted), never glitch the stream or hang it.
+it runs; a small feeder thread moves what it fed into the current clip's fixed-size ring;
+PortAudio's callback thread copies from that ring to the sound card. The callback is the only part
+with a deadline: it never allocates buffers, logs, touches Qt or takes a lock, so a busy producer
+can only ever make it play silence (an underrun, counted), never glitch the stream or hang it.
 
 sounddevice is imported lazily: importing it loads the PortAudio shared library and raises OSError
 where that is missing, and a missing sound system must cost the app its Play button, not its start.
@@ -114,161 +119,40 @@ def _device_problem(sd, device, rate: int) -> str | None:
 
 
 class _Clip:
-    """One clip's playback: its ring, its stream and its feeder thread. A Player holds at most one.
+    """One clip: its own ring (so a stopped clip's leftovers can never be played into the next), its
+    queue of samples waiting for ring space, its counters and flags.
 
-    Counters are plain ints each assigned by one thread only: `played` and `underruns` by the
-    callback, the flags by the threads named beside them.
+    Each counter and flag is assigned by one thread only, named beside it; the others read it.
     """
 
-    def __init__(self, sd, *, rate, ring_capacity, prebuffer, capture, device, latency, poll):
+    def __init__(self, *, ring_capacity: int, prebuffer: int, capture):
         self.ring = RingBuffer(ring_capacity)
         self.prebuffer = min(prebuffer, ring_capacity)
         self.capture = capture
-        self.poll = poll
-        self.played = 0
-        self.underruns = 0
-        self.pending: collections.deque[np.ndarray] = collections.deque()
-        self.wake = threading.Condition()  # guards pending / producer_done / stopping for the feeder
-        self.producer_done = False  # feed() thread: finish() was called
-        self.stopping = False  # stop() thread: drop everything now
-        self.all_queued = False  # feeder: the last sample is in the ring; the callback may end the clip
-        self.ended = threading.Event()  # PortAudio: the stream has finished or was aborted
-        self.stream_lock = threading.Lock()  # start/abort/close of the stream; never taken by the callback
-        self.stream_closed = False
-        self._callback_stop = sd.CallbackStop
-        self.stream = sd.OutputStream(
-            samplerate=rate, channels=1, dtype="float32", device=device, latency=latency,
-            callback=self._callback, finished_callback=self.ended.set,
-        )
-        self.latency = float(self.stream.latency)
-        self.feeder = threading.Thread(target=self._feed_loop, name="audio-feeder", daemon=True)
-        self.feeder.start()
-
-    # --- PortAudio's thread -------------------------------------------------------------------------
-
-    def _callback(self, outdata, frames, time_info, status):
-        # Only copies and integer arithmetic: no buffers allocated, no locks, no logging.
-        done = self.all_queued  # read before the ring: if set, every sample is already in the ring
-        out = outdata[:, 0]
-        count = self.ring.read_into(out)
-        if count:
-            capture = self.capture
-            if capture is not None and self.played < len(capture):
-                kept = min(count, len(capture) - self.played)
-                capture[self.played : self.played + kept] = out[:kept]
-            self.played += count
-        if count < frames:
-            out[count:] = 0.0
-            if done:
-                raise self._callback_stop  # PortAudio plays what it holds, then calls finished_callback
-            self.underruns += 1
-
-    # --- the feeder thread --------------------------------------------------------------------------
-
-    def _feed_loop(self):
-        started = False
-        while True:
-            with self.wake:
-                while not self.pending and not self.producer_done and not self.stopping:
-                    self.wake.wait()
-                if self.stopping:
-                    return
-                chunk = self.pending[0] if self.pending else None
-            if started and self.ended.is_set():
-                break  # PortAudio ended the stream itself (device error, unplugged): nothing to feed
-            if chunk is None:  # the producer is done and everything it fed is in the ring
-                self.all_queued = True
-                if not started:
-                    started = self._start_stream()
-                break
-            accepted = self.ring.write(chunk)
-            with self.wake:
-                if accepted == len(chunk):
-                    self.pending.popleft()
-                else:
-                    self.pending[0] = chunk[accepted:]
-            if not started and self.ring.available() >= self.prebuffer:
-                started = self._start_stream()
-                if not started:
-                    return
-            if accepted < len(chunk):
-                # The ring is full: let the callback drain some. Polling (a few ms, a fraction of the
-                # ring's duration) keeps the callback free of any signalling. Wakes early on stop.
-                with self.wake:
-                    if not self.stopping:
-                        self.wake.wait(self.poll)
-        # Natural end: once PortAudio has played the tail, give the device back. (stop() sets
-        # `ended` too, so this never outlives the clip.)
-        self.ended.wait()
-        self.close_stream()
-
-    def _start_stream(self) -> bool:
-        with self.stream_lock:
-            if self.stream_closed or self.stopping:
-                return False
-            try:
-                self.stream.start()
-            except Exception:  # noqa: BLE001 - device vanished between open and start
-                self.ended.set()
-                return False
-        return True
-
-    # --- any thread ---------------------------------------------------------------------------------
-
-    def feed(self, samples: np.ndarray):
-        with self.wake:
-            if self.producer_done or self.stopping:
-                return
-            self.pending.append(samples)
-            self.wake.notify()
-
-    def finish(self):
-        with self.wake:
-            self.producer_done = True
-            self.wake.notify()
-
-    def stop(self, join_timeout: float):
-        with self.wake:
-            self.stopping = True
-            self.pending.clear()
-            self.wake.notify()
-        self.close_stream()
-        if self.feeder is not threading.current_thread():
-            self.feeder.join(join_timeout)
-
-    def close_stream(self):
-        with self.stream_lock:
-            if self.stream_closed:
-                return
-            self.stream_closed = True
-            try:
-                self.stream.abort()  # immediate, unlike stop(), which waits for buffers to play out
-            except Exception:  # noqa: BLE001 - the device may already be gone; closing is what matters
-                pass
-            try:
-                self.stream.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self.ended.set()
-
-    @property
-    def active(self) -> bool:
-        return not self.ended.is_set()
+        self.pending: collections.deque[np.ndarray] = collections.deque()  # guarded by Player._wake
+        self.played = 0  # callback
+        self.underruns = 0  # callback
+        self.played_out = False  # callback: the last sample has been handed to the device
+        self.producer_done = False  # finish(): no more samples will come
+        self.stopping = False  # stop(): drop everything now
+        self.started = False  # feeder: the pre-buffer is in the ring (or all there is): play it
+        self.all_queued = False  # feeder: the last sample is in the ring
+        self.ended = threading.Event()  # feeder or stop(): the clip is over
 
     @property
     def buffered(self) -> int:
-        with self.wake:
-            pending = sum(len(chunk) for chunk in self.pending)
-        return pending + self.ring.available()
+        return sum(len(chunk) for chunk in tuple(self.pending)) + self.ring.available()
 
 
 class Player:
     """Plays one 8 kHz mono clip at a time while it is still being generated.
 
     start(), then feed() as samples arrive (from any one producer thread, never blocking), then
-    finish(): the stream stops by itself after the last queued sample. stop() ends it at once from
-    any thread. `played` is the playhead in samples handed to the device (the audible sound lags it
-    by `latency` seconds), `underruns` counts callbacks that ran dry before the clip was finished.
+    finish(): the clip ends by itself after its last sample. stop() ends it at once from any thread
+    (what the device already holds, at most its output latency, still sounds). One stream serves
+    every clip and stays open until close(). `played` is the playhead in samples handed to the
+    device (the audible sound lags it by `output_latency` seconds), `underruns` counts callbacks
+    that ran dry before the clip was finished.
 
     capture=n is a test hook: every played sample is also copied into a preallocated array of n
     samples (`captured`), which shows exactly what reached the device, in order.
@@ -286,7 +170,12 @@ class Player:
         self.latency = latency
         self.poll_seconds = poll_seconds
         self._capture = np.zeros(capture, dtype=np.float32) if capture else None
-        self._clip: _Clip | None = None
+        self._clip: _Clip | None = None  # rebound (atomically) by start(); read by the callback
+        self._stream = None
+        self._stream_ended = threading.Event()  # PortAudio ended the stream (device gone, error)
+        self._feeder: threading.Thread | None = None
+        self._closing = False
+        self._wake = threading.Condition()  # the feeder sleeps on it; guards pending queues and flags
         self._lock = threading.Lock()  # serialises start/stop/close between GUI and worker threads
 
     @staticmethod
@@ -297,23 +186,41 @@ class Player:
             return reason
         return _device_problem(sd, device, rate)
 
+    # --- the controlling threads (GUI, worker) ------------------------------------------------------
+
     def start(self) -> None:
-        """Open the output for a new clip (stopping any clip still playing); raises PlaybackError."""
+        """A new clip (stopping any clip still playing); opens the stream the first time, or again
+        after the device ended it. Raises PlaybackError when there is no way to play."""
         sd, reason = _import_sounddevice()
         if sd is None:
             raise PlaybackError(reason)
         with self._lock:
             self._stop_locked()
+            self._open_stream_locked(sd)
             if self._capture is not None:
                 self._capture[:] = 0.0
-            try:
-                self._clip = _Clip(
-                    sd, rate=self.rate, ring_capacity=self.ring_capacity, prebuffer=self.prebuffer,
-                    capture=self._capture, device=self.device, latency=self.latency, poll=self.poll_seconds,
-                )
-            except Exception as err:  # noqa: BLE001 - PortAudioError, ValueError (bad device), ...
-                problem = _device_problem(sd, self.device, self.rate)
-                raise PlaybackError(problem or f"cannot open the audio output ({err})") from err
+            clip = _Clip(ring_capacity=self.ring_capacity, prebuffer=self.prebuffer, capture=self._capture)
+            with self._wake:
+                self._clip = clip
+                self._wake.notify_all()
+
+    def open_in_background(self) -> threading.Thread:
+        """Open the stream now on a short-lived helper thread, so that the first start() finds it
+        open instead of blocking its caller (the GUI) while PortAudio opens it. A failure is left
+        for start() to try again and report."""
+        def open_quietly():
+            sd, _ = _import_sounddevice()
+            if sd is None:
+                return
+            with self._lock:
+                try:
+                    self._open_stream_locked(sd)
+                except PlaybackError:
+                    pass
+
+        opener = threading.Thread(target=open_quietly, name="audio-open", daemon=True)
+        opener.start()
+        return opener
 
     def feed(self, samples) -> None:
         """Queue samples (float, [-1, 1]); returns at once. Ignored when no clip is playing."""
@@ -321,14 +228,21 @@ class Player:
         if clip is None:
             return
         samples = np.array(samples, dtype=np.float32).reshape(-1)  # a copy: the caller may reuse its array
-        if len(samples):
-            clip.feed(samples)
+        if not len(samples):
+            return
+        with self._wake:
+            if clip.producer_done or clip.stopping:
+                return
+            clip.pending.append(samples)
+            self._wake.notify_all()
 
     def finish(self) -> None:
-        """No more samples for this clip: play out what is queued, then stop."""
+        """No more samples for this clip: play out what is queued, then end it."""
         clip = self._clip
         if clip is not None:
-            clip.finish()
+            with self._wake:
+                clip.producer_done = True
+                self._wake.notify_all()
 
     def play(self, clip) -> None:
         """Replay a finished clip from the start."""
@@ -342,12 +256,22 @@ class Player:
         return True if clip is None else clip.ended.wait(timeout)
 
     def stop(self, join_timeout: float = 1.0) -> None:
-        """Silence now; safe from any thread, twice, or when nothing plays."""
+        """Silence the clip now; safe from any thread, twice, or when nothing plays. The stream stays
+        open for the next clip. (join_timeout is kept for callers; nothing is joined here.)"""
         with self._lock:
-            self._stop_locked(join_timeout)
+            self._stop_locked()
 
-    def close(self) -> None:
-        self.stop()
+    def close(self, join_timeout: float = 1.0) -> None:
+        """End the clip, the feeder thread and the stream: nothing of the Player outlives this."""
+        with self._lock:
+            self._stop_locked()
+            with self._wake:
+                self._closing = True
+                self._wake.notify_all()
+            if self._feeder is not None and self._feeder is not threading.current_thread():
+                self._feeder.join(join_timeout)
+            self._feeder = None
+            self._close_stream_locked()
 
     def __enter__(self) -> "Player":
         return self
@@ -355,16 +279,132 @@ class Player:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _stop_locked(self, join_timeout: float = 1.0) -> None:
+    def _stop_locked(self) -> None:
         clip = self._clip
-        if clip is not None:
-            clip.stop(join_timeout)  # the clip object stays, so played/underruns remain readable
+        if clip is not None:  # the clip object stays, so played/underruns remain readable
+            with self._wake:
+                clip.stopping = True
+                clip.pending.clear()
+                self._wake.notify_all()
+            clip.ended.set()
+
+    def _open_stream_locked(self, sd) -> None:
+        if self._stream is not None and not self._stream_ended.is_set():
+            return
+        self._close_stream_locked()  # one the device ended
+        self._closing = False
+        self._stream_ended.clear()
+        try:
+            stream = sd.OutputStream(
+                samplerate=self.rate, channels=1, dtype="float32", device=self.device, latency=self.latency,
+                callback=self._callback, finished_callback=self._on_stream_end,
+            )
+            stream.start()
+        except Exception as err:  # noqa: BLE001 - PortAudioError, ValueError (bad device), ...
+            problem = _device_problem(sd, self.device, self.rate)
+            raise PlaybackError(problem or f"cannot open the audio output ({err})") from err
+        self._stream = stream
+        if self._feeder is None or not self._feeder.is_alive():
+            self._feeder = threading.Thread(target=self._feed_loop, name="audio-feeder", daemon=True)
+            self._feeder.start()
+
+    def _close_stream_locked(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        try:
+            stream.abort()  # immediate, unlike stop(), which waits for buffers to play out
+        except Exception:  # noqa: BLE001 - the device may already be gone; closing is what matters
+            pass
+        try:
+            stream.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # --- PortAudio's threads ------------------------------------------------------------------------
+
+    def _callback(self, outdata, frames, time_info, status):
+        # Only copies and integer arithmetic: no buffers allocated, no locks, no logging.
+        out = outdata[:, 0]
+        clip = self._clip
+        if clip is None or not clip.started or clip.played_out or clip.stopping:
+            out[:] = 0.0  # between clips, or still pre-buffering
+            return
+        done = clip.all_queued  # read before the ring: if set, every sample is already in the ring
+        count = clip.ring.read_into(out)
+        if count:
+            capture = clip.capture
+            if capture is not None and clip.played < len(capture):
+                kept = min(count, len(capture) - clip.played)
+                capture[clip.played : clip.played + kept] = out[:kept]
+            clip.played += count
+        if count < frames:
+            out[count:] = 0.0
+            if done:
+                clip.played_out = True  # the feeder sees it and ends the clip
+            else:
+                clip.underruns += 1
+
+    def _on_stream_end(self) -> None:
+        """PortAudio ended the stream (abort at close, or the device went away): wake the feeder."""
+        self._stream_ended.set()
+        with self._wake:
+            self._wake.notify_all()
+
+    # --- the feeder thread --------------------------------------------------------------------------
+
+    def _feed_loop(self) -> None:
+        """Moves the current clip's queued samples into its ring as space frees up, says when the
+        pre-buffer is in, and ends the clip once the callback has played it out."""
+        while True:
+            with self._wake:
+                while True:
+                    if self._closing:
+                        return
+                    clip = self._clip
+                    if clip is not None and not clip.ended.is_set():
+                        if self._stream_ended.is_set() or clip.pending or clip.producer_done:
+                            break
+                    self._wake.wait()
+                chunk = clip.pending[0] if clip.pending else None
+            if self._stream_ended.is_set():
+                clip.ended.set()  # nothing will play it: the next start() opens a new stream
+                continue
+            if chunk is None:  # the producer is done and everything it fed is in the ring
+                clip.all_queued = True
+                clip.started = True
+                self._wait_for(lambda: clip.played_out or clip.stopping or self._stream_ended.is_set())
+                clip.ended.set()
+                continue
+            accepted = clip.ring.write(chunk)
+            with self._wake:
+                if clip.pending and clip.pending[0] is chunk:  # stop() may have cleared the queue
+                    if accepted == len(chunk):
+                        clip.pending.popleft()
+                    else:
+                        clip.pending[0] = chunk[accepted:]
+            if not clip.started and clip.ring.available() >= clip.prebuffer:
+                clip.started = True
+            if accepted < len(chunk):
+                # The ring is full: let the callback drain some. Polling (a few ms, a fraction of the
+                # ring's duration) keeps the callback free of any signalling. Wakes early on stop.
+                with self._wake:
+                    if not clip.stopping and not self._closing:
+                        self._wake.wait(self.poll_seconds)
+
+    def _wait_for(self, condition) -> None:
+        """Poll until condition() holds or the Player closes (the callback cannot signal)."""
+        with self._wake:
+            while not condition() and not self._closing:
+                self._wake.wait(self.poll_seconds)
+
+    # --- state --------------------------------------------------------------------------------------
 
     @property
     def active(self) -> bool:
         """True from start() until the clip has played out or was stopped."""
         clip = self._clip
-        return clip is not None and clip.active
+        return clip is not None and not clip.ended.is_set()
 
     @property
     def played(self) -> int:
@@ -385,8 +425,8 @@ class Player:
     @property
     def output_latency(self) -> float:
         """Seconds between a sample leaving the callback and being heard (0 when nothing is open)."""
-        clip = self._clip
-        return 0.0 if clip is None else clip.latency
+        stream = self._stream
+        return 0.0 if stream is None else float(stream.latency)
 
     @property
     def captured(self) -> np.ndarray | None:

@@ -174,11 +174,13 @@ def test_player_prebuffers_then_plays_every_sample_once_in_order(fake_sd):
     stream = fake_sd.streams[-1]
     assert stream.kwargs["samplerate"] == 8000 and stream.kwargs["channels"] == 1
     assert stream.kwargs["dtype"] == "float32"
+    assert stream.started.is_set()  # one stream, running from the first clip on
     player.feed(clip[:100])
     assert wait_until(lambda: player.buffered == 100)
-    assert not stream.started.is_set() and player.active  # below the pre-buffer: not playing yet
+    assert np.all(stream.pump(64) == 0) and player.played == 0  # below the pre-buffer: silence, no underrun
+    assert player.active and player.underruns == 0
     player.feed(clip[100:])  # far more than the ring holds: the rest waits in the pending queue
-    assert stream.started.wait(5)
+    assert wait_until(lambda: player._clip.started)
     player.finish()
     played = []
     while player.active:
@@ -189,8 +191,10 @@ def test_player_prebuffers_then_plays_every_sample_once_in_order(fake_sd):
     assert np.array_equal(played[: len(clip)], clip) and np.all(played[len(clip) :] == 0)
     assert player.played == len(clip) and player.underruns == 0
     assert np.array_equal(player.captured, clip)
-    assert wait_until(lambda: stream.closed)  # the feeder gave the device back after the clip
-    assert wait_until(lambda: not player._clip.feeder.is_alive())
+    assert np.all(stream.pump(64) == 0)  # between clips the open stream plays silence
+    assert not stream.closed and player._feeder.is_alive()  # both wait for the next clip
+    player.close()
+    assert stream.closed and player._feeder is None and len(fake_sd.streams) == 1
 
 
 def test_underrun_is_counted_and_zero_filled(fake_sd):
@@ -198,16 +202,16 @@ def test_underrun_is_counted_and_zero_filled(fake_sd):
     player.start()
     stream = fake_sd.streams[-1]
     player.feed(np.full(100, 0.5, np.float32))
-    assert stream.started.wait(5)
-    assert wait_until(lambda: player._clip.ring.available() == 100)
+    assert wait_until(lambda: player._clip.started and player._clip.ring.available() == 100)
     out = stream.pump(150)  # the producer is behind: 50 samples of silence
     assert np.all(out[:100] == 0.5) and np.all(out[100:] == 0)
     assert (player.played, player.underruns, player.active) == (100, 1, True)
     player.finish()
     assert wait_until(lambda: player._clip.all_queued)
     out = stream.pump(150)  # running dry after finish() ends the clip; that is no underrun
-    assert np.all(out == 0) and player.underruns == 1 and not player.active
-    player.stop()
+    assert np.all(out == 0) and player.underruns == 1
+    assert player.wait(5) and not player.active
+    player.close()
 
 
 def test_finish_without_samples_ends_at_once(fake_sd):
@@ -215,9 +219,10 @@ def test_finish_without_samples_ends_at_once(fake_sd):
     player.start()
     player.finish()
     stream = fake_sd.streams[-1]
-    assert stream.started.wait(5)
+    assert wait_until(lambda: player._clip.all_queued)
     stream.pump(32)
     assert player.wait(5) and not player.active and player.played == 0
+    player.close()
 
 
 def test_stop_while_the_feeder_waits_for_space(fake_sd):
@@ -225,37 +230,53 @@ def test_stop_while_the_feeder_waits_for_space(fake_sd):
     player.start()
     stream = fake_sd.streams[-1]
     player.feed(np.ones(8000, np.float32))  # 100 rings' worth, nobody draining
-    assert stream.started.wait(5)
-    feeder = player._clip.feeder
+    assert wait_until(lambda: player._clip.started and player._clip.ring.space() == 0)
     started = time.monotonic()
     player.stop()
     assert time.monotonic() - started < 2.0  # generous: "promptly" on a loaded machine
-    assert not feeder.is_alive() and stream.finished and stream.closed and not player.active
+    assert not player.active and player.buffered == 80  # the queue is dropped (the old ring goes with the clip)
+    assert np.all(stream.pump(64) == 0)  # silence from the next callback on
+    assert not stream.closed and not stream.finished  # the stream stays for the next clip
     player.feed(np.ones(10, np.float32))  # a producer that has not noticed yet: ignored, no error
     player.finish()
     player.stop()  # twice is fine
-    Player().stop()  # and so is never having played
+    feeder = player._feeder
+    player.close()
+    assert not feeder.is_alive() and stream.closed
+    Player().stop()  # and so is stopping a player that never played
+    Player().close()
 
 
-def test_a_stream_that_ends_by_itself_releases_the_feeder(fake_sd):
+def test_a_stream_that_ends_by_itself_ends_the_clip_and_the_next_clip_opens_a_new_one(fake_sd):
     player = Player(buffer_seconds=0.01, prebuffer_seconds=0.005)
     player.start()
     stream = fake_sd.streams[-1]
     player.feed(np.ones(8000, np.float32))
-    assert stream.started.wait(5)
+    assert wait_until(lambda: player._clip.started)
     stream.abort()  # what PortAudio does when the device goes away mid-clip
-    assert wait_until(lambda: stream.closed and not player._clip.feeder.is_alive())
-    assert not player.active
+    assert player.wait(5) and not player.active
+    player.play(np.full(50, 0.25, np.float32))
+    assert len(fake_sd.streams) == 2 and stream.closed and fake_sd.streams[-1].started.is_set()
+    player.close()
 
 
-def test_play_replays_a_clip_and_restart_stops_the_previous_one(fake_sd):
-    player = Player(capture=100)
+def test_play_replays_a_clip_and_restart_stops_the_previous_one_on_the_same_stream(fake_sd):
+    player = Player(capture=100, prebuffer_seconds=0.001)
     player.play(np.full(100, 0.25, np.float32))
-    first = fake_sd.streams[-1]
+    stream = fake_sd.streams[-1]
+    assert wait_until(lambda: player._clip.all_queued)
+    assert np.all(stream.pump(40) == 0.25)
+    first = player._clip
     player.start()  # a new clip before the first was played out
-    assert first.closed and len(fake_sd.streams) == 2 and player.played == 0
+    assert first.ended.is_set() and player.active and player.played == 0
+    assert len(fake_sd.streams) == 1 and not stream.closed  # no stream opened or closed in between
+    player.feed(np.full(30, -0.5, np.float32))
+    player.finish()
+    assert wait_until(lambda: player._clip.all_queued)
+    out = stream.pump(40)  # the new clip only: none of the first clip's 60 unplayed samples
+    assert np.all(out[:30] == -0.5) and np.all(out[30:] == 0)
     player.close()  # no feeder thread may outlive the test
-    assert fake_sd.streams[-1].closed
+    assert stream.closed
 
 
 def test_no_device_reasons(monkeypatch):
@@ -341,7 +362,7 @@ result["in_order"] = bool(np.array_equal(player.captured, clip))
 result["played"] = player.played
 result["active_after"] = player.active
 
-player.play(clip[:3000])  # replay through a fresh stream
+player.play(clip[:3000])  # replay on the same stream
 result["replayed"] = player.wait(10) and bool(np.array_equal(player.captured[:3000], clip[:3000]))
 
 # stop mid-clip: the producer never calls finish(), so the clip is unfinished whatever the pace
@@ -365,6 +386,8 @@ result["active_after_stop"] = endless.active
 endless.stop()
 halt.set()
 producer.join(5)
+player.close()
+endless.close()
 time.sleep(0.05)
 result["python_threads"] = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
 result["extra_os_threads"] = tasks() - baseline
@@ -389,5 +412,24 @@ def test_real_portaudio_stream_on_the_alsa_null_device():
     assert result["replayed"]
     assert result["playing_before_stop"]
     assert result["stop_seconds"] < 2.0 and not result["active_after_stop"]
-    assert result["python_threads"] == []  # feeders ended
+    assert result["python_threads"] == []  # feeders ended with close()
     assert result["extra_os_threads"] <= 0  # PortAudio's callback thread ended too
+
+
+def test_open_in_background_opens_the_stream_that_start_then_uses(fake_sd):
+    player = Player()
+    opener = player.open_in_background()
+    opener.join(5)
+    assert not opener.is_alive() and len(fake_sd.streams) == 1 and fake_sd.streams[0].started.is_set()
+    player.play(np.zeros(10, np.float32))
+    assert len(fake_sd.streams) == 1  # start() found it open
+    player.close()
+    assert fake_sd.streams[0].closed
+
+
+def test_a_failed_background_open_is_reported_by_start(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(open_error="Device unavailable"))
+    player = Player()
+    player.open_in_background().join(5)  # fails quietly
+    with pytest.raises(PlaybackError, match=r"cannot open the audio output \(Device unavailable\)"):
+        player.start()

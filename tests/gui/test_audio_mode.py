@@ -27,6 +27,9 @@ def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(
     assert window.displays.currentWidget() is view.display
     assert [view.speaker_box.itemText(i) for i in range(view.speaker_box.count())] == ["any speaker", "ann", "bob", "cy"]
     assert view.playback_reason is None, view.playback_reason  # the null device is a real output
+    # Choosing Audio mode opened the one sound stream off the GUI thread, before any Generate.
+    qtbot.waitUntil(lambda: view.player is not None and view.player._stream is not None, timeout=10_000)
+    stream = view.player._stream
     view.digit_box.setCurrentIndex(view.digit_box.findData(4))
     view.speaker_box.setCurrentIndex(view.speaker_box.findText("bob"))
     view.length_spin.setValue(0.3)
@@ -47,10 +50,10 @@ def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(
     # Everything generated was played, in order, through the real PortAudio stream.
     qtbot.waitUntil(lambda: not view.player.active, timeout=10_000)
     assert view.player.played == 2400
-    assert view.play_button.isEnabled()
-    view.play()  # replay the finished clip
+    assert view.play_button.isEnabled() and view.player._stream is stream  # Generate found it open
+    view.play()  # replay the finished clip, on the stream that stayed open
     qtbot.waitUntil(lambda: not view.player.active, timeout=10_000)
-    assert view.player.played == 2400
+    assert view.player.played == 2400 and view.player._stream is stream
 
 
 def test_clicking_the_waveform_shows_that_sample_and_save_writes_the_clip(qtbot, window, tmp_path):
@@ -171,7 +174,8 @@ def test_closing_the_window_mid_generation_and_playback_leaves_no_audio_thread(q
     qtbot.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(w.trace) > 0 and view.player is not None and view.player.active, timeout=10_000)
     player = view.player
-    feeder = player._clip.feeder  # this clip's own thread (other tests' fakes may leave theirs)
+    feeder = player._feeder  # this player's own thread (other tests' fakes may leave theirs)
     w.close()
     assert not w.is_running() and not player.active
     qtbot.waitUntil(lambda: not feeder.is_alive(), timeout=5_000)
+    assert player._stream is None  # the one stream is closed with the window

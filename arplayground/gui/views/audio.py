@@ -154,6 +154,11 @@ class AudioModeView(QObject):
         for i, name in enumerate(entry.card.get("speakers", [])):
             self.speaker_box.addItem(name, i)
         self.speaker_box.setCurrentIndex(max(0, self.speaker_box.findData(current)))
+        if self.player is None and self.playback_reason is None:
+            # Audio mode is in use: open the sound stream now, off the GUI thread, so that the
+            # first Generate does not freeze the window while PortAudio opens it (0.3 s under JACK).
+            self.player = Player()
+            self.player.open_in_background()
 
     def check(self, entry) -> bool:
         return True
@@ -255,7 +260,7 @@ class AudioModeView(QObject):
         if not running:
             self.keep_spin.setRange(0.0, self.generated_until / SAMPLE_RATE)  # the clip can be continued
             if self.player is not None and self.player.active:
-                self.player.finish()  # plays out what was generated, then the stream closes itself
+                self.player.finish()  # plays out what was generated, then the clip ends (the stream stays open)
         self._update_play_buttons(running)
 
     def shutdown(self) -> None:
