@@ -1,9 +1,12 @@
 """Real-time playback of audio that a generation thread produces faster than real time.
 
-One output stream is opened at the first clip and kept open until the Player is closed: opening
-and closing a PortAudio stream takes a tenth of a second or more (measured here under JACK: 0.17 s
-to open, 0.24 s to abort and close), which a stream per clip would cost the GUI at every Generate,
-Play and Stop. Between clips the callback plays silence.
+One output stream is opened once (when Audio mode is chosen, on a helper thread, or at the first
+clip) and kept open until the Player is closed: opening and closing a PortAudio stream takes a
+tenth of a second or more (measured here under JACK: 0.17 s to open, 0.24 s to abort and close),
+which a stream per clip would cost the GUI at every Generate, Play and Stop. The feeder thread
+starts it when a clip's pre-buffer is in and stops it when no clip is playing (a running stream
+with nothing to play still calls back: on a device without a clock, such as ALSA's null device,
+back to back, measured at 77% of a core), so no call on the GUI thread waits for the device.
 
 Three threads meet here. The producer (the generation worker) calls Player.feed() at whatever pace
 it runs; a small feeder thread moves what it fed into the current clip's fixed-size ring;
@@ -171,8 +174,10 @@ class Player:
         self.poll_seconds = poll_seconds
         self._capture = np.zeros(capture, dtype=np.float32) if capture else None
         self._clip: _Clip | None = None  # rebound (atomically) by start(); read by the callback
-        self._stream = None
-        self._stream_ended = threading.Event()  # PortAudio ended the stream (device gone, error)
+        self._stream = None  # opened once, closed by close()
+        self._running = False  # feeder (and close): the stream is started
+        self._stream_ended = threading.Event()  # PortAudio ended a running stream (device gone, error)
+        self._stream_lock = threading.Lock()  # the stream's start, stop, abort and close
         self._feeder: threading.Thread | None = None
         self._closing = False
         self._wake = threading.Condition()  # the feeder sleeps on it; guards pending queues and flags
@@ -256,8 +261,8 @@ class Player:
         return True if clip is None else clip.ended.wait(timeout)
 
     def stop(self, join_timeout: float = 1.0) -> None:
-        """Silence the clip now; safe from any thread, twice, or when nothing plays. The stream stays
-        open for the next clip. (join_timeout is kept for callers; nothing is joined here.)"""
+        """Silence the clip now (the feeder then stops the stream, off this thread); safe from any
+        thread, twice, or when nothing plays. (join_timeout is kept for callers; nothing is joined.)"""
         with self._lock:
             self._stop_locked()
 
@@ -271,7 +276,7 @@ class Player:
             if self._feeder is not None and self._feeder is not threading.current_thread():
                 self._feeder.join(join_timeout)
             self._feeder = None
-            self._close_stream_locked()
+            self._close_stream()
 
     def __enter__(self) -> "Player":
         return self
@@ -289,37 +294,38 @@ class Player:
             clip.ended.set()
 
     def _open_stream_locked(self, sd) -> None:
+        """Open the stream (not started: the feeder starts it for a clip) and the feeder thread,
+        unless they are open already; after the device ended the stream, open a new one."""
         if self._stream is not None and not self._stream_ended.is_set():
             return
-        self._close_stream_locked()  # one the device ended
+        self._close_stream()
         self._closing = False
         self._stream_ended.clear()
         try:
-            stream = sd.OutputStream(
+            self._stream = sd.OutputStream(
                 samplerate=self.rate, channels=1, dtype="float32", device=self.device, latency=self.latency,
                 callback=self._callback, finished_callback=self._on_stream_end,
             )
-            stream.start()
         except Exception as err:  # noqa: BLE001 - PortAudioError, ValueError (bad device), ...
             problem = _device_problem(sd, self.device, self.rate)
             raise PlaybackError(problem or f"cannot open the audio output ({err})") from err
-        self._stream = stream
         if self._feeder is None or not self._feeder.is_alive():
             self._feeder = threading.Thread(target=self._feed_loop, name="audio-feeder", daemon=True)
             self._feeder.start()
 
-    def _close_stream_locked(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        try:
-            stream.abort()  # immediate, unlike stop(), which waits for buffers to play out
-        except Exception:  # noqa: BLE001 - the device may already be gone; closing is what matters
-            pass
-        try:
-            stream.close()
-        except Exception:  # noqa: BLE001
-            pass
+    def _close_stream(self) -> None:
+        with self._stream_lock:
+            stream, self._stream, self._running = self._stream, None, False
+            if stream is None:
+                return
+            try:
+                stream.abort()  # immediate, unlike stop(), which waits for buffers to play out
+            except Exception:  # noqa: BLE001 - the device may already be gone; closing is what matters
+                pass
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001
+                pass
 
     # --- PortAudio's threads ------------------------------------------------------------------------
 
@@ -346,7 +352,11 @@ class Player:
                 clip.underruns += 1
 
     def _on_stream_end(self) -> None:
-        """PortAudio ended the stream (abort at close, or the device went away): wake the feeder."""
+        """PortAudio says the stream stopped. The feeder's own stops clear `_running` first; when it
+        is still set, the device ended the stream (unplugged, an error): wake the feeder."""
+        if not self._running:
+            return
+        self._running = False
         self._stream_ended.set()
         with self._wake:
             self._wake.notify_all()
@@ -354,26 +364,33 @@ class Player:
     # --- the feeder thread --------------------------------------------------------------------------
 
     def _feed_loop(self) -> None:
-        """Moves the current clip's queued samples into its ring as space frees up, says when the
-        pre-buffer is in, and ends the clip once the callback has played it out."""
+        """Moves the current clip's queued samples into its ring as space frees up, starts the stream
+        once the pre-buffer is in, and stops it when the clip has played out or was stopped."""
         while True:
             with self._wake:
                 while True:
                     if self._closing:
                         return
                     clip = self._clip
-                    if clip is not None and not clip.ended.is_set():
-                        if self._stream_ended.is_set() or clip.pending or clip.producer_done:
-                            break
+                    live = clip is not None and not clip.ended.is_set()
+                    if live and (self._stream_ended.is_set() or clip.pending or clip.producer_done):
+                        break
+                    if not live and self._running:
+                        break  # the clip was stopped: stop the stream too
                     self._wake.wait()
-                chunk = clip.pending[0] if clip.pending else None
+                chunk = clip.pending[0] if live and clip.pending else None
+            if not live:
+                self._halt(abort=True)
+                continue
             if self._stream_ended.is_set():
                 clip.ended.set()  # nothing will play it: the next start() opens a new stream
                 continue
             if chunk is None:  # the producer is done and everything it fed is in the ring
                 clip.all_queued = True
-                clip.started = True
+                self._play(clip)
                 self._wait_for(lambda: clip.played_out or clip.stopping or self._stream_ended.is_set())
+                if not clip.stopping and self._clip is clip:
+                    self._halt(abort=False)  # returns once the device has played the tail
                 clip.ended.set()
                 continue
             accepted = clip.ring.write(chunk)
@@ -384,13 +401,38 @@ class Player:
                     else:
                         clip.pending[0] = chunk[accepted:]
             if not clip.started and clip.ring.available() >= clip.prebuffer:
-                clip.started = True
+                self._play(clip)
             if accepted < len(chunk):
                 # The ring is full: let the callback drain some. Polling (a few ms, a fraction of the
                 # ring's duration) keeps the callback free of any signalling. Wakes early on stop.
                 with self._wake:
                     if not clip.stopping and not self._closing:
                         self._wake.wait(self.poll_seconds)
+
+    def _play(self, clip: _Clip) -> None:
+        """The clip may play: mark it started, and start the stream if it is not running."""
+        clip.started = True
+        with self._stream_lock:
+            if self._running or self._stream is None:
+                return
+            try:
+                self._stream.start()
+            except Exception:  # noqa: BLE001 - the device vanished since the stream was opened
+                self._stream_ended.set()
+                clip.ended.set()
+                return
+            self._running = True
+
+    def _halt(self, abort: bool) -> None:
+        """Stop the stream: abort drops what the device holds (a stopped clip); stop plays it out."""
+        with self._stream_lock:
+            if not self._running or self._stream is None:
+                return
+            self._running = False  # first, so that the finished callback knows it was us
+            try:
+                (self._stream.abort if abort else self._stream.stop)()
+            except Exception:  # noqa: BLE001 - a device gone meanwhile: nothing left to stop
+                pass
 
     def _wait_for(self, condition) -> None:
         """Poll until condition() holds or the Player closes (the callback cannot signal)."""
@@ -427,6 +469,11 @@ class Player:
         """Seconds between a sample leaving the callback and being heard (0 when nothing is open)."""
         stream = self._stream
         return 0.0 if stream is None else float(stream.latency)
+
+    @property
+    def stream_running(self) -> bool:
+        """Whether the stream is started (only while a clip plays); for tests and diagnostics."""
+        return self._running
 
     @property
     def captured(self) -> np.ndarray | None:

@@ -117,9 +117,15 @@ class FakeStream:
 
     def start(self):
         self.started.set()
+        self.running = True
+        self.starts = getattr(self, "starts", 0) + 1
+
+    def stop(self):  # PortAudio plays out what it holds, then calls finished_callback
+        self.abort()
 
     def abort(self):
-        if not self.finished:
+        if getattr(self, "running", False):
+            self.running = False
             self.finished = True
             self.finished_callback()
 
@@ -174,13 +180,13 @@ def test_player_prebuffers_then_plays_every_sample_once_in_order(fake_sd):
     stream = fake_sd.streams[-1]
     assert stream.kwargs["samplerate"] == 8000 and stream.kwargs["channels"] == 1
     assert stream.kwargs["dtype"] == "float32"
-    assert stream.started.is_set()  # one stream, running from the first clip on
     player.feed(clip[:100])
     assert wait_until(lambda: player.buffered == 100)
-    assert np.all(stream.pump(64) == 0) and player.played == 0  # below the pre-buffer: silence, no underrun
+    assert not player.stream_running  # below the pre-buffer the stream waits
+    assert np.all(stream.pump(64) == 0) and player.played == 0  # and would play silence, no underrun
     assert player.active and player.underruns == 0
     player.feed(clip[100:])  # far more than the ring holds: the rest waits in the pending queue
-    assert wait_until(lambda: player._clip.started)
+    assert wait_until(lambda: player._clip.started and player.stream_running)
     player.finish()
     played = []
     while player.active:
@@ -191,8 +197,8 @@ def test_player_prebuffers_then_plays_every_sample_once_in_order(fake_sd):
     assert np.array_equal(played[: len(clip)], clip) and np.all(played[len(clip) :] == 0)
     assert player.played == len(clip) and player.underruns == 0
     assert np.array_equal(player.captured, clip)
-    assert np.all(stream.pump(64) == 0)  # between clips the open stream plays silence
-    assert not stream.closed and player._feeder.is_alive()  # both wait for the next clip
+    assert wait_until(lambda: not player.stream_running)  # stopped after the clip played out
+    assert not stream.closed and player._feeder.is_alive()  # open, and both wait for the next clip
     player.close()
     assert stream.closed and player._feeder is None and len(fake_sd.streams) == 1
 
@@ -236,7 +242,8 @@ def test_stop_while_the_feeder_waits_for_space(fake_sd):
     assert time.monotonic() - started < 2.0  # generous: "promptly" on a loaded machine
     assert not player.active and player.buffered == 80  # the queue is dropped (the old ring goes with the clip)
     assert np.all(stream.pump(64) == 0)  # silence from the next callback on
-    assert not stream.closed and not stream.finished  # the stream stays for the next clip
+    assert wait_until(lambda: not player.stream_running)  # the feeder stopped the stream
+    assert not stream.closed  # and kept it for the next clip
     player.feed(np.ones(10, np.float32))  # a producer that has not noticed yet: ignored, no error
     player.finish()
     player.stop()  # twice is fine
@@ -256,7 +263,8 @@ def test_a_stream_that_ends_by_itself_ends_the_clip_and_the_next_clip_opens_a_ne
     stream.abort()  # what PortAudio does when the device goes away mid-clip
     assert player.wait(5) and not player.active
     player.play(np.full(50, 0.25, np.float32))
-    assert len(fake_sd.streams) == 2 and stream.closed and fake_sd.streams[-1].started.is_set()
+    assert len(fake_sd.streams) == 2 and stream.closed
+    assert wait_until(lambda: fake_sd.streams[-1].started.is_set())
     player.close()
 
 
@@ -270,6 +278,7 @@ def test_play_replays_a_clip_and_restart_stops_the_previous_one_on_the_same_stre
     player.start()  # a new clip before the first was played out
     assert first.ended.is_set() and player.active and player.played == 0
     assert len(fake_sd.streams) == 1 and not stream.closed  # no stream opened or closed in between
+    assert stream.starts == 1  # nor stopped: it ran on from one clip into the next
     player.feed(np.full(30, -0.5, np.float32))
     player.finish()
     assert wait_until(lambda: player._clip.all_queued)
@@ -420,9 +429,10 @@ def test_open_in_background_opens_the_stream_that_start_then_uses(fake_sd):
     player = Player()
     opener = player.open_in_background()
     opener.join(5)
-    assert not opener.is_alive() and len(fake_sd.streams) == 1 and fake_sd.streams[0].started.is_set()
+    assert not opener.is_alive() and len(fake_sd.streams) == 1 and not player.stream_running
     player.play(np.zeros(10, np.float32))
     assert len(fake_sd.streams) == 1  # start() found it open
+    assert wait_until(lambda: fake_sd.streams[0].started.is_set())  # and the feeder started it
     player.close()
     assert fake_sd.streams[0].closed
 
