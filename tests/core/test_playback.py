@@ -370,6 +370,10 @@ result["finished"] = player.wait(10)
 result["in_order"] = bool(np.array_equal(player.captured, clip))
 result["played"] = player.played
 result["active_after"] = player.active
+deadline = time.monotonic() + 5
+while player.stream_running and time.monotonic() < deadline:  # the feeder stops it after the clip
+    time.sleep(0.001)
+result["running_between_clips"] = player.stream_running
 
 player.play(clip[:3000])  # replay on the same stream
 result["replayed"] = player.wait(10) and bool(np.array_equal(player.captured[:3000], clip[:3000]))
@@ -416,6 +420,7 @@ def test_real_portaudio_stream_on_the_alsa_null_device():
         pytest.skip(result["probe"])
     assert result["probe"] is None, result["probe"]
     assert result["finished"] and not result["active_after"]
+    assert not result["running_between_clips"]  # open but stopped: no callbacks spinning on the null device
     assert result["in_order"], "the callback lost, repeated or reordered samples"
     assert result["played"] == 12000
     assert result["replayed"]
