@@ -179,7 +179,8 @@ class Player:
         self._stream_ended = threading.Event()  # PortAudio ended a running stream (device gone, error)
         self._stream_lock = threading.Lock()  # the stream's start, stop, abort and close
         self._feeder: threading.Thread | None = None
-        self._closing = False
+        self._closing = False  # tells the feeder to end
+        self._closed = False  # close() was called (and no start() since)
         self._wake = threading.Condition()  # the feeder sleeps on it; guards pending queues and flags
         self._lock = threading.Lock()  # serialises start/stop/close between GUI and worker threads
 
@@ -200,6 +201,7 @@ class Player:
         if sd is None:
             raise PlaybackError(reason)
         with self._lock:
+            self._closed = False
             self._stop_locked()
             self._open_stream_locked(sd)
             if self._capture is not None:
@@ -218,6 +220,8 @@ class Player:
             if sd is None:
                 return
             with self._lock:
+                if self._closed:  # closed while sounddevice was still loading: open nothing
+                    return
                 try:
                     self._open_stream_locked(sd)
                 except PlaybackError:
@@ -269,13 +273,15 @@ class Player:
     def close(self, join_timeout: float = 1.0) -> None:
         """End the clip, the feeder thread and the stream: nothing of the Player outlives this."""
         with self._lock:
+            self._closed = True
             self._stop_locked()
             with self._wake:
                 self._closing = True
                 self._wake.notify_all()
             if self._feeder is not None and self._feeder is not threading.current_thread():
                 self._feeder.join(join_timeout)
-            self._feeder = None
+            if self._feeder is not None and not self._feeder.is_alive():
+                self._feeder = None  # (one still inside a slow stop() is kept, so none is started beside it)
             self._close_stream()
 
     def __enter__(self) -> "Player":
@@ -415,13 +421,13 @@ class Player:
         with self._stream_lock:
             if self._running or self._stream is None:
                 return
+            self._running = True  # before start(): a device that dies at once must not be ignored
             try:
                 self._stream.start()
             except Exception:  # noqa: BLE001 - the device vanished since the stream was opened
+                self._running = False
                 self._stream_ended.set()
                 clip.ended.set()
-                return
-            self._running = True
 
     def _halt(self, abort: bool) -> None:
         """Stop the stream: abort drops what the device holds (a stopped clip); stop plays it out."""

@@ -448,3 +448,25 @@ def test_a_failed_background_open_is_reported_by_start(monkeypatch):
     player.open_in_background().join(5)  # fails quietly
     with pytest.raises(PlaybackError, match=r"cannot open the audio output \(Device unavailable\)"):
         player.start()
+
+
+def test_close_during_a_background_open_leaves_nothing_open(fake_sd, monkeypatch):
+    import arplayground.audio.playback as playback
+
+    loading = threading.Event()
+    release = threading.Event()
+    real_import = playback._import_sounddevice
+
+    def slow_import():  # sounddevice still loading PortAudio when the window closes
+        loading.set()
+        release.wait(5)
+        return real_import()
+
+    monkeypatch.setattr(playback, "_import_sounddevice", slow_import)
+    player = Player()
+    opener = player.open_in_background()
+    assert loading.wait(5)
+    player.close()
+    release.set()
+    opener.join(5)
+    assert fake_sd.streams == [] and player._feeder is None  # no stream, no feeder after close()
