@@ -264,9 +264,9 @@ class Player:
         clip = self._clip
         return True if clip is None else clip.ended.wait(timeout)
 
-    def stop(self, join_timeout: float = 1.0) -> None:
+    def stop(self) -> None:
         """Silence the clip now (the feeder then stops the stream, off this thread); safe from any
-        thread, twice, or when nothing plays. (join_timeout is kept for callers; nothing is joined.)"""
+        thread, twice, or when nothing plays."""
         with self._lock:
             self._stop_locked()
 
