@@ -75,7 +75,7 @@ def main() -> None:
     print(f"model {entry.name}: {entry.card['parameters']:,} parameters, residual {cfg.residual}, skip {cfg.skip}, "
           f"{len(cfg.dilations)} layers, receptive field {cfg.receptive_field}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread")
-    chunked(fast, 300, 0, (0, 0))  # compile (or load the compiled cache) outside the timings
+    fast.warm_up()  # compile (or load the compiled cache) outside the timings, as the app does
     paths = [  # (name, run, samples per repeat)
         ("compiled chunks (numba, nogil)", lambda s, c: chunked(fast, 8000, s, c), 8000),
         ("compiled step per Python call", lambda s, c: per_step(FastWaveNetStepper(model, vocab), 4000, s, c), 4000),

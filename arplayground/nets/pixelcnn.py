@@ -14,7 +14,8 @@ local stroke statistics without teaching any digit, or "any digit", a wrong shap
 Fast sampling (after Ramachandran et al. 2017): the vertical stack of row r depends on rows < r
 only, so it is computed once per row into per-layer caches; the horizontal stack of pixel (r, c)
 needs only its own column given the cached columns to its left, so each pixel computes one column
-per layer. Drawing one pixel costs a few tiny convolutions, not the whole image.
+per layer. Drawing one pixel costs a few tiny matrix-vector products, not the whole image; they run
+as one compiled call that releases the GIL (pixelcnn_kernels.py), the once-a-row vertical stack in torch.
 
 Shapes: B batch, C channels, H x W image (28 x 28), L = 256 grey levels.
 """
@@ -169,7 +170,19 @@ class PixelCNNStepper:
         self.label = torch.tensor([cfg.n_classes])
         self.position = 0
         self._logits: np.ndarray | None = None
-        self._weights = None
+        self._weights = None  # the compiled column's, made on first use
+        self._row_weights = None  # the vertical convolutions' kept rows
+
+    def needs_compiling(self) -> bool:
+        """Whether warm_up() will compile the column kernel (the first run after installing)."""
+        from arplayground.nets import pixelcnn_kernels
+        from arplayground.nets.kernel_cache import compiled_on_disk
+
+        return not compiled_on_disk(pixelcnn_kernels.pixel_column)
+
+    def warm_up(self) -> None:
+        """Compile the column kernel, or load it from numba's cache, before a run is timed or watched."""
+        self.reset([], None)
 
     @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
@@ -183,14 +196,27 @@ class PixelCNNStepper:
         B = self.lanes = len(labels)
         self.label = torch.tensor(labels)
         self.cond = [layer.cond(self.label) for layer in self.model.layers]  # (B, 4C) each
-        self.image = torch.zeros(B, self.H, self.W, dtype=torch.long)
-        self.image.view(B, -1)[:, : len(prefix)] = torch.as_tensor(list(prefix), dtype=torch.long)
+        # The image and its normalised, padded copy are numpy arrays that torch views share, so
+        # push() writes a pixel with numpy (a microsecond) instead of torch indexing (tens).
+        self.pixels = np.zeros((B, self.H, self.W), np.int64)
+        self.pixels.reshape(B, -1)[:, : len(prefix)] = np.asarray(list(prefix), np.int64)
+        self.image = torch.from_numpy(self.pixels)
         # Vertical-stack caches, zero-padded above and below like the convolutions' padding:
         # x_pad holds the normalised image, v_pads[l] the input of gated layer l.
-        C = cfg.channels
-        self.x_pad = torch.zeros(B, 1, self.H + 2 * self.p0, self.W)
-        self.v_pads = [torch.zeros(B, C, self.H + 2 * self.p, self.W) for _ in range(cfg.n_layers + 1)]
-        self.v_to_h_rows: list[torch.Tensor] = [None] * cfg.n_layers
+        C, n_layers = cfg.channels, cfg.n_layers
+        self.x_pad_array = np.zeros((B, 1, self.H + 2 * self.p0, self.W), np.float32)
+        self.x_pad = torch.from_numpy(self.x_pad_array)
+        self.v_pads = [torch.zeros(B, C, self.H + 2 * self.p, self.W) for _ in range(n_layers + 1)]
+        # Per-row caches, read by the compiled column (float32 numpy):
+        # v_to_h[l]: the vertical stack's contribution to every horizontal gate of the row, (B, W, 2C);
+        # h_rows[l]: the input of gated layer l along the row, column c at index c + p of a (W + p, C)
+        #   table per lane (zeros to the left, like the convolution's padding);
+        # x_row: the row's pixels, column c at index c + p0.
+        self.v_to_h = np.zeros((n_layers, B, self.W, 2 * C), np.float32)
+        self.h_rows = np.zeros((n_layers, B, self.W + self.p, C), np.float32)
+        self.x_row = np.zeros((B, self.W + self.p0), np.float32)
+        self._work = (np.zeros(C, np.float32), np.zeros(2 * C, np.float32), np.zeros(C, np.float32),
+                      np.zeros(2 * C, np.float32), np.zeros((B, cfg.levels), np.float32))  # h, pre, g, z, logits
         self.position = len(prefix)
         row, column = divmod(self.position, self.W)
         self.x_pad[:, 0, self.p0 : self.p0 + self.H] = self.model.normalise(self.image)[:, 0]
@@ -199,79 +225,80 @@ class PixelCNNStepper:
         self._start_row(row, columns_known=column)
         self._compute_logits()
 
+    @torch.inference_mode()
     def _vertical_row(self, r: int) -> None:
-        """Vertical stack of row r (depends on rows < r only), into the caches."""
-        m = self.model
-        x_rows = self.x_pad[:, :, r : r + 2 * self.p0 + 1]
-        v = F.conv2d(x_rows, m.v_first.masked_weight(), m.v_first.bias, padding=(0, self.p0))  # (B, C, 1, W)
-        self.v_pads[0][:, :, r + self.p] = v[:, :, 0]
-        for l, layer in enumerate(m.layers):
-            rows = self.v_pads[l][:, :, r : r + 2 * self.p + 1]
-            v_pre = F.conv2d(rows, layer.v_conv.masked_weight(), layer.v_conv.bias, padding=(0, self.p))
-            self.v_pads[l + 1][:, :, r + self.p] = layer.vertical(v_pre, self.cond[l])[:, :, 0]
+        """Vertical stack of row r (depends on rows < r only), into the caches. Each convolution
+        reads only the rows its mask keeps: the rows above r (and r itself after the first layer)."""
+        if self._row_weights is None:
+            self._row_weights = [(conv.weight[:, :, : conv.kept[0]].contiguous(), conv.bias)
+                                 for conv in [self.model.v_first] + [l.v_conv for l in self.model.layers]]
+        (w, bias), p, p0 = self._row_weights[0], self.p, self.p0
+        v = F.conv2d(self.x_pad[:, :, r : r + p0], w, bias, padding=(0, p0))  # rows r-p0 .. r-1 -> (B, C, 1, W)
+        self.v_pads[0][:, :, r + p] = v[:, :, 0]
+        for l, layer in enumerate(self.model.layers):
+            w, bias = self._row_weights[l + 1]
+            v_pre = F.conv2d(self.v_pads[l][:, :, r : r + p + 1], w, bias, padding=(0, p))  # rows r-p .. r
+            self.v_pads[l + 1][:, :, r + p] = layer.vertical(v_pre, self.cond[l])[:, :, 0]
             # The vertical stack's contribution to every horizontal gate of this row, gate bias included.
             ch = self.cond[l][:, v_pre.shape[1] :, None, None]
-            self.v_to_h_rows[l] = (layer.v_to_h(v_pre) + ch)[:, :, 0].transpose(1, 2).contiguous()  # (B, W, 2C)
+            self.v_to_h[l] = (layer.v_to_h(v_pre) + ch)[:, :, 0].transpose(1, 2).numpy()
 
     def _start_row(self, r: int, columns_known: int = 0) -> None:
         """Fresh horizontal caches for row r, left-padded with zeros like the convolutions."""
-        cfg = self.model.cfg
-        self.x_row = torch.zeros(self.lanes, self.W + self.p0)  # pixel c at index c + p0
-        self.x_row[:, self.p0 :] = self.x_pad[:, 0, self.p0 + r]
-        # h_rows[l]: the input of gated layer l along this row, column c at row c + p of a
-        # (W + p, C) table per lane, so the window of columns c-p .. c is one block.
-        self.h_rows = [torch.zeros(self.lanes, self.W + self.p, cfg.channels) for _ in range(cfg.n_layers)]
+        self.x_row[:] = 0.0
+        self.x_row[:, self.p0 :] = self.x_pad_array[:, 0, self.p0 + r]
+        self.h_rows[:] = 0.0
         for c in range(columns_known):  # a prefix that ends mid-row: fill the columns it holds
             self._column(c)
 
-    def _column_weights(self):
-        """The kept kernel rectangles as matrices, so one column is a few small matrix products."""
+    def _column_weights(self) -> tuple:
+        """The kept kernel rectangles as float32 matrices for the compiled column: each gated layer's
+        1 x (p+1) convolution becomes one (2C, (p+1) * C) matrix over a flattened (p+1, C) window."""
         m, p = self.model, self.p
         two_c = 2 * m.cfg.channels
+
+        def f32(t: torch.Tensor) -> np.ndarray:
+            return np.ascontiguousarray(t.detach().numpy(), np.float32)
+
+        def stacked(tensors) -> np.ndarray:
+            return f32(torch.stack(list(tensors)))
+
         return (
-            m.h_first.weight[:, 0, 0, : self.p0].contiguous(), m.h_first.bias,
-            # (2C, C, 1, p+1) -> (2C, (p+1) * C), matching a flattened (p+1, C) window
-            [l.h_conv.weight[:, :, 0, : p + 1].permute(0, 2, 1).reshape(two_c, -1).contiguous() for l in m.layers],
-            [l.h_conv.bias for l in m.layers],
-            [l.h_out.weight[:, :, 0, 0] for l in m.layers],
-            [l.h_out.bias for l in m.layers],
-            [(conv.weight[:, :, 0, 0], conv.bias) for conv in (m.head[1], m.head[3])],
+            f32(m.h_first.weight[:, 0, 0, : self.p0]), f32(m.h_first.bias),
+            stacked(l.h_conv.weight[:, :, 0, : p + 1].permute(0, 2, 1).reshape(two_c, -1) for l in m.layers),
+            stacked(l.h_conv.bias for l in m.layers),
+            stacked(l.h_out.weight[:, :, 0, 0] for l in m.layers),
+            stacked(l.h_out.bias for l in m.layers),
+            f32(m.head[1].weight[:, :, 0, 0]), f32(m.head[1].bias),
+            f32(m.head[3].weight[:, :, 0, 0]), f32(m.head[3].bias),
         )
 
-    def _column(self, c: int) -> torch.Tensor:
-        """The horizontal stack at column c of the current row, from the cached columns left of it."""
+    def _column(self, c: int) -> None:
+        """The horizontal stack at column c of the current row, from the cached columns left of it,
+        and the head's logits there (into the last work buffer)."""
+        from arplayground.nets.pixelcnn_kernels import pixel_column
+
         if self._weights is None:
             self._weights = self._column_weights()
-        w0, b0, hw, hb, ow, ob, _ = self._weights
-        p, B = self.p, self.lanes
-        h = F.linear(self.x_row[:, c : c + self.p0], w0, b0)  # (B, C)
-        for l in range(len(hw)):
-            self.h_rows[l][:, c + p] = h
-            window = self.h_rows[l][:, c : c + p + 1].reshape(B, -1)  # columns c-p .. c
-            pre = F.linear(window, hw[l], hb[l]) + self.v_to_h_rows[l][:, c]
-            h = h + F.linear(GatedLayer.gate(pre, dim=-1), ow[l], ob[l])  # gate, then h_out (1 x 1)
-        return h  # (B, C)
+        pixel_column(c, self.x_row, self.h_rows, self.v_to_h, *self._weights, *self._work)
 
     def _compute_logits(self) -> None:
-        h = self._column(self.position % self.W)
-        (w1, b1), (w2, b2) = self._weights[-1]  # the 1 x 1 head as two matrix products
-        logits = F.linear(F.relu(F.linear(F.relu(h), w1, b1)), w2, b2)
-        self._logits = logits.double().numpy()
+        self._column(self.position % self.W)
+        self._logits = self._work[-1].astype(np.float64)
 
     def logits(self) -> np.ndarray:
         """(256,) for one image; (lanes, 256) for a grid."""
         assert self._logits is not None, "reset() first"
         return self._logits[0] if self.lanes == 1 else self._logits
 
-    @torch.inference_mode()
     def push(self, value) -> None:
         """The drawn grey level (one per lane for a grid)."""
-        values = torch.as_tensor(np.atleast_1d(value).astype(np.int64))
+        values = np.atleast_1d(np.asarray(value, np.int64))
         assert len(values) == self.lanes
         r, c = divmod(self.position, self.W)
-        self.image[:, r, c] = values
-        normalised = values.float() / 127.5 - 1.0
-        self.x_pad[:, 0, self.p0 + r, c] = normalised
+        self.pixels[:, r, c] = values
+        normalised = values.astype(np.float32) / np.float32(127.5) - np.float32(1.0)  # as PixelCNN.normalise
+        self.x_pad_array[:, 0, self.p0 + r, c] = normalised
         self.x_row[:, self.p0 + c] = normalised
         self.position += 1
         if self.position == self.H * self.W:
@@ -299,4 +326,4 @@ class NaivePixelCNNStepper(PixelCNNStepper):
         pass  # nothing cached
 
     def _start_row(self, r: int, columns_known: int = 0) -> None:
-        self.x_row = torch.zeros(self.lanes, self.W + self.p0)  # written by push(), never read here
+        pass  # nothing cached (push() still writes x_row, never read here)

@@ -37,6 +37,8 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from arplayground.audio.mulaw import SILENCE
+from arplayground.core.sampling import SamplerSettings
+from arplayground.core.trace import TOP_CANDIDATES
 
 
 @dataclass
@@ -301,6 +303,19 @@ class FastWaveNetStepper:
         }
         self.raw, self.probs = np.zeros(L), np.zeros(L)  # the last drawn step's distributions
         self._exported: dict[tuple[int, int], dict] = {}
+
+    def needs_compiling(self) -> bool:
+        """Whether warm_up() will compile the kernels (the first run after installing)."""
+        from arplayground.nets import wavenet_kernels as k
+        from arplayground.nets.kernel_cache import compiled_on_disk
+
+        return not compiled_on_disk(k.network_step, k.run_chunk)
+
+    def warm_up(self) -> None:
+        """Compile both kernels, or load them from numba's cache, so that no chunk's time (the
+        real-time readout) includes compiling."""
+        self.reset([], None)
+        self.run_chunk(SamplerSettings(), np.full(1, 0.5), TOP_CANDIDATES)
 
     def reset(self, prefix, condition=None) -> None:
         from arplayground.nets import wavenet_kernels as k

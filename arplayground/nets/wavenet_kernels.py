@@ -15,32 +15,10 @@ import numpy as np
 from numba import njit
 
 from arplayground.core.sampling import GREEDY_BELOW
-
-# The network step may reorder sums (SIMD); results stay within float32 round-off of torch's.
-# Sampling keeps strict IEEE semantics: it relies on -inf and on exact ties.
-_FAST = {"reassoc", "contract", "nsz", "arcp"}
-
-# tanh(x) = x * P(x*x) / Q(x*x) on |x| <= 9 (beyond, float32 tanh is +-1), P and Q of degree 4,
-# fitted here by iteratively reweighted least squares on tanh(x) / x. Max error 3.4e-7 in float32
-# (tested). Plain arithmetic, so a layer's 32 gates vectorise; math.tanh and math.exp are one libm
-# call each, and those 1,280 calls a step were about 40% of the network's time.
-_P0, _P1, _P2, _P3, _P4 = (np.float32(c) for c in (1.0, 0.13396863639354706, 0.0035142770502716303,
-                                                  2.091183341690339e-05, 1.3765338202631483e-08))
-_Q0, _Q1, _Q2, _Q3, _Q4 = (np.float32(c) for c in (1.0, 0.4673018753528595, 0.02594839595258236,
-                                                  0.00033159906161017716, 7.946500204525364e-07))
-_TANH_CLAMP = np.float32(9.0)
+from arplayground.nets.fast_math import FAST, gate32
 
 
-@njit(nogil=True, cache=True, fastmath=_FAST, inline="always")
-def tanh32(x):
-    x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
-    y = x * x
-    p = (((_P4 * y + _P3) * y + _P2) * y + _P1) * y + _P0
-    q = (((_Q4 * y + _Q3) * y + _Q2) * y + _Q1) * y + _Q0
-    return x * p / q
-
-
-@njit(nogil=True, cache=True, fastmath=_FAST)
+@njit(nogil=True, cache=True, fastmath=FAST)
 def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
                  dilations, queues, h, x, pre, g, skips, z, logits):
     """Step t consumes `level` (sample t-1) and writes the logits of sample t; updates the queues."""
@@ -55,7 +33,7 @@ def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_re
     right = min(left + 1, knots - 1)
     frac = np.float32(position - left)
     # Every accumulator is float32 (a bare 0.0 would be float64 and cost a conversion per product).
-    zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+    zero, one = np.float32(0.0), np.float32(1.0)
     h[:] = embed[level]
     skips[:] = b_skip
     for l in range(n_layers):
@@ -68,8 +46,8 @@ def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_re
             for i in range(two_r):
                 acc += w_gate[l, o, i] * x[i]
             pre[o] = acc + b_gate[l, o] + (one - frac) * t_gate[l, left, o] + frac * t_gate[l, right, o]
-        for i in range(R):  # tanh(a) * sigmoid(b), with sigmoid(b) = (1 + tanh(b / 2)) / 2
-            g[i] = tanh32(pre[i]) * (half + half * tanh32(half * pre[R + i]))
+        for i in range(R):
+            g[i] = gate32(pre[i], pre[R + i])
         for o in range(R + S):  # residual rows, then skip rows
             acc = zero
             for i in range(R):

@@ -154,3 +154,21 @@ def test_dropout_only_acts_in_training_so_the_cached_path_stays_exact(net):
     with torch.no_grad():
         full = net(x[:1], torch.tensor([1]))[0, :, 2, 4].double().numpy()  # pixel 20 = row 2, column 4
     np.testing.assert_allclose(stepper.logits(), full, atol=1e-4)
+
+
+def test_needs_compiling_is_true_only_until_the_kernel_is_in_numbas_cache(tmp_path):
+    """In a fresh process with an empty numba cache (as after installing): compiling is announced,
+    warm_up() compiles and caches, and the next process finds it in the cache."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from arplayground.core.vocab import GreyLevels\n"
+        "from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig, PixelCNNStepper\n"
+        "s = PixelCNNStepper(PixelCNN(PixelCNNConfig(channels=8, n_layers=2, kernel=3, first_kernel=3)), GreyLevels())\n"
+        "before = s.needs_compiling(); s.warm_up(); print(before, s.needs_compiling())\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300) for _ in range(2)]
+    assert [r.stdout.split() for r in runs] == [["True", "False"], ["False", "False"]], [r.stderr for r in runs]

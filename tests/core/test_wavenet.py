@@ -138,7 +138,7 @@ def test_with_the_time_condition_the_same_input_means_something_else_later():
 
 
 def test_the_compiled_tanh_is_within_a_few_float32_steps_of_tanh_everywhere():
-    from arplayground.nets.wavenet_kernels import tanh32
+    from arplayground.nets.fast_math import tanh32
 
     x = np.concatenate([np.linspace(-30, 30, 200_001), [0.0, 1e-30, -1e-30, 9.0, -9.0, 1e30, -1e30]]).astype(np.float32)
     got = np.array([tanh32(v) for v in x], np.float64)
