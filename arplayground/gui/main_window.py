@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.panel_timer.setSingleShot(True)
         self.panel_timer.timeout.connect(self._refresh_panel)
         self.runner.batch.connect(self.on_batch)
+        self.runner.status.connect(self.on_run_status)
         self.runner.finished.connect(self.on_finished)
         self.controls: RunControls | None = None
         self.running_entry: catalog.ModelEntry | None = None
@@ -787,6 +788,11 @@ class MainWindow(QMainWindow):
         self.panel_timer.stop()
         self._panel_dirty = True
         self._refresh_panel()
+
+    @Slot(str)
+    def on_run_status(self, text: str) -> None:
+        """What the run is busy with before its first step (compiling kernels), or "" once it generates."""
+        self.state_label.setText(text or ("Paused" if self.pause_button.isChecked() else "Generating…"))
 
     @Slot(str)
     def on_finished(self, outcome: str) -> None:

@@ -24,8 +24,13 @@ FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display fram
 CHUNK_STEPS = 256  # compiled steps per call (audio): 32 ms of sound, a few ms of compute
 
 
+COMPILING = "Compiling this model's fast kernels: the first run after installing takes up to a minute…"
+
 _IN_USE_GUARD = threading.Lock()
 _IN_USE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stepper -> the lock its run holds
+
+
+_WARMED: weakref.WeakSet = weakref.WeakSet()  # steppers whose compiled kernels are loaded
 
 
 def run_lock(stepper) -> threading.Lock:
@@ -138,6 +143,7 @@ class RunRequest:
 
 class GenerationWorker(QObject):
     batch_ready = Signal(object)  # Batch
+    status = Signal(int, str)  # run id, what the run is busy with before its first step ("" = generating)
     finished = Signal(int, str)  # run id, "done" | "stopped" | "error: ..."
 
     def __init__(self, run_id: int, request: RunRequest, controls: RunControls):
@@ -163,9 +169,24 @@ class GenerationWorker(QObject):
             if controls.stopped:
                 return "stopped"
         try:
+            self._warm_up(stepper)
             return self._run(stepper)
         finally:
             lock.release()
+
+    def _warm_up(self, stepper) -> None:
+        """Before a model's first run, compile its kernels or load them from numba's cache (under
+        the run lock), saying so when that takes long: the first run after installing. Done here,
+        no chunk's time includes it, so the real-time readout is generation's alone."""
+        if not hasattr(stepper, "warm_up") or stepper in _WARMED:
+            return
+        compiling = stepper.needs_compiling()
+        if compiling:
+            self.status.emit(self.run_id, COMPILING)
+        stepper.warm_up()
+        _WARMED.add(stepper)
+        if compiling:
+            self.status.emit(self.run_id, "")
 
     def _run(self, stepper) -> str:
         r, controls = self.request, self.controls
@@ -293,6 +314,7 @@ class GenerationRunner(QObject):
     """Starts and stops runs; forwards only the current run's batches to the GUI."""
 
     batch = Signal(object)  # Batch of the current run
+    status = Signal(str)  # what the current run is busy with before its first step ("" = generating)
     finished = Signal(str)  # outcome of the current run
 
     def __init__(self, parent=None):
@@ -318,6 +340,7 @@ class GenerationRunner(QObject):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.batch_ready.connect(self._on_batch)
+        worker.status.connect(self._on_status)
         worker.finished.connect(self._on_finished)
         self._thread, self._worker = thread, worker
         thread.start()
@@ -357,6 +380,11 @@ class GenerationRunner(QObject):
     def _on_batch(self, batch: Batch) -> None:
         if batch.run_id == self._run_id:
             self.batch.emit(batch)
+
+    @Slot(int, str)
+    def _on_status(self, run_id: int, text: str) -> None:
+        if run_id == self._run_id:
+            self.status.emit(text)
 
     @Slot(int, str)
     def _on_finished(self, run_id: int, outcome: str) -> None:
