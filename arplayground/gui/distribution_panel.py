@@ -75,6 +75,9 @@ class CandidateLabels(QWidget):
         painter.end()
 
 
+CAP = np.array([70, 70, 70, 255], np.uint8).view(np.uint32)[0]  # the dark top of each level bar
+
+
 class LevelBars(pg.ImageItem):
     """256 bars, each in its own colour (grey level v in grey v), drawn as one image.
 
@@ -96,15 +99,18 @@ class LevelBars(pg.ImageItem):
             rgb = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
         else:
             rgb = np.tile(np.array(SAMPLED_COLOUR, np.uint8), (256, 1))
-        self.fill = np.concatenate([rgb, np.full((256, 1), 255, np.uint8)], axis=1)  # (256, RGBA)
+        fill = np.concatenate([rgb, np.full((256, 1), 255, np.uint8)], axis=1)  # (256, RGBA)
+        self.fill = fill.view(np.uint32)[:, 0]  # each bar's RGBA bytes as one number: 4x less to move
         self.set_heights(self.heights, self.top)
 
     def set_heights(self, heights, top: float) -> None:
         self.heights, self.top = np.asarray(heights, float), float(top)
         rows = np.clip(np.ceil(self.heights / self.top * self.ROWS), 0, self.ROWS).astype(int)
         row = np.arange(self.ROWS)[:, None]  # row 0 is drawn at probability 0
-        image = np.where((row < rows)[:, :, None], self.fill[None], np.uint8(0))
-        image[(row == rows - 1) & (rows > 0)] = (70, 70, 70, 255)
+        packed = np.where(row < rows, self.fill, np.uint32(0))  # (ROWS, 256)
+        capped = np.flatnonzero(rows)
+        packed[rows[capped] - 1, capped] = CAP
+        image = packed.view(np.uint8).reshape(self.ROWS, 256, 4)
         self.setImage(image, autoLevels=False)
         self.setRect(QRectF(-0.5, 0.0, 256.0, self.top))
 
@@ -186,10 +192,18 @@ class DistributionPanel(QWidget):
         # The lab's "what if": the cumulative distribution sampled from (values in their own order,
         # as the inverse-CDF draw walks them), this step's uniform number u across it, and the
         # value u picks under the current settings. Shown while paused.
+        # Its room is kept while it is hidden (during a run), so a run's start and end do not lay
+        # the panel out again: that relayout and repaint cost the GUI thread ~40 ms each time.
         self.what_if_label = QLabel()
         self.what_if_label.setWordWrap(True)
+        self.what_if_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.what_if_label.setFixedHeight(3 * self.what_if_label.fontMetrics().lineSpacing() + 4)
         self.cdf_plot = pg.PlotWidget(background="w")
         self.cdf_plot.setFixedHeight(90)
+        for widget in (self.what_if_label, self.cdf_plot):
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            widget.setSizePolicy(policy)
         self.cdf_plot.setMouseEnabled(x=False, y=False)
         self.cdf_plot.hideButtons()
         self.cdf_plot.setMenuEnabled(False)
