@@ -75,6 +75,8 @@ class CandidateLabels(QWidget):
         painter.end()
 
 
+WHAT_IF_HINT = ('<span style="color:#777">Pause, or let the run finish, to see here what the current settings '
+                'would draw at the shown step.</span>')
 CAP = np.array([70, 70, 70, 255], np.uint8).view(np.uint32)[0]  # the dark top of each level bar
 
 
@@ -108,7 +110,7 @@ class LevelBars(pg.ImageItem):
         rows = np.clip(np.ceil(self.heights / self.top * self.ROWS), 0, self.ROWS).astype(int)
         row = np.arange(self.ROWS)[:, None]  # row 0 is drawn at probability 0
         packed = np.where(row < rows, self.fill, np.uint32(0))  # (ROWS, 256)
-        capped = np.flatnonzero(rows)
+        capped = np.flatnonzero(rows > 0)
         packed[rows[capped] - 1, capped] = CAP
         image = packed.view(np.uint8).reshape(self.ROWS, 256, 4)
         self.setImage(image, autoLevels=False)
@@ -363,8 +365,9 @@ class DistributionPanel(QWidget):
         self.cdf_plot.show()
 
     def hide_what_if(self) -> None:
+        """While a run streams (and in views without it): a line that says what will appear here."""
         self.what_if = None
-        self.what_if_label.hide()
+        self.what_if_label.setText(WHAT_IF_HINT)
         self.cdf_plot.hide()
 
     def value_at(self, x: float) -> int | None:

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.panel_timer.timeout.connect(self._refresh_panel)
         self.runner.batch.connect(self.on_batch)
         self.runner.status.connect(self.on_run_status)
+        self._label_before_status: str | None = None  # the state label's text while a status covers it
         self.runner.finished.connect(self.on_finished)
         self.controls: RunControls | None = None
         self.running_entry: catalog.ModelEntry | None = None
@@ -562,6 +563,7 @@ class MainWindow(QMainWindow):
             schedule=schedule,
         )
         self.runner.start(request, self.controls)
+        self._label_before_status = None
         self.state_label.setText("Paused" if paused else "Generating…")
         self._update_buttons()
 
@@ -571,7 +573,11 @@ class MainWindow(QMainWindow):
         self._update_buttons()
         if self.controls is not None and self.is_running():
             self.controls.set_paused(paused)
-            self.state_label.setText("Paused" if paused else "Generating…")
+            text = "Paused" if paused else "Generating…"
+            if self._label_before_status is not None:  # a status covers the label: show this after it
+                self._label_before_status = text
+            else:
+                self.state_label.setText(text)
         elif not paused and self.resumable:
             self.resume(paused=False)
 
@@ -791,11 +797,19 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_run_status(self, text: str) -> None:
-        """What the run is busy with before its first step (compiling kernels), or "" once it generates."""
-        self.state_label.setText(text or ("Paused" if self.pause_button.isChecked() else "Generating…"))
+        """What the run is busy with before its first step (compiling kernels); "" once it generates,
+        which puts back what the label said before (a replay's label, or Paused, or Generating…)."""
+        if text:
+            if self._label_before_status is None:
+                self._label_before_status = self.state_label.text()
+            self.state_label.setText(text)
+        elif self._label_before_status is not None:
+            self.state_label.setText(self._label_before_status)
+            self._label_before_status = None
 
     @Slot(str)
     def on_finished(self, outcome: str) -> None:
+        self._label_before_status = None  # the outcome replaces any status
         if self.branches:
             self._refresh_branch_box()  # lengths and NLLs, for comparing branches
         replayed, self.replaying = self.replaying, None

@@ -2,6 +2,9 @@
 
 The networks' sums may be reordered (SIMD); results stay within float32 round-off of torch's.
 Sampling code keeps strict IEEE semantics instead: it relies on -inf and on exact ties.
+
+numba's on-disk cache notices edits to a kernel's own file only: after editing this one, delete
+arplayground/nets/__pycache__/*.nbi and *.nbc, or the kernels keep the old code.
 """
 
 from __future__ import annotations

@@ -11,13 +11,18 @@ import os
 
 def compiled_on_disk(*kernels) -> bool:
     """True when every kernel (a numba dispatcher with cache=True) is compiled in this process
-    already or has an index in numba's cache; False when the next call compiles it (or when this
-    numba keeps its cache where we cannot see: then we only risk saying "compiling" needlessly)."""
+    already or has a current entry in numba's cache (same source, same numba, this CPU); False
+    when the next call compiles it. This reads numba's private cache objects: if they change, the
+    answer is False, and the app only says "compiling" when it might have loaded."""
     for kernel in kernels:
         if kernel.signatures:
             continue
-        cache_file = getattr(getattr(kernel, "_cache", None), "_cache_file", None)
-        index = getattr(cache_file, "_index_path", None)
-        if index is None or not os.path.exists(index):
+        try:
+            # _load_index() is empty when the source changed since, or another numba wrote it.
+            index = kernel._cache._cache_file._load_index()
+            magic = kernel.targetctx.codegen().magic_tuple()  # the CPU and its features
+            if not any(key[1] == magic for key in index):
+                return False
+        except Exception:
             return False
     return True

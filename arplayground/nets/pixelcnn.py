@@ -77,9 +77,6 @@ class MaskedConv2d(nn.Conv2d):
         # F.pad order: left, right, top, bottom; negative values crop (the rows a mask never reads).
         self.pad = (kw // 2, cols - 1 - kw // 2, kh // 2, rows - 1 - kh // 2)
 
-    def masked_weight(self) -> torch.Tensor:
-        return self.weight * self.mask
-
     def forward(self, x):
         rows, cols = self.kept
         return F.conv2d(F.pad(x, self.pad), self.weight[:, :, :rows, :cols], self.bias)
@@ -97,9 +94,9 @@ class GatedLayer(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)  # identity in eval(), so the cached sampler skips it
 
     @staticmethod
-    def gate(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    def gate(x: torch.Tensor) -> torch.Tensor:
         """tanh(first half) * sigmoid(second half) along the channel dimension."""
-        a, b = x.chunk(2, dim=dim)
+        a, b = x.chunk(2, dim=1)
         return torch.tanh(a) * torch.sigmoid(b)
 
     def vertical(self, v_pre: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -324,6 +321,12 @@ class NaivePixelCNNStepper(PixelCNNStepper):
 
     def _vertical_row(self, r: int) -> None:
         pass  # nothing cached
+
+    def needs_compiling(self) -> bool:
+        return False  # no compiled kernel
+
+    def warm_up(self) -> None:
+        pass
 
     def _start_row(self, r: int, columns_known: int = 0) -> None:
         pass  # nothing cached (push() still writes x_row, never read here)

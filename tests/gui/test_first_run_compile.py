@@ -43,3 +43,18 @@ def test_the_status_says_compiling_until_the_kernels_are_ready_and_only_once(qtb
     assert len(w.trace) == 784 and w.state_label.text() == "Done: 784 steps"
     generate_and_wait(qtbot, w)  # the next run finds them ready
     assert compiling.warm_ups == 1 and w.state_label.text() == "Done: 784 steps"
+
+
+def test_pausing_while_compiling_shows_paused_once_the_kernels_are_ready(qtbot, tiny_image_models):
+    w = open_window(qtbot, tiny_image_models, "image")
+    compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
+    w.steppers.loaded[w.current_entry().name] = compiling
+    w.generate_button.click()
+    qtbot.waitUntil(lambda: "Compiling" in w.state_label.text(), timeout=5_000)
+    w.pause_button.click()
+    assert "Compiling" in w.state_label.text()  # still what the run is busy with
+    compiling.may_finish.set()
+    qtbot.waitUntil(lambda: w.state_label.text() == "Paused", timeout=10_000)
+    w.pause_button.click()  # resume
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)
+    assert w.state_label.text() == "Done: 784 steps"
