@@ -80,5 +80,10 @@ def print_table(mode: str, model_name: str, seconds: float, unit: str, busy: str
         p50, p99, worst, worst_at, steps = measure(
             mode, model_name, seconds, generate, setup=setup, until_done=until_done and generate, again=again
         )
-        what = busy if generate else "idle"
-        print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} at {worst_at:.2f} | {steps:,} |", flush=True)
+        print_row(busy if generate else "idle", (p50, p99, worst, worst_at, steps))
+
+
+def print_row(what: str, measured) -> None:
+    """One row of print_table's table, from measure()'s result."""
+    p50, p99, worst, worst_at, steps = measured
+    print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} at {worst_at:.2f} | {steps:,} |", flush=True)

@@ -3,7 +3,8 @@
 1. one whole 28 x 28 sample through the generation loop with the cached fast path vs naive
    re-running of the network for every pixel; same seed, so the images must be identical;
 2. GUI event-loop latency (p50 / p99) on the real window (offscreen) while Image mode generates at
-   full speed, beside the same window idle.
+   full speed, beside the same window idle: single images back to back (a run starts and ends
+   every fraction of a second), and one long run (the ten-digit grid).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/image_speed.py
 
@@ -45,6 +46,7 @@ def main() -> None:
 
     from arplayground import catalog
     from arplayground.gui.app import configure_runtime
+    from arplayground.gui.views.image import GRIDS
     from arplayground.nets.pixelcnn import NaivePixelCNNStepper
 
     configure_runtime()  # the app's process settings: 1 torch thread, short GIL switch interval
@@ -75,6 +77,15 @@ def main() -> None:
         "image", entry.name, args.gui_seconds, "pixels",
         f"generating images back to back at full speed for {args.gui_seconds:g} s", again=True,
     )
+    # One long run: the grid of ten digits, 7,840 pixels in one batch, without the start and end of
+    # a run every fraction of a second that the row above includes.
+    ten = next(i for i, (_, shape) in enumerate(GRIDS) if shape[2] is not None)
+    gui_latency.print_row(
+        f"generating the ten-digit grid at full speed (one run, up to {args.gui_seconds:g} s)",
+        gui_latency.measure("image", entry.name, args.gui_seconds, True, until_done=True,
+                            setup=lambda window: window.views["image"].grid_box.setCurrentIndex(ten)),
+    )
+
 
 if __name__ == "__main__":
     main()

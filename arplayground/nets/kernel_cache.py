@@ -6,7 +6,6 @@ from the cache in well under a second. The app asks beforehand so it can say whi
 
 from __future__ import annotations
 
-import os
 
 
 def compiled_on_disk(*kernels) -> bool:
