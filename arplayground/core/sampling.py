@@ -8,6 +8,7 @@ comparisons reproducible step for step.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,10 +30,12 @@ class SamplerSettings:
     def clamped(self, vocab_size: int) -> "SamplerSettings":
         """The same settings forced into their valid ranges (the GUI shows the clamped values)."""
         t = float(self.temperature)
-        t = 0.0 if not np.isfinite(t) else min(max(t, 0.0), TEMPERATURE_MAX)
+        t = 0.0 if not math.isfinite(t) else min(max(t, 0.0), TEMPERATURE_MAX)
         k = min(max(int(self.top_k), 0), vocab_size)
         p = float(self.top_p)
-        p = 1.0 if not np.isfinite(p) else min(max(p, 0.0), 1.0)
+        p = 1.0 if not math.isfinite(p) else min(max(p, 0.0), 1.0)
+        if (t, k, p) == (self.temperature, self.top_k, self.top_p) and type(self.top_k) is int:
+            return self  # already in range: called twice a step, no new object needed
         return replace(self, temperature=t, top_k=k, top_p=p)
 
     @property
@@ -52,10 +55,11 @@ class Sample:
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
+    # Array methods, not np.max / np.sum: the same arithmetic without numpy's Python-level
+    # wrapper, which cost more than the arithmetic on 256 values (this runs for every step).
     x = np.asarray(x, dtype=np.float64)
-    finite_max = np.max(x)
-    shifted = x - finite_max
-    return shifted - np.log(np.sum(np.exp(shifted)))
+    shifted = x - x.max()
+    return shifted - math.log(np.exp(shifted).sum())
 
 
 def filtered_log_probs(logits: np.ndarray, settings: SamplerSettings) -> np.ndarray:
@@ -106,8 +110,8 @@ def stages(logits: np.ndarray, settings: SamplerSettings, u: float) -> Stages:
 
 def draw(probs: np.ndarray, u: float) -> int:
     """Inverse-CDF draw: the first value whose cumulative probability exceeds u."""
-    cumulative = np.cumsum(probs)
-    value = int(np.searchsorted(cumulative, u * cumulative[-1], side="right"))
+    cumulative = probs.cumsum()
+    value = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
     value = min(value, len(probs) - 1)
     while probs[value] == 0.0:  # float round-off can land on a removed value at the very top
         value -= 1
@@ -117,7 +121,10 @@ def draw(probs: np.ndarray, u: float) -> int:
 def sample(logits: np.ndarray, settings: SamplerSettings, u: float) -> Sample:
     settings = settings.clamped(len(logits))
     raw = np.exp(log_softmax(logits))
-    probs = np.exp(filtered_log_probs(logits, settings))
+    if settings.temperature == 1.0 and settings.top_k in (0, len(raw)) and settings.top_p >= 1.0:
+        probs = raw  # nothing to reshape: filtered_log_probs would compute the same numbers again
+    else:
+        probs = np.exp(filtered_log_probs(logits, settings))
     return Sample(raw_probs=raw, probs=probs, value=draw(probs, u), u=float(u))
 
 
@@ -158,4 +165,4 @@ def step_uniforms(seed: int, first_step: int, n: int) -> np.ndarray:
 def entropy(probs: np.ndarray) -> float:
     """Shannon entropy in nats."""
     p = probs[probs > 0]
-    return float(-np.sum(p * np.log(p)))
+    return float(-(p * np.log(p)).sum())

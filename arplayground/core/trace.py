@@ -41,7 +41,7 @@ class StepRecord:
     def from_sample(position: int, smp: Sample, settings: SamplerSettings, seconds: float) -> "StepRecord":
         raw = smp.raw_probs
         k = min(TOP_CANDIDATES, len(raw))
-        top = np.argsort(-raw, kind="stable")[:k]
+        top = (-raw).argsort(kind="stable")[:k]
         p = raw[smp.value]
         return StepRecord(
             position=position,
