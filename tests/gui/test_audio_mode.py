@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from arplayground import catalog
-from arplayground.audio.mulaw import encode
+from arplayground.audio.mulaw import decode, encode
 from arplayground.audio.wav import read_wav
 from arplayground.core.generate import generate_chunks
 from tests.gui.helpers import generate_and_wait, open_window
@@ -42,6 +42,7 @@ def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(
     np.testing.assert_array_equal(view.levels, expected)
     x, y = view.curve.getData()
     assert len(x) == 2400 and x[-1] == pytest.approx(2399 / 8000)
+    np.testing.assert_array_equal(y, decode(expected))  # decoded batch by batch, as the clip grew
     assert "x faster than real time" in view.readout.text()
     # The panel shows the newest sample's full distribution over the 256 levels.
     assert "drew level" in window.panel.title.text() and "amplitude" in window.panel.title.text()

@@ -50,6 +50,8 @@ class AudioModeView(QObject):
     def __init__(self):
         super().__init__()
         self.levels = np.zeros(0, np.uint8)  # the clip: mu-law levels at 8 kHz
+        self._times, self._amplitude = np.zeros(0), np.zeros(0, np.float32)  # the clip as drawn, decoded
+        self._decoded_until = 0  # samples of the clip decoded into _amplitude since levels last changed
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
         # step -> (raw, sampled) full distributions: each chunk's last step (the newest step, and
@@ -326,11 +328,20 @@ class AudioModeView(QObject):
     # -- the waveform ----------------------------------------------------------------------------
 
     def _redraw(self, grow_only: bool) -> None:
-        t = np.arange(len(self.levels)) / SAMPLE_RATE
-        amplitude = decode(self.levels)
+        """Redraw the clip. grow_only: a run added samples since the last redraw, and only those
+        are decoded and looked at for the axis (each batch of a long clip used to decode it all)."""
+        if grow_only and len(self._amplitude) == len(self.levels):
+            new = slice(min(self._decoded_until, self.generated_until), self.generated_until)
+            self._amplitude[new] = decode(self.levels[new])
+        else:
+            self._times = np.arange(len(self.levels)) / SAMPLE_RATE
+            self._amplitude = decode(self.levels)
+            new = slice(0, self.generated_until)
+        self._decoded_until = self.generated_until
+        t, amplitude = self._times, self._amplitude
         self.kept_curve.setData(t[: self.prefix_len], amplitude[: self.prefix_len])
         self.curve.setData(t[self.prefix_len : self.generated_until], amplitude[self.prefix_len : self.generated_until])
-        self._fit_amplitude(grow_only, amplitude[: self.generated_until])
+        self._fit_amplitude(grow_only, amplitude[new])  # growing: the axis takes the larger of it and the new samples
 
     def _fit_amplitude(self, grow_only: bool, shown: np.ndarray) -> None:
         """The smallest step of AMPLITUDE_SCALES that holds the loudest sample shown (the smallest
