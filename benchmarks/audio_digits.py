@@ -14,6 +14,7 @@ right-centred but broad distribution does), and its accuracy on jittered real te
     .venv/bin/python benchmarks/audio_digits.py --data ../shared/datasets/fsdd
     .venv/bin/python benchmarks/audio_digits.py --model fsdd-wavenet --model path/to/other.json  # side by side
     .venv/bin/python benchmarks/audio_digits.py --temperature 1 --temperature 0.9   # settings side by side
+    .venv/bin/python benchmarks/audio_digits.py --top-p 1 --top-p 0.9
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, action="append", default=[],
                         help="repeat to compare temperatures with the same listeners and seeds (default 1)")
     parser.add_argument("--top-k", type=int, default=0)
-    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--top-p", type=float, action="append", default=[],
+                        help="repeat to compare top-p values (with every temperature) on the same listeners and seeds (default 1)")
     args = parser.parse_args()
 
     import torch
@@ -153,14 +155,15 @@ def main() -> None:
     entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
     n = int(args.seconds * RATE)
     summary = []
-    for entry, temperature in [(e, t) for e in entries for t in args.temperature or [1.0]]:
-        settings = SamplerSettings(temperature=temperature, top_k=args.top_k, top_p=args.top_p)
+    for entry, temperature, top_p in [(e, t, p) for e in entries for t in args.temperature or [1.0] for p in args.top_p or [1.0]]:
+        settings = SamplerSettings(temperature=temperature, top_k=args.top_k, top_p=top_p)
         stepper = catalog.load_stepper(entry)
         print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips of {args.seconds} s per digit at "
-              f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {args.top_p}, speaker: any, then each in turn\n")
+              f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {top_p}, speaker: any, then each in turn\n")
         print("| digit | clean listener: right | read as | hiss-tolerant: right | read as | RMS (median) |")
         print("|---:|---:|---|---:|---|---:|")
         total = total_tolerant = 0
+        all_rms = []
         for digit in range(10):
             heard, heard_tolerant, rms = [], [], []
             for k in range(args.per_digit):
@@ -170,18 +173,19 @@ def main() -> None:
                 rms.append(float(np.sqrt(np.mean(audio**2))))
                 heard.append(int(predict(features(audio)[None])[0]))
                 heard_tolerant.append(int(tolerant(features(audio)[None])[0]))
+            all_rms.extend(rms)
             right, right_tolerant = sum(h == digit for h in heard), sum(h == digit for h in heard_tolerant)
             total, total_tolerant = total + right, total_tolerant + right_tolerant
             print(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, heard))} | {right_tolerant}/{args.per_digit} | "
                   f"{' '.join(map(str, heard_tolerant))} | {statistics.median(rms):.3f} |", flush=True)
-        summary.append((entry, temperature, total, total_tolerant))
+        summary.append((entry, temperature, top_p, total, total_tolerant, statistics.median(all_rms)))
     real_rms = statistics.median(float(np.sqrt(np.mean(decode(c[0]) ** 2))) for c in split["test"])
     print(f"\nreal test clips: median RMS {real_rms:.3f}\n")
-    print("| model | card | temperature | read as the requested digit: clean listener | hiss-tolerant listener | chance |")
-    print("|---|---|---:|---:|---:|---:|")
-    for entry, temperature, total, total_tolerant in summary:
-        print(f"| {entry.name} | {entry.card_path} | {temperature} | {total} of {10 * args.per_digit} | "
-              f"{total_tolerant} of {10 * args.per_digit} | {args.per_digit} |")
+    print("| model | card | temperature | top-p | read as the requested digit: clean listener | hiss-tolerant listener | clip RMS (median) | chance |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for entry, temperature, top_p, total, total_tolerant, rms in summary:
+        print(f"| {entry.name} | {entry.card_path} | {temperature} | {top_p} | {total} of {10 * args.per_digit} | "
+              f"{total_tolerant} of {10 * args.per_digit} | {rms:.3f} | {args.per_digit} |")
 
 
 if __name__ == "__main__":
