@@ -89,19 +89,26 @@ def generate(
 
 @dataclass(frozen=True)
 class Chunk:
-    """Many consecutive steps run inside compiled code (audio): StepRecord's fields column by
-    column, plus the full distributions of the chunk's last step (what the panel shows)."""
+    """Many consecutive steps run inside compiled code (audio, images): StepRecord's fields column
+    by column, plus the full distributions of the chunk's last step (what the panel shows). A
+    grid's chunk holds every lane of each position, position-major (step i is lane i % lanes)."""
 
     position: int  # of the first step
-    columns: dict  # value, prob, sampled_prob, rank, entropy (n,); top_values, top_raw, top_sampled (n, K)
+    columns: dict  # value, prob, sampled_prob, rank, entropy (n,); top_values, top_raw, top_sampled (n, K);
+    #               optionally raw, sampled (n, V): every step's full distributions (images)
     us: np.ndarray  # the uniform number of each step
     settings: SamplerSettings  # read once before the chunk: a change applies from the next chunk
     seconds: float  # compute time of the whole chunk
     last_raw: np.ndarray
     last_sampled: np.ndarray
+    lanes: int = 1
 
     def __len__(self) -> int:
         return len(self.us)
+
+    @property
+    def positions(self) -> int:
+        return len(self.us) // self.lanes
 
     @property
     def values(self) -> np.ndarray:
@@ -110,7 +117,7 @@ class Chunk:
     def record(self, i: int) -> StepRecord:
         c = self.columns
         return StepRecord(
-            position=self.position + i, value=int(c["value"][i]), prob=float(c["prob"][i]),
+            position=self.position + i // self.lanes, value=int(c["value"][i]), prob=float(c["prob"][i]),
             sampled_prob=float(c["sampled_prob"][i]), rank=int(c["rank"][i]), entropy=float(c["entropy"][i]),
             kept=int(c["kept"][i]),
             top_values=c["top_values"][i].copy(), top_raw=c["top_raw"][i].copy(), top_sampled=c["top_sampled"][i].copy(),
@@ -137,6 +144,8 @@ def generate_chunks(
     """
     forced = forced or {}
     stepper.reset(prefix, condition)
+    lanes = getattr(stepper, "lanes", 1)
+    assert lanes == 1 or not forced, "values are forced in single sequences, not grids"
     vocab_size = len(stepper.vocab)
     position = len(prefix)
     end = position + n_steps
@@ -146,20 +155,23 @@ def generate_chunks(
             yield _forced_chunk(stepper, position, forced[position], current, step_uniform(seed, position))
             position += 1
             continue
-        n = min(chunk_steps() if callable(chunk_steps) else chunk_steps, end - position)
+        # chunk_steps counts values drawn: a grid's chunk spans that many divided by its lanes.
+        n = min(max(1, (chunk_steps() if callable(chunk_steps) else chunk_steps) // lanes), end - position)
         n = min(n, min((p for p in forced if p > position), default=end) - position)  # stop before a forced one
-        us = step_uniforms(seed, position, n)
+        # Lane j draws with seed + j, as in generate(): (positions, lanes), or (positions,) for one.
+        us = step_uniforms(seed, position, n) if lanes == 1 else np.stack(
+            [step_uniforms(seed + j, position, n) for j in range(lanes)], axis=1)
         started = time.perf_counter()
         columns = stepper.run_chunk(current, us, TOP_CANDIDATES)
         seconds = time.perf_counter() - started
-        yield Chunk(position, columns, us, current, seconds, stepper.raw.copy(), stepper.probs.copy())
+        yield Chunk(position, columns, us.reshape(-1), current, seconds, stepper.raw.copy(), stepper.probs.copy(), lanes)
         position += n
 
 
 def uses_chunks(stepper, per_step_settings: bool = False) -> bool:
     """Compiled chunks for a stepper that has them, unless every step must read its own settings
     (replaying a trace: settings are read once per chunk)."""
-    return hasattr(stepper, "run_chunk") and not per_step_settings
+    return getattr(stepper, "run_chunk", None) is not None and not per_step_settings
 
 
 def run_steps(

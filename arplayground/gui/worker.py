@@ -124,7 +124,7 @@ class Batch:
     lanes: tuple  # per record: which image of a grid it belongs to (all 0 for a single sequence)
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
-    chunks: tuple = ()  # core.generate.Chunk objects, for steppers that run compiled chunks (audio)
+    chunks: tuple = ()  # core.generate.Chunk objects, for steppers that run compiled chunks (audio, images)
     receipt: object = None  # the sender's semaphore of batches in flight: released once the GUI has it
 
     def record_into(self, trace) -> None:
@@ -305,7 +305,7 @@ class ChunkFeed:
         self.waiting.append(chunk)
         # The compiled time of the chunk: the rate shown is generation's, not the one-off loading
         # and priming before the first chunk.
-        return len(chunk), len(chunk), chunk.seconds
+        return len(chunk), getattr(chunk, "positions", len(chunk)), chunk.seconds
 
     @staticmethod
     def show_every_turn(speed: float) -> bool:

@@ -167,19 +167,27 @@ class PixelCNNStepper:
         self.label = torch.tensor([cfg.n_classes])
         self.position = 0
         self._logits: np.ndarray | None = None
+        self.raw, self.probs = np.zeros(cfg.levels), np.zeros(cfg.levels)  # run_chunk's last step's distributions
         self._weights = None  # the compiled column's, made on first use
         self._row_weights = None  # the vertical convolutions' kept rows
 
     def needs_compiling(self) -> bool:
-        """Whether warm_up() will compile the column kernel (the first run after installing)."""
-        from arplayground.nets import pixelcnn_kernels
+        """Whether warm_up() will compile the kernels (the first run after installing)."""
+        from arplayground.nets import pixelcnn_kernels as k
         from arplayground.nets.kernel_cache import compiled_on_disk
 
-        return not compiled_on_disk(pixelcnn_kernels.pixel_column)
+        return not compiled_on_disk(k.pixel_column, k.run_pixels)
 
     def warm_up(self) -> None:
-        """Compile the column kernel, or load it from numba's cache, before a run is timed or watched."""
-        self.reset([], None)
+        """Compile the kernels, or load them from numba's cache, before a run is timed or watched:
+        for one image and for a grid (whose rows are strided views, a second compiled variant)."""
+        from arplayground.core.sampling import SamplerSettings
+        from arplayground.core.trace import TOP_CANDIDATES
+
+        for condition in (None, [None, None]):
+            self.reset([], condition)
+            lanes = 1 if condition is None else len(condition)
+            self.run_chunk(SamplerSettings(), np.full((1, lanes), 0.5), TOP_CANDIDATES)
 
     @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
@@ -283,6 +291,47 @@ class PixelCNNStepper:
         self._column(self.position % self.W)
         self._logits = self._work[-1].astype(np.float64)
 
+    def run_chunk(self, settings, uniforms, top: int) -> dict:
+        """The next len(uniforms) positions in compiled code: for each, every lane draws with
+        uniforms[i, lane] (settings clamped), by core.sampling's rules, is recorded and pushed.
+        Returns StepRecord's fields as columns, position-major (row i * lanes + lane), with each
+        step's full distributions ("raw", "sampled"); self.raw / self.probs hold the last step's."""
+        from arplayground.nets.pixelcnn_kernels import run_pixels
+
+        us = np.ascontiguousarray(uniforms, np.float64).reshape(len(uniforms), -1)  # (positions, lanes)
+        n, B = us.shape
+        assert B == self.lanes and self.position + n <= self.H * self.W
+        L = self.model.cfg.levels
+        out = {
+            "value": np.zeros(n * B, np.int32), "prob": np.zeros(n * B, np.float32), "sampled_prob": np.zeros(n * B, np.float32),
+            "rank": np.zeros(n * B, np.int32), "entropy": np.zeros(n * B, np.float32), "kept": np.zeros(n * B, np.int32),
+            "top_values": np.zeros((n * B, top), np.int32),
+            "top_raw": np.zeros((n * B, top), np.float32), "top_sampled": np.zeros((n * B, top), np.float32),
+            "raw": np.zeros((n * B, L), np.float32), "sampled": np.zeros((n * B, L), np.float32),
+        }
+        names = ("value", "prob", "sampled_prob", "rank", "entropy", "kept", "top_values", "top_raw", "top_sampled", "raw", "sampled")
+        temperature = settings.temperature if not settings.greedy else 0.0
+        done = 0
+        while done < n:  # the compiled loop stops at the end of a row: the next row's vertical stack is torch's
+            r, c = divmod(self.position, self.W)
+            m = min(n - done, self.W - c)
+            rows = slice(done * B, (done + m) * B)
+            run_pixels(c, m, float(temperature), int(settings.top_k), float(settings.top_p), us[done : done + m],
+                       *(out[name][rows] for name in names), self.raw, self.probs,
+                       self.pixels[:, r], self.x_pad_array[:, 0, self.p0 + r], self.x_row, self.h_rows, self.v_to_h,
+                       *self._weights, *self._work)
+            self.position += m
+            done += m
+            if self.position == self.H * self.W:
+                self._logits = None  # the image is complete
+            elif c + m == self.W:
+                self._vertical_row(r + 1)
+                self._start_row(r + 1)
+                self._compute_logits()
+            else:
+                self._logits = self._work[-1].astype(np.float64)  # the kernel left the next column's
+        return out
+
     def logits(self) -> np.ndarray:
         """(256,) for one image; (lanes, 256) for a grid."""
         assert self._logits is not None, "reset() first"
@@ -321,6 +370,8 @@ class NaivePixelCNNStepper(PixelCNNStepper):
 
     def _vertical_row(self, r: int) -> None:
         pass  # nothing cached
+
+    run_chunk = None  # the baseline runs the per-step loop only
 
     def needs_compiling(self) -> bool:
         return False  # no compiled kernel

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from arplayground.nets.fast_math import FAST, gate32
+from arplayground.nets.sampling_kernels import record_into, sample_into
 
 
 @njit(nogil=True, cache=True, fastmath=FAST)
@@ -64,3 +65,39 @@ def pixel_column(c, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_
             for i in range(z.shape[0]):
                 acc += w_head2[o, i] * z[i]
             logits[b, o] = acc
+
+
+@njit(nogil=True, cache=True)
+def run_pixels(c0, n, temperature, top_k, top_p, uniforms, out_value, out_prob, out_sampled, out_rank,
+               out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, out_raw, out_probs,
+               raw, probs, row_pixels, x_row_pad, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_out,
+               w_head1, b_head1, w_head2, b_head2, h, pre, g, z, logits):
+    """Pixels c0 .. c0 + n - 1 of the current row (n <= W - c0), every lane: draw each from the
+    current logits with uniforms[i, lane], record it (out_* row i * lanes + lane, with the full raw
+    and sampled distributions), write it into the row's caches, then compute the next column's
+    logits (unless the row is finished: the next row's vertical stack needs torch).
+
+    row_pixels (lanes, W) int64 and x_row_pad (lanes, W) float32 are this row of the image and of
+    its normalised, padded copy; x_row as for pixel_column.
+    """
+    lanes = logits.shape[0]
+    W = row_pixels.shape[1]
+    p0 = w_first.shape[1]
+    logp = np.empty(raw.shape[0])
+    for i in range(n):
+        c = c0 + i
+        for b in range(lanes):
+            k = i * lanes + b
+            value, entropy = sample_into(logits[b], temperature, top_k, top_p, uniforms[i, b], raw, probs, logp)
+            record_into(k, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
+                        out_kept, out_top_values, out_top_raw, out_top_sampled)
+            for v in range(raw.shape[0]):
+                out_raw[k, v] = raw[v]
+                out_probs[k, v] = probs[v]
+            row_pixels[b, c] = value
+            x = np.float32(value) / np.float32(127.5) - np.float32(1.0)  # as PixelCNN.normalise
+            x_row_pad[b, c] = x
+            x_row[b, p0 + c] = x
+        if c + 1 < W:
+            pixel_column(c + 1, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_out,
+                         w_head1, b_head1, w_head2, b_head2, h, pre, g, z, logits)

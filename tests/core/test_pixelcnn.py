@@ -172,3 +172,49 @@ def test_needs_compiling_is_true_only_until_the_kernel_is_in_numbas_cache(tmp_pa
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300) for _ in range(2)]
     assert [r.stdout.split() for r in runs] == [["True", "False"], ["False", "False"]], [r.stderr for r in runs]
+
+
+@pytest.mark.parametrize("settings", [SamplerSettings(), SamplerSettings(temperature=0.8, top_k=20, top_p=0.9),
+                                      SamplerSettings(temperature=0.0)], ids=["plain", "filtered", "greedy"])
+@pytest.mark.parametrize("condition", [3, [None, 2, 7]], ids=["one image", "grid of three"])
+def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings, condition):
+    """From a prefix that ends mid-row, in chunks that cross row ends: the same values, records
+    and full distributions as the per-step loop, lane by lane for a grid."""
+    from arplayground.core.generate import generate_chunks
+
+    prefix = list(range(0, 250, 19))  # 14 pixels: row 1 is half given
+    n = CFG.height * CFG.width - len(prefix)
+    per_step = list(generate(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition))
+    lanes = per_step[0].lanes
+    chunks = list(generate_chunks(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition, chunk_steps=11 * lanes))
+    assert [c.positions for c in chunks] == [11] * 4 + [6] and all(c.lanes == lanes for c in chunks)
+    assert np.concatenate([c.values for c in chunks]).tolist() == [s.record.value for s in per_step]
+    records = [c.record(i) for c in chunks for i in range(len(c))]
+    raw = np.concatenate([c.columns["raw"] for c in chunks])
+    sampled = np.concatenate([c.columns["sampled"] for c in chunks])
+    for i in range(0, len(per_step), 7):
+        mine, theirs = records[i], per_step[i].record
+        assert (mine.position, mine.rank, mine.kept, mine.u) == (theirs.position, theirs.rank, theirs.kept, theirs.u)
+        assert mine.prob == pytest.approx(theirs.prob, rel=1e-4, abs=1e-6)
+        assert mine.entropy == pytest.approx(theirs.entropy, rel=1e-4, abs=1e-6)
+        assert mine.top_values.tolist() == theirs.top_values.tolist()
+        np.testing.assert_allclose(raw[i], per_step[i].sample.raw_probs, atol=1e-5)
+        np.testing.assert_allclose(sampled[i], per_step[i].sample.probs, atol=1e-5)
+
+
+def test_chunks_and_a_forced_value_between_them_keep_the_stepper_exact(net):
+    """A forced value (a branch) is taken by logits()/push() between chunks; the chunks after it go
+    on from there: the same values as the per-step loop, and the stepper's logits at the end are
+    the full forward pass's."""
+    from arplayground.core.generate import generate_chunks
+
+    stepper = PixelCNNStepper(net, GreyLevels())
+    chunks = list(generate_chunks(stepper, [], 30, lambda: SamplerSettings(), 2, 4, chunk_steps=8, forced={20: 255}))
+    values = np.concatenate([c.values for c in chunks])
+    per_step = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], 30, lambda: SamplerSettings(), 2, 4, forced={20: 255})]
+    assert values[20] == 255 and values.tolist() == per_step
+    with torch.no_grad():
+        image = torch.zeros(1, CFG.height, CFG.width, dtype=torch.long)
+        image.view(-1)[:30] = torch.as_tensor(values)
+        full = net(image, torch.tensor([4]))[0, :, 30 // CFG.width, 30 % CFG.width].numpy()
+    np.testing.assert_allclose(stepper.logits(), full, atol=1e-4)

@@ -316,13 +316,24 @@ class ImageModeView(QObject):
         return tuple(prefix), condition, n_steps
 
     def append(self, batch) -> None:
+        """New pixels: StepRecords (the per-step loop: a replay) or compiled chunks, each with
+        every step's full distributions (a forced step's chunk: its own, as its last)."""
         start = self.canvas.known
         if batch.distributions:
             for i, (raw, sampled) in enumerate(batch.distributions):
                 lane = batch.lanes[i]
                 pixel = start + i // self.lanes
                 self.raw[lane, pixel], self.sampled[lane, pixel] = raw, sampled
-        self.canvas.append([r.value for r in batch.records], batch.lanes)
+        if batch.records:
+            self.canvas.append([r.value for r in batch.records], batch.lanes)
+        for chunk in batch.chunks:
+            pixels = slice(chunk.position, chunk.position + chunk.positions)
+            if "raw" in chunk.columns:  # (positions * lanes, 256), position-major
+                self.raw[:, pixels] = chunk.columns["raw"].reshape(chunk.positions, self.lanes, -1).transpose(1, 0, 2)
+                self.sampled[:, pixels] = chunk.columns["sampled"].reshape(chunk.positions, self.lanes, -1).transpose(1, 0, 2)
+            else:
+                self.raw[0, chunk.position], self.sampled[0, chunk.position] = chunk.last_raw, chunk.last_sampled
+            self.canvas.append(chunk.values, np.tile(np.arange(self.lanes), chunk.positions))
 
     def rewind(self, steps: int) -> None:
         """Keep the first `steps` drawn pixels (single image: the lab does not step grids back)."""

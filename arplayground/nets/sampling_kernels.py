@@ -1,0 +1,128 @@
+"""Sampling and per-step records in compiled code (numba, nogil), for the models' chunked paths.
+
+Sampling follows core.sampling rule for rule (log-space, temperature, then top-k, then top-p,
+stable ties, inverse-CDF draw), so a chunk draws what the per-step generation loop would draw from
+the same logits and uniform numbers. Strict IEEE arithmetic here (no fastmath): it relies on -inf
+and on exact ties.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from arplayground.core.sampling import GREEDY_BELOW
+
+
+@njit(nogil=True, cache=True)
+def _log_softmax_inplace(x):
+    m = -np.inf
+    for v in x:
+        if v > m:
+            m = v
+    total = 0.0
+    for v in x:
+        total += math.exp(v - m)
+    log_total = math.log(total)
+    for i in range(len(x)):
+        # The same formula as core.sampling.log_softmax, but the sum above runs in order where
+        # np.sum adds pairwise: the last bits can differ. Draws are compared in tests, not assumed.
+        x[i] = (x[i] - m) - log_total
+
+
+@njit(nogil=True, cache=True)
+def _keep_top(logp, order, keep):
+    """Remove every value ranked `keep` or lower (order: most likely first), renormalise."""
+    for j in range(keep, len(order)):
+        logp[order[j]] = -np.inf
+    _log_softmax_inplace(logp)
+
+
+@njit(nogil=True, cache=True)
+def sample_into(logits, temperature, top_k, top_p, u, raw, probs, logp):
+    """core.sampling.sample(), compiled: fills raw and probs (float64), returns the drawn value
+    and the raw distribution's entropy (nats)."""
+    L = len(logits)
+    for i in range(L):
+        raw[i] = logits[i]
+    _log_softmax_inplace(raw)
+    entropy = 0.0
+    for i in range(L):
+        log_p = raw[i]
+        raw[i] = math.exp(log_p)
+        entropy -= raw[i] * log_p  # from the log-probabilities at hand: no 256 extra logs
+    if temperature == 1.0 and top_k == 0 and top_p >= 1.0:
+        probs[:] = raw  # nothing to reshape
+    elif temperature < GREEDY_BELOW:
+        best = 0
+        for i in range(L):
+            if logits[i] > logits[best]:
+                best = i
+        probs[:] = 0.0
+        probs[best] = 1.0
+    else:
+        for i in range(L):
+            logp[i] = logits[i] / temperature
+        _log_softmax_inplace(logp)
+        if 0 < top_k < L:
+            _keep_top(logp, np.argsort(-logp, kind="mergesort"), top_k)
+        if top_p < 1.0:
+            order = np.argsort(-logp, kind="mergesort")
+            cumulative, keep = 0.0, L
+            for j in range(L):  # the first rank whose cumulative mass reaches p, kept with all above it
+                cumulative += math.exp(logp[order[j]])
+                if cumulative >= top_p:
+                    keep = j + 1
+                    break
+            _keep_top(logp, order, keep)
+        for i in range(L):
+            probs[i] = math.exp(logp[i])
+    total = 0.0
+    for i in range(L):
+        total += probs[i]
+    target, cumulative, value = u * total, 0.0, L
+    for i in range(L):
+        cumulative += probs[i]
+        if cumulative > target:
+            value = i
+            break
+    value = min(value, L - 1)
+    while probs[value] == 0.0:  # round-off at the very top can land on a removed value
+        value -= 1
+    return value, entropy
+
+
+@njit(nogil=True, cache=True)
+def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
+                out_kept, out_top_values, out_top_raw, out_top_sampled):
+    """StepRecord's fields for step i of a chunk (top candidates: most likely first, ties by value)."""
+    p = raw[value]
+    out_value[i], out_prob[i], out_sampled[i] = value, p, probs[value]
+    rank, kept = 0, 0
+    for v in range(len(raw)):
+        if raw[v] > p:
+            rank += 1
+        if probs[v] > 0.0:
+            kept += 1
+    out_rank[i], out_entropy[i], out_kept[i] = rank, entropy, kept
+    k = out_top_values.shape[1]
+    top_v = np.empty(k, np.int64)
+    top_p = np.empty(k)
+    count = 0
+    for v in range(len(raw)):  # insertion into a sorted top-k; equal probabilities keep the lower value first
+        q = raw[v]
+        if count == k and not q > top_p[k - 1]:
+            continue
+        j = count if count < k else k - 1
+        while j > 0 and top_p[j - 1] < q:
+            top_p[j], top_v[j] = top_p[j - 1], top_v[j - 1]
+            j -= 1
+        top_p[j], top_v[j] = q, v
+        if count < k:
+            count += 1
+    for j in range(k):
+        out_top_values[i, j] = top_v[j]
+        out_top_raw[i, j] = top_p[j]
+        out_top_sampled[i, j] = probs[top_v[j]]
