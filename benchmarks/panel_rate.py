@@ -59,7 +59,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for hz in (20, 60):
                 main_window.PANEL_HZ = hz
-                _, late99, _, _, made = gui_latency.measure(mode, model, args.seconds, True, **options)
+                _, late99, _, _, made, _ = gui_latency.measure(mode, model, args.seconds, True, **options)
                 steps[hz].append(made)
                 p99[hz].append(late99)
         s20, s60 = statistics.median(steps[20]), statistics.median(steps[60])

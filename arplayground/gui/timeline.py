@@ -86,19 +86,33 @@ class Timeline(QWidget):
         self.slider.valueChanged.connect(self._on_slider)
         self.play_button.toggled.connect(self._on_play_toggled)
 
-    def set_trace(self, trace) -> None:
+    def set_trace(self, trace, planned_steps: int | None = None) -> None:
+        """Show `trace`. planned_steps: a run that will grow to that many steps: the step axis is
+        fixed at its length from the start (the curve grows into it, like a progress bar), so the
+        axes are not laid out again as the run starts and grows (that cost the window ~15 ms at
+        every Generate)."""
         self.trace = trace
+        view = self.plot.getPlotItem().vb
+        if planned_steps:
+            view.enableAutoRange(x=False)
+            self.plot.setXRange(0, planned_steps + 1, padding=0.01)
+        else:
+            view.enableAutoRange(x=True)
         self.refresh()
 
     @Slot()
     def refresh(self) -> None:
         """Redraw the measure over every step so far (called at most at the panel's rate)."""
         n = 0 if self.trace is None else len(self.trace)
+        view = self.plot.getPlotItem().vb
         if n == 0:
+            view.enableAutoRange(y=False)  # an empty run keeps the last y range: no relayout until it has steps
             self.curve.setData([], [])
         else:
             y = np.asarray(MEASURES[self.measure_box.currentText()](self.trace), dtype=np.float64)
             self.curve.setData(np.arange(1, n + 1), y)
+            if not view.autoRangeEnabled()[1]:
+                view.enableAutoRange(y=True)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, n - 1))
         self.slider.blockSignals(False)

@@ -148,6 +148,16 @@ def test_the_timeline_plots_every_step_and_scrubbing_shows_and_highlights_the_st
     w.close()
 
 
+def test_the_timelines_step_axis_spans_the_whole_run_from_its_first_step(qtbot, all_models):
+    """The curve grows into a fixed axis: no relayout of the axes as a run starts and grows."""
+    w = open_window(qtbot, all_models, "image")
+    step_times(qtbot, w, 1)  # a run of 784 pixels, paused after its first
+    x_range = w.timeline.plot.getPlotItem().vb.viewRange()[0]
+    assert x_range[0] <= 0 and 785 <= x_range[1] < 800
+    click(qtbot, w.stop_button)
+    w.close()
+
+
 @pytest.mark.parametrize("mode", ["text", "image", "audio"])
 def test_an_exported_trace_opens_in_a_new_window_and_replays_exactly(qtbot, all_models, mode, tmp_path):
     w = open_window(qtbot, all_models, mode)
