@@ -36,6 +36,7 @@ def measure(mode: str, model_name: str, seconds: float, generate: bool, setup=No
     lateness, when = [], []
     done_steps = [0]  # steps of the runs already finished (again=True)
     run_ends = [0.0]  # seconds into the measurement: the first Generate, then each run's end
+    measuring = [True]
     clock = QElapsedTimer()
     interval_ms = 10
     timer = QTimer()
@@ -59,12 +60,14 @@ def measure(mode: str, model_name: str, seconds: float, generate: bool, setup=No
                 run_ends.append(clock.nsecsElapsed() / 1e9)
                 if outcome == "done":
                     done_steps[0] += len(window.trace)
-                    QTimer.singleShot(0, window.generate_button.click)
+                    # Not once the measurement is over: the window is deleted by the time it would run.
+                    QTimer.singleShot(0, lambda: measuring[0] and window.generate_button.click())
             window.runner.finished.connect(next_run)
     clock.start()
     timer.start()
     QTimer.singleShot(int(seconds * 1000), app.quit)
     app.exec()  # the application's real event loop, measured by its own timer
+    measuring[0] = False
     timer.stop()
     window.runner.stop()
     steps = done_steps[0] + len(window.trace)
