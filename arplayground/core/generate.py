@@ -11,6 +11,8 @@ import numpy as np
 from arplayground.core.sampling import Sample, SamplerSettings, sample, step_uniform, step_uniforms
 from arplayground.core.trace import TOP_CANDIDATES, StepRecord
 
+CHUNK_VALUES = 256  # values drawn in one compiled chunk at most (audio: 32 ms of sound)
+
 
 class Stepper(Protocol):
     """What the generation loop needs from a model (text, image or audio alike)."""
@@ -155,8 +157,9 @@ def generate_chunks(
             yield _forced_chunk(stepper, position, forced[position], current, step_uniform(seed, position))
             position += 1
             continue
-        # chunk_steps counts values drawn: a grid's chunk spans that many divided by its lanes.
-        n = min(max(1, (chunk_steps() if callable(chunk_steps) else chunk_steps) // lanes), end - position)
+        # chunk_steps counts positions (the worker's pacing does too); a grid draws one value per
+        # image at each, so its chunks also stop at CHUNK_VALUES values: a few ms of compute.
+        n = min(chunk_steps() if callable(chunk_steps) else chunk_steps, max(1, CHUNK_VALUES // lanes), end - position)
         n = min(n, min((p for p in forced if p > position), default=end) - position)  # stop before a forced one
         # Lane j draws with seed + j, as in generate(): (positions, lanes), or (positions,) for one.
         us = step_uniforms(seed, position, n) if lanes == 1 else np.stack(

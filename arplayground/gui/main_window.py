@@ -529,7 +529,7 @@ class MainWindow(QMainWindow):
         self.replaying = loaded
         self._refresh_branch_box()
         self.trace = self.branch.trace
-        self.timeline.set_trace(self.trace)
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records)
         self.shown_index = None
         schedule = loaded.trace.settings_per_step()
         self._start_run(prefix, n, paused=False, forced=dict(loaded.forced), schedule=schedule)
@@ -641,7 +641,7 @@ class MainWindow(QMainWindow):
         self.branch = self.branch.fork(index, value, name)
         self.branches[name] = self.branch
         self.trace = self.branch.trace
-        self.timeline.set_trace(self.trace)
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records)  # a branch runs to the same length
         self.running_view.rewind(index)
         self._refresh_branch_box()
         self.resumable = True
@@ -658,7 +658,7 @@ class MainWindow(QMainWindow):
         self.branch_views[self.branch.name] = self.running_view.snapshot()
         self.branch = self.branches[name]
         self.trace = self.branch.trace
-        self.timeline.set_trace(self.trace)
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records)
         self.running_view.restore(self.branch_views.pop(name))
         self.resumable = len(self.trace) < self.n_steps
         self._refresh_branch_box()

@@ -205,7 +205,8 @@ class GenerationWorker(QObject):
         return self._stream(ChunkFeed(made) if chunked else StepFeed(made, r.keep_distributions))
 
     def _chunk_steps(self) -> int:
-        """Steps in the next compiled chunk: one while paused, a frame's worth in slow motion."""
+        """Positions in the next compiled chunk (every image of a grid at each): one while paused, a
+        frame's worth in slow motion (the display speed counts positions)."""
         if self.controls.paused:
             return 1
         speed = self.controls.speed

@@ -4,6 +4,9 @@ Sampling follows core.sampling rule for rule (log-space, temperature, then top-k
 stable ties, inverse-CDF draw), so a chunk draws what the per-step generation loop would draw from
 the same logits and uniform numbers. Strict IEEE arithmetic here (no fastmath): it relies on -inf
 and on exact ties.
+
+numba's on-disk cache notices edits to a kernel's own file only: after editing this one, delete
+arplayground/nets/__pycache__/*.nbi and *.nbc, or the kernels that call it keep the old code.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings,
     n = CFG.height * CFG.width - len(prefix)
     per_step = list(generate(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition))
     lanes = per_step[0].lanes
-    chunks = list(generate_chunks(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition, chunk_steps=11 * lanes))
+    chunks = list(generate_chunks(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition, chunk_steps=11))
     assert [c.positions for c in chunks] == [11] * 4 + [6] and all(c.lanes == lanes for c in chunks)
     assert np.concatenate([c.values for c in chunks]).tolist() == [s.record.value for s in per_step]
     records = [c.record(i) for c in chunks for i in range(len(c))]
@@ -218,3 +218,15 @@ def test_chunks_and_a_forced_value_between_them_keep_the_stepper_exact(net):
         image.view(-1)[:30] = torch.as_tensor(values)
         full = net(image, torch.tensor([4]))[0, :, 30 // CFG.width, 30 % CFG.width].numpy()
     np.testing.assert_allclose(stepper.logits(), full, atol=1e-4)
+
+
+def test_a_grids_chunks_count_positions_and_stay_short(net):
+    """chunk_steps counts positions, as the worker's pacing does (slow motion asks for a frame's
+    worth); a grid's chunk also stops at CHUNK_VALUES values, all images together."""
+    from arplayground.core.generate import CHUNK_VALUES, generate_chunks
+
+    grid = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    slow = list(generate_chunks(PixelCNNStepper(net, GreyLevels()), [], 40, lambda: SamplerSettings(), 1, grid, chunk_steps=lambda: 16))
+    assert [c.positions for c in slow] == [16, 16, 8] and all(len(c) == 10 * c.positions for c in slow)
+    fast = list(generate_chunks(PixelCNNStepper(net, GreyLevels()), [], 60, lambda: SamplerSettings(), 1, grid, chunk_steps=256))
+    assert [c.positions for c in fast] == [CHUNK_VALUES // 10] * 2 + [60 - 2 * (CHUNK_VALUES // 10)]
