@@ -34,8 +34,8 @@ class SamplerSettings:
         k = min(max(int(self.top_k), 0), vocab_size)
         p = float(self.top_p)
         p = 1.0 if not math.isfinite(p) else min(max(p, 0.0), 1.0)
-        if (t, k, p) == (self.temperature, self.top_k, self.top_p) and type(self.top_k) is int:
-            return self  # already in range: called twice a step, no new object needed
+        if (t, k, p) == (self.temperature, self.top_k, self.top_p) and (type(self.temperature), type(self.top_k), type(self.top_p)) == (float, int, float):
+            return self  # already in range (and of the types it would get): called twice a step, no new object needed
         return replace(self, temperature=t, top_k=k, top_p=p)
 
     @property
