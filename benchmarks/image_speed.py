@@ -60,9 +60,9 @@ def main() -> None:
     naive = NaivePixelCNNStepper(fast.model, fast.vocab)
     compiling = fast.needs_compiling()
     started = time.perf_counter()
-    fast.warm_up()  # compile the column kernel (or load it from numba's cache) outside the timings, as the app does
+    fast.warm_up()  # compile the kernels (or load them from numba's cache) outside the timings, as the app does
     print(f"model {entry.name}: {entry.card['parameters']:,} parameters; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread; kernel {'compiled' if compiling else 'loaded from the cache'} "
+          f"{torch.get_num_threads()} thread; kernels {'compiled' if compiling else 'loaded from the cache'} "
           f"in {time.perf_counter() - started:.2f} s")
     print()
     print("| digit | seed | fast path: compiled chunks (s/image) | fast path: per-step loop (s/image) | naive (s/image) "

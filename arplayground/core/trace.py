@@ -139,7 +139,7 @@ class Trace:
             self._alloc(2 * len(self._cols["value"]))
         i, c = self._n, self._cols
         k = columns["top_values"].shape[1]
-        c["position"][i : i + n] = position + np.arange(n) // getattr(chunk, "lanes", 1)
+        c["position"][i : i + n] = position + np.arange(n) // chunk.lanes
         for name in ("value", "prob", "sampled_prob", "rank", "entropy", "kept"):
             c[name][i : i + n] = columns[name]
         for name in ("top_values", "top_raw", "top_sampled"):

@@ -21,19 +21,15 @@ from arplayground.core.generate import run_steps, uses_chunks
 from arplayground.core.sampling import SamplerSettings
 
 FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display frame
-CHUNK_STEPS = 256  # compiled steps per call (audio): 32 ms of sound, a few ms of compute
+CHUNK_STEPS = 256  # positions per compiled chunk at full speed (audio: 32 ms of sound); a grid stops sooner (CHUNK_VALUES)
 # Batches sent but not yet taken by the GUI thread. A worker further ahead waits (without the GIL):
 # what it made would only queue up and reach the screen late, while its Python held the GIL the GUI
 # thread needs to catch up. Measured on a ten-image grid: GUI p99 40-50 ms against 57-75 ms.
 MAX_BATCHES_IN_FLIGHT = 1
-
-
 COMPILING = "Compiling this model's fast kernels: the first run after installing takes up to a minute…"
 
 _IN_USE_GUARD = threading.Lock()
 _IN_USE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stepper -> the lock its run holds
-
-
 _WARMED: weakref.WeakSet = weakref.WeakSet()  # steppers whose compiled kernels are loaded
 
 
@@ -306,7 +302,7 @@ class ChunkFeed:
         self.waiting.append(chunk)
         # The compiled time of the chunk: the rate shown is generation's, not the one-off loading
         # and priming before the first chunk.
-        return len(chunk), getattr(chunk, "positions", len(chunk)), chunk.seconds
+        return len(chunk), chunk.positions, chunk.seconds
 
     @staticmethod
     def show_every_turn(speed: float) -> bool:

@@ -7,7 +7,6 @@ from the cache in well under a second. The app asks beforehand so it can say whi
 from __future__ import annotations
 
 
-
 def compiled_on_disk(*kernels) -> bool:
     """True when every kernel (a numba dispatcher with cache=True) is compiled in this process
     already or has a current entry in numba's cache (same source, same numba, this CPU); False

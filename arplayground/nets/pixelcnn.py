@@ -29,6 +29,9 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from arplayground.core.sampling import SamplerSettings
+from arplayground.core.trace import TOP_CANDIDATES
+
 
 @dataclass
 class PixelCNNConfig:
@@ -181,9 +184,6 @@ class PixelCNNStepper:
     def warm_up(self) -> None:
         """Compile the kernels, or load them from numba's cache, before a run is timed or watched:
         for one image and for a grid (whose rows are strided views, a second compiled variant)."""
-        from arplayground.core.sampling import SamplerSettings
-        from arplayground.core.trace import TOP_CANDIDATES
-
         for condition in (None, [None, None]):
             self.reset([], condition)
             lanes = 1 if condition is None else len(condition)
@@ -297,26 +297,21 @@ class PixelCNNStepper:
         Returns StepRecord's fields as columns, position-major (row i * lanes + lane), with each
         step's full distributions ("raw", "sampled"); self.raw / self.probs hold the last step's."""
         from arplayground.nets.pixelcnn_kernels import run_pixels
+        from arplayground.nets.sampling_kernels import RECORD_COLUMNS, kernel_settings, record_columns
 
         us = np.ascontiguousarray(uniforms, np.float64).reshape(len(uniforms), -1)  # (positions, lanes)
         n, B = us.shape
         assert B == self.lanes and self.position + n <= self.H * self.W
         L = self.model.cfg.levels
-        out = {
-            "value": np.zeros(n * B, np.int32), "prob": np.zeros(n * B, np.float32), "sampled_prob": np.zeros(n * B, np.float32),
-            "rank": np.zeros(n * B, np.int32), "entropy": np.zeros(n * B, np.float32), "kept": np.zeros(n * B, np.int32),
-            "top_values": np.zeros((n * B, top), np.int32),
-            "top_raw": np.zeros((n * B, top), np.float32), "top_sampled": np.zeros((n * B, top), np.float32),
-            "raw": np.zeros((n * B, L), np.float32), "sampled": np.zeros((n * B, L), np.float32),
-        }
-        names = ("value", "prob", "sampled_prob", "rank", "entropy", "kept", "top_values", "top_raw", "top_sampled", "raw", "sampled")
-        temperature = settings.temperature if not settings.greedy else 0.0
+        out = record_columns(n * B, top)
+        out["raw"], out["sampled"] = np.zeros((n * B, L), np.float32), np.zeros((n * B, L), np.float32)
+        names = RECORD_COLUMNS + ("raw", "sampled")
         done = 0
         while done < n:  # the compiled loop stops at the end of a row: the next row's vertical stack is torch's
             r, c = divmod(self.position, self.W)
             m = min(n - done, self.W - c)
             rows = slice(done * B, (done + m) * B)
-            run_pixels(c, m, float(temperature), int(settings.top_k), float(settings.top_p), us[done : done + m],
+            run_pixels(c, m, *kernel_settings(settings), us[done : done + m],
                        *(out[name][rows] for name in names), self.raw, self.probs,
                        self.pixels[:, r], self.x_pad_array[:, 0, self.p0 + r], self.x_row, self.h_rows, self.v_to_h,
                        *self._weights, *self._work)

@@ -18,6 +18,25 @@ from numba import njit
 
 from arplayground.core.sampling import GREEDY_BELOW
 
+# The StepRecord fields record_into() writes, in its argument order: a chunk's columns.
+RECORD_COLUMNS = ("value", "prob", "sampled_prob", "rank", "entropy", "kept", "top_values", "top_raw", "top_sampled")
+
+
+def record_columns(n: int, top: int) -> dict:
+    """Empty columns for n steps' records, RECORD_COLUMNS in order, with `top` candidates each."""
+    return {
+        "value": np.zeros(n, np.int32), "prob": np.zeros(n, np.float32), "sampled_prob": np.zeros(n, np.float32),
+        "rank": np.zeros(n, np.int32), "entropy": np.zeros(n, np.float32), "kept": np.zeros(n, np.int32),
+        "top_values": np.zeros((n, top), np.int32),
+        "top_raw": np.zeros((n, top), np.float32), "top_sampled": np.zeros((n, top), np.float32),
+    }
+
+
+def kernel_settings(settings) -> tuple[float, int, float]:
+    """(temperature, top_k, top_p) as sample_into() takes them: temperature 0 when greedy."""
+    temperature = 0.0 if settings.greedy else settings.temperature
+    return float(temperature), int(settings.top_k), float(settings.top_p)
+
 
 @njit(nogil=True, cache=True)
 def _log_softmax_inplace(x):

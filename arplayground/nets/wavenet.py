@@ -352,18 +352,13 @@ class FastWaveNetStepper:
     def run_chunk(self, settings, uniforms: np.ndarray, top: int) -> dict:
         """len(uniforms) steps: draw with settings (clamped), push, record. Returns the StepRecord
         fields as columns; self.raw / self.probs then hold the last step's full distributions."""
+        from arplayground.nets.sampling_kernels import RECORD_COLUMNS, kernel_settings, record_columns
+
         n = len(uniforms)
-        out = {
-            "value": np.zeros(n, np.int32), "prob": np.zeros(n, np.float32), "sampled_prob": np.zeros(n, np.float32),
-            "rank": np.zeros(n, np.int32), "entropy": np.zeros(n, np.float32), "kept": np.zeros(n, np.int32),
-            "top_values": np.zeros((n, top), np.int32),
-            "top_raw": np.zeros((n, top), np.float32), "top_sampled": np.zeros((n, top), np.float32),
-        }
-        temperature = settings.temperature if not settings.greedy else 0.0
+        out = record_columns(n, top)
         self._kernel.run_chunk(
-            self.t, float(temperature), int(settings.top_k), float(settings.top_p), np.ascontiguousarray(uniforms, np.float64),
-            out["value"], out["prob"], out["sampled_prob"], out["rank"], out["entropy"], out["kept"],
-            out["top_values"], out["top_raw"], out["top_sampled"], self.raw, self.probs, *self._network,
+            self.t, *kernel_settings(settings), np.ascontiguousarray(uniforms, np.float64),
+            *(out[name] for name in RECORD_COLUMNS), self.raw, self.probs, *self._network,
         )
         self.t += n
         return out
