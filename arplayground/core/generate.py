@@ -35,6 +35,27 @@ class Stepper(Protocol):
     def push(self, value) -> None:
         """Append the drawn value (one per lane for a batch) and update the caches."""
 
+    # Optional, for guidance (SamplerSettings.guidance) in a model with a condition:
+    #   guidable: bool, after reset(): the run has a condition to guide by (not "any");
+    #   unconditional_logits(): like logits(), without the condition; from then on the stepper
+    #     keeps that second state in step with every push (the first call primes it from the past);
+    #   stop_unconditional(): drop that state again (guidance off: no cost).
+
+
+def guiding(stepper, settings: SamplerSettings) -> bool:
+    """Whether this step is guided: guidance is on and the run has a condition to guide by."""
+    return settings.guided and getattr(stepper, "guidable", False)
+
+
+def unconditional_logits(stepper, settings: SamplerSettings):
+    """The stepper's unconditional logits when this step is guided; otherwise None, and the
+    stepper stops keeping its unconditional state."""
+    if guiding(stepper, settings):
+        return stepper.unconditional_logits()
+    if getattr(stepper, "guidable", False):
+        stepper.stop_unconditional()
+    return None
+
 
 @dataclass(frozen=True)
 class Step:
@@ -79,7 +100,9 @@ def generate(
         started = time.perf_counter()
         current = settings().clamped(vocab_size)
         logits = np.reshape(stepper.logits(), (lanes, vocab_size))
-        samples = [sample(logits[j], current, step_uniform(seed + j, position)) for j in range(lanes)]
+        unconditional = unconditional_logits(stepper, current)
+        unconditional = [None] * lanes if unconditional is None else np.reshape(unconditional, (lanes, vocab_size))
+        samples = [sample(logits[j], current, step_uniform(seed + j, position), unconditional[j]) for j in range(lanes)]
         if position in forced:
             samples[0] = replace(samples[0], value=int(forced[position]))
         stepper.push(samples[0].value if lanes == 1 else [s.value for s in samples])
@@ -97,13 +120,15 @@ class Chunk:
 
     position: int  # of the first step
     columns: dict  # value, prob, sampled_prob, rank, entropy (n,); top_values, top_raw, top_sampled (n, K);
-    #               optionally raw, sampled (n, V): every step's full distributions (images)
+    #               optionally raw, sampled (n, V): every step's full distributions (images), and
+    #               unconditional (n, V) when guided
     us: np.ndarray  # the uniform number of each step
     settings: SamplerSettings  # read once before the chunk: a change applies from the next chunk
     seconds: float  # compute time of the whole chunk
     last_raw: np.ndarray
     last_sampled: np.ndarray
     lanes: int = 1
+    last_unconditional: np.ndarray | None = None  # when guided: the model's distribution without the condition
 
     def __len__(self) -> int:
         return len(self.us)
@@ -165,9 +190,11 @@ def generate_chunks(
         us = step_uniforms(seed, position, n) if lanes == 1 else np.stack(
             [step_uniforms(seed + j, position, n) for j in range(lanes)], axis=1)
         started = time.perf_counter()
-        columns = stepper.run_chunk(current, us, TOP_CANDIDATES)
+        columns = stepper.run_chunk(current, us, TOP_CANDIDATES)  # guides by current.guidance where guidable
         seconds = time.perf_counter() - started
-        yield Chunk(position, columns, us.reshape(-1), current, seconds, stepper.raw.copy(), stepper.probs.copy(), lanes)
+        last_unconditional = stepper.unconditional_probs.copy() if guiding(stepper, current) else None
+        yield Chunk(position, columns, us.reshape(-1), current, seconds, stepper.raw.copy(), stepper.probs.copy(), lanes,
+                    last_unconditional)
         position += n
 
 
@@ -198,7 +225,7 @@ def run_steps(
 def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings, u: float) -> Chunk:
     """One forced step of a compiled stepper, through its per-step protocol, as a Chunk of one."""
     started = time.perf_counter()
-    smp = replace(sample(stepper.logits(), settings, u), value=int(value))
+    smp = replace(sample(stepper.logits(), settings, u, unconditional_logits(stepper, settings)), value=int(value))
     stepper.push(smp.value)
     rec = StepRecord.from_sample(position, smp, settings, time.perf_counter() - started)
     k = len(rec.top_values)
@@ -209,4 +236,5 @@ def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings,
         "top_values": rec.top_values.reshape(1, k),
         "top_raw": rec.top_raw.reshape(1, k), "top_sampled": rec.top_sampled.reshape(1, k),
     }
-    return Chunk(position, columns, np.array([u]), settings, rec.seconds, smp.raw_probs, smp.probs)
+    return Chunk(position, columns, np.array([u]), settings, rec.seconds, smp.raw_probs, smp.probs,
+                 last_unconditional=smp.unconditional_probs)

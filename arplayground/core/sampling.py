@@ -1,4 +1,4 @@
-"""Sampling: temperature, top-k, top-p and greedy, keeping every distribution along the way.
+"""Sampling: guidance, temperature, top-k, top-p and greedy, keeping every distribution along the way.
 
 Everything works in log space (float64), so temperature 1e-6 is greedy and 100 is near uniform,
 never NaN. The draw is by inverse CDF from one uniform number u in [0, 1): the same u and the same
@@ -17,6 +17,7 @@ import numpy as np
 # T reaches 0, and no distinguishable distribution lies between.
 GREEDY_BELOW = 1e-4
 TEMPERATURE_MAX = 2.0
+GUIDANCE_MAX = 4.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class SamplerSettings:
     temperature: float = 1.0  # 0 (greedy) .. TEMPERATURE_MAX
     top_k: int = 0  # keep the k most likely values; 0 = off
     top_p: float = 1.0  # keep the smallest set whose probability reaches p; 1 = off
+    # Classifier-free guidance (Ho & Salimans 2022) for a model with a condition (the digit):
+    # logits = unconditional + guidance * (conditional - unconditional), before the filters above.
+    # 1 = off (the model's own distribution); 0 = ignore the digit; > 1 = lean harder on it.
+    guidance: float = 1.0
 
     def clamped(self, vocab_size: int) -> "SamplerSettings":
         """The same settings forced into their valid ranges (the GUI shows the clamped values)."""
@@ -34,16 +39,23 @@ class SamplerSettings:
         k = min(max(int(self.top_k), 0), vocab_size)
         p = float(self.top_p)
         p = 1.0 if not math.isfinite(p) else min(max(p, 0.0), 1.0)
-        if (t, k, p) == (self.temperature, self.top_k, self.top_p) and (type(self.temperature), type(self.top_k), type(self.top_p)) == (float, int, float):
+        g = float(self.guidance)
+        g = 1.0 if not math.isfinite(g) else min(max(g, 0.0), GUIDANCE_MAX)
+        fields = (self.temperature, self.top_k, self.top_p, self.guidance)
+        if (t, k, p, g) == fields and tuple(map(type, fields)) == (float, int, float, float):
             return self  # already in range (and of the types it would get): called twice a step, no new object needed
-        return replace(self, temperature=t, top_k=k, top_p=p)
+        return replace(self, temperature=t, top_k=k, top_p=p, guidance=g)
 
     @property
     def greedy(self) -> bool:
         return self.temperature < GREEDY_BELOW
 
+    @property
+    def guided(self) -> bool:
+        return self.guidance != 1.0
+
     def to_dict(self) -> dict:
-        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "guidance": self.guidance}
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Sample:
     probs: np.ndarray  # the distribution actually sampled from
     value: int  # the drawn value
     u: float  # the uniform number that drew it
+    unconditional_probs: np.ndarray | None = None  # the model's distribution without its condition, when guided
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
@@ -85,27 +98,41 @@ def filtered_log_probs(logits: np.ndarray, settings: SamplerSettings) -> np.ndar
     return logp
 
 
+def guided_logits(logits: np.ndarray, unconditional: np.ndarray | None, settings: SamplerSettings) -> np.ndarray:
+    """What the filters start from: the logits, pushed away from the unconditional ones by the
+    guidance (float64, in this order of operations, as the compiled kernels do it). Unchanged when
+    guidance is off or there is no unconditional distribution (no condition to guide by)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if not settings.guided or unconditional is None:
+        return logits
+    unconditional = np.asarray(unconditional, dtype=np.float64)
+    return unconditional + settings.guidance * (logits - unconditional)
+
+
 @dataclass(frozen=True)
 class Stages:
     """One distribution through the sampler, filter by filter (for the lab's panel)."""
 
     settings: "SamplerSettings"  # clamped, as applied
     raw: np.ndarray  # the model's own distribution
-    tempered: np.ndarray  # after temperature
+    guided: np.ndarray | None  # after guidance (None when the step has no unconditional distribution)
+    tempered: np.ndarray  # after guidance and temperature
     top_k: np.ndarray  # after temperature and top-k
     final: np.ndarray  # after top-p too: what is sampled from
     kept: int  # values left with non-zero probability
     would_draw: int  # the value this step's uniform number picks from `final`
 
 
-def stages(logits: np.ndarray, settings: SamplerSettings, u: float) -> Stages:
+def stages(logits: np.ndarray, settings: SamplerSettings, u: float, unconditional: np.ndarray | None = None) -> Stages:
     """The sampler's filters one at a time, by the same rules as sample(); final and would_draw are
-    exactly what sample() gives with these settings and u."""
+    exactly what sample() gives with these settings, u and unconditional logits."""
     settings = settings.clamped(len(logits))
-    tempered = np.exp(filtered_log_probs(logits, replace(settings, top_k=0, top_p=1.0)))
-    top_k = np.exp(filtered_log_probs(logits, replace(settings, top_p=1.0)))
-    final = np.exp(filtered_log_probs(logits, settings))
-    return Stages(settings, np.exp(log_softmax(logits)), tempered, top_k, final, int(np.count_nonzero(final)), draw(final, u))
+    shaped = guided_logits(logits, unconditional, settings)
+    guided = np.exp(log_softmax(shaped)) if unconditional is not None else None
+    tempered = np.exp(filtered_log_probs(shaped, replace(settings, top_k=0, top_p=1.0)))
+    top_k = np.exp(filtered_log_probs(shaped, replace(settings, top_p=1.0)))
+    final = np.exp(filtered_log_probs(shaped, settings))
+    return Stages(settings, np.exp(log_softmax(logits)), guided, tempered, top_k, final, int(np.count_nonzero(final)), draw(final, u))
 
 
 def draw(probs: np.ndarray, u: float) -> int:
@@ -118,14 +145,18 @@ def draw(probs: np.ndarray, u: float) -> int:
     return value
 
 
-def sample(logits: np.ndarray, settings: SamplerSettings, u: float) -> Sample:
+def sample(logits: np.ndarray, settings: SamplerSettings, u: float, unconditional: np.ndarray | None = None) -> Sample:
+    """Draw from the logits reshaped by settings. unconditional: the model's logits without its
+    condition, which guidance needs (None: guidance has nothing to act on and is skipped)."""
     settings = settings.clamped(len(logits))
     raw = np.exp(log_softmax(logits))
-    if settings.temperature == 1.0 and settings.top_k in (0, len(raw)) and settings.top_p >= 1.0:
+    guiding = settings.guided and unconditional is not None
+    if not guiding and settings.temperature == 1.0 and settings.top_k in (0, len(raw)) and settings.top_p >= 1.0:
         probs = raw  # nothing to reshape: filtered_log_probs would compute the same numbers again
     else:
-        probs = np.exp(filtered_log_probs(logits, settings))
-    return Sample(raw_probs=raw, probs=probs, value=draw(probs, u), u=float(u))
+        probs = np.exp(filtered_log_probs(guided_logits(logits, unconditional, settings), settings))
+    unconditional_probs = np.exp(log_softmax(unconditional)) if guiding else None
+    return Sample(raw_probs=raw, probs=probs, value=draw(probs, u), u=float(u), unconditional_probs=unconditional_probs)
 
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF

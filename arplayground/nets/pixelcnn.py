@@ -167,7 +167,10 @@ class PixelCNNStepper:
         self.H, self.W = cfg.height, cfg.width
         self.p0, self.p = cfg.first_kernel // 2, cfg.kernel // 2
         self.lanes = 1
-        self.label = torch.tensor([cfg.n_classes])
+        self.labels = [cfg.n_classes]  # one per lane
+        self.label = torch.tensor(self.labels)  # one per cache lane (shadow lanes too, when guided)
+        self.guidable = False
+        self.unconditional_probs = None  # run_chunk's last step's, when guided
         self.position = 0
         self._logits: np.ndarray | None = None
         self.raw, self.probs = np.zeros(cfg.levels), np.zeros(cfg.levels)  # run_chunk's last step's distributions
@@ -189,7 +192,6 @@ class PixelCNNStepper:
             lanes = 1 if condition is None else len(condition)
             self.run_chunk(SamplerSettings(), np.full((1, lanes), 0.5), TOP_CANDIDATES)
 
-    @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
         """prefix: grey levels of the first pixels in raster order (kept rows), shared by every lane;
         condition: a digit, None for any digit, or a list of those (one lane each)."""
@@ -198,13 +200,49 @@ class PixelCNNStepper:
         conditions = list(condition) if isinstance(condition, (list, tuple)) else [condition]
         labels = [cfg.n_classes if c is None else int(c) for c in conditions]
         assert labels and all(0 <= label <= cfg.n_classes for label in labels)
-        B = self.lanes = len(labels)
+        self.lanes = len(labels)
+        self.labels = labels
+        self.guidable = any(label != cfg.n_classes for label in labels)  # a digit to guide by
+        self.unconditional_probs = None
+        pixels = np.zeros((self.lanes, self.H, self.W), np.int64)
+        pixels.reshape(self.lanes, -1)[:, : len(prefix)] = np.asarray(list(prefix), np.int64)
+        self._build(pixels, len(prefix), labels)
+
+    @property
+    def shadowed(self) -> bool:
+        """Whether the caches also hold every image under "any digit" (lanes after self.lanes),
+        for guidance."""
+        return len(self.label) > self.lanes
+
+    def unconditional_logits(self) -> np.ndarray:
+        """logits() of the same pixels under "any digit"; from now on those lanes are kept in step."""
+        if not self.shadowed:
+            self._set_shadow(True)
+        return self._logits[self.lanes] if self.lanes == 1 else self._logits[self.lanes :]
+
+    def stop_unconditional(self) -> None:
+        if self.shadowed:
+            self._set_shadow(False)
+
+    def _set_shadow(self, on: bool) -> None:
+        """Rebuild the caches with (or without) a copy of every image under "any digit", from the
+        pixels drawn so far: a few ms, once per switch."""
+        pixels, labels = self.pixels[: self.lanes], self.labels
+        if on:
+            pixels, labels = np.concatenate([pixels, pixels]), labels + [self.model.cfg.n_classes] * self.lanes
+        self._build(pixels.copy(), self.position, labels)
+
+    @torch.inference_mode()
+    def _build(self, pixels: np.ndarray, position: int, labels: list[int]) -> None:
+        """Every cache for these images (B, H, W), whose first `position` pixels are known, under
+        these labels (one per cache lane), and the logits of pixel `position`."""
+        cfg = self.model.cfg
+        B = len(labels)
         self.label = torch.tensor(labels)
         self.cond = [layer.cond(self.label) for layer in self.model.layers]  # (B, 4C) each
         # The image and its normalised, padded copy are numpy arrays that torch views share, so
         # push() writes a pixel with numpy (a microsecond) instead of torch indexing (tens).
-        self.pixels = np.zeros((B, self.H, self.W), np.int64)
-        self.pixels.reshape(B, -1)[:, : len(prefix)] = np.asarray(list(prefix), np.int64)
+        self.pixels = pixels
         self.image = torch.from_numpy(self.pixels)
         # Vertical-stack caches, zero-padded above and below like the convolutions' padding:
         # x_pad holds the normalised image, v_pads[l] the input of gated layer l.
@@ -222,7 +260,7 @@ class PixelCNNStepper:
         self.x_row = np.zeros((B, self.W + self.p0), np.float32)
         self._work = (np.zeros(C, np.float32), np.zeros(2 * C, np.float32), np.zeros(C, np.float32),
                       np.zeros(2 * C, np.float32), np.zeros((B, cfg.levels), np.float32))  # h, pre, g, z, logits
-        self.position = len(prefix)
+        self.position = position
         row, column = divmod(self.position, self.W)
         self.x_pad[:, 0, self.p0 : self.p0 + self.H] = self.model.normalise(self.image)[:, 0]
         for r in range(row + 1):  # rows whose vertical stack is fixed: 0 .. current row
@@ -295,23 +333,29 @@ class PixelCNNStepper:
         """The next len(uniforms) positions in compiled code: for each, every lane draws with
         uniforms[i, lane] (settings clamped), by core.sampling's rules, is recorded and pushed.
         Returns StepRecord's fields as columns, position-major (row i * lanes + lane), with each
-        step's full distributions ("raw", "sampled"); self.raw / self.probs hold the last step's."""
+        step's full distributions ("raw", "sampled", and "unconditional" when guided);
+        self.raw / self.probs (/ self.unconditional_probs) hold the last step's."""
+        from arplayground.core.generate import guiding
         from arplayground.nets.pixelcnn_kernels import run_pixels
         from arplayground.nets.sampling_kernels import RECORD_COLUMNS, kernel_settings, record_columns
 
         us = np.ascontiguousarray(uniforms, np.float64).reshape(len(uniforms), -1)  # (positions, lanes)
         n, B = us.shape
         assert B == self.lanes and self.position + n <= self.H * self.W
+        guided = guiding(self, settings)
+        if guided != self.shadowed:
+            self._set_shadow(guided)
         L = self.model.cfg.levels
         out = record_columns(n * B, top)
         out["raw"], out["sampled"] = np.zeros((n * B, L), np.float32), np.zeros((n * B, L), np.float32)
-        names = RECORD_COLUMNS + ("raw", "sampled")
+        out["unconditional"] = np.zeros((n * B if guided else 0, L), np.float32)
+        names = RECORD_COLUMNS + ("raw", "sampled", "unconditional")
         done = 0
         while done < n:  # the compiled loop stops at the end of a row: the next row's vertical stack is torch's
             r, c = divmod(self.position, self.W)
             m = min(n - done, self.W - c)
             rows = slice(done * B, (done + m) * B)
-            run_pixels(c, m, *kernel_settings(settings), us[done : done + m],
+            run_pixels(c, m, *kernel_settings(settings, self.guidable), us[done : done + m],
                        *(out[name][rows] for name in names), self.raw, self.probs,
                        self.pixels[:, r], self.x_pad_array[:, 0, self.p0 + r], self.x_row, self.h_rows, self.v_to_h,
                        *self._weights, *self._work)
@@ -325,17 +369,23 @@ class PixelCNNStepper:
                 self._compute_logits()
             else:
                 self._logits = self._work[-1].astype(np.float64)  # the kernel left the next column's
+        if guided:
+            self.unconditional_probs = out["unconditional"][-1].astype(np.float64)
+        else:
+            del out["unconditional"]
         return out
 
     def logits(self) -> np.ndarray:
         """(256,) for one image; (lanes, 256) for a grid."""
         assert self._logits is not None, "reset() first"
-        return self._logits[0] if self.lanes == 1 else self._logits
+        return self._logits[0] if self.lanes == 1 else self._logits[: self.lanes]
 
     def push(self, value) -> None:
         """The drawn grey level (one per lane for a grid)."""
         values = np.atleast_1d(np.asarray(value, np.int64))
         assert len(values) == self.lanes
+        if self.shadowed:
+            values = np.concatenate([values, values])  # the same pixel for the "any digit" copy
         r, c = divmod(self.position, self.W)
         self.pixels[:, r, c] = values
         normalised = values.astype(np.float32) / np.float32(127.5) - np.float32(1.0)  # as PixelCNN.normalise

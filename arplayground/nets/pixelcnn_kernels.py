@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from arplayground.nets.fast_math import FAST, gate32
-from arplayground.nets.sampling_kernels import record_into, sample_into
+from arplayground.nets.sampling_kernels import record_into, sample_into, shape_into, softmax_into
 
 
 @njit(nogil=True, cache=True, fastmath=FAST)
@@ -68,8 +68,8 @@ def pixel_column(c, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_
 
 
 @njit(nogil=True, cache=True)
-def run_pixels(c0, n, temperature, top_k, top_p, uniforms, out_value, out_prob, out_sampled, out_rank,
-               out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, out_raw, out_probs,
+def run_pixels(c0, n, temperature, top_k, top_p, guidance, uniforms, out_value, out_prob, out_sampled, out_rank,
+               out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, out_raw, out_probs, out_unconditional,
                raw, probs, row_pixels, x_row_pad, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_out,
                w_head1, b_head1, w_head2, b_head2, h, pre, g, z, logits):
     """Pixels c0 .. c0 + n - 1 of the current row (n <= W - c0), every lane: draw each from the
@@ -77,27 +77,40 @@ def run_pixels(c0, n, temperature, top_k, top_p, uniforms, out_value, out_prob, 
     and sampled distributions), write it into the row's caches, then compute the next column's
     logits (unless the row is finished: the next row's vertical stack needs torch).
 
+    Guided (guidance != 1): the cache arrays hold twice the lanes, the second half the same images
+    under "any digit"; each lane draws from both halves' logits (shape_into) and its value goes into
+    both; out_unconditional gets that half's distributions (unused otherwise: it may be empty).
+
     row_pixels (lanes, W) int64 and x_row_pad (lanes, W) float32 are this row of the image and of
     its normalised, padded copy; x_row as for pixel_column.
     """
-    lanes = logits.shape[0]
+    guided = guidance != 1.0
+    lanes = logits.shape[0] // 2 if guided else logits.shape[0]
     W = row_pixels.shape[1]
     p0 = w_first.shape[1]
-    logp = np.empty(raw.shape[0])
+    L = raw.shape[0]
+    logp, shaped, unconditional = np.empty(L), np.empty(L), np.empty(L)
     for i in range(n):
         c = c0 + i
         for b in range(lanes):
             k = i * lanes + b
-            value, entropy = sample_into(logits[b], temperature, top_k, top_p, uniforms[i, b], raw, probs, logp)
+            shadow = b + lanes if guided else b
+            shape_into(logits[b], logits[shadow], guidance, shaped)
+            value, entropy = sample_into(logits[b], shaped, guided, temperature, top_k, top_p, uniforms[i, b], raw, probs, logp)
             record_into(k, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
                         out_kept, out_top_values, out_top_raw, out_top_sampled)
-            for v in range(raw.shape[0]):
+            for v in range(L):
                 out_raw[k, v] = raw[v]
                 out_probs[k, v] = probs[v]
-            row_pixels[b, c] = value
+            if guided:
+                softmax_into(logits[shadow], unconditional)
+                for v in range(L):
+                    out_unconditional[k, v] = unconditional[v]
             x = np.float32(value) / np.float32(127.5) - np.float32(1.0)  # as PixelCNN.normalise
-            x_row_pad[b, c] = x
-            x_row[b, p0 + c] = x
+            for lane in (b, shadow):
+                row_pixels[lane, c] = value
+                x_row_pad[lane, c] = x
+                x_row[lane, p0 + c] = x
         if c + 1 < W:
             pixel_column(c + 1, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_out,
                          w_head1, b_head1, w_head2, b_head2, h, pre, g, z, logits)

@@ -32,10 +32,12 @@ def record_columns(n: int, top: int) -> dict:
     }
 
 
-def kernel_settings(settings) -> tuple[float, int, float]:
-    """(temperature, top_k, top_p) as sample_into() takes them: temperature 0 when greedy."""
+def kernel_settings(settings, guidable: bool) -> tuple[float, int, float, float]:
+    """(temperature, top_k, top_p, guidance) as the chunk kernels take them: temperature 0 when
+    greedy, guidance 1 (off) when the run has no condition to guide by."""
     temperature = 0.0 if settings.greedy else settings.temperature
-    return float(temperature), int(settings.top_k), float(settings.top_p)
+    guidance = settings.guidance if guidable else 1.0
+    return float(temperature), int(settings.top_k), float(settings.top_p), float(guidance)
 
 
 @njit(nogil=True, cache=True)
@@ -63,9 +65,33 @@ def _keep_top(logp, order, keep):
 
 
 @njit(nogil=True, cache=True)
-def sample_into(logits, temperature, top_k, top_p, u, raw, probs, logp):
-    """core.sampling.sample(), compiled: fills raw and probs (float64), returns the drawn value
-    and the raw distribution's entropy (nats)."""
+def shape_into(logits, unconditional, guidance, shaped):
+    """What the filters start from, as core.sampling.guided_logits: the logits (float64) when
+    guidance is 1, else unconditional + guidance * (logits - unconditional)."""
+    if guidance == 1.0:
+        for i in range(len(logits)):
+            shaped[i] = logits[i]
+    else:
+        for i in range(len(logits)):
+            u = np.float64(unconditional[i])
+            shaped[i] = u + guidance * (np.float64(logits[i]) - u)
+
+
+@njit(nogil=True, cache=True)
+def softmax_into(logits, out):
+    """exp(log_softmax(logits)) into out (float64)."""
+    for i in range(len(logits)):
+        out[i] = logits[i]
+    _log_softmax_inplace(out)
+    for i in range(len(out)):
+        out[i] = math.exp(out[i])
+
+
+@njit(nogil=True, cache=True)
+def sample_into(logits, shaped, guided, temperature, top_k, top_p, u, raw, probs, logp):
+    """core.sampling.sample(), compiled: fills raw (from logits) and probs (from shaped: the
+    logits after guidance, shape_into()), both float64; returns the drawn value and the raw
+    distribution's entropy (nats)."""
     L = len(logits)
     for i in range(L):
         raw[i] = logits[i]
@@ -75,18 +101,18 @@ def sample_into(logits, temperature, top_k, top_p, u, raw, probs, logp):
         log_p = raw[i]
         raw[i] = math.exp(log_p)
         entropy -= raw[i] * log_p  # from the log-probabilities at hand: no 256 extra logs
-    if temperature == 1.0 and top_k == 0 and top_p >= 1.0:
+    if not guided and temperature == 1.0 and top_k == 0 and top_p >= 1.0:
         probs[:] = raw  # nothing to reshape
     elif temperature < GREEDY_BELOW:
         best = 0
         for i in range(L):
-            if logits[i] > logits[best]:
+            if shaped[i] > shaped[best]:
                 best = i
         probs[:] = 0.0
         probs[best] = 1.0
     else:
         for i in range(L):
-            logp[i] = logits[i] / temperature
+            logp[i] = shaped[i] / temperature
         _log_softmax_inplace(logp)
         if 0 < top_k < L:
             _keep_top(logp, np.argsort(-logp, kind="mergesort"), top_k)

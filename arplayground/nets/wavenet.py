@@ -194,14 +194,45 @@ def _conditions(cfg: WaveNetConfig, condition) -> tuple[int, int]:
     return digit, speaker
 
 
-class NaiveWaveNetStepper:
+class UnconditionalCopy:
+    """Guidance for a WaveNet stepper: a second stepper of the same kind, on the same samples, with
+    the digit replaced by "any" (the speaker kept), started on the first unconditional_logits()
+    from the samples so far (one parallel pass) and pushed in step until stop_unconditional()."""
+
+    def _start_history(self, prefix, condition) -> None:
+        """At reset(): remember the condition and every sample from here on."""
+        cfg = self.model.cfg
+        self.history = [int(v) for v in prefix]
+        self.condition = _conditions(cfg, condition)
+        self.guidable = self.condition[0] != cfg.n_digits  # a digit to guide by
+        self.copy = None
+        self.unconditional_probs = None  # run_chunk's last step's, when guided
+
+    def unconditional_logits(self) -> np.ndarray:
+        if self.copy is None:
+            spare = getattr(self, "_spare_copy", None) or type(self)(self.model, self.vocab)
+            spare.reset(self.history, (None, self.condition[1]))
+            self.copy = self._spare_copy = spare
+        return self.copy.logits()
+
+    def stop_unconditional(self) -> None:
+        self.copy = None  # the spare keeps its exported weights for the next time
+
+    def _pushed(self, value: int) -> None:
+        self.history.append(value)
+        if self.copy is not None:
+            self.copy.push(value)
+
+
+class NaiveWaveNetStepper(UnconditionalCopy):
     """The stepping protocol with no caches: every logits() runs the whole network. The baseline."""
 
     def __init__(self, model: WaveNet, vocab):
         self.model, self.vocab = model.eval(), vocab
 
     def reset(self, prefix, condition=None) -> None:
-        digit, speaker = _conditions(self.model.cfg, condition)
+        self._start_history(prefix, condition)
+        digit, speaker = self.condition
         self.labels = torch.tensor([digit]), torch.tensor([speaker])
         self.levels = [int(v) for v in prefix]
         self._compute()
@@ -217,6 +248,7 @@ class NaiveWaveNetStepper:
     def push(self, value: int) -> None:
         self.levels.append(int(value))
         self._compute()
+        self._pushed(int(value))
 
 
 @torch.inference_mode()
@@ -241,7 +273,7 @@ def primed_queues(model: WaveNet, labels, prefix: list[int]):
     return queues, n, prefix[-1]
 
 
-class TorchWaveNetStepper:
+class TorchWaveNetStepper(UnconditionalCopy):
     """Per-layer queues of past layer inputs (fast-wavenet); one eager torch step per sample."""
 
     def __init__(self, model: WaveNet, vocab):
@@ -250,7 +282,8 @@ class TorchWaveNetStepper:
     @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
         m = self.model
-        digit, speaker = _conditions(m.cfg, condition)
+        self._start_history(prefix, condition)
+        digit, speaker = self.condition
         self.labels = torch.tensor([digit]), torch.tensor([speaker])
         self.conds = [c[0] for c in m.conditions(*self.labels)]
         self.queues, self.t, level = primed_queues(m, self.labels, [int(v) for v in prefix])
@@ -283,9 +316,10 @@ class TorchWaveNetStepper:
     @torch.inference_mode()
     def push(self, value: int) -> None:
         self._step(int(value))
+        self._pushed(int(value))
 
 
-class FastWaveNetStepper:
+class FastWaveNetStepper(UnconditionalCopy):
     """The queues in numba-compiled loops that release the GIL.
 
     Implements the per-step protocol (logits / push), and run_chunk(): many steps, sampling and
@@ -321,7 +355,8 @@ class FastWaveNetStepper:
         from arplayground.nets import wavenet_kernels as k
 
         m, cfg = self.model, self.model.cfg
-        labels = _conditions(cfg, condition)
+        self._start_history(prefix, condition)
+        labels = self.condition
         if labels not in self._exported:
             self._exported[labels] = m.export(*labels)
         self.weights = self._exported[labels]
@@ -348,17 +383,33 @@ class FastWaveNetStepper:
 
     def push(self, value: int) -> None:
         self._step(int(value))
+        self._pushed(int(value))
 
     def run_chunk(self, settings, uniforms: np.ndarray, top: int) -> dict:
-        """len(uniforms) steps: draw with settings (clamped), push, record. Returns the StepRecord
-        fields as columns; self.raw / self.probs then hold the last step's full distributions."""
+        """len(uniforms) steps: draw with settings (clamped), guided by the unconditional copy when
+        settings ask for guidance, push, record. Returns the StepRecord fields as columns;
+        self.raw / self.probs (/ self.unconditional_probs) then hold the last step's distributions."""
+        from arplayground.core.generate import guiding
         from arplayground.nets.sampling_kernels import RECORD_COLUMNS, kernel_settings, record_columns
 
+        guided = guiding(self, settings)
+        if guided and self.copy is None:
+            self.unconditional_logits()  # starts the copy
+        elif not guided:
+            self.stop_unconditional()
+        copy = self.copy if guided else self  # unread when not guided
         n = len(uniforms)
         out = record_columns(n, top)
+        unconditional = np.zeros(len(self.raw))
         self._kernel.run_chunk(
-            self.t, *kernel_settings(settings), np.ascontiguousarray(uniforms, np.float64),
-            *(out[name] for name in RECORD_COLUMNS), self.raw, self.probs, *self._network,
+            self.t, *kernel_settings(settings, self.guidable), np.ascontiguousarray(uniforms, np.float64),
+            *(out[name] for name in RECORD_COLUMNS), self.raw, self.probs, unconditional, *self._network,
+            copy.weights["b_gate"], copy.weights["t_gate"], *copy._network[-8:],  # the copy's gate biases, queues, buffers
         )
         self.t += n
+        self.history.extend(out["value"].tolist())
+        if guided:
+            copy.t += n
+            copy.history.extend(out["value"].tolist())
+            self.unconditional_probs = unconditional
         return out

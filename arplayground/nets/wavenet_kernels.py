@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from arplayground.nets.fast_math import FAST, gate32
-from arplayground.nets.sampling_kernels import record_into, sample_into
+from arplayground.nets.sampling_kernels import record_into, sample_into, shape_into, softmax_into
 
 
 @njit(nogil=True, cache=True, fastmath=FAST)
@@ -67,15 +67,30 @@ def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_re
 
 
 @njit(nogil=True, cache=True)
-def run_chunk(t, temperature, top_k, top_p, uniforms, out_value, out_prob, out_sampled, out_rank,
-              out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, raw, probs,
+def run_chunk(t, temperature, top_k, top_p, guidance, uniforms, out_value, out_prob, out_sampled, out_rank,
+              out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, raw, probs, unconditional,
               embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
-              dilations, queues, h, x, pre, g, skips, z, logits):
-    """len(uniforms) steps from the current logits: draw, record, run the network on the drawn value."""
-    logp = np.empty(len(raw))
+              dilations, queues, h, x, pre, g, skips, z, logits,
+              u_b_gate, u_t_gate, u_queues, u_h, u_x, u_pre, u_g, u_skips, u_z, u_logits):
+    """len(uniforms) steps from the current logits: draw, record, run the network on the drawn value.
+
+    Guided (guidance != 1): the u_* arguments are the unconditional copy (its own gate biases,
+    queues and buffers; every other weight is shared), which draws nothing but steps on the same
+    values; each draw starts from shape_into(), and `unconditional` ends with the last step's
+    distribution under the copy. Unguided, the u_* arguments are not read.
+    """
+    guided = guidance != 1.0
+    L = len(raw)
+    logp, shaped = np.empty(L), np.empty(L)
     for i in range(len(uniforms)):
-        value, entropy = sample_into(logits, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
+        shape_into(logits, u_logits, guidance, shaped)
+        value, entropy = sample_into(logits, shaped, guided, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
         record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
                     out_kept, out_top_values, out_top_raw, out_top_sampled)
+        if guided and i == len(uniforms) - 1:
+            softmax_into(u_logits, unconditional)
         network_step(value, t + i, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip,
                      w_head1, b_head1, w_head2, b_head2, dilations, queues, h, x, pre, g, skips, z, logits)
+        if guided:
+            network_step(value, t + i, embed, w_gate, u_b_gate, u_t_gate, t_spacing, w_out, b_res, b_skip,
+                         w_head1, b_head1, w_head2, b_head2, dilations, u_queues, u_h, u_x, u_pre, u_g, u_skips, u_z, u_logits)

@@ -175,7 +175,9 @@ def test_needs_compiling_is_true_only_until_the_kernel_is_in_numbas_cache(tmp_pa
 
 
 @pytest.mark.parametrize("settings", [SamplerSettings(), SamplerSettings(temperature=0.8, top_k=20, top_p=0.9),
-                                      SamplerSettings(temperature=0.0)], ids=["plain", "filtered", "greedy"])
+                                      SamplerSettings(temperature=0.0), SamplerSettings(guidance=2.0),
+                                      SamplerSettings(temperature=0.8, top_k=20, guidance=0.5)],
+                         ids=["plain", "filtered", "greedy", "guided", "guided and filtered"])
 @pytest.mark.parametrize("condition", [3, [None, 2, 7]], ids=["one image", "grid of three"])
 def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings, condition):
     """From a prefix that ends mid-row, in chunks that cross row ends: the same values, records
@@ -192,6 +194,8 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings,
     records = [c.record(i) for c in chunks for i in range(len(c))]
     raw = np.concatenate([c.columns["raw"] for c in chunks])
     sampled = np.concatenate([c.columns["sampled"] for c in chunks])
+    guided = settings.guided  # every condition here has a digit in it
+    assert all(("unconditional" in c.columns) == guided and (c.last_unconditional is not None) == guided for c in chunks)
     for i in range(0, len(per_step), 7):
         mine, theirs = records[i], per_step[i].record
         assert (mine.position, mine.rank, mine.kept, mine.u) == (theirs.position, theirs.rank, theirs.kept, theirs.u)
@@ -200,6 +204,9 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings,
         assert mine.top_values.tolist() == theirs.top_values.tolist()
         np.testing.assert_allclose(raw[i], per_step[i].sample.raw_probs, atol=1e-5)
         np.testing.assert_allclose(sampled[i], per_step[i].sample.probs, atol=1e-5)
+        if guided:
+            unconditional = np.concatenate([c.columns["unconditional"] for c in chunks])
+            np.testing.assert_allclose(unconditional[i], per_step[i].sample.unconditional_probs, atol=1e-5)
 
 
 def test_chunks_and_a_forced_value_between_them_keep_the_stepper_exact(net):
@@ -230,3 +237,55 @@ def test_a_grids_chunks_count_positions_and_stay_short(net):
     assert [c.positions for c in slow] == [16, 16, 8] and all(len(c) == 10 * c.positions for c in slow)
     fast = list(generate_chunks(PixelCNNStepper(net, GreyLevels()), [], 60, lambda: SamplerSettings(), 1, grid, chunk_steps=256))
     assert [c.positions for c in fast] == [CHUNK_VALUES // 10] * 2 + [60 - 2 * (CHUNK_VALUES // 10)]
+
+
+def test_guidance_switched_mid_run_draws_the_same_in_chunks_and_steps_and_stays_exact(net):
+    """Guidance on, off and on again during one run (the slider moved mid-run): the per-step loop
+    and the chunks draw the same values; the "any digit" copy the stepper keeps while guiding
+    gives the full forward pass's logits under "any digit", and guiding changes the image."""
+    from arplayground.core.generate import generate_chunks
+
+    n = CFG.height * CFG.width
+    position = {"now": 0}
+
+    def settings():  # guided on positions 10-29 and from 45 on, read before each step or chunk
+        p = position["now"]
+        return SamplerSettings(guidance=3.0 if 10 <= p < 30 or p >= 45 else 1.0)
+
+    per_step = []
+    for step in generate(PixelCNNStepper(net, GreyLevels()), [], n, settings, 4, 6):
+        per_step.append(step.record.value)
+        position["now"] += 1
+    position["now"] = 0
+    stepper = PixelCNNStepper(net, GreyLevels())
+    values = []
+    for chunk in generate_chunks(stepper, [], n, settings, 4, 6, chunk_steps=5):
+        values.extend(chunk.values.tolist())
+        position["now"] += chunk.positions
+    assert values == per_step
+    plain = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], n, SamplerSettings, 4, 6)]
+    assert values[:10] == plain[:10] and values != plain
+
+    stepper = PixelCNNStepper(net, GreyLevels())
+    stepper.reset(values[:37], [6, 2])
+    with torch.no_grad():
+        image = torch.zeros(2, CFG.height, CFG.width, dtype=torch.long)
+        image.view(2, -1)[:, :37] = torch.as_tensor(values[:37])
+        any_digit = net(image, torch.tensor([CFG.n_classes] * 2))[:, :, 37 // CFG.width, 37 % CFG.width].numpy()
+        digits = net(image, torch.tensor([6, 2]))[:, :, 37 // CFG.width, 37 % CFG.width].numpy()
+    np.testing.assert_allclose(stepper.unconditional_logits(), any_digit, atol=1e-4)
+    np.testing.assert_allclose(stepper.logits(), digits, atol=1e-4)
+    stepper.push([7, 9])
+    stepper.stop_unconditional()
+    image.view(2, -1)[:, 37] = torch.tensor([7, 9])
+    with torch.no_grad():
+        digits = net(image, torch.tensor([6, 2]))[:, :, 38 // CFG.width, 38 % CFG.width].numpy()
+    np.testing.assert_allclose(stepper.logits(), digits, atol=1e-4)
+
+
+def test_guidance_leaves_any_digit_alone(net):
+    """With "any digit" there is no condition to guide by: guidance changes nothing."""
+    n = 20
+    plain = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], n, SamplerSettings, 8, None)]
+    guided = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], n, lambda: SamplerSettings(guidance=3.0), 8, None)]
+    assert plain == guided

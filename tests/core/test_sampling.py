@@ -2,11 +2,14 @@ import numpy as np
 import pytest
 
 from arplayground.core.sampling import (
+    GUIDANCE_MAX,
     SamplerSettings,
     draw,
     entropy,
     filtered_log_probs,
+    log_softmax,
     sample,
+    stages,
     step_uniform,
 )
 
@@ -140,3 +143,43 @@ def test_stages_show_each_filter_and_agree_with_sample():
     assert np.count_nonzero(st.tempered) == 50 and np.count_nonzero(st.top_k) == 10
     assert st.kept <= 10 and st.final.sum() == pytest.approx(1.0)
     assert st.tempered.max() > st.raw.max()  # a low temperature sharpens
+
+
+def test_guidance_pushes_the_logits_away_from_the_unconditional_ones():
+    rng = np.random.default_rng(4)
+    conditional, unconditional = rng.normal(size=50), rng.normal(size=50)
+    u = 0.37
+    plain = sample(conditional, SamplerSettings(), u)
+    off = sample(conditional, SamplerSettings(guidance=1.0), u, unconditional)
+    assert np.array_equal(off.probs, plain.probs) and off.value == plain.value and off.unconditional_probs is None
+    ignore_digit = sample(conditional, SamplerSettings(guidance=0.0), u, unconditional)
+    np.testing.assert_allclose(ignore_digit.probs, np.exp(log_softmax(unconditional)), atol=1e-12)
+    np.testing.assert_allclose(ignore_digit.raw_probs, plain.raw_probs)  # raw stays the model's own
+    strong = sample(conditional, SamplerSettings(guidance=3.0, temperature=0.5), u, unconditional)
+    np.testing.assert_allclose(strong.probs, np.exp(log_softmax((unconditional + 3 * (conditional - unconditional)) / 0.5)), atol=1e-12)
+    np.testing.assert_allclose(strong.unconditional_probs, np.exp(log_softmax(unconditional)))
+    # Without an unconditional distribution (a model with no condition) guidance has nothing to act on.
+    assert np.array_equal(sample(conditional, SamplerSettings(guidance=3.0), u).probs, plain.probs)
+
+
+def test_stages_show_guidance_first_and_end_where_sample_does():
+    rng = np.random.default_rng(5)
+    conditional, unconditional = rng.normal(size=40) * 2, rng.normal(size=40) * 2
+    settings = SamplerSettings(temperature=0.7, top_k=12, top_p=0.9, guidance=2.0)
+    for u in (0.05, 0.5, 0.95):
+        st = stages(conditional, settings, u, unconditional)
+        smp = sample(conditional, settings, u, unconditional)
+        np.testing.assert_allclose(st.guided, np.exp(log_softmax(unconditional + 2 * (conditional - unconditional))))
+        np.testing.assert_array_equal(st.final, smp.probs)
+        assert st.would_draw == smp.value
+    assert stages(conditional, settings, 0.5).guided is None
+
+
+def test_guidance_is_clamped_and_travels_with_the_settings():
+    assert SamplerSettings(guidance=9.0).clamped(10).guidance == GUIDANCE_MAX
+    assert SamplerSettings(guidance=-1.0).clamped(10).guidance == 0.0
+    assert SamplerSettings(guidance=float("nan")).clamped(10).guidance == 1.0
+    assert SamplerSettings(guidance=2).clamped(10).guidance == 2.0 and type(SamplerSettings(guidance=2).clamped(10).guidance) is float
+    s = SamplerSettings(temperature=0.5, top_k=3, top_p=0.8, guidance=1.5)
+    assert SamplerSettings(**s.to_dict()) == s
+    assert SamplerSettings(**{"temperature": 0.5, "top_k": 3, "top_p": 0.8}).guidance == 1.0  # traces written before guidance

@@ -81,6 +81,8 @@ SETTINGS = [
     SamplerSettings(temperature=1.3, top_p=0.8),
     SamplerSettings(temperature=0.9, top_k=40, top_p=0.95),
     SamplerSettings(temperature=0.0),
+    SamplerSettings(guidance=2.5),
+    SamplerSettings(temperature=0.8, top_k=30, guidance=0.5),
 ]
 
 
@@ -101,6 +103,10 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings)
         assert mine.entropy == pytest.approx(theirs.entropy, rel=1e-4)
         assert mine.top_values.tolist() == theirs.top_values.tolist()
     np.testing.assert_allclose(chunks[-1].last_sampled, per_step[-1].sample.probs, atol=1e-5)
+    if settings.guided:
+        np.testing.assert_allclose(chunks[-1].last_unconditional, per_step[-1].sample.unconditional_probs, atol=1e-5)
+    else:
+        assert chunks[-1].last_unconditional is None
 
 
 def test_same_seed_same_clip_and_the_trace_takes_chunks_whole(net):
@@ -145,3 +151,43 @@ def test_the_compiled_tanh_is_within_a_few_float32_steps_of_tanh_everywhere():
     assert np.abs(got - np.tanh(x.astype(np.float64))).max() < 4e-7
     assert np.abs(got).max() <= 1.0 + 3e-7 and tanh32(np.float32(0.0)) == 0.0
     np.testing.assert_array_equal(np.sign(got), np.sign(x))  # odd, and exactly 0 only at 0
+
+
+@pytest.mark.parametrize("stepper_class", [TorchWaveNetStepper, FastWaveNetStepper, NaiveWaveNetStepper], ids=lambda c: c.__name__)
+def test_guidance_switched_mid_run_matches_across_paths_and_the_copy_is_exact(net, stepper_class):
+    """Guidance on, off and on again during a run: every path draws what the compiled chunks draw
+    (the copy started from the samples so far, mid-run); the copy's logits are the full forward's
+    under "any digit" with the same speaker; and guiding changes the clip."""
+    n = 120 if stepper_class is NaiveWaveNetStepper else 300
+    position = {"now": 0}
+
+    def settings():
+        p = position["now"]
+        return SamplerSettings(guidance=2.0 if 20 <= p < 60 or p >= 90 else 1.0)
+
+    per_step = []
+    for step in generate(stepper_class(net, MuLawLevels()), [128, 140], n, settings, 3, (6, 1)):
+        per_step.append(step.record.value)
+        position["now"] += 1
+    position["now"] = 0
+    values = []
+    for chunk in generate_chunks(FastWaveNetStepper(net, MuLawLevels()), [128, 140], n, settings, 3, (6, 1), chunk_steps=10):
+        values.extend(chunk.values.tolist())
+        position["now"] += chunk.positions
+    assert values == per_step
+    plain = [s.record.value for s in generate(TorchWaveNetStepper(net, MuLawLevels()), [128, 140], n, SamplerSettings, 3, (6, 1))]
+    assert values[:20] == plain[:20] and values != plain
+
+    stepper = stepper_class(net, MuLawLevels())
+    levels = [128, 140] + values[:40]
+    stepper.reset(levels, (6, 1))
+    np.testing.assert_allclose(stepper.unconditional_logits(), full_logits(net, levels + [128], CFG.n_digits, 1)[-1], atol=1e-4)
+    stepper.push(77)
+    np.testing.assert_allclose(stepper.unconditional_logits(), full_logits(net, levels + [77, 128], CFG.n_digits, 1)[-1], atol=1e-4)
+    np.testing.assert_allclose(stepper.logits(), full_logits(net, levels + [77, 128], 6, 1)[-1], atol=1e-4)
+
+
+def test_guidance_leaves_any_digit_alone(net):
+    plain = [s.record.value for s in generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, SamplerSettings, 2, (None, 3))]
+    guided = [s.record.value for s in generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, lambda: SamplerSettings(guidance=3.0), 2, (None, 3))]
+    assert plain == guided
