@@ -8,6 +8,8 @@ same distribution, both sides draw the same value, and every difference is the s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from arplayground import catalog
-from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings
+from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings
 from arplayground.core.trace import Trace
 from arplayground.gui.worker import GenerationRunner, RunControls, RunRequest
 
@@ -64,6 +66,12 @@ class ABSide(QWidget):
         self.top_p.setSingleStep(0.05)
         self.top_p.setDecimals(2)
         self.top_p.setPrefix("top-p ")
+        self.guidance = QDoubleSpinBox()  # only where the model has a digit to guide by
+        self.guidance.setRange(0.0, GUIDANCE_MAX)
+        self.guidance.setSingleStep(0.25)
+        self.guidance.setDecimals(2)
+        self.guidance.setPrefix("guidance ")
+        self.guidance.setVisible(entry.mode in ("image", "audio"))
         self.set_settings(settings)
 
         self.title = QLabel(f"<b>{title}</b>")
@@ -71,7 +79,7 @@ class ABSide(QWidget):
         self.nll_label.setObjectName("abNll")
         row = QHBoxLayout()
         row.addWidget(self.title)
-        for w in (self.temperature, self.top_k, self.top_p):
+        for w in (self.temperature, self.top_k, self.top_p, self.guidance):
             row.addWidget(w)
         row.addStretch(1)
         layout = QVBoxLayout(self)
@@ -88,9 +96,11 @@ class ABSide(QWidget):
         self.temperature.setValue(s.temperature)
         self.top_k.setValue(s.top_k)
         self.top_p.setValue(s.top_p)
+        self.guidance.setValue(s.guidance)
 
     def settings(self) -> SamplerSettings:
-        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4))
+        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4),
+                               round(self.guidance.value(), 4))
 
     def start(self, vocab, prefix, condition, seed: int, n_steps: int) -> None:
         self.runner.stop()
@@ -142,7 +152,7 @@ class ABWindow(QWidget):
         self.vocab, self.branch, self.n_steps = vocab, branch, n_steps
         self.kept = 0
         size = len(vocab)
-        settings_b = SamplerSettings(0.6 if settings_a.temperature != 0.6 else 1.0, settings_a.top_k, settings_a.top_p)
+        settings_b = replace(settings_a, temperature=0.6 if settings_a.temperature != 0.6 else 1.0)
         self.a = ABSide("A", type(mode_view), entry, settings_a, size)
         self.b = ABSide("B", type(mode_view), entry, settings_b, size)
 

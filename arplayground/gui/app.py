@@ -16,6 +16,7 @@ def parse_args(argv):
     p.add_argument("--temperature", type=float, default=None, help="0 (greedy) to 2; clamped into range")
     p.add_argument("--top-k", type=int, default=None, help="0 = off; clamped to the vocabulary")
     p.add_argument("--top-p", type=float, default=None, help="0 to 1; clamped into range")
+    p.add_argument("--guidance", type=float, default=None, help="0 to 4, 1 = off (Image and Audio); clamped into range")
     p.add_argument("--length", type=int, default=None, help="characters to generate (Text mode)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--generate", action="store_true", help="start generating as soon as the window opens")
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
     configure_runtime()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("arplayground")
-    initial = {k: getattr(args, k) for k in ("mode", "prompt", "temperature", "top_k", "top_p", "length", "seed")}
+    initial = {k: getattr(args, k) for k in ("mode", "prompt", "temperature", "top_k", "top_p", "guidance", "length", "seed")}
     window = MainWindow(args.models, initial)
     window.show()
     freeze_startup_objects()

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from arplayground.core.sampling import Stages
 
 RAW_COLOUR = (120, 144, 176)  # the model's own distribution
-SAMPLED_COLOUR = (236, 150, 40)  # after temperature / top-k / top-p
+SAMPLED_COLOUR = (236, 150, 40)  # after guidance / temperature / top-k / top-p
+UNCONDITIONAL_COLOUR = (140, 70, 190)  # the model without its condition (what guidance pushes away from)
 DRAWN_COLOUR = (214, 40, 40)
 # The probability axis's top: one of a few fixed scales, so that while a run streams the axis is
 # rarely laid out again (each relayout is a costly Python redraw of its ticks).
@@ -33,7 +34,8 @@ def y_scale(top: float) -> float:
 def settings_text(s) -> str:
     """The sampler settings of a step, as the panel's title shows them."""
     text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
-    return text + f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
+    text += f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
+    return text + (f" · guidance {s.guidance:.2f}" if s.guided else "")
 
 
 class CandidateLabels(QWidget):
@@ -174,10 +176,16 @@ class DistributionPanel(QWidget):
         self.level_line = pg.PlotCurveItem(
             x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center", pen=pg.mkPen(RAW_COLOUR, width=2)
         )
-        for item in (self.raw_bars, self.sampled_bars, self.level_bars, self.level_line, self.drawn_marker):
+        # With guidance: the model's distribution without the digit, which guidance pushes away from.
+        self.unconditional_line = pg.PlotCurveItem(
+            x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center",
+            pen=pg.mkPen(UNCONDITIONAL_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
+        )
+        for item in (self.raw_bars, self.sampled_bars, self.level_bars, self.level_line, self.unconditional_line, self.drawn_marker):
             self.plot.addItem(item)
         self.level_bars.hide()
         self.level_line.hide()
+        self.unconditional_line.hide()
         self.legend.addItem(self.drawn_marker, "drawn")
         self.axis = self.plot.getAxis("bottom")
         font = self.axis.label.font()
@@ -235,19 +243,26 @@ class DistributionPanel(QWidget):
             item.setVisible(not levels)
         for item in (self.level_bars, self.level_line):
             item.setVisible(levels)
-        self.legend.clear()  # the legend names what is on show
-        if levels:
-            self.legend.addItem(self.level_line, "model (raw)")
-            self.legend.addItem(self.level_legend, "after sampler")
-        else:
-            self.legend.addItem(self.raw_bars, "model (raw)")
-            self.legend.addItem(self.sampled_bars, "after sampler")
-        self.legend.addItem(self.drawn_marker, "drawn")
+        self.unconditional_line.hide()
+        self._fill_legend(levels)
         self._n_bars, self._y_top = -1, 0.0
         self._level_ticks = None  # the candidate bars replaced the level ticks
         self._bottom_axis(levels)
         if levels:
             self.plot.setXRange(-1, 256, padding=0)
+
+    def _fill_legend(self, levels: bool) -> None:
+        """The legend names what is on show (rebuilt only when that changes: it lays the plot out)."""
+        self.legend.clear()
+        if levels:
+            self.legend.addItem(self.level_line, "model (raw)")
+            if self.unconditional_line.isVisible():
+                self.legend.addItem(self.unconditional_line, "without the digit")
+            self.legend.addItem(self.level_legend, "after sampler")
+        else:
+            self.legend.addItem(self.raw_bars, "model (raw)")
+            self.legend.addItem(self.sampled_bars, "after sampler")
+        self.legend.addItem(self.drawn_marker, "drawn")
 
     def _bottom_axis(self, levels: bool) -> None:
         """Levels: numbered ticks on the plot's axis. Candidates: a bare axis line, and the row of
@@ -275,8 +290,10 @@ class DistributionPanel(QWidget):
 
                 self.axis.setTicks([[(v, amplitude_label(v)) for v in marks]])
 
-    def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, kind: str = "grey") -> None:
-        """One step's distribution over every level, raw (line) and after the sampler (bars).
+    def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, kind: str = "grey",
+                    unconditional=None) -> None:
+        """One step's distribution over every level, raw (line) and after the sampler (bars), and
+        when guided, the model's distribution without the digit (dashed line).
 
         kind "grey": an image pixel's grey levels; "mu-law": an audio sample's levels.
         """
@@ -285,7 +302,12 @@ class DistributionPanel(QWidget):
         self.data = None
         self.levels = (np.asarray(raw), np.asarray(sampled), int(drawn))
         self.level_line.setData(x=np.arange(257) - 0.5, y=raw)
-        top = max(float(np.max(raw)), float(np.max(sampled)))
+        if (unconditional is not None) != self.unconditional_line.isVisible():
+            self.unconditional_line.setVisible(unconditional is not None)
+            self._fill_legend(True)
+        if unconditional is not None:
+            self.unconditional_line.setData(x=np.arange(257) - 0.5, y=unconditional)
+        top = max(float(np.max(raw)), float(np.max(sampled)), 0.0 if unconditional is None else float(np.max(unconditional)))
         y_top = self._set_y_top(top)
         self.level_bars.set_heights(sampled, y_top)
         self.drawn_marker.setData(x=[drawn], y=[max(raw[drawn], sampled[drawn]) + 0.03 * y_top])
@@ -355,6 +377,10 @@ class DistributionPanel(QWidget):
         raw_k = int(np.count_nonzero(st.tempered))
         k_kept = int(np.count_nonzero(st.top_k))
         filters = f"temperature keeps {raw_k}" + (f", top-k {k_kept}" if k_kept < raw_k else "")
+        if st.settings.guided and st.guided is None:
+            filters = "no guidance (this step was drawn without it, so its distribution without the digit was not computed); " + filters
+        elif st.guided is not None and st.settings.guided:
+            filters = f"guidance moves p({label(drawn)}) from {st.raw[drawn]:.3f} to {st.guided[drawn]:.3f}; " + filters
         filters += f", top-p {st.kept}" if st.kept < k_kept else ""
         same = "the same value" if st.would_draw == drawn else f"{label(st.would_draw)} instead of {label(drawn)}"
         self.what_if_label.setText(

@@ -32,7 +32,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
 from arplayground.core.lab import Branch, export_trace, load_trace
-from arplayground.core.sampling import TEMPERATURE_MAX, SamplerSettings, stages
+from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings, stages
 from arplayground.core.trace import Trace
 from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.distribution_panel import DistributionPanel
@@ -45,6 +45,7 @@ from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunReq
 # Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
 MODE_TITLES = {"text": "Text", "image": "Image", "audio": "Audio"}
+CONDITIONAL_MODES = ("image", "audio")  # models with a digit to condition on, so guidance applies
 PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming: one a frame, never behind
 TIMELINE_HZ = 4  # the timeline's, while streaming: a repaint of all its steps costs as much as the panel's
 
@@ -177,6 +178,13 @@ class MainWindow(QMainWindow):
         self.top_p.setToolTip("Keep the smallest set of values whose probability reaches p; 1 = off")
         form.addRow("Top-p", self.top_p)
 
+        self.guidance = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.guidance.setRange(0.0, GUIDANCE_MAX)
+        self.guidance.setDecimals(2)
+        self.guidance.setSingleStep(0.05)
+        self.guidance.setValue(1.0)
+        form.addRow("Guidance", self.guidance)
+
         self.settings_note = QLabel()
         self.settings_note.setObjectName("settingsNote")
         self.settings_note.setStyleSheet("color: #8a5a00;")
@@ -265,6 +273,7 @@ class MainWindow(QMainWindow):
         self.temperature.valueChanged.connect(self.push_settings)
         self.top_k.valueChanged.connect(self.push_settings)
         self.top_p.valueChanged.connect(self.push_settings)
+        self.guidance.valueChanged.connect(self.push_settings)
         self.generate_button.clicked.connect(self.generate)
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
@@ -355,7 +364,19 @@ class MainWindow(QMainWindow):
                 self._set_top_k_max(size)
         else:
             self.model_info.setText("\n".join(notes))
+        self._offer_guidance(entry is not None and entry.available and entry.mode in CONDITIONAL_MODES)
         self.check_prompt()
+
+    def _offer_guidance(self, conditional: bool) -> None:
+        """Guidance needs a condition to lean on: the digit (image, audio); the text model has none."""
+        self.guidance.setEnabled(conditional)
+        self.guidance.setToolTip(
+            "Classifier-free guidance: the model's logits with the digit, pushed away from its logits "
+            "without it (\"any digit\") by this factor, before temperature, top-k and top-p. "
+            "1 = off (the model's own distribution), 0 = ignore the digit, above 1 = lean harder on it. "
+            "No effect when the digit is \"any\"."
+            if conditional else "Guidance needs a condition (a digit): this model has none."
+        )
 
     def _set_top_k_max(self, size: int) -> None:
         if self.top_k.value() > size:
@@ -369,6 +390,7 @@ class MainWindow(QMainWindow):
             temperature=round(float(self.temperature.value()), 4),
             top_k=int(self.top_k.value()),
             top_p=round(float(self.top_p.value()), 4),
+            guidance=round(float(self.guidance.value()), 4),
         )
 
     @Slot()
@@ -403,6 +425,7 @@ class MainWindow(QMainWindow):
             ("temperature", self.temperature, 0.0, TEMPERATURE_MAX),
             ("top_p", self.top_p, 0.0, 1.0),
             ("top_k", self.top_k, 0, self.top_k.maximum()),
+            ("guidance", self.guidance, 0.0, GUIDANCE_MAX),
             ("length", self.length_spin, 1, self.length_spin.maximum()),
             ("seed", self.seed_spin, 0, self.seed_spin.maximum()),
         ):
@@ -861,7 +884,9 @@ class MainWindow(QMainWindow):
             return None
         rec = self.trace[index]
         settings = self.settings().clamped(len(raw))
-        st = stages(np.log(np.maximum(np.asarray(raw, np.float64), 1e-38)), settings, rec.u)
+        unconditional = getattr(self.running_view, "unconditional_distribution", lambda trace, i: None)(self.trace, index)
+        as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-38))  # noqa: E731
+        st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional))
         if settings == rec.settings:
             st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
         return st

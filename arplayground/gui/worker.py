@@ -116,7 +116,7 @@ class RunControls:
 class Batch:
     run_id: int
     records: tuple  # StepRecords, oldest first
-    distributions: tuple | None  # per record (raw, sampled) float32 arrays, when the request keeps them
+    distributions: tuple | None  # per record (raw, sampled, unconditional or None) float32 arrays, when the request keeps them
     lanes: tuple  # per record: which image of a grid it belongs to (all 0 for a single sequence)
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
@@ -267,7 +267,9 @@ class StepFeed:
             self.records.append(step.record)
             self.lanes.append(step.lane)
             if self.keep:
-                self.dists.append((step.sample.raw_probs.astype(np.float32), step.sample.probs.astype(np.float32)))
+                smp = step.sample
+                unconditional = None if smp.unconditional_probs is None else smp.unconditional_probs.astype(np.float32)
+                self.dists.append((smp.raw_probs.astype(np.float32), smp.probs.astype(np.float32), unconditional))
             taken += 1
             if step.lane == step.lanes - 1:
                 return taken, 1, time.perf_counter() - started

@@ -41,6 +41,7 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     assert not shiboken6.isValid(first_view.display)
     assert ab is not None and ab.isVisible() and ab.start_spin.value() == 10
     assert ab.a.settings() == w.settings()  # A: the run's own settings
+    assert ab.a.guidance.isVisibleTo(ab) == (mode != "text")  # guidance: only with a digit to guide by
     ab.b.temperature.setValue(0.0)  # B: greedy
     click(qtbot, ab.run_button)
     qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=30_000)

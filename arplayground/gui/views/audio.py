@@ -54,9 +54,9 @@ class AudioModeView(QObject):
         self._decoded_until = 0  # samples of the clip decoded into _amplitude since levels last changed
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
-        # step -> (raw, sampled) full distributions: each chunk's last step (the newest step, and
-        # every step taken while paused)
-        self.full: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # step -> (raw, sampled, unconditional or None) full distributions: each chunk's last step
+        # (the newest step, and every step taken while paused)
+        self.full: dict[int, tuple] = {}
         self.amplitude_scale = AMPLITUDE_SCALES[-1]  # the axis shows -scale .. +scale
         self.player: Player | None = None
         self.playback_reason = Player.probe()  # None when sound can play
@@ -185,13 +185,12 @@ class AudioModeView(QObject):
             self.levels[rec.position] = rec.value
             self.generated_until = rec.position + 1
             if batch.distributions:
-                raw, sampled = batch.distributions[i]
-                self.full[rec.position - self.prefix_len] = (raw, sampled)
+                self.full[rec.position - self.prefix_len] = batch.distributions[i]
         for chunk in batch.chunks:
             start, end = chunk.position, chunk.position + len(chunk)
             self.levels[start:end] = chunk.values
             self.generated_until = end
-            self.full[end - 1 - self.prefix_len] = (chunk.last_raw, chunk.last_sampled)
+            self.full[end - 1 - self.prefix_len] = (chunk.last_raw, chunk.last_sampled, chunk.last_unconditional)
             if self.player is not None and self.player.active:
                 self.player.feed(decode(chunk.values))
         self._redraw(grow_only=True)
@@ -234,6 +233,10 @@ class AudioModeView(QObject):
         """Known for the last step of every chunk, so for every step taken while paused."""
         return self.full[index][0] if index in self.full else None
 
+    def unconditional_distribution(self, trace, index: int):
+        """The step's distribution without the digit, where it was guided and its distributions are kept."""
+        return self.full[index][2] if index in self.full else None
+
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         """A step with its full distribution (the last of each chunk: the newest, and every step
         taken while paused): all 256 levels; any other step: its top candidates from the trace."""
@@ -241,13 +244,13 @@ class AudioModeView(QObject):
         self.cursor_line.setPos(rec.position / SAMPLE_RATE)
         self.cursor_line.show()
         if index in self.full:
-            raw, sampled = self.full[index]
+            raw, sampled, unconditional = self.full[index]
             if what_if is not None:
                 sampled = what_if.final
             panel.show_levels(
                 title=f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}",
                 raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
-                settings=rec.settings, kind="mu-law",
+                settings=rec.settings, kind="mu-law", unconditional=unconditional,
             )
         else:
             panel.show_step(panel_data(rec, index + 1, vocab))

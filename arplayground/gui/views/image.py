@@ -268,8 +268,10 @@ class ImageModeView(QObject):
         form.addRow(self.note)
         self.prefix_len = 0
         self.lanes = 1
-        self.raw = np.zeros((1, 0, 256), np.float32)  # (image, pixel, level)
-        self.sampled = np.zeros((1, 0, 256), np.float32)
+        self.digits = (None,)  # the condition of each image of the run shown
+        # Every drawn pixel's distributions, (image, pixel, level): raw, after the sampler, and
+        # without the digit (kept for pixels drawn with guidance).
+        self._clear_distributions(1, 0, 256)
 
     def check(self, entry) -> bool:
         return True
@@ -297,8 +299,7 @@ class ImageModeView(QObject):
         if digits is None:
             digits = (self.digit_box.currentData(),) * self.lanes
         total = self.canvas.H * self.canvas.W
-        self.raw = np.zeros((self.lanes, total, len(vocab)), np.float32)
-        self.sampled = np.zeros((self.lanes, total, len(vocab)), np.float32)
+        self._clear_distributions(self.lanes, total, len(vocab))
         self.digits = digits
         self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
         condition = digits[0] if self.lanes == 1 else list(digits)
@@ -310,29 +311,40 @@ class ImageModeView(QObject):
         self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(condition)))
         self.prefix_len, self.lanes, self.digits = len(prefix), 1, (condition,)
         total = self.canvas.H * self.canvas.W
-        self.raw = np.zeros((1, total, len(vocab)), np.float32)
-        self.sampled = np.zeros((1, total, len(vocab)), np.float32)
+        self._clear_distributions(1, total, len(vocab))
         self.canvas.start(prefix, 1, 1, ["any" if condition is None else str(condition)])
         return tuple(prefix), condition, n_steps
+
+    def _clear_distributions(self, lanes: int, pixels: int, levels: int) -> None:
+        self.raw, self.sampled, self.unconditional = (np.zeros((lanes, pixels, levels), np.float32) for _ in range(3))
 
     def append(self, batch) -> None:
         """New pixels: StepRecords (the per-step loop: a replay) or compiled chunks, each with
         every step's full distributions (a forced step's chunk: its own, as its last)."""
         start = self.canvas.known
         if batch.distributions:
-            for i, (raw, sampled) in enumerate(batch.distributions):
+            for i, (raw, sampled, unconditional) in enumerate(batch.distributions):
                 lane = batch.lanes[i]
                 pixel = start + i // self.lanes
                 self.raw[lane, pixel], self.sampled[lane, pixel] = raw, sampled
+                if unconditional is not None:
+                    self.unconditional[lane, pixel] = unconditional
         if batch.records:
             self.canvas.append([r.value for r in batch.records], batch.lanes)
+
+        def by_lane(column):  # (positions * lanes, 256), position-major -> (lanes, positions, 256)
+            return column.reshape(-1, self.lanes, column.shape[-1]).transpose(1, 0, 2)
+
         for chunk in batch.chunks:
             pixels = slice(chunk.position, chunk.position + chunk.positions)
-            if "raw" in chunk.columns:  # (positions * lanes, 256), position-major
-                self.raw[:, pixels] = chunk.columns["raw"].reshape(chunk.positions, self.lanes, -1).transpose(1, 0, 2)
-                self.sampled[:, pixels] = chunk.columns["sampled"].reshape(chunk.positions, self.lanes, -1).transpose(1, 0, 2)
+            if "raw" in chunk.columns:
+                self.raw[:, pixels], self.sampled[:, pixels] = by_lane(chunk.columns["raw"]), by_lane(chunk.columns["sampled"])
+                if "unconditional" in chunk.columns:
+                    self.unconditional[:, pixels] = by_lane(chunk.columns["unconditional"])
             else:
                 self.raw[0, chunk.position], self.sampled[0, chunk.position] = chunk.last_raw, chunk.last_sampled
+                if chunk.last_unconditional is not None:
+                    self.unconditional[0, chunk.position] = chunk.last_unconditional
             self.canvas.append(chunk.values, np.tile(np.arange(self.lanes), chunk.positions))
 
     def rewind(self, steps: int) -> None:
@@ -344,18 +356,23 @@ class ImageModeView(QObject):
 
     def snapshot(self):
         c = self.canvas
-        return c.images.copy(), c.known, self.raw.copy(), self.sampled.copy()
+        return c.images.copy(), c.known, self.raw.copy(), self.sampled.copy(), self.unconditional.copy()
 
     def restore(self, state) -> None:
-        images, known, raw, sampled = state
+        images, known, raw, sampled, unconditional = state
         self.canvas.images[:] = images
         self.canvas.known = known
         self.canvas.selected = None
-        self.raw, self.sampled = raw.copy(), sampled.copy()
+        self.raw, self.sampled, self.unconditional = raw.copy(), sampled.copy(), unconditional.copy()
         self.canvas.update()
 
     def full_distribution(self, trace, index: int):
         return self.raw[index % self.lanes, trace[index].position]
+
+    def unconditional_distribution(self, trace, index: int):
+        """The pixel's distribution without the digit, kept where it was drawn with guidance."""
+        guided = trace[index].settings.guided and self.digits[index % self.lanes] is not None
+        return self.unconditional[index % self.lanes, trace[index].position] if guided else None
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         """Step `index` of the run: pixel prefix_len + index // lanes of image index % lanes (the
@@ -375,6 +392,7 @@ class ImageModeView(QObject):
             drawn_prob=rec.prob,
             entropy=rec.entropy,
             settings=rec.settings,
+            unconditional=self.unconditional_distribution(trace, index),
         )
         if what_if is None:
             panel.hide_what_if()

@@ -259,7 +259,7 @@ class TextModeView(QObject):
     def append(self, batch) -> None:
         self.pane.append_steps(batch.records)
         if batch.distributions:
-            self.raw_rows.extend(raw for raw, _ in batch.distributions)
+            self.raw_rows.extend(raw for raw, *_ in batch.distributions)
 
     def rewind(self, steps: int) -> None:
         self.pane.truncate(steps)

@@ -1,0 +1,71 @@
+"""Guidance through the real window: offered where there is a digit to guide by, drawn with, shown."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from arplayground.core.sampling import SamplerSettings, stages
+from tests.gui.helpers import generate_and_wait, open_window, pixel_centre
+
+
+def test_guidance_is_offered_for_image_and_audio_models_and_not_for_text(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    assert not w.guidance.isEnabled() and "has none" in w.guidance.toolTip()
+    for mode in ("image", "audio"):
+        w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+        assert w.guidance.isEnabled() and "any digit" in w.guidance.toolTip()
+    w.guidance.setValue(9.0)  # past the end of the slider: clamped
+    assert w.settings().guidance == 4.0
+    w.close()
+
+
+def test_a_guided_image_is_drawn_with_guidance_and_its_pixels_show_the_distribution_without_the_digit(qtbot, tiny_image_models):
+    w = open_window(qtbot, tiny_image_models, "image")
+    view = w.views["image"]
+    view.digit_box.setCurrentIndex(view.digit_box.findData(3))
+    generate_and_wait(qtbot, w)
+    plain = view.canvas.image.copy()
+    assert not w.panel.unconditional_line.isVisible()
+    w.guidance.setValue(2.5)
+    generate_and_wait(qtbot, w)
+    assert len(w.trace) == 784 and all(w.trace[i].settings.guidance == 2.5 for i in (0, 400, 783))
+    assert not np.array_equal(view.canvas.image, plain)  # same seed: only guidance differs
+
+    index = 9 * 28 + 12
+    qtbot.mouseClick(view.canvas, Qt.MouseButton.LeftButton, pos=pixel_centre(view.canvas, index))
+    title = w.panel.title.text()
+    assert title.startswith("pixel (9, 12), step 265") and "guidance 2.50" in title
+    assert w.panel.unconditional_line.isVisible()
+    assert "without the digit" in [label.text for _, label in w.panel.legend.items]
+    unconditional = view.unconditional[0, index]
+    np.testing.assert_allclose(w.panel.unconditional_line.getData()[1], unconditional)
+    assert unconditional.sum() == pytest.approx(1.0, abs=0.02) and not np.allclose(unconditional, view.raw[0, index])
+    # The what-if starts from the same three distributions and ends where the draw did.
+    rec = w.trace[index]
+    st = stages(np.log(view.raw[0, index].astype(np.float64)), rec.settings, rec.u, np.log(unconditional.astype(np.float64)))
+    assert st.would_draw == rec.value
+    np.testing.assert_allclose(st.final, view.sampled[0, index], atol=1e-5)
+    assert "guidance moves p(grey level" in w.panel.what_if_label.text()
+    w.guidance.setValue(1.0)  # the lab: the same step, now without guidance
+    assert "guidance moves" not in w.panel.what_if_label.text()
+    unguided = stages(np.log(np.maximum(view.raw[0, index].astype(np.float64), 1e-38)), SamplerSettings(), rec.u)
+    np.testing.assert_allclose(w.panel.levels[1], unguided.final, atol=1e-6)
+    w.close()
+
+
+def test_a_guided_clip_shows_its_newest_sample_with_and_without_the_digit(qtbot, tiny_audio_models):
+    w = open_window(qtbot, tiny_audio_models, "audio")
+    view = w.views["audio"]
+    view.length_spin.setValue(0.1)
+    view.digit_box.setCurrentIndex(view.digit_box.findData(4))
+    w.guidance.setValue(2.0)
+    generate_and_wait(qtbot, w)
+    last = len(w.trace) - 1
+    assert w.trace[last].settings.guidance == 2.0 and view.unconditional_distribution(w.trace, last) is not None
+    w.show_step(last)
+    assert w.panel.unconditional_line.isVisible() and "guidance 2.00" in w.panel.title.text()
+    w.guidance.setValue(1.0)
+    generate_and_wait(qtbot, w)
+    w.show_step(len(w.trace) - 1)
+    assert not w.panel.unconditional_line.isVisible()
+    w.close()
