@@ -15,6 +15,7 @@ right-centred but broad distribution does), and its accuracy on jittered real te
     .venv/bin/python benchmarks/audio_digits.py --model fsdd-wavenet --model path/to/other.json  # side by side
     .venv/bin/python benchmarks/audio_digits.py --temperature 1 --temperature 0.9   # settings side by side
     .venv/bin/python benchmarks/audio_digits.py --top-p 1 --top-p 0.9
+    .venv/bin/python benchmarks/audio_digits.py --guidance 1 --guidance 1.5          # guidance (speaker kept, digit "any")
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--top-p", type=float, action="append", default=[],
                         help="repeat to compare top-p values (with every temperature) on the same listeners and seeds (default 1)")
+    parser.add_argument("--guidance", type=float, action="append", default=[],
+                        help="repeat to compare guidance values (with every temperature and top-p) on the same listeners and seeds (default 1: off)")
     args = parser.parse_args()
 
     import torch
@@ -155,11 +158,13 @@ def main() -> None:
     entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
     n = int(args.seconds * RATE)
     summary = []
-    for entry, temperature, top_p in [(e, t, p) for e in entries for t in args.temperature or [1.0] for p in args.top_p or [1.0]]:
-        settings = SamplerSettings(temperature=temperature, top_k=args.top_k, top_p=top_p)
+    runs = [(e, t, p, g) for e in entries for t in args.temperature or [1.0] for p in args.top_p or [1.0] for g in args.guidance or [1.0]]
+    for entry, temperature, top_p, guidance in runs:
+        settings = SamplerSettings(temperature=temperature, top_k=args.top_k, top_p=top_p, guidance=guidance)
         stepper = catalog.load_stepper(entry)
         print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips of {args.seconds} s per digit at "
-              f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {top_p}, speaker: any, then each in turn\n")
+              f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {top_p}, guidance {guidance}, "
+              f"speaker: any, then each in turn\n")
         print("| digit | clean listener: right | read as | hiss-tolerant: right | read as | RMS (median) |")
         print("|---:|---:|---|---:|---|---:|")
         total = total_tolerant = 0
@@ -178,13 +183,14 @@ def main() -> None:
             total, total_tolerant = total + right, total_tolerant + right_tolerant
             print(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, heard))} | {right_tolerant}/{args.per_digit} | "
                   f"{' '.join(map(str, heard_tolerant))} | {statistics.median(rms):.3f} |", flush=True)
-        summary.append((entry, temperature, top_p, total, total_tolerant, statistics.median(all_rms)))
+        summary.append((entry, temperature, top_p, guidance, total, total_tolerant, statistics.median(all_rms)))
     real_rms = statistics.median(float(np.sqrt(np.mean(decode(c[0]) ** 2))) for c in split["test"])
     print(f"\nreal test clips: median RMS {real_rms:.3f}\n")
-    print("| model | card | temperature | top-p | read as the requested digit: clean listener | hiss-tolerant listener | clip RMS (median) | chance |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for entry, temperature, top_p, total, total_tolerant, rms in summary:
-        print(f"| {entry.name} | {entry.card_path} | {temperature} | {top_p} | {total} of {10 * args.per_digit} | "
+    print("| model | card | temperature | top-p | guidance | read as the requested digit: clean listener | hiss-tolerant listener "
+          "| clip RMS (median) | chance |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for entry, temperature, top_p, guidance, total, total_tolerant, rms in summary:
+        print(f"| {entry.name} | {entry.card_path} | {temperature} | {top_p} | {guidance} | {total} of {10 * args.per_digit} | "
               f"{total_tolerant} of {10 * args.per_digit} | {rms:.3f} | {args.per_digit} |")
 
 

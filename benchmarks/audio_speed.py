@@ -7,6 +7,7 @@
    clip at full speed and plays it, beside the same window idle.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/audio_speed.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/audio_speed.py --guidance 2   # guided: two networks a sample
 
 For playback with a real 8 kHz clock start `jackd -d dummy -r 8000` first (apt: jackd2); with no
 output device the GUI row measures generation alone and says so. Machines here are shared and
@@ -28,23 +29,19 @@ import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script
 RATE = 8000
 
 
-def per_step(stepper, n: int, seed: int, condition):
+def per_step(stepper, n: int, seed: int, condition, settings):
     from arplayground.core.generate import generate
-    from arplayground.core.sampling import SamplerSettings
 
-    settings = SamplerSettings()
     start = time.perf_counter()
     values = [s.record.value for s in generate(stepper, [], n, lambda: settings, seed, condition)]
     return time.perf_counter() - start, values
 
 
-def chunked(stepper, n: int, seed: int, condition):
+def chunked(stepper, n: int, seed: int, condition, settings):
     import numpy as np
 
     from arplayground.core.generate import generate_chunks
-    from arplayground.core.sampling import SamplerSettings
 
-    settings = SamplerSettings()
     start = time.perf_counter()
     values = np.concatenate([c.values for c in generate_chunks(stepper, [], n, lambda: settings, seed, condition)])
     return time.perf_counter() - start, values.tolist()
@@ -55,12 +52,14 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gui-seconds", type=float, default=3.0, help="length of the clip generated and played")
+    parser.add_argument("--guidance", type=float, default=1.0, help="draw with this guidance (1 = off; the window asks for digit 3)")
     args = parser.parse_args()
 
     import torch
 
     from arplayground import catalog
     from arplayground.audio.playback import Player
+    from arplayground.core.sampling import SamplerSettings
     from arplayground.gui.app import configure_runtime
     from arplayground.nets.wavenet import FastWaveNetStepper, NaiveWaveNetStepper, TorchWaveNetStepper
 
@@ -74,13 +73,14 @@ def main() -> None:
     cfg = model.cfg
     print(f"model {entry.name}: {entry.card['parameters']:,} parameters, residual {cfg.residual}, skip {cfg.skip}, "
           f"{len(cfg.dilations)} layers, receptive field {cfg.receptive_field}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread")
+          f"{torch.get_num_threads()} thread; guidance {args.guidance:g}")
+    settings = SamplerSettings(guidance=args.guidance)
     fast.warm_up()  # compile (or load the compiled cache) outside the timings, as the app does
     paths = [  # (name, run, samples per repeat)
-        ("compiled chunks (numba, nogil)", lambda s, c: chunked(fast, 8000, s, c), 8000),
-        ("compiled step per Python call", lambda s, c: per_step(FastWaveNetStepper(model, vocab), 4000, s, c), 4000),
-        ("torch eager, queues", lambda s, c: per_step(TorchWaveNetStepper(model, vocab), 1000, s, c), 1000),
-        ("naive full recompute (first 400)", lambda s, c: per_step(NaiveWaveNetStepper(model, vocab), 400, s, c), 400),
+        ("compiled chunks (numba, nogil)", lambda s, c: chunked(fast, 8000, s, c, settings), 8000),
+        ("compiled step per Python call", lambda s, c: per_step(FastWaveNetStepper(model, vocab), 4000, s, c, settings), 4000),
+        ("torch eager, queues", lambda s, c: per_step(TorchWaveNetStepper(model, vocab), 1000, s, c, settings), 1000),
+        ("naive full recompute (first 400)", lambda s, c: per_step(NaiveWaveNetStepper(model, vocab), 400, s, c, settings), 400),
     ]
     rows, firsts = [], {}
     for name, run, n in paths:
@@ -107,6 +107,9 @@ def main() -> None:
         view = window.views["audio"]
         view.length_spin.setValue(args.gui_seconds)
         view.play_live.setChecked(reason is None)
+        window.guidance.setValue(args.guidance)
+        if settings.guided:
+            view.digit_box.setCurrentIndex(view.digit_box.findData(3))
         # Choosing Audio mode opens the sound stream on a helper thread; a person clicks Generate
         # later than the 0.1-0.3 s that takes, so the measured run starts once it is open.
         deadline = time.monotonic() + 10

@@ -6,6 +6,7 @@ digit with the bundled model (temperature 1, seeds 0..N-1) and reports how many 
 reads as the requested digit.
 
     .venv/bin/python benchmarks/image_digits.py --data ../shared/datasets/mnist [--per-digit 10]
+    .venv/bin/python benchmarks/image_digits.py --data ../shared/datasets/mnist --guidance 1 --guidance 2  # side by side
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--per-digit", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--guidance", type=float, action="append", default=[],
+                        help="repeat to compare guidance values on the same classifier and seeds (default 1: off)")
     args = parser.parse_args()
     torch.manual_seed(0)
     images, labels = read_idx(args.data / IMAGES), read_idx(args.data / LABELS).astype(np.int64)
@@ -63,27 +66,36 @@ def main() -> None:
 
     entry = next(e for e in catalog.discover() if e.available and e.mode == "image")
     stepper = catalog.load_stepper(entry)
-    settings = SamplerSettings()
-    start = time.perf_counter()
-    print(f"\nsamples of {entry.name}, temperature 1, seeds 0-{args.per_digit - 1}\n")
-    print("| digit | read as that digit | most common misreading |")
-    print("|---:|---:|---|")
-    total = 0
-    for digit in range(10):
-        samples = []
-        for seed in range(args.per_digit):
-            values = [s.record.value for s in generate(stepper, [], 784, lambda: settings, seed, condition=digit)]
-            samples.append(np.array(values, np.uint8).reshape(28, 28))
-        with torch.no_grad():
-            pred = net(as_input(np.stack(samples))).argmax(1).numpy()
-        hits = int(np.sum(pred == digit))
-        total += hits
-        wrong = pred[pred != digit]
-        misread = f"{np.bincount(wrong).argmax()} ({np.bincount(wrong).max()})" if len(wrong) else "-"
-        print(f"| {digit} | {hits}/{args.per_digit} | {misread} |", flush=True)
-    n = 10 * args.per_digit
-    print(f"\nall digits: {total}/{n} = {total / n:.0%} read as the requested digit "
-          f"({time.perf_counter() - start:.0f} s to generate {n} images)")
+    summary = []
+    for guidance in args.guidance or [1.0]:
+        settings = SamplerSettings(guidance=guidance)
+        start = time.perf_counter()
+        print(f"\nsamples of {entry.name}, temperature 1, guidance {guidance:g}, seeds 0-{args.per_digit - 1}\n")
+        print("| digit | read as that digit | most common misreading | classifier's mean p(digit) |")
+        print("|---:|---:|---|---:|")
+        total, confidence = 0, []
+        for digit in range(10):
+            samples = []
+            for seed in range(args.per_digit):
+                values = [s.record.value for s in generate(stepper, [], 784, lambda: settings, seed, condition=digit)]
+                samples.append(np.array(values, np.uint8).reshape(28, 28))
+            with torch.no_grad():
+                p = net(as_input(np.stack(samples))).softmax(1).numpy()
+            pred = p.argmax(1)
+            hits = int(np.sum(pred == digit))
+            total += hits
+            confidence.extend(p[:, digit])
+            wrong = pred[pred != digit]
+            misread = f"{np.bincount(wrong).argmax()} ({np.bincount(wrong).max()})" if len(wrong) else "-"
+            print(f"| {digit} | {hits}/{args.per_digit} | {misread} | {p[:, digit].mean():.3f} |", flush=True)
+        n = 10 * args.per_digit
+        print(f"\nall digits: {total}/{n} = {total / n:.0%} read as the requested digit "
+              f"({time.perf_counter() - start:.0f} s to generate {n} images)")
+        summary.append((guidance, total, n, float(np.mean(confidence))))
+    if len(summary) > 1:
+        print("\n| guidance | read as the requested digit | classifier's mean p(digit) |\n|---:|---:|---:|")
+        for guidance, total, n, conf in summary:
+            print(f"| {guidance:g} | {total}/{n} ({total / n:.0%}) | {conf:.3f} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@
    every fraction of a second), and ten-digit grids back to back (ten times longer runs).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/image_speed.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/image_speed.py --guidance 2   # guided: two images a sample
+
+With --guidance G every path draws with guidance G (the digit's image and its "any digit" copy),
+and the window's single images ask for digit 3 (guidance needs a digit).
 
 Machines here are shared and noisy: times are medians over repeats, ratios taken within one run.
 """
@@ -26,13 +30,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
 
 
-def sample_seconds(stepper, seed: int, digit, per_step: bool = False) -> tuple[float, list[int]]:
+def sample_seconds(stepper, seed: int, digit, settings, per_step: bool = False) -> tuple[float, list[int]]:
     """One 28 x 28 sample as the app makes it (run_steps: compiled chunks where the stepper has
     them), or through the per-step loop."""
     from arplayground.core.generate import generate, run_steps
-    from arplayground.core.sampling import SamplerSettings
 
-    settings = SamplerSettings()
     start = time.perf_counter()
     made = (generate if per_step else run_steps)(stepper, [], 784, lambda: settings, seed, condition=digit)
     values = [v for item in made for v in (item.values.tolist() if hasattr(item, "columns") else [item.record.value])]
@@ -44,11 +46,13 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gui-seconds", type=float, default=8.0)
+    parser.add_argument("--guidance", type=float, default=1.0, help="draw with this guidance (1 = off)")
     args = parser.parse_args()
 
     import torch
 
     from arplayground import catalog
+    from arplayground.core.sampling import SamplerSettings
     from arplayground.gui.app import configure_runtime
     from arplayground.gui.views.image import GRIDS
     from arplayground.nets.pixelcnn import NaivePixelCNNStepper
@@ -63,7 +67,8 @@ def main() -> None:
     fast.warm_up()  # compile the kernels (or load them from numba's cache) outside the timings, as the app does
     print(f"model {entry.name}: {entry.card['parameters']:,} parameters; torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread; kernels {'compiled' if compiling else 'loaded from the cache'} "
-          f"in {time.perf_counter() - started:.2f} s")
+          f"in {time.perf_counter() - started:.2f} s; guidance {args.guidance:g}")
+    settings = SamplerSettings(guidance=args.guidance)
     print()
     print("| digit | seed | fast path: compiled chunks (s/image) | fast path: per-step loop (s/image) | naive (s/image) "
           "| ratio (chunks vs naive) | identical |")
@@ -71,17 +76,23 @@ def main() -> None:
     ratios = []
     for i in range(args.repeats):
         seed, digit = 100 + i, i % 10
-        t_fast, v_fast = sample_seconds(fast, seed, digit)
-        t_step, v_step = sample_seconds(fast, seed, digit, per_step=True)
-        t_naive, v_naive = sample_seconds(naive, seed, digit)
+        t_fast, v_fast = sample_seconds(fast, seed, digit, settings)
+        t_step, v_step = sample_seconds(fast, seed, digit, settings, per_step=True)
+        t_naive, v_naive = sample_seconds(naive, seed, digit, settings)
         ratios.append(t_naive / t_fast)
         print(f"| {digit} | {seed} | {t_fast:.3f} | {t_step:.3f} | {t_naive:.2f} | {t_naive / t_fast:.1f}x | "
               f"{'yes' if v_fast == v_step == v_naive else 'NO'} |", flush=True)
     print(f"\nmedian ratio {statistics.median(ratios):.1f}x")
     print()
+
+    def guided(window) -> None:
+        window.guidance.setValue(args.guidance)
+        if settings.guided:
+            window.views["image"].digit_box.setCurrentIndex(window.views["image"].digit_box.findData(3))
+
     gui_latency.print_table(
         "image", entry.name, args.gui_seconds, "pixels",
-        f"generating images back to back at full speed for {args.gui_seconds:g} s", again=True,
+        f"generating images back to back at full speed for {args.gui_seconds:g} s", again=True, setup=guided,
     )
     # Longer runs: the grid of ten digits, 7,840 pixels in one batch, so run starts and ends (which
     # repaint much of the window) come less often than in the row above.
@@ -89,7 +100,7 @@ def main() -> None:
     gui_latency.print_row(
         f"generating ten-digit grids back to back at full speed for {args.gui_seconds:g} s",
         gui_latency.measure("image", entry.name, args.gui_seconds, True, again=True,
-                            setup=lambda window: window.views["image"].grid_box.setCurrentIndex(ten)),
+                            setup=lambda window: (guided(window), window.views["image"].grid_box.setCurrentIndex(ten))),
     )
 
 

@@ -65,7 +65,7 @@ def test_export_then_import_round_trips_and_replays_exactly(setup, tmp_path):
     stepper = catalog.load_stepper(entry)
     main = Branch("main", prefix, condition, seed=8)
     run(main, stepper, steps // 2, lambda: SamplerSettings(temperature=0.8, top_k=20))
-    run(main, stepper, steps - steps // 2, lambda: SamplerSettings(temperature=1.5, top_p=0.9))  # settings changed mid-run
+    run(main, stepper, steps - steps // 2, lambda: SamplerSettings(temperature=1.5, top_p=0.9, guidance=2.0))  # settings changed mid-run
     side = main.fork(steps // 4, int(main.trace[steps // 4].top_values[1]), "b")
     run(side, stepper, steps - steps // 4, lambda: SamplerSettings())
     path = tmp_path / "run.trace.json"
