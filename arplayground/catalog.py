@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MODES = ("text", "image", "audio")
+CONDITIONAL_MODES = ("image", "audio")  # models with a digit to condition on, so guidance applies
 
 
 class ModelError(Exception):

@@ -47,6 +47,12 @@ def guiding(stepper, settings: SamplerSettings) -> bool:
     return settings.guided and getattr(stepper, "guidable", False)
 
 
+def effective(stepper, settings: SamplerSettings) -> SamplerSettings:
+    """The settings as they act on this run: guidance off where there is no condition to guide by
+    (text, "any digit"), so records and exported traces never claim a guidance that did nothing."""
+    return settings if not settings.guided or guiding(stepper, settings) else replace(settings, guidance=1.0)
+
+
 def unconditional_logits(stepper, settings: SamplerSettings):
     """The stepper's unconditional logits when this step is guided; otherwise None, and the
     stepper stops keeping its unconditional state."""
@@ -98,10 +104,12 @@ def generate(
     position = len(prefix)
     for _ in range(n_steps):
         started = time.perf_counter()
-        current = settings().clamped(vocab_size)
-        logits = np.reshape(stepper.logits(), (lanes, vocab_size))
+        current = effective(stepper, settings().clamped(vocab_size))
+        # The unconditional copy first: starting or dropping it may rebuild the caches (a PixelCNN
+        # batch of another size), and the logits must be those the compiled chunks would use.
         unconditional = unconditional_logits(stepper, current)
         unconditional = [None] * lanes if unconditional is None else np.reshape(unconditional, (lanes, vocab_size))
+        logits = np.reshape(stepper.logits(), (lanes, vocab_size))
         samples = [sample(logits[j], current, step_uniform(seed + j, position), unconditional[j]) for j in range(lanes)]
         if position in forced:
             samples[0] = replace(samples[0], value=int(forced[position]))
@@ -177,7 +185,7 @@ def generate_chunks(
     position = len(prefix)
     end = position + n_steps
     while position < end:
-        current = settings().clamped(vocab_size)
+        current = effective(stepper, settings().clamped(vocab_size))
         if position in forced:
             yield _forced_chunk(stepper, position, forced[position], current, step_uniform(seed, position))
             position += 1
@@ -225,7 +233,8 @@ def run_steps(
 def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings, u: float) -> Chunk:
     """One forced step of a compiled stepper, through its per-step protocol, as a Chunk of one."""
     started = time.perf_counter()
-    smp = replace(sample(stepper.logits(), settings, u, unconditional_logits(stepper, settings)), value=int(value))
+    unconditional = unconditional_logits(stepper, settings)  # first, as in generate()
+    smp = replace(sample(stepper.logits(), settings, u, unconditional), value=int(value))
     stepper.push(smp.value)
     rec = StepRecord.from_sample(position, smp, settings, time.perf_counter() - started)
     k = len(rec.top_values)

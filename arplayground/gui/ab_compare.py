@@ -71,7 +71,7 @@ class ABSide(QWidget):
         self.guidance.setSingleStep(0.25)
         self.guidance.setDecimals(2)
         self.guidance.setPrefix("guidance ")
-        self.guidance.setVisible(entry.mode in ("image", "audio"))
+        self.guidance.setVisible(entry.mode in catalog.CONDITIONAL_MODES)
         self.set_settings(settings)
 
         self.title = QLabel(f"<b>{title}</b>")
@@ -99,8 +99,8 @@ class ABSide(QWidget):
         self.guidance.setValue(s.guidance)
 
     def settings(self) -> SamplerSettings:
-        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4),
-                               round(self.guidance.value(), 4))
+        guidance = round(self.guidance.value(), 4) if self.entry.mode in catalog.CONDITIONAL_MODES else 1.0  # hidden: no digit
+        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4), guidance)
 
     def start(self, vocab, prefix, condition, seed: int, n_steps: int) -> None:
         self.runner.stop()

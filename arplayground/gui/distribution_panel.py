@@ -378,7 +378,7 @@ class DistributionPanel(QWidget):
         k_kept = int(np.count_nonzero(st.top_k))
         filters = f"temperature keeps {raw_k}" + (f", top-k {k_kept}" if k_kept < raw_k else "")
         if st.settings.guided and st.guided is None:
-            filters = "no guidance (this step was drawn without it, so its distribution without the digit was not computed); " + filters
+            filters = "no guidance here (this step has no distribution without the digit: drawn unguided, or with no digit); " + filters
         elif st.guided is not None and st.settings.guided:
             filters = f"guidance moves p({label(drawn)}) from {st.raw[drawn]:.3f} to {st.guided[drawn]:.3f}; " + filters
         filters += f", top-p {st.kept}" if st.kept < k_kept else ""

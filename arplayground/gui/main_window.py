@@ -45,7 +45,6 @@ from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunReq
 # Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
 MODE_TITLES = {"text": "Text", "image": "Image", "audio": "Audio"}
-CONDITIONAL_MODES = ("image", "audio")  # models with a digit to condition on, so guidance applies
 PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming: one a frame, never behind
 TIMELINE_HZ = 4  # the timeline's, while streaming: a repaint of all its steps costs as much as the panel's
 
@@ -364,7 +363,7 @@ class MainWindow(QMainWindow):
                 self._set_top_k_max(size)
         else:
             self.model_info.setText("\n".join(notes))
-        self._offer_guidance(entry is not None and entry.available and entry.mode in CONDITIONAL_MODES)
+        self._offer_guidance(entry is not None and entry.available and entry.mode in catalog.CONDITIONAL_MODES)
         self.check_prompt()
 
     def _offer_guidance(self, conditional: bool) -> None:
@@ -390,7 +389,7 @@ class MainWindow(QMainWindow):
             temperature=round(float(self.temperature.value()), 4),
             top_k=int(self.top_k.value()),
             top_p=round(float(self.top_p.value()), 4),
-            guidance=round(float(self.guidance.value()), 4),
+            guidance=round(float(self.guidance.value()), 4) if self.guidance.isEnabled() else 1.0,  # off: no digit
         )
 
     @Slot()
@@ -433,7 +432,7 @@ class MainWindow(QMainWindow):
             if value is None:
                 continue
             if isinstance(value, float) and not math.isfinite(value):
-                value = high
+                value = 1.0 if key == "guidance" else high  # as SamplerSettings.clamped: NaN guidance is off
             clamped = min(max(value, low), high)
             if clamped != value:
                 notes.append(f"{key.replace('_', '-')} {value:g} is out of range: using {clamped:g}")

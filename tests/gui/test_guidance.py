@@ -16,6 +16,8 @@ def test_guidance_is_offered_for_image_and_audio_models_and_not_for_text(qtbot, 
         assert w.guidance.isEnabled() and "any digit" in w.guidance.toolTip()
     w.guidance.setValue(9.0)  # past the end of the slider: clamped
     assert w.settings().guidance == 4.0
+    w.mode_box.setCurrentIndex(w.mode_box.findData("text"))  # the slider keeps its place, but acts on nothing here
+    assert w.guidance.value() == 4.0 and w.settings().guidance == 1.0
     w.close()
 
 
