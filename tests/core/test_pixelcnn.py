@@ -318,3 +318,22 @@ def test_switching_guidance_draws_from_the_logits_after_the_caches_are_rebuilt()
         if guided:
             fresh.unconditional_logits()
         np.testing.assert_array_equal(steps[p].sample.raw_probs, np.exp(log_softmax(fresh.logits())))
+
+
+def test_a_forced_value_in_a_guided_run_keeps_both_copies_in_step(net):
+    """A branch forces a value while guidance is on: the chunks take it through the per-step
+    protocol, into the image and its "any digit" copy, and go on drawing what the per-step loop draws."""
+    from arplayground.core.generate import generate_chunks
+
+    guided = SamplerSettings(guidance=2.0)
+    stepper = PixelCNNStepper(net, GreyLevels())
+    chunks = list(generate_chunks(stepper, [], 40, lambda: guided, 2, 4, chunk_steps=8, forced={20: 255}))
+    values = np.concatenate([c.values for c in chunks])
+    per_step = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], 40, lambda: guided, 2, 4, forced={20: 255})]
+    assert values[20] == 255 and values.tolist() == per_step
+    assert chunks[-1].last_unconditional is not None
+    with torch.no_grad():
+        image = torch.zeros(1, CFG.height, CFG.width, dtype=torch.long)
+        image.view(-1)[:40] = torch.as_tensor(values)
+        any_digit = net(image, torch.tensor([CFG.n_classes]))[0, :, 40 // CFG.width, 40 % CFG.width].numpy()
+    np.testing.assert_allclose(stepper.unconditional_logits(), any_digit, atol=1e-4)

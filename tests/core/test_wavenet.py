@@ -191,3 +191,15 @@ def test_guidance_leaves_any_digit_alone(net):
     plain = [s.record.value for s in generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, SamplerSettings, 2, (None, 3))]
     guided = [s.record.value for s in generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, lambda: SamplerSettings(guidance=3.0), 2, (None, 3))]
     assert plain == guided
+
+
+def test_a_forced_value_in_a_guided_clip_keeps_the_copy_in_step(net):
+    """A branch forces a sample while guidance is on: the copy takes it too, and the chunks go on
+    drawing what the per-step loop draws."""
+    guided = SamplerSettings(guidance=2.0)
+    stepper = FastWaveNetStepper(net, MuLawLevels())
+    chunks = list(generate_chunks(stepper, [128], 200, lambda: guided, 4, (2, 3), chunk_steps=32, forced={70: 10}))
+    values = np.concatenate([c.values for c in chunks]).tolist()
+    per_step = [s.record.value for s in generate(TorchWaveNetStepper(net, MuLawLevels()), [128], 200, lambda: guided, 4, (2, 3), forced={70: 10})]
+    assert values[69] == 10 and values == per_step  # position 70: after the one-sample prefix
+    np.testing.assert_allclose(stepper.unconditional_logits(), full_logits(net, [128] + values + [128], CFG.n_digits, 3)[-1], atol=1e-4)
