@@ -71,3 +71,30 @@ def test_a_guided_clip_shows_its_newest_sample_with_and_without_the_digit(qtbot,
     w.show_step(len(w.trace) - 1)
     assert not w.panel.unconditional_line.isVisible()
     w.close()
+
+
+def test_the_digit_map_colours_each_guided_pixel_by_how_much_the_digit_changed_it(qtbot, tiny_image_models):
+    from arplayground.gui.views.image import DIGIT_MAP_BITS, heat, kl_bits
+
+    w = open_window(qtbot, tiny_image_models, "image")
+    view = w.views["image"]
+    view.digit_box.setCurrentIndex(view.digit_box.findData(7))
+    generate_and_wait(qtbot, w)  # unguided: no distribution without the digit, so no figures
+    view.digit_map_box.setChecked(True)
+    assert np.isnan(view.digit_bits).all() and "needs a run drawn with guidance" in view.note.text()
+    w.guidance.setValue(2.0)
+    generate_and_wait(qtbot, w)
+    bits = view.digit_bits[0]
+    np.testing.assert_allclose(bits, kl_bits(view.raw[0], view.unconditional[0]), rtol=1e-5)
+    assert np.isfinite(bits).all() and (bits >= -1e-6).all() and bits.max() > 0
+    assert f"max {bits.max():.2f} bits" in view.note.text()
+    shown = view.canvas.rgb().reshape(-1, 3)
+    most = int(np.argmax(bits))  # the pixel the digit changed most: the heat colour of its figure
+    np.testing.assert_array_equal(shown[most], np.maximum(heat(np.array(bits[most])), view.canvas.image.reshape(-1)[most] * 0.35).astype(np.uint8))
+    assert tuple(heat(np.array(DIGIT_MAP_BITS))) == (255, 255, 0) and tuple(heat(np.array(0.0))) == (0, 0, 0)  # dark to yellow
+    view.digit_map_box.setChecked(False)  # off: the digit in its own greys again
+    np.testing.assert_array_equal(view.canvas.rgb()[..., 0], view.canvas.image)
+    view.digit_map_box.setChecked(True)
+    view.clear_button.click()  # the drawn run is gone: so is its map
+    assert not view.digit_map_box.isChecked() and view.canvas.overlay is None
+    w.close()

@@ -12,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -24,6 +25,20 @@ from PySide6.QtWidgets import (
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
 GAP_PIXELS = 2  # between the images of a grid in a saved PNG
+DIGIT_MAP_BITS = 1.0  # the digit map's colour scale: 0 bits dark .. this many or more yellow (most pixels: ~0)
+
+
+def kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """KL(p || q) in bits along the last axis: how much a distribution q (without the digit) would
+    have to change to become p (with it). q is floored so that the figure stays finite."""
+    p, q = p.astype(np.float64), np.maximum(q.astype(np.float64), 1e-12)
+    return np.where(p > 0, p * np.log2(np.maximum(p, 1e-300) / q), 0.0).sum(-1)
+
+
+def heat(bits: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 colours for KL figures: dark, red, then yellow at DIGIT_MAP_BITS and above."""
+    a = np.clip(bits / DIGIT_MAP_BITS, 0.0, 1.0)
+    return np.stack([np.minimum(2 * a, 1.0), np.clip(2 * a - 1, 0.0, 1.0), np.zeros_like(a)], -1) * 255
 
 
 GAP = 6  # screen pixels between the images of a grid
@@ -50,6 +65,8 @@ class PixelCanvas(QWidget):
         self.known = 0  # pixels 0 .. known-1 (raster order) are drawn, in every image
         self.selected: tuple[int, int] | None = None  # (image, pixel) being inspected
         self.editable = True  # False while a run is writing into the images
+        # The digit map, when shown: (images, H * W) KL figures in bits, NaN where there are none.
+        self.overlay: np.ndarray | None = None
         self.setMinimumSize(280, 280)
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
@@ -117,6 +134,10 @@ class PixelCanvas(QWidget):
         """rgb() of every image at once, (images, H, W, 3): the pixels not drawn yet are the tail
         of the raster order, one slice (a grid repaints ten images up to 60 times a second)."""
         out = np.repeat(self.images[..., None], 3, axis=3)
+        if self.overlay is not None:  # the digit map: heat where there is a figure, the digit dimmed under it
+            bits = self.overlay.reshape(out.shape[:3])
+            dimmed = out * 0.35
+            out = np.where(np.isnan(bits)[..., None], dimmed, np.maximum(heat(np.nan_to_num(bits)), dimmed)).astype(np.uint8)
         out.reshape(len(self.images), -1, 3)[:, self.known :] = UNDRAWN
         return out
 
@@ -263,6 +284,12 @@ class ImageModeView(QObject):
         self.clear_button.clicked.connect(lambda: self.canvas.set_image(np.zeros((28, 28), np.uint8)))
         self.save_button.clicked.connect(self.save_dialog)
         self.canvas.edited.connect(self._on_edited)
+        self.digit_map_box = QCheckBox("Show where the digit mattered")
+        self.digit_map_box.setToolTip(
+            "Colours each pixel drawn with guidance by how much the digit changed its distribution: "
+            "KL(with the digit || without it), from 0 bits (dark) to 1 or more (yellow)")
+        self.digit_map_box.toggled.connect(self._show_digit_map)
+        form.addRow(self.digit_map_box)
         self.note = QLabel()
         self.note.setWordWrap(True)
         form.addRow(self.note)
@@ -279,8 +306,27 @@ class ImageModeView(QObject):
     @Slot()
     def _on_edited(self) -> None:
         self.prefix_len, self.lanes = 0, len(self.canvas.images)  # no drawn run is shown any more
+        self.digit_map_box.setChecked(False)  # its figures were the run's
         self.note.setText("Edited: set rows to keep, then Generate to complete it.")
         self.content_replaced.emit()
+
+    @Slot()
+    def _show_digit_map(self) -> None:
+        """The digit map on (the canvas colours the run's KL figures, which grow with it) or off."""
+        shown = self.digit_map_box.isChecked() and self.digit_bits.shape[0] == len(self.canvas.images)
+        self.canvas.overlay = self.digit_bits if shown else None
+        self.canvas.update()
+        if self.digit_map_box.isChecked():
+            self._describe_digit_map()
+
+    def _describe_digit_map(self) -> None:
+        figures = self.digit_bits[np.isfinite(self.digit_bits)]
+        if len(figures):
+            self.note.setText(f"Digit map: KL(with the digit || without) per pixel drawn with guidance, 0 (dark) to "
+                              f"{DIGIT_MAP_BITS:g}+ bits (yellow); median {np.median(figures):.2f}, max {figures.max():.2f} bits.")
+        else:
+            self.note.setText("The digit map needs a run drawn with guidance (not 1) and a digit: only then is each "
+                              "pixel's distribution without the digit computed.")
 
     @Slot()
     def _on_grid_changed(self) -> None:
@@ -302,6 +348,7 @@ class ImageModeView(QObject):
         self._clear_distributions(self.lanes, total, len(vocab))
         self.digits = digits
         self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
+        self.canvas.overlay = self.digit_bits if self.digit_map_box.isChecked() else None  # the new run's, filled as it comes
         condition = digits[0] if self.lanes == 1 else list(digits)
         return prefix, condition, total - len(prefix)
 
@@ -313,10 +360,12 @@ class ImageModeView(QObject):
         total = self.canvas.H * self.canvas.W
         self._clear_distributions(1, total, len(vocab))
         self.canvas.start(prefix, 1, 1, ["any" if condition is None else str(condition)])
+        self.canvas.overlay = self.digit_bits if self.digit_map_box.isChecked() else None
         return tuple(prefix), condition, n_steps
 
     def _clear_distributions(self, lanes: int, pixels: int, levels: int) -> None:
         self.raw, self.sampled, self.unconditional = (np.zeros((lanes, pixels, levels), np.float32) for _ in range(3))
+        self.digit_bits = np.full((lanes, pixels), np.nan, np.float32)  # KL(with || without the digit): guided pixels
 
     def append(self, batch) -> None:
         """New pixels: StepRecords (the per-step loop: a replay) or compiled chunks, each with
@@ -329,6 +378,7 @@ class ImageModeView(QObject):
                 self.raw[lane, pixel], self.sampled[lane, pixel] = raw, sampled
                 if unconditional is not None:
                     self.unconditional[lane, pixel] = unconditional
+                    self.digit_bits[lane, pixel] = kl_bits(raw, unconditional)
         if batch.records:
             self.canvas.append([r.value for r in batch.records], batch.lanes)
 
@@ -341,10 +391,12 @@ class ImageModeView(QObject):
                 self.raw[:, pixels], self.sampled[:, pixels] = by_lane(chunk.columns["raw"]), by_lane(chunk.columns["sampled"])
                 if "unconditional" in chunk.columns:
                     self.unconditional[:, pixels] = by_lane(chunk.columns["unconditional"])
+                    self.digit_bits[:, pixels] = kl_bits(self.raw[:, pixels], self.unconditional[:, pixels])
             else:
                 self.raw[0, chunk.position], self.sampled[0, chunk.position] = chunk.last_raw, chunk.last_sampled
                 if chunk.last_unconditional is not None:
                     self.unconditional[0, chunk.position] = chunk.last_unconditional
+                    self.digit_bits[0, chunk.position] = kl_bits(chunk.last_raw, chunk.last_unconditional)
             self.canvas.append(chunk.values, np.tile(np.arange(self.lanes), chunk.positions))
 
     def rewind(self, steps: int) -> None:
@@ -356,15 +408,15 @@ class ImageModeView(QObject):
 
     def snapshot(self):
         c = self.canvas
-        return c.images.copy(), c.known, self.raw.copy(), self.sampled.copy(), self.unconditional.copy()
+        return c.images.copy(), c.known, self.raw.copy(), self.sampled.copy(), self.unconditional.copy(), self.digit_bits.copy()
 
     def restore(self, state) -> None:
-        images, known, raw, sampled, unconditional = state
+        images, known, raw, sampled, unconditional, digit_bits = state
         self.canvas.images[:] = images
         self.canvas.known = known
         self.canvas.selected = None
-        self.raw, self.sampled, self.unconditional = raw.copy(), sampled.copy(), unconditional.copy()
-        self.canvas.update()
+        self.raw, self.sampled, self.unconditional, self.digit_bits = raw.copy(), sampled.copy(), unconditional.copy(), digit_bits.copy()
+        self._show_digit_map()
 
     def full_distribution(self, trace, index: int):
         return self.raw[index % self.lanes, trace[index].position]
@@ -408,10 +460,13 @@ class ImageModeView(QObject):
             self.note.setText(f"Pixel {divmod(pixel, self.canvas.W)} was kept from the previous image, not drawn.")
 
     def set_running(self, running: bool) -> None:
+        finished = not running and not self.canvas.editable  # a run has just ended
         self.canvas.editable = not running
         for b in (self.open_button, self.clear_button):
             b.setEnabled(not running)
         self.grid_box.setEnabled(not running)
+        if finished and self.digit_map_box.isChecked():
+            self._describe_digit_map()  # the finished run's figures
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.controls, "Open image", "", "Images (*.png *.jpg *.bmp);;All files (*)")
