@@ -36,7 +36,7 @@ def kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def heat(bits: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 colours for KL figures: dark, red, then yellow at DIGIT_MAP_BITS and above."""
+    """(..., 3) colours (0-255) for KL figures: dark, red, then yellow at DIGIT_MAP_BITS and above."""
     a = np.clip(bits / DIGIT_MAP_BITS, 0.0, 1.0)
     return np.stack([np.minimum(2 * a, 1.0), np.clip(2 * a - 1, 0.0, 1.0), np.zeros_like(a)], -1) * 255
 
