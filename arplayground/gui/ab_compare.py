@@ -99,8 +99,10 @@ class ABSide(QWidget):
         self.guidance.setValue(s.guidance)
 
     def settings(self) -> SamplerSettings:
-        guidance = round(self.guidance.value(), 4) if self.entry.mode in catalog.CONDITIONAL_MODES else 1.0  # hidden: no digit
-        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4), guidance)
+        # Without a digit the guidance box is hidden and holds the 1 the window sent (and the loop
+        # records guidance 1 for a run with nothing to guide by, whatever it is given).
+        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4),
+                               round(self.guidance.value(), 4))
 
     def start(self, vocab, prefix, condition, seed: int, n_steps: int) -> None:
         self.runner.stop()

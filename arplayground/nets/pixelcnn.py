@@ -355,7 +355,7 @@ class PixelCNNStepper:
             r, c = divmod(self.position, self.W)
             m = min(n - done, self.W - c)
             rows = slice(done * B, (done + m) * B)
-            run_pixels(c, m, *kernel_settings(settings, self.guidable), us[done : done + m],
+            run_pixels(c, m, *kernel_settings(settings, guided), us[done : done + m],
                        *(out[name][rows] for name in names), self.raw, self.probs,
                        self.pixels[:, r], self.x_pad_array[:, 0, self.p0 + r], self.x_row, self.h_rows, self.v_to_h,
                        *self._weights, *self._work)

@@ -32,11 +32,11 @@ def record_columns(n: int, top: int) -> dict:
     }
 
 
-def kernel_settings(settings, guidable: bool) -> tuple[float, int, float, float]:
+def kernel_settings(settings, guided: bool) -> tuple[float, int, float, float]:
     """(temperature, top_k, top_p, guidance) as the chunk kernels take them: temperature 0 when
-    greedy, guidance 1 (off) when the run has no condition to guide by."""
+    greedy, guidance 1 (off) unless this chunk is guided (core.generate.guiding)."""
     temperature = 0.0 if settings.greedy else settings.temperature
-    guidance = settings.guidance if guidable else 1.0
+    guidance = settings.guidance if guided else 1.0
     return float(temperature), int(settings.top_k), float(settings.top_p), float(guidance)
 
 

@@ -402,7 +402,7 @@ class FastWaveNetStepper(UnconditionalCopy):
         out = record_columns(n, top)
         unconditional = np.zeros(len(self.raw))
         self._kernel.run_chunk(
-            self.t, *kernel_settings(settings, self.guidable), np.ascontiguousarray(uniforms, np.float64),
+            self.t, *kernel_settings(settings, guided), np.ascontiguousarray(uniforms, np.float64),
             *(out[name] for name in RECORD_COLUMNS), self.raw, self.probs, unconditional, *self._network,
             copy.weights["b_gate"], copy.weights["t_gate"], *copy._network[-8:],  # the copy's gate biases, queues, buffers
         )
