@@ -27,6 +27,8 @@ CHUNK_STEPS = 256  # positions per compiled chunk at full speed (audio: 32 ms of
 # thread needs to catch up. Measured on a ten-image grid: GUI p99 40-50 ms against 57-75 ms.
 MAX_BATCHES_IN_FLIGHT = 1
 COMPILING = "Compiling this model's fast kernels: the first run after installing takes up to a minute…"
+WAITING = "Waiting for the stopped run to let go of this model (it may be compiling its kernels)…"
+WAITING_AFTER_S = 0.3  # shorter waits (a stopped run finishing its chunk) pass unannounced
 
 _IN_USE_GUARD = threading.Lock()
 _IN_USE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stepper -> the lock its run holds
@@ -167,9 +169,15 @@ class GenerationWorker(QObject):
         r, controls = self.request, self.controls
         stepper = r.load()
         lock = run_lock(stepper)
+        since, announced = time.monotonic(), False
         while not lock.acquire(timeout=0.05):  # an earlier, stopped run is still busy with it
             if controls.stopped:
                 return "stopped"
+            if not announced and time.monotonic() - since >= WAITING_AFTER_S:
+                self.status.emit(self.run_id, WAITING)
+                announced = True
+        if announced:
+            self.status.emit(self.run_id, "")
         try:
             self._warm_up(stepper)
             return self._run(stepper)

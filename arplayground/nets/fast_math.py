@@ -2,15 +2,14 @@
 
 The networks' sums may be reordered (SIMD); results stay within float32 round-off of torch's.
 Sampling code keeps strict IEEE semantics instead: it relies on -inf and on exact ties.
-
-numba's on-disk cache notices edits to a kernel's own file only: after editing this one, delete
-arplayground/nets/__pycache__/*.nbi and *.nbc, or the kernels keep the old code.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from arplayground.nets.kernel_cache import forget_stale
 
 FAST = {"reassoc", "contract", "nsz", "arcp"}  # numba fastmath flags for the network arithmetic
 
@@ -39,3 +38,6 @@ def tanh32(x):
 def gate32(a, b):
     """tanh(a) * sigmoid(b), with sigmoid(b) = (1 + tanh(b / 2)) / 2."""
     return tanh32(a) * (_HALF + _HALF * tanh32(_HALF * b))
+
+
+forget_stale(globals())  # numba's cache would keep a callee's old code after an edit

@@ -1,10 +1,13 @@
-"""Whether numba's on-disk cache already holds a model's compiled kernels.
+"""numba's on-disk cache of the models' compiled kernels: whether it holds them, and keeping it current.
 
 The first run after installing compiles them (tens of seconds on a slow CPU); later runs load them
 from the cache in well under a second. The app asks beforehand so it can say which one is coming.
 """
 
 from __future__ import annotations
+
+import hashlib
+from pathlib import Path
 
 
 def compiled_on_disk(*kernels) -> bool:
@@ -24,3 +27,46 @@ def compiled_on_disk(*kernels) -> bool:
         except Exception:
             return False
     return True
+
+
+# The files whose code or constants the compiled kernels take in: numba inlines a callee's code
+# and freezes a module global's value (core.sampling.GREEDY_BELOW) into the caller's cached object.
+_NETS = Path(__file__).resolve().parent
+KERNEL_SOURCES = tuple(str(p) for p in (
+    _NETS / "fast_math.py", _NETS / "sampling_kernels.py", _NETS / "pixelcnn_kernels.py",
+    _NETS / "wavenet_kernels.py", _NETS.parent / "core" / "sampling.py",
+))
+
+
+def forget_stale(namespace: dict, sources=KERNEL_SOURCES) -> None:
+    """Drop the cached kernels of a module (its namespace: globals()) when any of `sources` changed
+    since they were cached. numba checks a cached kernel against its own file only, so after an edit
+    to a function it calls in another file it would go on loading the old code (numba issue 6845);
+    that is how a test can pass against yesterday's kernels. A fingerprint of the sources is kept
+    beside numba's cache, one per module; a mismatch empties the module's cache indexes, and the
+    next call compiles afresh. Called once at the end of each kernel module; costs a hash of the
+    sources (well under a millisecond)."""
+    kernels = [f for f in namespace.values() if getattr(f, "_cache", None) is not None
+               and getattr(f, "__module__", None) == namespace["__name__"]]
+    caches = [k._cache for k in kernels if hasattr(k._cache, "flush") and hasattr(k._cache, "_cache_path")]
+    if not caches:
+        return
+    digest = hashlib.sha256()
+    for source in sources:
+        try:
+            digest.update(Path(source).read_bytes())
+        except OSError:
+            digest.update(b"missing " + source.encode())
+    fingerprint = digest.hexdigest()
+    stamp = Path(caches[0]._cache_path) / (namespace["__name__"].rsplit(".", 1)[-1] + ".sources")
+    try:
+        if stamp.read_text() == fingerprint:
+            return
+    except OSError:
+        pass  # never stamped: whatever is cached may be stale
+    for cache in caches:
+        cache.flush()  # empties the index on disk: the next call compiles and saves
+    try:
+        stamp.write_text(fingerprint)
+    except OSError:
+        pass  # a read-only cache: numba then caches nothing there either

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from arplayground.nets.fast_math import FAST, gate32
+from arplayground.nets.kernel_cache import forget_stale
 from arplayground.nets.sampling_kernels import record_into, sample_into, shape_into, softmax_into
 
 
@@ -114,3 +115,6 @@ def run_pixels(c0, n, temperature, top_k, top_p, guidance, uniforms, out_value, 
         if c + 1 < W:
             pixel_column(c + 1, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_out,
                          w_head1, b_head1, w_head2, b_head2, h, pre, g, z, logits)
+
+
+forget_stale(globals())  # numba's cache would keep a callee's old code after an edit

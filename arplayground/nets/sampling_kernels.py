@@ -4,9 +4,6 @@ Sampling follows core.sampling rule for rule (log-space, temperature, then top-k
 stable ties, inverse-CDF draw), so a chunk draws what the per-step generation loop would draw from
 the same logits and uniform numbers. Strict IEEE arithmetic here (no fastmath): it relies on -inf
 and on exact ties.
-
-numba's on-disk cache notices edits to a kernel's own file only: after editing this one, delete
-arplayground/nets/__pycache__/*.nbi and *.nbc, or the kernels that call it keep the old code.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from arplayground.core.sampling import GREEDY_BELOW
+from arplayground.nets.kernel_cache import forget_stale
 
 # The StepRecord fields record_into() writes, in its argument order: a chunk's columns.
 RECORD_COLUMNS = ("value", "prob", "sampled_prob", "rank", "entropy", "kept", "top_values", "top_raw", "top_sampled")
@@ -174,3 +172,6 @@ def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled,
         out_top_values[i, j] = top_v[j]
         out_top_raw[i, j] = top_p[j]
         out_top_sampled[i, j] = probs[top_v[j]]
+
+
+forget_stale(globals())  # numba's cache would keep a callee's old code after an edit

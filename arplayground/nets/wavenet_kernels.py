@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from arplayground.nets.fast_math import FAST, gate32
+from arplayground.nets.kernel_cache import forget_stale
 from arplayground.nets.sampling_kernels import record_into, sample_into, shape_into, softmax_into
 
 
@@ -94,3 +95,6 @@ def run_chunk(t, temperature, top_k, top_p, guidance, uniforms, out_value, out_p
         if guided:
             network_step(value, t + i, embed, w_gate, u_b_gate, u_t_gate, t_spacing, w_out, b_res, b_skip,
                          w_head1, b_head1, w_head2, b_head2, dilations, u_queues, u_h, u_x, u_pre, u_g, u_skips, u_z, u_logits)
+
+
+forget_stale(globals())  # numba's cache would keep a callee's old code after an edit

@@ -58,3 +58,19 @@ def test_pausing_while_compiling_shows_paused_once_the_kernels_are_ready(qtbot, 
     w.pause_button.click()  # resume
     qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)
     assert w.state_label.text() == "Done: 784 steps"
+
+
+def test_a_run_started_while_a_stopped_one_still_compiles_says_it_waits(qtbot, tiny_image_models):
+    w = open_window(qtbot, tiny_image_models, "image")
+    compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
+    w.steppers.loaded[w.current_entry().name] = compiling
+    w.generate_button.click()
+    qtbot.waitUntil(compiling.warming.is_set, timeout=5_000)
+    w.stop_button.click()  # the compile cannot be interrupted: that run keeps the model a while
+    w.generate_button.click()
+    qtbot.waitUntil(lambda: "Waiting for the stopped run" in w.state_label.text(), timeout=5_000)
+    assert len(w.trace) == 0
+    compiling.may_finish.set()
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)
+    assert len(w.trace) == 784 and w.state_label.text() == "Done: 784 steps"
+    assert compiling.warm_ups == 1
