@@ -344,24 +344,24 @@ class ImageModeView(QObject):
         self.lanes = rows * cols
         if digits is None:
             digits = (self.digit_box.currentData(),) * self.lanes
-        total = self.canvas.H * self.canvas.W
-        self._clear_distributions(self.lanes, total, len(vocab))
-        self.digits = digits
-        self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
-        self.canvas.overlay = self.digit_bits if self.digit_map_box.isChecked() else None  # the new run's, filled as it comes
+        self._start(prefix, rows, cols, digits, len(vocab))
         condition = digits[0] if self.lanes == 1 else list(digits)
-        return prefix, condition, total - len(prefix)
+        return prefix, condition, self.canvas.H * self.canvas.W - len(prefix)
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
         """Like prepare(), for a trace being replayed: one image from its kept pixels."""
         self.grid_box.setCurrentIndex(0)
         self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(condition)))
-        self.prefix_len, self.lanes, self.digits = len(prefix), 1, (condition,)
-        total = self.canvas.H * self.canvas.W
-        self._clear_distributions(1, total, len(vocab))
-        self.canvas.start(prefix, 1, 1, ["any" if condition is None else str(condition)])
-        self.canvas.overlay = self.digit_bits if self.digit_map_box.isChecked() else None
+        self.prefix_len, self.lanes = len(prefix), 1
+        self._start(prefix, 1, 1, (condition,), len(vocab))
         return tuple(prefix), condition, n_steps
+
+    def _start(self, prefix, rows: int, cols: int, digits, levels: int) -> None:
+        """Empty distributions and digit map for the new run's images, and the canvas ready for them."""
+        self.digits = tuple(digits)
+        self._clear_distributions(rows * cols, self.canvas.H * self.canvas.W, levels)
+        self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
+        self.canvas.overlay = self.digit_bits if self.digit_map_box.isChecked() else None  # filled as the run comes
 
     def _clear_distributions(self, lanes: int, pixels: int, levels: int) -> None:
         self.raw, self.sampled, self.unconditional = (np.zeros((lanes, pixels, levels), np.float32) for _ in range(3))
