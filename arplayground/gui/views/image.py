@@ -41,6 +41,32 @@ def heat(bits: np.ndarray) -> np.ndarray:
     return np.stack([np.minimum(2 * a, 1.0), np.clip(2 * a - 1, 0.0, 1.0), np.zeros_like(a)], -1) * 255
 
 
+def grey_pixels(qimage: QImage) -> np.ndarray:
+    """A Grayscale8 image's pixels, (H, W) uint8 (its rows are padded to 4 bytes)."""
+    w, h, stride = qimage.width(), qimage.height(), qimage.bytesPerLine()
+    return np.frombuffer(qimage.constBits(), np.uint8, count=stride * h).reshape(h, stride)[:, :w].copy()
+
+
+def fit_like_mnist(ink: np.ndarray) -> np.ndarray:
+    """(28, 28) uint8 digit from ink (H, W; 0 = paper) the way MNIST was made: the ink's bounding
+    box scaled to fit 20 x 20 keeping its aspect ratio, then its centre of mass put in the middle."""
+    rows, cols = np.nonzero(ink > ink.max() / 4)  # faint specks and noise do not widen the box
+    box = np.ascontiguousarray(ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] * (255 / ink.max()), np.uint8)
+    h, w = box.shape
+    scale = 20 / max(h, w)
+    small = QImage(box.data, w, h, w, QImage.Format.Format_Grayscale8).scaled(
+        max(1, round(w * scale)), max(1, round(h * scale)), Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.SmoothTransformation).convertToFormat(QImage.Format.Format_Grayscale8)
+    digit = grey_pixels(small).astype(np.float32)
+    digit *= 255 / max(float(digit.max()), 1.0)  # a thin stroke shrunk from a large page turns faint: full ink again
+    cy, cx = (np.indices(digit.shape) * digit).sum((1, 2)) / digit.sum()  # its centre of mass, kept inside the frame
+    top = int(np.clip(round(13.5 - cy), 0, 28 - digit.shape[0]))
+    left = int(np.clip(round(13.5 - cx), 0, 28 - digit.shape[1]))
+    out = np.zeros((28, 28), np.uint8)
+    out[top : top + digit.shape[0], left : left + digit.shape[1]] = np.round(digit)
+    return out
+
+
 GAP = 6  # screen pixels between the images of a grid
 
 
@@ -134,7 +160,9 @@ class PixelCanvas(QWidget):
         """rgb() of every image at once, (images, H, W, 3): the pixels not drawn yet are the tail
         of the raster order, one slice (a grid repaints ten images up to 60 times a second)."""
         out = np.repeat(self.images[..., None], 3, axis=3)
-        if self.overlay is not None:  # the digit map: heat where there is a figure, the digit dimmed under it
+        # The digit map: heat where there is a figure, the digit dimmed under it. With no figure at
+        # all (guidance 1, "any digit", or not drawn yet) dimming alone would look like a failed render.
+        if self.overlay is not None and self.overlay.size == out[..., 0].size and np.isfinite(self.overlay).any():
             bits = self.overlay.reshape(out.shape[:3])
             dimmed = out * 0.35
             out = np.where(np.isnan(bits)[..., None], dimmed, np.maximum(heat(np.nan_to_num(bits)), dimmed)).astype(np.uint8)
@@ -142,9 +170,15 @@ class PixelCanvas(QWidget):
         return out
 
     def paintEvent(self, event) -> None:
+        shown = self._rgb_all()  # before the painter: a failure here must not leave one active
         painter = QPainter(self)
+        try:  # an exception while painting must still end the painter, or the next repaint crashes
+            self._paint(painter, shown)
+        finally:
+            painter.end()
+
+    def _paint(self, painter: QPainter, shown: np.ndarray) -> None:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        shown = self._rgb_all()
         for image in range(len(self.images)):
             left, top, cell = self.image_origin(image)
             rgb = shown[image]  # contiguous: one image of the stack
@@ -161,7 +195,6 @@ class PixelCanvas(QWidget):
             if len(self.images) > 1 and self.labels[image]:
                 painter.setPen(QColor(150, 160, 180))
                 painter.drawText(left + 2, top + 12, self.labels[image])
-        painter.end()
 
     def mousePressEvent(self, event) -> None:
         hit = self.index_at(event.position().toPoint())
@@ -306,14 +339,18 @@ class ImageModeView(QObject):
     @Slot()
     def _on_edited(self) -> None:
         self.prefix_len, self.lanes = 0, len(self.canvas.images)  # no drawn run is shown any more
-        self.digit_map_box.setChecked(False)  # its figures were the run's
+        self.digit_map_box.setChecked(False)  # its figures were the run's:
+        self.digit_bits = np.full((self.lanes, 0), np.nan, np.float32)  # ticked again, they must not reappear
         self.note.setText("Edited: set rows to keep, then Generate to complete it.")
         self.content_replaced.emit()
 
     @Slot()
     def _show_digit_map(self) -> None:
         """The digit map on (the canvas colours the run's KL figures, which grow with it) or off."""
-        shown = self.digit_map_box.isChecked() and self.digit_bits.shape[0] == len(self.canvas.images)
+        # Only a map of the images on the canvas, pixel for pixel: before any run (or after an edit)
+        # there is none, and the note below says why.
+        c = self.canvas
+        shown = self.digit_map_box.isChecked() and self.digit_bits.shape == (len(c.images), c.H * c.W)
         self.canvas.overlay = self.digit_bits if shown else None
         self.canvas.update()
         if self.digit_map_box.isChecked():
@@ -435,9 +472,13 @@ class ImageModeView(QObject):
         if self.canvas.selected != (lane, pixel):  # the shown step's pixel, outlined in place
             self.canvas.selected = (lane, pixel)
             self.canvas.update()
-        where = f"image {lane + 1} (digit {self.canvas.labels[lane]}), " if self.lanes > 1 else ""
+        if self.lanes > 1:  # the trace interleaves the images: count the steps of this image alone
+            steps = self.canvas.H * self.canvas.W - self.prefix_len
+            title = f"image {lane + 1} (digit {self.canvas.labels[lane]}), pixel ({r}, {c}), step {index // self.lanes + 1} of {steps}"
+        else:
+            title = f"pixel ({r}, {c}), step {index + 1}"
         panel.show_levels(
-            title=f"{where}pixel ({r}, {c}), step {index + 1}",
+            title=title,
             raw=self.raw[lane, pixel].astype(np.float64),
             sampled=self.sampled[lane, pixel].astype(np.float64) if what_if is None else what_if.final,
             drawn=rec.value,
@@ -474,30 +515,34 @@ class ImageModeView(QObject):
             self.open_image(path)
 
     def open_image(self, path: str) -> bool:
-        """Load an image as a 28 x 28 MNIST-like digit; say what was converted. Unreadable: nothing changes."""
+        """Load an image as an MNIST digit and say what was done. Unreadable, or no ink: nothing changes."""
         qimage = QImage(path)
         if qimage.isNull():
             self.note.setText(f"Could not open {path}: not an image file this app can read. Nothing changed.")
             return False
-        notes = []
-        if not qimage.isGrayscale():
-            notes.append("colour converted to grey")
-        if (qimage.width(), qimage.height()) != (28, 28):
-            notes.append(f"{qimage.width()}x{qimage.height()} fitted to 28x28")
-        grey = qimage.convertToFormat(QImage.Format.Format_Grayscale8)
-        side = max(grey.width(), grey.height())
-        square = QImage(side, side, QImage.Format.Format_Grayscale8)
-        corner = grey.pixelColor(0, 0)
-        square.fill(corner)  # pad with the background, keeping the aspect ratio
-        painter = QPainter(square)
-        painter.drawImage((side - grey.width()) // 2, (side - grey.height()) // 2, grey)
-        painter.end()
-        small = square.scaled(28, 28, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        stride = small.bytesPerLine()
-        pixels = np.frombuffer(small.constBits(), np.uint8, count=stride * 28).reshape(28, stride)[:, :28].copy()
-        if pixels.mean() > 127:  # dark ink on light paper: MNIST digits are light on dark
-            pixels = 255 - pixels
+        notes = [] if qimage.isGrayscale() else ["colour converted to grey"]
+        w, h = qimage.width(), qimage.height()
+        argb = qimage.convertToFormat(QImage.Format.Format_ARGB32)  # one 0xAARRGGBB word per pixel
+        words = np.frombuffer(argb.constBits(), np.uint32, count=w * h).reshape(h, w)
+        alpha, red, green, blue = (((words >> shift) & 255).astype(np.float32) for shift in (24, 16, 8, 0))
+        grey, alpha = (11 * red + 16 * green + 5 * blue) / 32, alpha / 255  # Qt's qGray()
+        if alpha.min() < 1:  # transparency is paper, not ink: paper of the shade that sets off what is drawn
+            drawn_shade = (grey * alpha).sum() / max(alpha.sum(), 1e-6)  # mostly dark ink: white paper
+            grey = grey * alpha + (0.0 if drawn_shade > 127 else 255.0) * (1 - alpha)
+            notes.append("transparent areas taken as paper")
+        paper = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))  # the edges
+        inverted = paper > 127  # dark ink on light paper: MNIST digits are light ink on black
+        ink = np.clip(paper - grey if inverted else grey - paper, 0, None)
+        if ink.max() < 32:
+            self.note.setText(f"Found no digit in {path}: it is all one shade, with no ink on its paper. Nothing changed.")
+            return False
+        if inverted:
             notes.append("inverted to light-on-dark like MNIST")
+        if (w, h) == (28, 28):  # already MNIST's size (a saved digit, say): used as it is
+            pixels = np.round(255 - grey if inverted else grey).astype(np.uint8)
+        else:
+            pixels = fit_like_mnist(ink)
+            notes.append(f"{w}x{h} fitted to 28x28 as MNIST digits are: ink cropped, scaled to fit 20x20 and centred")
         self.canvas.set_image(pixels)
         self.note.setText(f"Opened {path}" + (f" ({'; '.join(notes)})" if notes else "") + ".")
         return True
