@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from arplayground.core.sampling import Stages
@@ -31,6 +31,16 @@ def y_scale(top: float) -> float:
     return next((s for s in Y_SCALES if top * 1.12 + 0.02 <= s), Y_SCALES[-1])
 
 
+def amplitude_text(level: int, digits: int = 3) -> str:
+    """A mu-law level's amplitude with `digits` significant digits, in plain decimals: the levels
+    near silence are ~1e-4 apart, and "+8.6e-05" read badly on ticks and titles."""
+    from arplayground.audio.mulaw import decode
+
+    amplitude = float(decode(int(level)))
+    decimals = max(1, digits - 1 - int(np.floor(np.log10(abs(amplitude)))))
+    return f"{amplitude:+.{decimals}f}"
+
+
 def settings_text(s) -> str:
     """The sampler settings of a step, as the panel's title shows them."""
     text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
@@ -46,13 +56,19 @@ class CandidateLabels(QWidget):
     costs a few drawText calls, so the panel can follow a streaming run every frame.
     """
 
+    POINT_SIZE = 11
+    MIN_POINT_SIZE = 8
+    GAP = 3.0  # pixels between neighbouring labels
+
     def __init__(self, plot: pg.PlotWidget):
         super().__init__()
         self.plot = plot
         self.labels: list[str] = []
+        self.painted: list[tuple[str, QRectF]] = []
         font = self.font()
-        font.setPointSize(11)
+        font.setPointSize(self.POINT_SIZE)
         self.setFont(font)
+        self.painted_font = font
         self.setFixedHeight(self.fontMetrics().height() + 6)
 
     def set_labels(self, labels: list[str]) -> None:
@@ -65,21 +81,59 @@ class CandidateLabels(QWidget):
         scene = self.plot.getPlotItem().vb.mapViewToScene(QPointF(value_x, 0.0))
         return self.mapFromGlobal(self.plot.mapToGlobal(self.plot.mapFromScene(scene))).x()
 
-    def paintEvent(self, event) -> None:
-        if not self.labels:
-            return
-        painter = QPainter(self)
+    def layout_labels(self):
+        """(font, [(text, rect)]) of the labels to draw: a label never runs into its neighbour.
+        The font shrinks (down to MIN_POINT_SIZE) until the widest label fits its bar's slot; if it
+        still does not, only every k-th bar is labelled, in room k slots wide, and a label too long
+        even for that is elided."""
         first = self.x_of(0.0)
         slot = max(8.0, self.x_of(1.0) - first)  # bars sit at x = 0, 1, 2, ... on a linear axis
-        for i, text in enumerate(self.labels):
+        font = self.font()
+        size = self.POINT_SIZE
+        while True:
+            font.setPointSizeF(size)
+            metrics = QFontMetricsF(font)
+            widest = max(metrics.horizontalAdvance(t) for t in self.labels)
+            if widest + self.GAP <= slot or size <= self.MIN_POINT_SIZE:
+                break
+            size -= 1
+        every = 1
+        while widest + self.GAP > every * slot and every < len(self.labels):
+            every += 1
+        room = every * slot - self.GAP
+        laid = []
+        for i in range(0, len(self.labels), every):
             centre = first + i * slot
-            painter.drawText(QRectF(centre - slot / 2, 0, slot, self.height()), Qt.AlignmentFlag.AlignCenter, text)
+            text = metrics.elidedText(self.labels[i], Qt.TextElideMode.ElideRight, room)
+            laid.append((text, QRectF(centre - room / 2, 0, room, self.height())))
+        return font, laid
+
+    def paintEvent(self, event) -> None:
+        if not self.labels:
+            self.painted = []
+            return
+        font, laid = self.layout_labels()
+        painter = QPainter(self)
+        painter.setFont(font)
+        for text, rect in laid:
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
+        self.painted_font, self.painted = font, laid  # what a person sees, for tests
 
 
 WHAT_IF_HINT = ('<span style="color:#777">Pause, or let the run finish, to see here what the current settings '
                 'would draw at the shown step.</span>')
 CAP = np.array([70, 70, 70, 255], np.uint8).view(np.uint32)[0]  # the dark top of each level bar
+OUTLINE_COLOUR = (60, 60, 60)  # around the grey-level bars: a bar of level 253 is white on the white plot
+
+
+def grey_swatch() -> QBrush:
+    """The legend's "after sampler" swatch in grey mode: black to white, as the bars are shaded
+    (the legend paints it in a 20 x 20 box from (2, 2))."""
+    gradient = QLinearGradient(2, 0, 20, 0)
+    gradient.setColorAt(0.0, QColor(0, 0, 0))
+    gradient.setColorAt(1.0, QColor(255, 255, 255))
+    return QBrush(gradient)
 
 
 class LevelBars(pg.ImageItem):
@@ -172,7 +226,12 @@ class DistributionPanel(QWidget):
         # the raw one as a line over them.
         self.level_bars = LevelBars()
         # What the legend shows for the level bars (an image has no legend sample of its own).
-        self.level_legend = pg.BarGraphItem(x=[], height=[], width=1.0, brush=(150, 150, 150), pen=(70, 70, 70))
+        self.level_legend = pg.BarGraphItem(x=[], height=[], width=1.0, brush=grey_swatch(), pen=OUTLINE_COLOUR)
+        # The bars' skyline in a dark pen: each bar is painted in its own grey, so without it the
+        # bars of bright levels (a stroke's pixels) vanish into the white plot.
+        self.level_outline = pg.PlotCurveItem(
+            x=np.arange(259) - 1.5, y=np.zeros(258), stepMode="center", pen=pg.mkPen(OUTLINE_COLOUR, width=1)
+        )
         self.level_line = pg.PlotCurveItem(
             x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center", pen=pg.mkPen(RAW_COLOUR, width=2)
         )
@@ -182,9 +241,11 @@ class DistributionPanel(QWidget):
             x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center",
             pen=pg.mkPen(UNCONDITIONAL_COLOUR, width=1.5),
         )
-        for item in (self.raw_bars, self.sampled_bars, self.level_bars, self.level_line, self.unconditional_line, self.drawn_marker):
+        for item in (self.raw_bars, self.sampled_bars, self.level_bars, self.level_outline, self.level_line,
+                     self.unconditional_line, self.drawn_marker):
             self.plot.addItem(item)
         self.level_bars.hide()
+        self.level_outline.hide()
         self.level_line.hide()
         self.unconditional_line.hide()
         self.legend.addItem(self.drawn_marker, "drawn")
@@ -244,6 +305,7 @@ class DistributionPanel(QWidget):
             item.setVisible(not levels)
         for item in (self.level_bars, self.level_line):
             item.setVisible(levels)
+        self.level_outline.setVisible(levels and self._level_kind == "grey")
         self.unconditional_line.hide()
         self._fill_legend(levels)
         self._n_bars, self._y_top = -1, 0.0
@@ -281,15 +343,17 @@ class DistributionPanel(QWidget):
         if kind != self._level_kind:
             self._level_kind = kind
             self.level_bars.set_kind(kind)
-            self.level_legend.setOpts(brush=(150, 150, 150) if kind == "grey" else SAMPLED_COLOUR)
+            self.level_legend.setOpts(brush=grey_swatch() if kind == "grey" else SAMPLED_COLOUR)
+            self.level_outline.setVisible(kind == "grey" and self.level_bars.isVisible())
         if kind != self._level_ticks:
             self._level_ticks = kind
             if kind == "grey":
                 self.axis.setTicks([[(v, str(v)) for v in marks]])
             else:
-                from arplayground.audio.mulaw import amplitude_label
+                from arplayground.audio.mulaw import SILENCE
 
-                self.axis.setTicks([[(v, amplitude_label(v)) for v in marks]])
+                # Two significant digits in plain decimals; the level silence encodes to reads "0".
+                self.axis.setTicks([[(v, "0" if v == SILENCE else amplitude_text(v, 2)) for v in marks]])
 
     def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, kind: str = "grey",
                     unconditional=None) -> None:
@@ -311,13 +375,13 @@ class DistributionPanel(QWidget):
         top = max(float(np.max(raw)), float(np.max(sampled)), 0.0 if unconditional is None else float(np.max(unconditional)))
         y_top = self._set_y_top(top)
         self.level_bars.set_heights(sampled, y_top)
+        if self.level_outline.isVisible():
+            self.level_outline.setData(x=np.arange(259) - 1.5, y=np.concatenate([[0.0], sampled, [0.0]]))
         self.drawn_marker.setData(x=[drawn], y=[max(raw[drawn], sampled[drawn]) + 0.03 * y_top])
         if kind == "grey":
             what = f"grey level {drawn}"
         else:
-            from arplayground.audio.mulaw import amplitude_label
-
-            what = f"level {drawn} (amplitude {amplitude_label(drawn)})"
+            what = f"level {drawn} (amplitude {amplitude_text(drawn)})"
         self.title.setText(
             f"{title}: drew {what} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
             f"  ·  {settings_text(settings)}"
@@ -333,7 +397,8 @@ class DistributionPanel(QWidget):
             self.plot.setYRange(0, want, padding=0)
         return self._y_top
 
-    def show_step(self, data: PanelData) -> None:
+    def show_step(self, data: PanelData, where: str | None = None) -> None:
+        """The step's top candidates; `where` names the step in the title (default "step N")."""
         self._use_levels(False)
         self.data = data
         n = min(self.max_bars, len(data.labels))
@@ -344,9 +409,9 @@ class DistributionPanel(QWidget):
         plain = pg.mkBrush(SAMPLED_COLOUR)
         brushes = [drawn_brush if v == data.drawn else plain for v in data.values[:n]]
         self.sampled_bars.setOpts(x=x + 0.2, height=sampled, brushes=brushes)
-        where = [i for i, v in enumerate(data.values[:n]) if v == data.drawn]
-        if where:
-            i = where[0]
+        shown_at = [i for i, v in enumerate(data.values[:n]) if v == data.drawn]
+        if shown_at:
+            i = shown_at[0]
             self.drawn_marker.setData(x=[i], y=[max(raw[i], sampled[i]) + 0.04])
         else:
             self.drawn_marker.setData(x=[], y=[])
@@ -356,11 +421,22 @@ class DistributionPanel(QWidget):
             self.plot.setXRange(-0.7, max(n, 1) - 0.3, padding=0)
         top = max(float(raw.max(initial=0)), float(sampled.max(initial=0)))
         self._set_y_top(top)
-        outside = "" if where else " (outside the top candidates shown)"
+        outside = "" if shown_at else " (outside the top candidates shown)"
         self.title.setText(
-            f"step {data.step}: drew {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"
+            f"{where or f'step {data.step}'}: drew {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"
             f"  ·  entropy {data.entropy:.2f} nats  ·  {data.settings_text}"
         )
+
+    def clear(self) -> None:
+        """No step to show (the run shown is gone): empty bars, the opening title and hint."""
+        self._use_levels(False)
+        self.data = None
+        self.raw_bars.setOpts(x=[], height=[])
+        self.sampled_bars.setOpts(x=[], height=[], brushes=None)
+        self.drawn_marker.setData(x=[], y=[])
+        self.candidate_labels.set_labels([])
+        self.title.setText("No step yet: click Generate.")
+        self.hide_what_if()
 
     def show_what_if(self, st: Stages, u: float, drawn: int, label) -> None:
         """Under the bars: what the current settings make of this step, and what u would pick now."""
@@ -391,10 +467,11 @@ class DistributionPanel(QWidget):
         self.what_if_label.show()
         self.cdf_plot.show()
 
-    def hide_what_if(self) -> None:
-        """While a run streams (and in views without it): a line that says what will appear here."""
+    def hide_what_if(self, hint: str | None = None) -> None:
+        """While a run streams (and in views without it): a line that says what will appear here,
+        or `hint`, where the step shown can have no what-if at all."""
         self.what_if = None
-        self.what_if_label.setText(WHAT_IF_HINT)
+        self.what_if_label.setText(WHAT_IF_HINT if hint is None else f'<span style="color:#777">{hint}</span>')
         self.cdf_plot.hide()
 
     def value_at(self, x: float) -> int | None:

@@ -62,7 +62,7 @@ def test_clicking_the_waveform_shows_that_sample_and_save_writes_the_clip(qtbot,
     view.length_spin.setValue(0.1)
     generate_and_wait(qtbot, window)
     view.select_sample(100)
-    assert window.panel.title.text().startswith("step 101: drew ")
+    assert window.panel.title.text().startswith("sample 100 (0.013 s), step 101: drew level ")
     assert window.panel.data.drawn == window.trace[100].value
     path = tmp_path / "clip.wav"
     assert view.save_wav(str(path))

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from arplayground.audio.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.audio.playback import PlaybackError, Player
 from arplayground.audio.wav import WavError, read_wav, write_wav
-from arplayground.gui.views.text import panel_data
+from arplayground.gui.distribution_panel import PanelData, amplitude_text, settings_text
 
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
@@ -54,6 +54,7 @@ class AudioModeView(QObject):
         self._decoded_until = 0  # samples of the clip decoded into _amplitude since levels last changed
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
+        self.replayed_steps = 0  # steps of the run that replay a trace (which keeps no full distribution)
         # step -> (raw, sampled, unconditional or None) full distributions: each chunk's last step
         # (the newest step, and every step taken while paused)
         self.full: dict[int, tuple] = {}
@@ -173,6 +174,15 @@ class AudioModeView(QObject):
         self.levels = np.concatenate([self.levels[:keep], np.zeros(n, np.uint8)])
         self.generated_until = keep
         self.full = {}
+        self.replayed_steps = 0
+        self.cursor_line.hide()  # the last run's inspected sample, and its note, are gone
+        self.note.clear()
+        # Until the first batch: priming the model with a long kept recording takes seconds
+        # (about 8 s for 30 s kept), and the last run's readout would otherwise stay up.
+        self.readout.setText(
+            f"Reading the {keep / SAMPLE_RATE:.2f} s kept into the model's queues…" if keep
+            else f"Generating {n / SAMPLE_RATE:.2f} s…"
+        )
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw(grow_only=False)
         self.stop_sound()
@@ -194,11 +204,23 @@ class AudioModeView(QObject):
             if self.player is not None and self.player.active:
                 self.player.feed(decode(chunk.values))
         self._redraw(grow_only=True)
-        self.readout.setText(
-            f"{self.generated_until / SAMPLE_RATE:.2f} s generated  ·  "
-            f"{batch.steps_per_second / SAMPLE_RATE:.1f}x faster than real time"
-            + (f"  ·  underruns {self.player.underruns}" if self.player is not None else "")
-        )
+        self.readout.setText(self._progress_text(batch))
+
+    def _progress_text(self, batch) -> str:
+        """What the run has generated (not the kept recording before it), and at what speed."""
+        generated = (self.generated_until - self.prefix_len) / SAMPLE_RATE
+        text = f"{generated:.2f} s generated"
+        if self.prefix_len:
+            text += f" after {self.prefix_len / SAMPLE_RATE:.2f} s kept"
+        # steps_per_second counts generated samples over their compute time (priming excluded).
+        factor = batch.steps_per_second / SAMPLE_RATE
+        if batch.records:  # a trace replayed step by step, each with its own settings
+            text += f"  ·  replayed at {factor:.1f}x real time"
+        elif factor >= 1:
+            text += f"  ·  {factor:.1f}x faster than real time"
+        elif factor > 0:
+            text += f"  ·  {1 / factor:.1f}x slower than real time"
+        return text + (f"  ·  underruns {self.player.underruns}" if self.player is not None else "")
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
         """Like prepare(), for a trace being replayed: its prefix and conditions."""
@@ -209,6 +231,11 @@ class AudioModeView(QObject):
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.full = {}
+        self.replayed_steps = n_steps
+        self.readout.setText(
+            f"Replaying {n_steps / SAMPLE_RATE:.2f} s"
+            + (f" after {len(prefix) / SAMPLE_RATE:.2f} s kept…" if len(prefix) else "…")
+        )
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw(grow_only=False)
         return tuple(prefix), condition, n_steps
@@ -218,6 +245,7 @@ class AudioModeView(QObject):
         self.stop_sound()
         self.generated_until = self.prefix_len + steps
         self.full = {k: v for k, v in self.full.items() if k < steps}
+        self.replayed_steps = min(self.replayed_steps, steps)  # steps taken from here on are new ones
         self._redraw(grow_only=False)
 
     def snapshot(self):
@@ -243,17 +271,26 @@ class AudioModeView(QObject):
         rec = trace[index]
         self.cursor_line.setPos(rec.position / SAMPLE_RATE)
         self.cursor_line.show()
+        where = f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}"
         if index in self.full:
             raw, sampled, unconditional = self.full[index]
             if what_if is not None:
                 sampled = what_if.final
             panel.show_levels(
-                title=f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}",
-                raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
+                title=where, raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
                 settings=rec.settings, kind="mu-law", unconditional=unconditional,
             )
         else:
-            panel.show_step(panel_data(rec, index + 1, vocab))
+            n = min(panel.max_bars, len(rec.top_values))
+            panel.show_step(candidate_data(rec, index + 1), where=where)
+            if index < self.replayed_steps:
+                hint = (f"A replayed trace keeps no sample's full distribution; this one shows the top {n} "
+                        "candidates it recorded, by mu-law level.")
+            else:
+                hint = ("Only each chunk's last sample keeps its full distribution; this one shows the top "
+                        f"{n} candidates it recorded, by mu-law level.")
+            panel.hide_what_if(hint)
+            return
         if what_if is None:
             panel.hide_what_if()
         else:
@@ -391,6 +428,8 @@ class AudioModeView(QObject):
         self.levels = encode(samples)
         self.prefix_len = self.generated_until = len(self.levels)
         self.full = {}
+        self.cursor_line.hide()  # the run that was inspected is gone with its readout
+        self.readout.setText("Pick a digit and a speaker, then Generate.")
         self.keep_spin.setRange(0.0, len(self.levels) / SAMPLE_RATE)
         self.keep_spin.setValue(min(0.2, len(self.levels) / SAMPLE_RATE))
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
@@ -417,6 +456,23 @@ class AudioModeView(QObject):
             return False
         self.note.setText(f"Saved {path}")
         return True
+
+
+def candidate_data(rec, step_number: int) -> PanelData:
+    """A sample's recorded top candidates for the panel. Bars are labelled by mu-law level: short,
+    and distinct where amplitudes near silence differ only in their fourth significant digit."""
+    return PanelData(
+        step=step_number,
+        labels=tuple(str(int(v)) for v in rec.top_values),
+        values=tuple(int(v) for v in rec.top_values),
+        raw=rec.top_raw,
+        sampled=rec.top_sampled,
+        drawn=rec.value,
+        drawn_label=f"level {rec.value} (amplitude {amplitude_text(rec.value)})",
+        drawn_prob=rec.prob,
+        entropy=rec.entropy,
+        settings_text=settings_text(rec.settings),
+    )
 
 
 def main() -> int:
