@@ -312,6 +312,7 @@ class MainWindow(QMainWindow):
     def forget_run(self) -> None:
         """The run shown is gone (another mode, or the view's content was drawn over, cleared or
         replaced by an opened file): nothing may continue, inspect, branch or export it any more."""
+        was_running = self.is_running()
         self._halt()
         self.trace = Trace()
         self.timeline.set_trace(self.trace)
@@ -319,6 +320,10 @@ class MainWindow(QMainWindow):
         self.branches, self.branch_views = {}, {}
         self.branch_box.clear()
         self.stats_label.clear()
+        self.panel.clear()
+        self._label_before_status = None
+        # A stopped run's end never reaches on_finished: say here that it stopped.
+        self.state_label.setText("Stopped: the run shown was replaced" if was_running else "Ready")
         self._show_paused(False)
         self._update_buttons()
 
@@ -328,7 +333,7 @@ class MainWindow(QMainWindow):
         self.model_box.clear()
         first_available = -1
         for entry in self.entries:
-            if entry.mode != mode and entry.available:
+            if entry.mode != mode and entry.mode in catalog.MODES:  # a card too broken to name its mode shows in every mode
                 continue
             label = entry.name if entry.available else f"{entry.name} (unavailable)"
             self.model_box.addItem(label, entry)
@@ -399,6 +404,13 @@ class MainWindow(QMainWindow):
             self.controls.set_settings(self.settings())
         if not self.streaming() and self.shown_index is not None and self.shown_index < len(self.trace):
             self.show_step(self.shown_index)  # the lab: redraw the shown step under the new settings
+
+    def _show_settings(self, settings: SamplerSettings) -> None:
+        """Set the sliders to these settings (a trace's), as if the user had moved them."""
+        self.temperature.setValue(settings.temperature)
+        self.top_k.setValue(settings.top_k)
+        self.top_p.setValue(settings.top_p)
+        self.guidance.setValue(settings.guidance)
 
     def speed(self) -> float:
         return float(SPEEDS[self.speed_slider.value()])
@@ -554,6 +566,8 @@ class MainWindow(QMainWindow):
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)
         self.shown_index = None
         schedule = loaded.trace.settings_per_step()
+        if n:
+            self._show_settings(loaded.trace[n - 1].settings)  # Resume, Step and A/B go on from the file's
         self._start_run(prefix, n, paused=False, forced=dict(loaded.forced), schedule=schedule)
         self.state_label.setText(f"Replaying {Path(path).name}: {n} steps of {model}")
         return True
@@ -642,6 +656,7 @@ class MainWindow(QMainWindow):
         self.panel_timer.stop()
         if kept:
             self.show_step(kept - 1)
+        self._show_stats()
         self.state_label.setText(f"Back at step {kept}: Step or Resume continues from here")
         self._update_buttons()
 
@@ -683,9 +698,11 @@ class MainWindow(QMainWindow):
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)
         self.running_view.restore(self.branch_views.pop(name))
         self.resumable = len(self.trace) < self.n_steps
+        self._show_paused(self.resumable)  # an unfinished branch continues with one click on Resume
         self._refresh_branch_box()
         if len(self.trace):
             self.show_step(len(self.trace) - 1)
+        self._show_stats()
         self.state_label.setText(f"Showing {name}")
         self._update_buttons()
 
@@ -742,8 +759,10 @@ class MainWindow(QMainWindow):
         last = len(self.trace) - 1
         chosen = self.shown_index is not None and not (self.shown_index == last and len(self.trace) == self.n_steps)
         start = self.shown_index + 1 if chosen else 1
+        # Side A starts as the run itself: the settings its first compared step was drawn with.
+        settings_a = self.trace[start - 1].settings if start <= len(self.trace) else self.settings()
         ab = ABWindow(self.running_view, self.running_entry, self.vocab, self.branch, self.n_steps,
-                      start, self.settings(), parent=self)
+                      start, settings_a, parent=self)
         ab.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its views and models go with it
         ab.destroyed.connect(lambda _=None, ab=ab: self._forget_ab(ab))
         self.ab_window = ab
@@ -777,9 +796,17 @@ class MainWindow(QMainWindow):
         self.refresh_panel_soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():
             self.back_button.setEnabled(self.can_go_back())
+        self._show_stats(batch.steps_per_second)
+
+    def _show_stats(self, steps_per_second: float | None = None) -> None:
+        """The status bar's figures for the trace shown: its length, speed (while generating) and NLL."""
+        if not len(self.trace):
+            self.stats_label.clear()
+            return
         nll = self.trace.nll()
+        speed = f"  ·  {steps_per_second:,.0f} steps/s" if steps_per_second is not None else ""
         self.stats_label.setText(
-            f"step {len(self.trace)} / {self.n_records}  ·  {batch.steps_per_second:,.0f} steps/s  ·  "
+            f"step {len(self.trace)} / {self.n_records}{speed}  ·  "
             f"NLL {nll:.3f} nats/{self.running_view.unit}  ·  perplexity {math.exp(nll):.2f}"
         )
 
@@ -886,9 +913,10 @@ class MainWindow(QMainWindow):
         unconditional = getattr(self.running_view, "unconditional_distribution", lambda trace, i: None)(self.trace, index)
         as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-38))  # noqa: E731
         st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional))
-        if settings == rec.settings:
+        forced = self.branch is not None and len(self.branch.prefix) + index in self.branch.forced
+        if settings == rec.settings and not forced:
             st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
-        return st
+        return st  # a forced step: what u would have drawn, which the forced value replaced
 
     def closeEvent(self, event) -> None:
         self.runner.wait_for_all()  # no thread outlives the window

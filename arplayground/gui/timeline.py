@@ -92,6 +92,8 @@ class Timeline(QWidget):
         axes are not laid out again as the run starts and grows (that cost the window ~15 ms at
         every Generate)."""
         self.trace = trace
+        if not len(trace):
+            self.position_label.setText("no steps")
         view = self.plot.getPlotItem().vb
         if planned_steps:
             view.enableAutoRange(x=False)

@@ -1,0 +1,142 @@
+"""What the window says after the user moves around a run: switching mode, stepping back, choosing
+a branch, forcing a value, opening a trace, comparing A/B, a broken model of another mode."""
+
+import shutil
+
+import numpy as np
+
+from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length, step_times
+
+
+def test_switching_mode_mid_run_says_the_run_stopped_and_clears_its_step(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=500, audio_samples=0)
+    w.speed_slider.setValue(3)  # 10 steps a second: still running when the mode changes
+    click(qtbot, w.generate_button)
+    qtbot.waitUntil(lambda: len(w.trace) >= 2, timeout=20_000)
+    assert "drew" in w.panel.title.text()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=5_000)
+    assert w.state_label.text() == "Stopped: the run shown was replaced"  # not "Generating…" for ever
+    assert w.panel.title.text().startswith("No step yet")  # no text step shown over the image mode
+    assert w.timeline.position_label.text() == "no steps" and w.stats_label.text() == ""
+    w.close()
+
+
+def test_switching_mode_after_a_finished_run_leaves_a_ready_window(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=20, audio_samples=0)
+    generate_and_wait(qtbot, w)
+    assert w.state_label.text() == "Done: 20 steps" and "step 20 of 20" == w.timeline.position_label.text()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("audio"))
+    assert w.state_label.text() == "Ready" and w.panel.title.text().startswith("No step yet")
+    assert w.timeline.position_label.text() == "no steps"
+    w.close()
+
+
+def test_a_forced_step_shows_what_its_uniform_number_would_have_drawn(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=12, audio_samples=0)
+    step_times(qtbot, w, 6)
+    drawn = int(w.trace[3].value)
+    forced = int(w.trace[3].top_values[2])
+    w.show_step(3)
+    w.panel.value_clicked.emit(forced)  # branch: force another candidate at step 4
+    qtbot.waitUntil(lambda: len(w.trace) == 4, timeout=10_000)
+    assert w.trace[3].value == forced
+    w.show_step(3)
+    st = w.what_if(3)
+    # Same settings and the same u as the draw the force replaced: u picks what was drawn then.
+    assert st.would_draw == drawn != forced
+    assert "the same value" not in w.panel.what_if_label.text()
+    w.show_step(2)  # an ordinary step of the same branch still reports its own draw
+    assert w.what_if(2).would_draw == w.trace[2].value
+    click(qtbot, w.stop_button)
+    w.close()
+
+
+def test_the_status_figures_follow_back_and_the_chosen_branch(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=12, audio_samples=0)
+    step_times(qtbot, w, 6)
+    assert w.stats_label.text().startswith("step 6 / 12")
+    click(qtbot, w.back_button)
+    click(qtbot, w.back_button)
+    assert w.stats_label.text().startswith("step 4 / 12")
+    assert f"NLL {w.trace.nll():.3f}" in w.stats_label.text()
+    w.show_step(1)
+    w.panel.value_clicked.emit(int(w.trace[1].top_values[1]))  # branch 1, forced at step 2
+    qtbot.waitUntil(lambda: len(w.trace) == 2, timeout=10_000)
+    click(qtbot, w.pause_button)  # Resume branch 1 to the end
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 12, timeout=20_000)
+    assert w.stats_label.text().startswith("step 12 / 12")
+    w.branch_box.activated.emit(0)  # back to main: 4 steps
+    assert w.branch.name == "main" and w.stats_label.text().startswith("step 4 / 12")
+    w.close()
+
+
+def test_an_unfinished_branch_chosen_from_the_list_resumes_with_one_click(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=12, audio_samples=0)
+    step_times(qtbot, w, 5)
+    w.show_step(2)
+    w.panel.value_clicked.emit(int(w.trace[2].top_values[1]))
+    qtbot.waitUntil(lambda: len(w.trace) == 3, timeout=10_000)
+    click(qtbot, w.pause_button)
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 12, timeout=20_000)
+    w.branch_box.activated.emit(0)  # main, 5 of 12 steps
+    assert w.pause_button.text() == "Resume" and w.pause_button.isEnabled()
+    click(qtbot, w.pause_button)  # one click
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 12, timeout=20_000)
+    assert w.branch.name == "main"
+    w.close()
+
+
+def test_ab_side_a_starts_with_the_settings_the_run_drew_with(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=12, audio_samples=0)
+    w.temperature.setValue(1.4)
+    w.top_k.setValue(7)
+    generate_and_wait(qtbot, w)
+    w.temperature.setValue(0.3)  # moved after the run
+    w.show_step(4)
+    ab = w.open_ab()
+    assert ab.a.settings().temperature == 1.4 and ab.a.settings().top_k == 7
+    ab.close()
+    w.close()
+
+
+def test_opening_a_trace_sets_the_sliders_to_its_settings(qtbot, all_models, tmp_path):
+    w = open_window(qtbot, all_models, "image")
+    digits = w.views["image"].digit_box
+    digits.setCurrentIndex(digits.findData(3))  # a digit, so guidance acts and is recorded
+    w.temperature.setValue(0.8)
+    w.top_k.setValue(20)
+    w.guidance.setValue(1.5)
+    step_times(qtbot, w, 3)
+    click(qtbot, w.stop_button)
+    path = tmp_path / "run.trace.json"
+    assert w.export_trace(str(path))
+    w.close()
+    other = open_window(qtbot, all_models, "text")
+    assert other.open_trace(str(path))
+    qtbot.waitUntil(lambda: not other.is_running() and len(other.trace) == 3, timeout=30_000)
+    s = other.settings()
+    assert (s.temperature, s.top_k, s.guidance) == (0.8, 20, 1.5)  # Resume and A/B go on as the file did
+    other.close()
+
+
+def test_the_model_picker_lists_only_this_modes_models_broken_ones_included(qtbot, all_models, tmp_path):
+    folder = tmp_path / "broken"
+    shutil.copytree(all_models, folder)
+    for weights in folder.glob("tiny-wavenet*.safetensors"):
+        weights.write_bytes(b"not safetensors")
+    w = open_window(qtbot, folder, "image")
+    image_items = [w.model_box.itemText(i) for i in range(w.model_box.count())]
+    assert not any("wavenet" in t for t in image_items) and any("pixelcnn" in t for t in image_items)
+    assert w.current_entry().mode == "image" and w.current_entry().available
+    w.mode_box.setCurrentIndex(w.mode_box.findData("audio"))
+    audio_items = [w.model_box.itemText(i) for i in range(w.model_box.count())]
+    assert audio_items and all("(unavailable)" in t and "wavenet" in t for t in audio_items)
+    assert not np.any([("pixelcnn" in t or "gpt" in t) for t in audio_items])
+    w.close()
