@@ -201,6 +201,7 @@ class DistributionPanel(QWidget):
         self._y_top = 0.0
         self._y_changed_at = 0.0
         self.streaming = False  # set by the window: while a run streams, the axis shrinks lazily
+        self.forced = False  # set by the window: the shown step's value was forced (a branch), not drawn
         self._n_bars = -1
         self.title = QLabel("No step yet: click Generate.")
         self.title.setObjectName("distributionTitle")
@@ -383,9 +384,12 @@ class DistributionPanel(QWidget):
         else:
             what = f"level {drawn} (amplitude {amplitude_text(drawn)})"
         self.title.setText(
-            f"{title}: drew {what} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
+            f"{title}: {self._verb()} {what} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
             f"  ·  {settings_text(settings)}"
         )
+
+    def _verb(self) -> str:
+        return "forced" if self.forced else "drew"
 
     def _set_y_top(self, top: float) -> float:
         """Grow the axis at once when a bar needs room. Shrink it at once too, except while a run
@@ -423,7 +427,7 @@ class DistributionPanel(QWidget):
         self._set_y_top(top)
         outside = "" if shown_at else " (outside the top candidates shown)"
         self.title.setText(
-            f"{where or f'step {data.step}'}: drew {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"
+            f"{where or f'step {data.step}'}: {self._verb()} {data.drawn_label!s} with p = {data.drawn_prob:.3f}{outside}"
             f"  ·  entropy {data.entropy:.2f} nats  ·  {data.settings_text}"
         )
 

@@ -62,6 +62,10 @@ def condition_fits(mode: str, condition) -> bool:
     return isinstance(condition, tuple) and len(condition) == 2 and all(label(x) for x in condition)
 
 
+def steps_text(n: int) -> str:
+    return "1 step" if n == 1 else f"{n:,} steps"
+
+
 def speed_label(speed: float) -> str:
     return "max" if speed == 0 else f"{speed:g} steps/s"
 
@@ -227,6 +231,7 @@ class MainWindow(QMainWindow):
         trace_row.addWidget(self.export_trace_button)
         trace_row.addWidget(self.open_trace_button)
         form.addRow(trace_row)
+        self._lab_tips = {b: b.toolTip() for b in (self.back_button, self.ab_button, self.rename_button, self.export_trace_button)}
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         side.setMinimumWidth(330)
         side_column = QWidget()
@@ -480,6 +485,11 @@ class MainWindow(QMainWindow):
         self.back_button.setEnabled(self.can_go_back())
         self.rename_button.setEnabled(self.has_single_run())
         self.export_trace_button.setEnabled(self.has_single_run())
+        # Greyed out for a grid: say why, where a person looks (the lab works on one run at a time).
+        grid = self.branch is not None and not self.has_single_run()
+        why = "The lab works on a single run: generate one image to step back, compare, rename or export it" if grid else ""
+        for button in (self.back_button, self.ab_button, self.rename_button, self.export_trace_button):
+            button.setToolTip(why or self._lab_tips.get(button, ""))
         self.ab_button.setEnabled(self.has_single_run() and not self.streaming())
 
     @Slot()
@@ -786,7 +796,7 @@ class MainWindow(QMainWindow):
         self.resumable = self.has_single_run() and len(self.trace) < self.n_steps
         self._show_paused(self.resumable)
         self._settle_panel()
-        self.state_label.setText(f"Stopped after {len(self.trace)} steps")
+        self.state_label.setText(f"Stopped after {steps_text(len(self.trace))}")
         self._update_buttons()
 
     @Slot(object)
@@ -805,8 +815,11 @@ class MainWindow(QMainWindow):
             return
         nll = self.trace.nll()
         speed = f"  ·  {steps_per_second:,.0f} steps/s" if steps_per_second is not None else ""
+        lanes = getattr(self.running_view, "lanes", 1)  # a grid's trace interleaves its images' steps
+        where = (f"step {len(self.trace) // lanes} / {self.n_records // lanes} in each of {lanes} images" if lanes > 1
+                 else f"step {len(self.trace)} / {self.n_records}")
         self.stats_label.setText(
-            f"step {len(self.trace)} / {self.n_records}{speed}  ·  "
+            f"{where}{speed}  ·  "
             f"NLL {nll:.3f} nats/{self.running_view.unit}  ·  perplexity {math.exp(nll):.2f}"
         )
 
@@ -871,9 +884,9 @@ class MainWindow(QMainWindow):
             differs = "" if same else f"; differs from the file at step {first + 1}"
             self.state_label.setText(f"Replayed {len(self.trace)} steps: " + ("identical to the trace" if same else "NOT identical") + differs)
         elif outcome == "done":
-            self.state_label.setText(f"Done: {len(self.trace)} steps")
+            self.state_label.setText(f"Done: {steps_text(len(self.trace))}")
         elif outcome == "stopped":
-            self.state_label.setText(f"Stopped after {len(self.trace)} steps")
+            self.state_label.setText(f"Stopped after {steps_text(len(self.trace))}")
         elif outcome.startswith("error: ModelError"):  # weights that passed the check but did not load
             reason = outcome.split(": ", 2)[-1]
             self.running_entry.error = reason
@@ -893,6 +906,7 @@ class MainWindow(QMainWindow):
             return
         self.shown_index = index
         self.panel.streaming = self.streaming()
+        self.panel.forced = self._forced(index)
         self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab, self.what_if(index))
         if not self.streaming():  # while streaming the timeline follows at TIMELINE_HZ (_refresh_panel)
             self.timeline.show_position(index)
@@ -913,10 +927,13 @@ class MainWindow(QMainWindow):
         unconditional = getattr(self.running_view, "unconditional_distribution", lambda trace, i: None)(self.trace, index)
         as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-38))  # noqa: E731
         st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional))
-        forced = self.branch is not None and len(self.branch.prefix) + index in self.branch.forced
-        if settings == rec.settings and not forced:
+        if settings == rec.settings and not self._forced(index):
             st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
         return st  # a forced step: what u would have drawn, which the forced value replaced
+
+    def _forced(self, index: int) -> bool:
+        """Was step `index` of the shown branch forced (clicked in the lab) rather than drawn?"""
+        return self.branch is not None and len(self.branch.prefix) + index in self.branch.forced
 
     def closeEvent(self, event) -> None:
         self.runner.wait_for_all()  # no thread outlives the window

@@ -142,7 +142,7 @@ def test_a_grid_of_digits_is_one_batch_and_each_image_is_its_own_single_run(qtbo
     canvas = view.canvas
     assert (canvas.rows, canvas.cols) == (2, 5) and canvas.images.shape == (10, 28, 28)
     assert len(window.trace) == 10 * 784 and canvas.known == 784
-    assert window.stats_label.text().startswith(f"step {10 * 784} / {10 * 784}")
+    assert window.stats_label.text().startswith("step 784 / 784 in each of 10 images")
     # Image 3 is what a single run of digit 3 with seed + 3 draws.
     entry = window.current_entry()
     settings = window.settings()

@@ -140,3 +140,35 @@ def test_the_model_picker_lists_only_this_modes_models_broken_ones_included(qtbo
     assert audio_items and all("(unavailable)" in t and "wavenet" in t for t in audio_items)
     assert not np.any([("pixelcnn" in t or "gpt" in t) for t in audio_items])
     w.close()
+
+
+def test_a_forced_step_is_titled_forced_and_a_drawn_one_drew(qtbot, all_models):
+    w = open_window(qtbot, all_models, "image")
+    step_times(qtbot, w, 5)
+    w.show_step(2)
+    assert ": drew grey level" in w.panel.title.text()
+    forced = (int(w.trace[2].value) + 128) % 256
+    w.panel.value_clicked.emit(forced)
+    qtbot.waitUntil(lambda: len(w.trace) == 3, timeout=10_000)
+    w.show_step(2)
+    assert f": forced grey level {forced} " in w.panel.title.text()
+    w.show_step(1)
+    assert ": drew grey level" in w.panel.title.text()
+    click(qtbot, w.stop_button)
+    w.close()
+
+
+def test_a_grid_counts_steps_per_image_and_says_why_the_lab_is_off(qtbot, all_models):
+    w = open_window(qtbot, all_models, "image")
+    view = w.views["image"]
+    view.grid_box.setCurrentIndex(view.grid_box.findText("2 x 2"))
+    generate_and_wait(qtbot, w)
+    assert w.stats_label.text().startswith("step 784 / 784 in each of 4 images")
+    assert not w.export_trace_button.isEnabled() and "single run" in w.export_trace_button.toolTip()
+    assert "single run" in w.back_button.toolTip() and "single run" in w.ab_button.toolTip()
+    view.grid_box.setCurrentIndex(0)  # one image: the buttons' own tips again
+    step_times(qtbot, w, 1)
+    assert w.state_label.text() in ("Paused", "Done: 1 step") and "single run" not in w.back_button.toolTip()
+    click(qtbot, w.stop_button)
+    assert w.state_label.text() == "Stopped after 1 step"  # one step, not "1 steps"
+    w.close()

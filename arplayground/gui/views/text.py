@@ -192,6 +192,7 @@ class TextModeView(QObject):
         self.length_spin.setRange(1, 100_000)
         self.length_spin.setValue(500)
         self.length_spin.setSuffix(" steps")
+        self.length_spin.valueChanged.connect(lambda n: self.length_spin.setSuffix(" step" if n == 1 else " steps"))
         form.addRow("Length", self.length_spin)
         self.save_button = QPushButton("Save text…")
         self.save_button.clicked.connect(self.save_dialog)
