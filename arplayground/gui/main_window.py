@@ -266,7 +266,8 @@ class MainWindow(QMainWindow):
         self.stats_label = QLabel()
         self.statusBar().addWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.stats_label)
-        self.resize(1280, 900)
+        screen = self.screen().availableGeometry()  # a laptop's 1366 x 768 less its panels: fit it
+        self.resize(min(1280, screen.width()), min(900, screen.height()))
 
     def _connect(self) -> None:
         self.model_box.currentIndexChanged.connect(self.on_model_changed)

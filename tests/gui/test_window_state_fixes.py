@@ -172,3 +172,12 @@ def test_a_grid_counts_steps_per_image_and_says_why_the_lab_is_off(qtbot, all_mo
     click(qtbot, w.stop_button)
     assert w.state_label.text() == "Stopped after 1 step"  # one step, not "1 steps"
     w.close()
+
+
+def test_the_window_fits_a_laptop_screen_768_pixels_high(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    for mode in ("text", "image", "audio"):
+        w.mode_box.setCurrentIndex(w.mode_box.findData(mode))
+        # 768 less a title bar and a panel: the window's smallest height must leave room for both
+        assert w.minimumSizeHint().height() <= 700, mode
+    w.close()

@@ -93,7 +93,7 @@ class PixelCanvas(QWidget):
         self.editable = True  # False while a run is writing into the images
         # The digit map, when shown: (images, H * W) KL figures in bits, NaN where there are none.
         self.overlay: np.ndarray | None = None
-        self.setMinimumSize(280, 280)
+        self.setMinimumSize(196, 196)  # 7 screen pixels a pixel: the window still fits a 768-pixel-high laptop screen
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
 
