@@ -95,9 +95,9 @@ class Timeline(QWidget):
         if not len(trace):
             self.position_label.setText("no steps")
         view = self.plot.getPlotItem().vb
-        if planned_steps:
+        if planned_steps or not len(trace):  # no steps: an axis from 0, not an auto range around nothing (-0.4..0.4)
             view.enableAutoRange(x=False)
-            self.plot.setXRange(0, planned_steps + 1, padding=0.01)
+            self.plot.setXRange(0, (planned_steps or 1) + 1, padding=0.01)
         else:
             view.enableAutoRange(x=True)
         self.refresh()

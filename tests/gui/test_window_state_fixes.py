@@ -181,3 +181,11 @@ def test_the_window_fits_a_laptop_screen_768_pixels_high(qtbot, all_models):
         # 768 less a title bar and a panel: the window's smallest height must leave room for both
         assert w.minimumSizeHint().height() <= 700, mode
     w.close()
+
+
+def test_an_empty_timeline_has_no_negative_steps(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    low, high = w.timeline.plot.getPlotItem().vb.viewRange()[0]
+    assert low >= -0.1 and high >= 1  # was -0.4 .. 0.4: an auto range around no steps
+    assert w.timeline.position_label.text() == "no steps"
+    w.close()

@@ -211,7 +211,7 @@ class TextModeView(QObject):
             "Each generated character is shaded by the probability it was drawn with: "
             "<span style='background:#fa826e'>&nbsp;unlikely&nbsp;</span> … "
             "<span style='background:#c8f0c8'>&nbsp;near certain&nbsp;</span>. "
-            "Hover for its alternatives, click to show its step below."
+            "Hover for its alternatives, click to inspect its step."
         )
         legend.setWordWrap(True)
         layout.addWidget(legend)
