@@ -263,12 +263,16 @@ def primed_queues(model: WaveNet, labels, prefix: list[int]):
     if not prefix:
         return queues, 0, SILENCE
     n = len(prefix)  # steps 0 .. n-1 consume silence, prefix[0 .. n-2]
-    h = model.embed(torch.tensor([[SILENCE] + prefix[:-1]])).transpose(1, 2)
-    local = model.local(*labels, 0, n)
+    # A queued input of layer l (one of its last d steps) sees back d plus the dilations below it:
+    # never more than the receptive field. Earlier steps cannot reach the queues, so the pass starts
+    # one receptive field before the end (a 30 s recording primes in milliseconds, not 5 s), exact.
+    start = max(0, n - model.cfg.receptive_field)
+    h = model.embed(torch.tensor([([SILENCE] + prefix[:-1])[start:]])).transpose(1, 2)
+    local = model.local(*labels, start, n - start)
     for layer, cond, queue in zip(model.layers, model.conditions(*labels), queues):
         d = layer.dilation
-        for t in range(max(0, n - d), n):  # the last d inputs of this layer
-            queue[t % d] = h[0, :, t]
+        for t in range(max(start, n - d), n):  # the last d inputs of this layer
+            queue[t % d] = h[0, :, t - start]
         h, _ = layer(h, cond, local)
     return queues, n, prefix[-1]
 

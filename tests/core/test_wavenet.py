@@ -52,7 +52,7 @@ def full_logits(net, levels, digit, speaker):
 
 
 @pytest.mark.parametrize("stepper_class", [TorchWaveNetStepper, FastWaveNetStepper, NaiveWaveNetStepper])
-@pytest.mark.parametrize("prefix_length", [0, 1, 23])
+@pytest.mark.parametrize("prefix_length", [0, 1, 23, 50])  # 23 and 50 start the priming pass after step 0
 def test_each_path_equals_the_full_forward_at_every_step(net, stepper_class, prefix_length):
     rng = np.random.default_rng(prefix_length)
     levels = [int(v) for v in rng.integers(0, 256, 60)]
