@@ -7,6 +7,8 @@ scale, about 1e-4 near silence) instead of drowning quiet speech in noise as 8-b
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MU = 255
@@ -35,11 +37,10 @@ def decode(levels) -> np.ndarray:
 SILENCE = int(encode(0.0))
 
 
-def amplitude_label(level: int) -> str:
-    """Short signed label of a level's amplitude for the distribution panel, e.g. "+0.031"."""
-    amplitude = float(decode(level))
-    # The ten levels nearest silence are all below 0.001; three decimals would print them all as
-    # "+0.000", so those get two significant digits instead.
-    if abs(amplitude) < 0.001:
-        return f"{amplitude:+.1e}"
-    return f"{amplitude:+.3f}"
+def amplitude_label(level: int, digits: int = 3) -> str:
+    """A level's amplitude, signed, with `digits` significant digits in plain decimals, e.g.
+    "+0.0310", "-0.000086": the levels nearest silence are ~1e-4 apart, and a fixed three decimals
+    would print them all as "+0.000" (scientific notation, "+8.6e-05", reads badly beside them)."""
+    amplitude = float(decode(int(level)))
+    decimals = max(1, digits - 1 - math.floor(math.log10(abs(amplitude))))  # decode() is never exactly 0
+    return f"{amplitude:+.{decimals}f}"

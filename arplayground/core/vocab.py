@@ -66,7 +66,7 @@ class GreyLevels:
 
 
 class MuLawLevels:
-    """The 256 mu-law levels of 8 kHz audio, labelled by the amplitude each stands for."""
+    """The 256 mu-law levels of 8 kHz audio, labelled by number and the amplitude each stands for."""
 
     def __len__(self) -> int:
         return 256
@@ -74,4 +74,4 @@ class MuLawLevels:
     def label(self, value: int) -> str:
         from arplayground.audio.mulaw import amplitude_label
 
-        return amplitude_label(int(value))
+        return f"level {int(value)} ({amplitude_label(int(value), 2)})"

@@ -104,13 +104,13 @@ class ABSide(QWidget):
         return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4),
                                round(self.guidance.value(), 4))
 
-    def start(self, vocab, prefix, condition, seed: int, n_steps: int) -> None:
+    def start(self, vocab, prefix, condition, seed: int, n_steps: int, forced: dict | None = None) -> None:
         self.runner.stop()
         self.trace, self.outcome = Trace(), ""
         prefix, condition, n_steps = self.view.prepare_replay(vocab, prefix, condition, n_steps)
         steppers, entry = self.steppers, self.entry
         request = RunRequest(load=lambda: steppers.get(entry), prefix=prefix, n_steps=n_steps, seed=seed,
-                             condition=condition, keep_distributions=self.view.keeps_distributions)
+                             condition=condition, keep_distributions=self.view.keeps_distributions, forced=forced or {})
         self.runner.start(request, RunControls(self.settings()))  # as fast as it computes: it is for comparing
         self.nll_label.setText("Generating…")
 
@@ -148,13 +148,14 @@ class ABWindow(QWidget):
     """The comparison window for one run: the kept prefix, two settings, two continuations."""
 
     def __init__(self, mode_view, entry, vocab, branch, n_steps: int, start_step: int,
-                 settings_a: SamplerSettings, parent=None):
+                 settings_a: SamplerSettings, settings_b: SamplerSettings | None = None, parent=None):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle(f"A/B · {entry.name} · {branch.name}")
         self.vocab, self.branch, self.n_steps = vocab, branch, n_steps
         self.kept = 0
         size = len(vocab)
-        settings_b = replace(settings_a, temperature=0.6 if settings_a.temperature != 0.6 else 1.0)
+        if settings_b is None or settings_b == settings_a:  # nothing else to compare with: another temperature
+            settings_b = replace(settings_a, temperature=0.6 if settings_a.temperature != 0.6 else 1.0)
         self.a = ABSide("A", type(mode_view), entry, settings_a, size)
         self.b = ABSide("B", type(mode_view), entry, settings_b, size)
 
@@ -199,8 +200,10 @@ class ABWindow(QWidget):
         prefix, n = self.prefix_for_run()
         self.kept = len(prefix) - len(self.branch.prefix)  # run steps both sides share
         self.summary.setText(f"Running: {n} steps on each side after {len(prefix)} kept values…")
+        # The branch's forced values after the start apply on both sides: side A is the branch itself.
+        forced = {p: v for p, v in self.branch.forced.items() if p >= len(prefix)}
         for side in (self.a, self.b):
-            side.start(self.vocab, prefix, self.branch.condition, self.branch.seed, n)
+            side.start(self.vocab, prefix, self.branch.condition, self.branch.seed, n, forced)
         self.run_button.setEnabled(False)
 
     def is_running(self) -> bool:

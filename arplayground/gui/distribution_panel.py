@@ -31,16 +31,6 @@ def y_scale(top: float) -> float:
     return next((s for s in Y_SCALES if top * 1.12 + 0.02 <= s), Y_SCALES[-1])
 
 
-def amplitude_text(level: int, digits: int = 3) -> str:
-    """A mu-law level's amplitude with `digits` significant digits, in plain decimals: the levels
-    near silence are ~1e-4 apart, and "+8.6e-05" read badly on ticks and titles."""
-    from arplayground.audio.mulaw import decode
-
-    amplitude = float(decode(int(level)))
-    decimals = max(1, digits - 1 - int(np.floor(np.log10(abs(amplitude)))))
-    return f"{amplitude:+.{decimals}f}"
-
-
 def settings_text(s) -> str:
     """The sampler settings of a step, as the panel's title shows them."""
     text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
@@ -313,7 +303,7 @@ class DistributionPanel(QWidget):
         self._level_ticks = None  # the candidate bars replaced the level ticks
         self._bottom_axis(levels)
         if levels:
-            self.plot.setXRange(-1, 256, padding=0)
+            self.plot.setXRange(-3, 258, padding=0)  # room for the drawn marker over level 0 or 255, the commonest
 
     def _fill_legend(self, levels: bool) -> None:
         """The legend names what is on show (rebuilt only when that changes: it lays the plot out)."""
@@ -351,10 +341,10 @@ class DistributionPanel(QWidget):
             if kind == "grey":
                 self.axis.setTicks([[(v, str(v)) for v in marks]])
             else:
-                from arplayground.audio.mulaw import SILENCE
+                from arplayground.audio.mulaw import SILENCE, amplitude_label
 
                 # Two significant digits in plain decimals; the level silence encodes to reads "0".
-                self.axis.setTicks([[(v, "0" if v == SILENCE else amplitude_text(v, 2)) for v in marks]])
+                self.axis.setTicks([[(v, "0" if v == SILENCE else amplitude_label(v, 2)) for v in marks]])
 
     def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, kind: str = "grey",
                     unconditional=None) -> None:
@@ -382,7 +372,9 @@ class DistributionPanel(QWidget):
         if kind == "grey":
             what = f"grey level {drawn}"
         else:
-            what = f"level {drawn} (amplitude {amplitude_text(drawn)})"
+            from arplayground.audio.mulaw import amplitude_label
+
+            what = f"level {drawn} (amplitude {amplitude_label(drawn)})"
         self.title.setText(
             f"{title}: {self._verb()} {what} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
             f"  ·  {settings_text(settings)}"

@@ -327,6 +327,9 @@ class MainWindow(QMainWindow):
         self.branch_box.clear()
         self.stats_label.clear()
         self.panel.clear()
+        for view in self.views.values():
+            if hasattr(view, "run_forgotten"):
+                view.run_forgotten()  # markers of the run in the views: a selected pixel, a sample's line
         self._label_before_status = None
         # A stopped run's end never reaches on_finished: say here that it stopped.
         self.state_label.setText("Stopped: the run shown was replaced" if was_running else "Ready")
@@ -728,7 +731,7 @@ class MainWindow(QMainWindow):
                 label = self.vocab.label(forced) if forced is not None and self.vocab is not None else "?"
                 text += f" (from {b.parent} at step {b.fork_step + 1}: {label})"
             if len(b.trace):
-                text += f" · {len(b.trace)} steps · NLL {b.trace.nll():.3f}"
+                text += f" · {self._steps_made(len(b.trace))} · NLL {b.trace.nll():.3f}"
             self.branch_box.addItem(text, name)
         self.branch_box.setCurrentIndex(self.branch_box.findData(self.branch.name))
         self.branch_box.blockSignals(False)
@@ -770,10 +773,11 @@ class MainWindow(QMainWindow):
         last = len(self.trace) - 1
         chosen = self.shown_index is not None and not (self.shown_index == last and len(self.trace) == self.n_steps)
         start = self.shown_index + 1 if chosen else 1
-        # Side A starts as the run itself: the settings its first compared step was drawn with.
+        # Side A starts as the run itself (the settings its first compared step was drawn with),
+        # side B as the sliders are now, the settings being explored (another temperature if the same).
         settings_a = self.trace[start - 1].settings if start <= len(self.trace) else self.settings()
         ab = ABWindow(self.running_view, self.running_entry, self.vocab, self.branch, self.n_steps,
-                      start, settings_a, parent=self)
+                      start, settings_a, self.settings(), parent=self)
         ab.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its views and models go with it
         ab.destroyed.connect(lambda _=None, ab=ab: self._forget_ab(ab))
         self.ab_window = ab
@@ -797,7 +801,7 @@ class MainWindow(QMainWindow):
         self.resumable = self.has_single_run() and len(self.trace) < self.n_steps
         self._show_paused(self.resumable)
         self._settle_panel()
-        self.state_label.setText(f"Stopped after {steps_text(len(self.trace))}")
+        self.state_label.setText(f"Stopped after {self._steps_made(len(self.trace))}")
         self._update_buttons()
 
     @Slot(object)
@@ -885,9 +889,9 @@ class MainWindow(QMainWindow):
             differs = "" if same else f"; differs from the file at step {first + 1}"
             self.state_label.setText(f"Replayed {len(self.trace)} steps: " + ("identical to the trace" if same else "NOT identical") + differs)
         elif outcome == "done":
-            self.state_label.setText(f"Done: {steps_text(len(self.trace))}")
+            self.state_label.setText(f"Done: {self._steps_made(len(self.trace))}")
         elif outcome == "stopped":
-            self.state_label.setText(f"Stopped after {steps_text(len(self.trace))}")
+            self.state_label.setText(f"Stopped after {self._steps_made(len(self.trace))}")
         elif outcome.startswith("error: ModelError"):  # weights that passed the check but did not load
             reason = outcome.split(": ", 2)[-1]
             self.running_entry.error = reason
@@ -931,6 +935,11 @@ class MainWindow(QMainWindow):
         if settings == rec.settings and not self._forced(index):
             st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
         return st  # a forced step: what u would have drawn, which the forced value replaced
+
+    def _steps_made(self, n: int) -> str:
+        """n steps of the run shown, as a person counts them: a grid's trace interleaves its images."""
+        lanes = getattr(self.running_view, "lanes", 1)
+        return f"{steps_text(n // lanes)} in each of {lanes} images" if lanes > 1 else steps_text(n)
 
     def _forced(self, index: int) -> bool:
         """Was step `index` of the shown branch forced (clicked in the lab) rather than drawn?"""

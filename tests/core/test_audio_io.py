@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from arplayground.audio import mulaw
+from arplayground.core.vocab import MuLawLevels
 from arplayground.audio.wav import WavError, parse_wav, read_wav, resample, write_wav
 
 RATE = 8000
@@ -104,13 +105,14 @@ def test_mulaw_error_stays_within_half_a_level(amplitude):
 
 
 def test_amplitude_label():
-    assert mulaw.amplitude_label(0) == "-1.000"
-    assert mulaw.amplitude_label(255) == "+1.000"
-    assert mulaw.amplitude_label(mulaw.SILENCE) == "+8.6e-05"
-    assert mulaw.amplitude_label(mulaw.SILENCE - 1) == "-8.6e-05"
-    level = int(mulaw.encode(0.031))
-    assert mulaw.amplitude_label(level) == f"{float(mulaw.decode(level)):+.3f}"
-    assert all(len(mulaw.amplitude_label(lv)) <= 8 for lv in range(256))
+    assert mulaw.amplitude_label(0) == "-1.00"
+    assert mulaw.amplitude_label(255) == "+1.00"
+    assert mulaw.amplitude_label(mulaw.SILENCE) == "+0.0000862"  # plain decimals, never "+8.6e-05"
+    assert mulaw.amplitude_label(mulaw.SILENCE - 1) == "-0.0000862"
+    assert mulaw.amplitude_label(mulaw.SILENCE, 2) == "+0.000086"
+    labels = [mulaw.amplitude_label(lv) for lv in range(256)]
+    assert len(set(labels)) == 256 and not any("e" in t for t in labels)  # every level reads differently
+    assert MuLawLevels().label(mulaw.SILENCE) == "level 128 (+0.000086)"
 
 
 # --- WAV: reading and writing --------------------------------------------------------------------

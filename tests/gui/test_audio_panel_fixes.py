@@ -3,6 +3,7 @@ the kept recording, readable candidate levels for samples inside a chunk (and af
 priming note, and image-mode bars that stay visible whatever their grey."""
 
 import wave
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,6 @@ from PySide6.QtGui import QFontMetricsF, QImage, QPainter
 
 from arplayground.core.sampling import SamplerSettings
 from arplayground.gui.distribution_panel import PanelData
-from arplayground.gui.worker import Batch
 from tests.gui.helpers import generate_and_wait, open_window
 
 
@@ -86,11 +86,25 @@ def test_readout_counts_generated_seconds_apart_from_the_kept_recording_and_says
 def test_a_slow_run_reads_slower_than_real_time_not_fractionally_faster(qtbot, window):
     view = window.views["audio"]
     view.length_spin.setValue(0.05)
+    batches, append = [], view.append
+    view.append = lambda batch: (batches.append(batch), append(batch))
     generate_and_wait(qtbot, window)
     assert view.readout.text().startswith("0.05 s generated  ·  ")  # nothing kept: no "after"
-    view.append(Batch(run_id=0, records=(), distributions=None, lanes=(), steps_done=0, steps_per_second=1600.0))
+    whole_chunk = next(b for b in batches if b.chunks and len(b.chunks[0]) >= 64)
+    view.append(replace(whole_chunk, steps_per_second=1600.0))  # the same samples, timed 5x slower
     assert "5.0x slower than real time" in view.readout.text()
     assert "faster" not in view.readout.text()  # was "0.2x faster than real time"
+
+
+def test_single_steps_show_no_speed(qtbot, window):
+    view = window.views["audio"]
+    view.length_spin.setValue(0.05)
+    for _ in range(3):  # Step from idle: one sample at a time, each timing a few Python calls
+        window.step_button.click()
+        qtbot.waitUntil(lambda: len(window.trace) >= 1, timeout=10_000)
+    text = view.readout.text()
+    assert "generated" in text and "real time" not in text, text
+    window.stop_button.click()
 
 
 # -- 6: samples inside a chunk, and after a replay ----------------------------------------------------
@@ -212,3 +226,26 @@ def test_the_candidate_row_elides_or_skips_what_does_not_fit(qtbot, window):
     qtbot.wait(50)
     drawn = painted_labels_fit(panel.candidate_labels)
     assert 0 < len(drawn) < 16  # some skipped, none overlapping
+
+
+def test_stopping_before_the_first_sample_replaces_the_reading_note(qtbot, window, tmp_path):
+    view = window.views["audio"]
+    assert view.open_wav(write_tone(tmp_path / "tone.wav", 0.5))
+    view.keep_spin.setValue(0.3)
+    window.pause_button.setChecked(False)
+    window.generate(paused=True)  # started paused: primed, nothing generated yet
+    assert view.readout.text().startswith("Reading the 0.30 s kept")
+    window.stop_button.click()
+    assert view.readout.text() == "Stopped before the first sample: Generate starts again."
+
+
+def test_leaving_audio_mode_drops_the_runs_readout_and_inspected_sample(qtbot, window):
+    view = window.views["audio"]
+    view.length_spin.setValue(0.05)
+    generate_and_wait(qtbot, window)
+    view.select_sample(10)
+    assert view.cursor_line.isVisible() and "generated" in view.readout.text()
+    window.mode_box.setCurrentIndex(window.mode_box.findData("text"))
+    window.mode_box.setCurrentIndex(window.mode_box.findData("audio"))
+    assert not view.cursor_line.isVisible()
+    assert view.readout.text() == "Pick a digit and a speaker, then Generate."

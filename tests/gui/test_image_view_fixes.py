@@ -107,6 +107,19 @@ def seven(width: int, height: int, paper: QColor, ink: QColor, left: int, top: i
     return picture
 
 
+def on_textured_paper(picture: QImage) -> QImage:
+    """The picture with the grain of a photographed page: noise on every pixel (seeded)."""
+    rng = np.random.default_rng(0)
+    out = picture.convertToFormat(QImage.Format.Format_RGB32)
+    for y in range(out.height()):
+        for x in range(0, out.width(), 1):
+            c = out.pixelColor(x, y)
+            n = int(rng.normal(0, 14))
+            grey = max(0, min(255, c.red() + n))
+            out.setPixelColor(x, y, QColor(grey, grey, grey))
+    return out
+
+
 def open_with_the_button(qtbot, view, monkeypatch, path) -> None:
     """Open PNG… as a person does, the file dialog answering with `path`."""
     monkeypatch.setattr("arplayground.gui.views.image.QFileDialog.getOpenFileName", lambda *a, **k: (str(path), ""))
@@ -133,6 +146,8 @@ def assert_mnist_like(image: np.ndarray) -> None:
         ("wide", lambda: seven(600, 200, QColor(250, 248, 240), QColor(30, 30, 90), 30, 20, 40),
          ["600x200", "colour converted to grey", "inverted to light-on-dark"]),
         ("light_on_dark", lambda: seven(90, 300, QColor(0, 0, 0), QColor(255, 255, 255), 5, 240, 50), ["90x300"]),
+        ("textured_paper", lambda: on_textured_paper(seven(400, 300, QColor(215, 215, 215), QColor(60, 60, 60), 250, 180, 60)),
+         ["400x300", "inverted to light-on-dark"]),
     ],
 )
 def test_an_opened_picture_becomes_a_digit_the_size_and_place_of_mnist(qtbot, window, monkeypatch, tmp_path, name, picture, said):
@@ -148,6 +163,7 @@ def test_an_opened_picture_becomes_a_digit_the_size_and_place_of_mnist(qtbot, wi
     for words in said:
         assert words in note
     assert ("inverted" in note) == (name != "light_on_dark")
+    assert (view.canvas.image == 0).mean() > 0.6  # paper is MNIST's exact black, grain and all
 
 
 def test_a_picture_with_no_ink_is_refused_and_a_saved_digit_opens_as_it_was(qtbot, window, monkeypatch, tmp_path):
@@ -170,3 +186,26 @@ def test_a_picture_with_no_ink_is_refused_and_a_saved_digit_opens_as_it_was(qtbo
     view.clear_button.click()
     open_with_the_button(qtbot, view, monkeypatch, tmp_path / "digit.png")
     np.testing.assert_array_equal(view.canvas.image, before)
+
+
+def test_leaving_image_mode_drops_the_inspected_pixels_outline(qtbot, window):
+    view = window.views["image"]
+    generate_and_wait(qtbot, window)
+    qtbot.mouseClick(view.canvas, Qt.MouseButton.LeftButton, pos=pixel_centre(view.canvas, 300))
+    assert view.canvas.selected == (0, 300)
+    window.mode_box.setCurrentIndex(window.mode_box.findData("text"))
+    window.mode_box.setCurrentIndex(window.mode_box.findData("image"))
+    assert view.canvas.selected is None  # its run is gone: no outline left on the image
+
+
+def test_a_light_frame_on_two_edges_does_not_turn_a_light_digit_into_a_white_page(qtbot, window, monkeypatch, tmp_path):
+    picture = seven(240, 240, QColor(0, 0, 0), QColor(255, 255, 255), 70, 60, 110)
+    painter = QPainter(picture)  # a scan's light border along the top and left edges
+    painter.fillRect(0, 0, 240, 4, QColor(230, 230, 230))
+    painter.fillRect(0, 0, 4, 240, QColor(230, 230, 230))
+    painter.end()
+    assert picture.save(str(tmp_path / "framed.png"))
+    view = window.views["image"]
+    open_with_the_button(qtbot, view, monkeypatch, tmp_path / "framed.png")
+    assert "inverted" not in view.note.text()  # the paper is the picture's median, not its edges'
+    assert (view.canvas.image < 32).mean() > 0.7  # black paper, as MNIST's (was a white square)

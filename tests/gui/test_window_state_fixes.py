@@ -102,6 +102,11 @@ def test_ab_side_a_starts_with_the_settings_the_run_drew_with(qtbot, all_models)
     w.show_step(4)
     ab = w.open_ab()
     assert ab.a.settings().temperature == 1.4 and ab.a.settings().top_k == 7
+    assert ab.b.settings().temperature == 0.3 and ab.b.settings().top_k == 7  # B: the sliders, being explored
+    ab.close()
+    w.temperature.setValue(1.4)  # sliders back at the run's: B takes another temperature
+    ab = w.open_ab()
+    assert ab.a.settings().temperature == 1.4 and ab.b.settings().temperature == 0.6
     ab.close()
     w.close()
 
@@ -164,6 +169,7 @@ def test_a_grid_counts_steps_per_image_and_says_why_the_lab_is_off(qtbot, all_mo
     view.grid_box.setCurrentIndex(view.grid_box.findText("2 x 2"))
     generate_and_wait(qtbot, w)
     assert w.stats_label.text().startswith("step 784 / 784 in each of 4 images")
+    assert w.state_label.text() == "Done: 784 steps in each of 4 images"  # not 3,136 interleaved steps
     assert not w.export_trace_button.isEnabled() and "single run" in w.export_trace_button.toolTip()
     assert "single run" in w.back_button.toolTip() and "single run" in w.ab_button.toolTip()
     view.grid_box.setCurrentIndex(0)  # one image: the buttons' own tips again
@@ -188,4 +194,25 @@ def test_an_empty_timeline_has_no_negative_steps(qtbot, all_models):
     low, high = w.timeline.plot.getPlotItem().vb.viewRange()[0]
     assert low >= -0.1 and high >= 1  # was -0.4 .. 0.4: an auto range around no steps
     assert w.timeline.position_label.text() == "no steps"
+    w.close()
+
+
+def test_ab_from_before_a_forced_step_keeps_it_on_both_sides(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=12, audio_samples=0)
+    step_times(qtbot, w, 6)
+    forced = int(w.trace[4].top_values[2])
+    w.show_step(4)
+    w.panel.value_clicked.emit(forced)  # branch 1: step 5 forced
+    qtbot.waitUntil(lambda: len(w.trace) == 5, timeout=10_000)
+    click(qtbot, w.pause_button)
+    qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 12, timeout=20_000)
+    branch = w.trace.values.copy()
+    w.show_step(1)  # A/B from step 2, before the fork
+    ab = w.open_ab()
+    click(qtbot, ab.run_button)
+    qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=30_000)
+    np.testing.assert_array_equal(ab.a.trace.values, branch[1:])  # side A is the branch, forced step included
+    assert ab.b.trace.values[3] == forced
+    ab.close()
     w.close()

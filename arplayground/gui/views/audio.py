@@ -24,14 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from arplayground.audio.mulaw import SAMPLE_RATE, decode, encode
+from arplayground.audio.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
 from arplayground.audio.playback import PlaybackError, Player
 from arplayground.audio.wav import WavError, read_wav, write_wav
-from arplayground.gui.distribution_panel import PanelData, amplitude_text, settings_text
+from arplayground.gui.distribution_panel import PanelData, settings_text
 
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
 PLAYHEAD_HZ = 30
+SPEED_FROM_STEPS = 64  # a run shows its speed from this many samples on (Step, a forced value: too few to time)
 # Half-heights of the amplitude axis. Many FSDD speakers (and many generated clips) peak near 0.05,
 # a flat line on a +-1 axis, so the axis fits the loudest sample shown, in steps so that it does
 # not twitch as a clip grows, and only grows during a run.
@@ -55,6 +56,7 @@ class AudioModeView(QObject):
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
         self.replayed_steps = 0  # steps of the run that replay a trace (which keeps no full distribution)
+        self.first_pending = False  # a run has started and sent no sample yet
         # step -> (raw, sampled, unconditional or None) full distributions: each chunk's last step
         # (the newest step, and every step taken while paused)
         self.full: dict[int, tuple] = {}
@@ -177,8 +179,8 @@ class AudioModeView(QObject):
         self.replayed_steps = 0
         self.cursor_line.hide()  # the last run's inspected sample, and its note, are gone
         self.note.clear()
-        # Until the first batch: priming the model with a long kept recording takes seconds
-        # (about 8 s for 30 s kept), and the last run's readout would otherwise stay up.
+        # Until the first batch (or a Stop before it) the last run's readout would otherwise stay up.
+        self.first_pending = True
         self.readout.setText(
             f"Reading the {keep / SAMPLE_RATE:.2f} s kept into the model's queues…" if keep
             else f"Generating {n / SAMPLE_RATE:.2f} s…"
@@ -204,6 +206,7 @@ class AudioModeView(QObject):
             if self.player is not None and self.player.active:
                 self.player.feed(decode(chunk.values))
         self._redraw(grow_only=True)
+        self.first_pending = False
         self.readout.setText(self._progress_text(batch))
 
     def _progress_text(self, batch) -> str:
@@ -213,8 +216,11 @@ class AudioModeView(QObject):
         if self.prefix_len:
             text += f" after {self.prefix_len / SAMPLE_RATE:.2f} s kept"
         # steps_per_second counts generated samples over their compute time (priming excluded).
+        # A run's first few samples (single steps in the lab) time Python calls, not generation: no speed then.
         factor = batch.steps_per_second / SAMPLE_RATE
-        if batch.records:  # a trace replayed step by step, each with its own settings
+        if batch.steps_done < SPEED_FROM_STEPS:
+            pass
+        elif batch.records:  # a trace replayed step by step, each with its own settings
             text += f"  ·  replayed at {factor:.1f}x real time"
         elif factor >= 1:
             text += f"  ·  {factor:.1f}x faster than real time"
@@ -232,6 +238,7 @@ class AudioModeView(QObject):
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.full = {}
         self.replayed_steps = n_steps
+        self.first_pending = True
         self.readout.setText(
             f"Replaying {n_steps / SAMPLE_RATE:.2f} s"
             + (f" after {len(prefix) / SAMPLE_RATE:.2f} s kept…" if len(prefix) else "…")
@@ -300,10 +307,20 @@ class AudioModeView(QObject):
         for w in (self.open_button, self.keep_spin, self.play_live):
             w.setEnabled(not running)
         if not running:
+            if self.first_pending:  # stopped before its first sample: the "Reading…" line is over
+                self.first_pending = False
+                self.readout.setText("Stopped before the first sample: Generate starts again.")
             self.keep_spin.setRange(0.0, self.generated_until / SAMPLE_RATE)  # the clip can be continued
             if self.player is not None and self.player.active:
                 self.player.finish()  # plays out what was generated, then the clip ends (the stream stays open)
         self._update_play_buttons(running)
+
+    def run_forgotten(self) -> None:
+        """The window let go of the run shown (another mode, an edit): its inspected sample and its
+        speed figures go with it; the clip stays, to play or save."""
+        self.cursor_line.hide()
+        self.first_pending = False
+        self.readout.setText("Pick a digit and a speaker, then Generate.")
 
     def shutdown(self) -> None:
         """The window is closing: no sound and no audio thread may outlive it."""
@@ -468,7 +485,7 @@ def candidate_data(rec, step_number: int) -> PanelData:
         raw=rec.top_raw,
         sampled=rec.top_sampled,
         drawn=rec.value,
-        drawn_label=f"level {rec.value} (amplitude {amplitude_text(rec.value)})",
+        drawn_label=f"level {rec.value} (amplitude {amplitude_label(rec.value)})",
         drawn_prob=rec.prob,
         entropy=rec.entropy,
         settings_text=settings_text(rec.settings),

@@ -500,6 +500,12 @@ class ImageModeView(QObject):
         else:
             self.note.setText(f"Pixel {divmod(pixel, self.canvas.W)} was kept from the previous image, not drawn.")
 
+    def run_forgotten(self) -> None:
+        """The window let go of the run shown (another mode, an edit): no pixel of it is inspected."""
+        if self.canvas.selected is not None:
+            self.canvas.selected = None
+            self.canvas.update()
+
     def set_running(self, running: bool) -> None:
         finished = not running and not self.canvas.editable  # a run has just ended
         self.canvas.editable = not running
@@ -530,9 +536,16 @@ class ImageModeView(QObject):
             drawn_shade = (grey * alpha).sum() / max(alpha.sum(), 1e-6)  # mostly dark ink: white paper
             grey = grey * alpha + (0.0 if drawn_shade > 127 else 255.0) * (1 - alpha)
             notes.append("transparent areas taken as paper")
-        paper = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))  # the edges
+        # A digit is mostly paper: the median pixel is the paper's shade (a frame or a dark edge
+        # along the border does not fool it, as it fooled a median of the edges).
+        paper = float(np.median(grey))
         inverted = paper > 127  # dark ink on light paper: MNIST digits are light ink on black
         ink = np.clip(paper - grey if inverted else grey - paper, 0, None)
+        # Textured paper (a photo, a scan) is not ink: take off a floor well above its grain,
+        # from the spread of the paper's own pixels (median absolute deviation), so MNIST's
+        # black background stays 0 and the box fits the strokes, not the page.
+        grain = float(np.median(np.abs(grey - paper)))
+        ink = np.clip(ink - 6 * grain, 0, None)
         if ink.max() < 32:
             self.note.setText(f"Found no digit in {path}: it is all one shade, with no ink on its paper. Nothing changed.")
             return False
