@@ -811,6 +811,8 @@ class MainWindow(QMainWindow):
         self.refresh_panel_soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():
             self.back_button.setEnabled(self.can_go_back())
+        if len(self.branches) > 1 and not self.streaming():  # stepping: the list's lengths follow each step
+            self._refresh_branch_box()
         self._show_stats(batch.steps_per_second)
 
     def _show_stats(self, steps_per_second: float | None = None) -> None:

@@ -44,6 +44,8 @@ def test_a_forced_step_shows_what_its_uniform_number_would_have_drawn(qtbot, all
     w.panel.value_clicked.emit(forced)  # branch: force another candidate at step 4
     qtbot.waitUntil(lambda: len(w.trace) == 4, timeout=10_000)
     assert w.trace[3].value == forced
+    qtbot.waitUntil(lambda: "branch 1 (from main at step 4" in w.branch_box.currentText(), timeout=5_000)
+    assert "· 4 steps ·" in w.branch_box.currentText()  # the forced step counted as it arrives
     w.show_step(3)
     st = w.what_if(3)
     # Same settings and the same u as the draw the force replaced: u picks what was drawn then.
