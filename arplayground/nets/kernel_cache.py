@@ -6,6 +6,7 @@ from the cache in well under a second. The app asks beforehand so it can say whi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -38,6 +39,18 @@ KERNEL_SOURCES = tuple(str(p) for p in (
 ))
 
 
+@functools.cache
+def _fingerprint(sources: tuple) -> str:
+    """A hash of the sources' bytes, read once per process (each kernel module asks at import)."""
+    digest = hashlib.sha256()
+    for source in sources:
+        try:
+            digest.update(Path(source).read_bytes())
+        except OSError:
+            digest.update(b"missing " + source.encode())
+    return digest.hexdigest()
+
+
 def forget_stale(namespace: dict, sources=KERNEL_SOURCES) -> None:
     """Drop the cached kernels of a module (its namespace: globals()) when any of `sources` changed
     since they were cached. numba checks a cached kernel against its own file only, so after an edit
@@ -51,13 +64,7 @@ def forget_stale(namespace: dict, sources=KERNEL_SOURCES) -> None:
     caches = [k._cache for k in kernels if hasattr(k._cache, "flush") and hasattr(k._cache, "_cache_path")]
     if not caches:
         return
-    digest = hashlib.sha256()
-    for source in sources:
-        try:
-            digest.update(Path(source).read_bytes())
-        except OSError:
-            digest.update(b"missing " + source.encode())
-    fingerprint = digest.hexdigest()
+    fingerprint = _fingerprint(tuple(sources))
     stamp = Path(caches[0]._cache_path) / (namespace["__name__"].rsplit(".", 1)[-1] + ".sources")
     try:
         if stamp.read_text() == fingerprint:

@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
 from arplayground.audio.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
 from arplayground.audio.playback import PlaybackError, Player
 from arplayground.audio.wav import WavError, read_wav, write_wav
-from arplayground.gui.distribution_panel import PanelData, settings_text
+from arplayground.gui.views.text import panel_data
 
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
 PLAYHEAD_HZ = 30
+READY = "Pick a digit and a speaker, then Generate."  # the readout with no run to report on
 SPEED_FROM_STEPS = 64  # a run shows its speed from this many samples on (Step, a forced value: too few to time)
 # Half-heights of the amplitude axis. Many FSDD speakers (and many generated clips) peak near 0.05,
 # a flat line on a +-1 axis, so the axis fits the loudest sample shown, in steps so that it does
@@ -144,7 +145,7 @@ class AudioModeView(QObject):
         self.playhead.hide()
         self.cursor_line.hide()
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
-        self.readout = QLabel("Pick a digit and a speaker, then Generate.")
+        self.readout = QLabel(READY)
         self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.readout)
@@ -218,14 +219,13 @@ class AudioModeView(QObject):
         # steps_per_second counts generated samples over their compute time (priming excluded).
         # A run's first few samples (single steps in the lab) time Python calls, not generation: no speed then.
         factor = batch.steps_per_second / SAMPLE_RATE
-        if batch.steps_done < SPEED_FROM_STEPS:
-            pass
-        elif batch.records:  # a trace replayed step by step, each with its own settings
-            text += f"  ·  replayed at {factor:.1f}x real time"
-        elif factor >= 1:
-            text += f"  ·  {factor:.1f}x faster than real time"
-        elif factor > 0:
-            text += f"  ·  {1 / factor:.1f}x slower than real time"
+        if batch.steps_done >= SPEED_FROM_STEPS:
+            if batch.records:  # a trace replayed step by step, each with its own settings
+                text += f"  ·  replayed at {factor:.1f}x real time"
+            elif factor >= 1:
+                text += f"  ·  {factor:.1f}x faster than real time"
+            elif factor > 0:
+                text += f"  ·  {1 / factor:.1f}x slower than real time"
         return text + (f"  ·  underruns {self.player.underruns}" if self.player is not None else "")
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
@@ -289,7 +289,11 @@ class AudioModeView(QObject):
             )
         else:
             n = min(panel.max_bars, len(rec.top_values))
-            panel.show_step(candidate_data(rec, index + 1), where=where)
+            # Bars by mu-law level number: short, and distinct where amplitudes near silence differ
+            # only in their fourth significant digit.
+            data = panel_data(rec, index + 1, vocab, bar_label=str,
+                              drawn_label=f"level {rec.value} (amplitude {amplitude_label(rec.value)})")
+            panel.show_step(data, where=where)
             if index < self.replayed_steps:
                 hint = (f"A replayed trace keeps no sample's full distribution; this one shows the top {n} "
                         "candidates it recorded, by mu-law level.")
@@ -320,7 +324,7 @@ class AudioModeView(QObject):
         speed figures go with it; the clip stays, to play or save."""
         self.cursor_line.hide()
         self.first_pending = False
-        self.readout.setText("Pick a digit and a speaker, then Generate.")
+        self.readout.setText(READY)
 
     def shutdown(self) -> None:
         """The window is closing: no sound and no audio thread may outlive it."""
@@ -446,7 +450,7 @@ class AudioModeView(QObject):
         self.prefix_len = self.generated_until = len(self.levels)
         self.full = {}
         self.cursor_line.hide()  # the run that was inspected is gone with its readout
-        self.readout.setText("Pick a digit and a speaker, then Generate.")
+        self.readout.setText(READY)
         self.keep_spin.setRange(0.0, len(self.levels) / SAMPLE_RATE)
         self.keep_spin.setValue(min(0.2, len(self.levels) / SAMPLE_RATE))
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
@@ -473,23 +477,6 @@ class AudioModeView(QObject):
             return False
         self.note.setText(f"Saved {path}")
         return True
-
-
-def candidate_data(rec, step_number: int) -> PanelData:
-    """A sample's recorded top candidates for the panel. Bars are labelled by mu-law level: short,
-    and distinct where amplitudes near silence differ only in their fourth significant digit."""
-    return PanelData(
-        step=step_number,
-        labels=tuple(str(int(v)) for v in rec.top_values),
-        values=tuple(int(v) for v in rec.top_values),
-        raw=rec.top_raw,
-        sampled=rec.top_sampled,
-        drawn=rec.value,
-        drawn_label=f"level {rec.value} (amplitude {amplitude_label(rec.value)})",
-        drawn_prob=rec.prob,
-        entropy=rec.entropy,
-        settings_text=settings_text(rec.settings),
-    )
 
 
 def main() -> int:

@@ -294,15 +294,18 @@ class TextModeView(QObject):
         panel.show_what_if(what_if, rec.u, rec.value, vocab.label)
 
 
-def panel_data(rec: StepRecord, step_number: int, vocab) -> PanelData:
+def panel_data(rec: StepRecord, step_number: int, vocab, bar_label=None, drawn_label: str | None = None) -> PanelData:
+    """A step's recorded top candidates for the panel, each bar named by bar_label(value) and the
+    drawn value by drawn_label (both vocab.label's by default)."""
+    bar_label = bar_label or vocab.label
     return PanelData(
         step=step_number,
-        labels=tuple(vocab.label(int(v)) for v in rec.top_values),
+        labels=tuple(bar_label(int(v)) for v in rec.top_values),
         values=tuple(int(v) for v in rec.top_values),
         raw=rec.top_raw,
         sampled=rec.top_sampled,
         drawn=rec.value,
-        drawn_label=vocab.label(rec.value),
+        drawn_label=vocab.label(rec.value) if drawn_label is None else drawn_label,
         drawn_prob=rec.prob,
         entropy=rec.entropy,
         settings_text=settings_text(rec.settings),
