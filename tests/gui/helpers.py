@@ -1,5 +1,8 @@
 """What GUI tests do again and again: open the window in a mode, click, step, generate and wait."""
 
+import wave
+
+import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
 from arplayground.gui.main_window import MainWindow
@@ -46,3 +49,21 @@ def set_run_length(w, mode: str, text_steps: int, audio_samples: int) -> None:
         w.length_spin.setValue(text_steps)
     if mode == "audio":
         w.views["audio"].length_spin.setValue(audio_samples / 8000)
+
+
+def write_tone(path, seconds: float, peak: float = 0.3) -> str:
+    """A 200 Hz tone as a 16-bit 8 kHz mono WAV at `path`, `peak` of full scale; returns the path."""
+    t = np.arange(int(seconds * 8000)) / 8000
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(8000)
+        f.writeframes((peak * np.sin(2 * np.pi * 200 * t) * 32767).astype(np.int16).tobytes())
+    return str(path)
+
+
+def force_value(qtbot, w, index: int, value: int) -> None:
+    """Branch as a person does: show step `index`, click the bar of `value`, wait for the forced step."""
+    w.show_step(index)
+    w.panel.value_clicked.emit(value)  # what a click on that bar emits
+    qtbot.waitUntil(lambda: len(w.trace) == index + 1, timeout=10_000)

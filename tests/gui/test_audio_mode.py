@@ -11,7 +11,7 @@ from arplayground import catalog
 from arplayground.audio.mulaw import decode, encode
 from arplayground.audio.wav import read_wav
 from arplayground.core.generate import generate_chunks
-from tests.gui.helpers import generate_and_wait, open_window
+from tests.gui.helpers import generate_and_wait, open_window, write_tone
 
 
 @pytest.fixture
@@ -112,21 +112,11 @@ def test_the_amplitude_axis_fits_the_loudest_sample_in_steps(qtbot, window, tmp_
         low, high = view.plot.getPlotItem().vb.viewRange()[1]
         return (high - low) / 2 / 1.02  # setYRange's padding
 
-    def write_tone(name, peak):
-        t = np.arange(4000) / 8000
-        path = tmp_path / name
-        with wave.open(str(path), "wb") as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(8000)
-            f.writeframes((peak * np.sin(2 * np.pi * 200 * t) * 32767).astype(np.int16).tobytes())
-        return str(path)
-
     assert shown_half_height() == pytest.approx(1.0, rel=0.03)  # nothing shown yet: full scale
-    assert view.open_wav(write_tone("quiet.wav", 0.04))  # a quiet speaker fills the plot, not 4% of it
+    assert view.open_wav(write_tone(tmp_path / "quiet.wav", 0.5, 0.04))  # a quiet speaker fills the plot, not 4% of it
     assert shown_half_height() == pytest.approx(0.05, rel=0.03)
     assert view.plot.getAxis("left").labelString().count("x0.0") == 0  # ticks in amplitude, no SI multiplier
-    assert view.open_wav(write_tone("loud.wav", 0.3))
+    assert view.open_wav(write_tone(tmp_path / "loud.wav", 0.5, 0.3))
     assert shown_half_height() == pytest.approx(0.5, rel=0.03)
     # A generated clip: the axis holds every sample shown, at the smallest step that does.
     view.keep_spin.setValue(0.0)

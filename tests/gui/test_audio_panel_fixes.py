@@ -2,7 +2,6 @@
 the kept recording, readable candidate levels for samples inside a chunk (and after a replay), the
 priming note, and image-mode bars that stay visible whatever their grey."""
 
-import wave
 from dataclasses import replace
 
 import numpy as np
@@ -12,17 +11,7 @@ from PySide6.QtGui import QFontMetricsF, QImage, QPainter
 
 from arplayground.core.sampling import SamplerSettings
 from arplayground.gui.distribution_panel import PanelData
-from tests.gui.helpers import generate_and_wait, open_window
-
-
-def write_tone(path, seconds: float, peak: float = 0.3) -> str:
-    t = np.arange(int(seconds * 8000)) / 8000
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(8000)
-        f.writeframes((peak * np.sin(2 * np.pi * 200 * t) * 32767).astype(np.int16).tobytes())
-    return str(path)
+from tests.gui.helpers import generate_and_wait, open_window, write_tone
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 
-from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length, step_times
+from tests.gui.helpers import click, force_value, generate_and_wait, open_window, set_run_length, step_times
 
 
 def test_switching_mode_mid_run_says_the_run_stopped_and_clears_its_step(qtbot, all_models):
@@ -40,9 +40,7 @@ def test_a_forced_step_shows_what_its_uniform_number_would_have_drawn(qtbot, all
     step_times(qtbot, w, 6)
     drawn = int(w.trace[3].value)
     forced = int(w.trace[3].top_values[2])
-    w.show_step(3)
-    w.panel.value_clicked.emit(forced)  # branch: force another candidate at step 4
-    qtbot.waitUntil(lambda: len(w.trace) == 4, timeout=10_000)
+    force_value(qtbot, w, 3, forced)  # branch: force another candidate at step 4
     assert w.trace[3].value == forced
     qtbot.waitUntil(lambda: "branch 1 (from main at step 4" in w.branch_box.currentText(), timeout=5_000)
     assert "· 4 steps ·" in w.branch_box.currentText()  # the forced step counted as it arrives
@@ -66,9 +64,7 @@ def test_the_status_figures_follow_back_and_the_chosen_branch(qtbot, all_models)
     click(qtbot, w.back_button)
     assert w.stats_label.text().startswith("step 4 / 12")
     assert f"NLL {w.trace.nll():.3f}" in w.stats_label.text()
-    w.show_step(1)
-    w.panel.value_clicked.emit(int(w.trace[1].top_values[1]))  # branch 1, forced at step 2
-    qtbot.waitUntil(lambda: len(w.trace) == 2, timeout=10_000)
+    force_value(qtbot, w, 1, int(w.trace[1].top_values[1]))  # branch 1, forced at step 2
     click(qtbot, w.pause_button)  # Resume branch 1 to the end
     qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 12, timeout=20_000)
     assert w.stats_label.text().startswith("step 12 / 12")
@@ -81,9 +77,7 @@ def test_an_unfinished_branch_chosen_from_the_list_resumes_with_one_click(qtbot,
     w = open_window(qtbot, all_models, "text")
     set_run_length(w, "text", text_steps=12, audio_samples=0)
     step_times(qtbot, w, 5)
-    w.show_step(2)
-    w.panel.value_clicked.emit(int(w.trace[2].top_values[1]))
-    qtbot.waitUntil(lambda: len(w.trace) == 3, timeout=10_000)
+    force_value(qtbot, w, 2, int(w.trace[2].top_values[1]))
     click(qtbot, w.pause_button)
     qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 12, timeout=20_000)
     w.branch_box.activated.emit(0)  # main, 5 of 12 steps
@@ -155,8 +149,7 @@ def test_a_forced_step_is_titled_forced_and_a_drawn_one_drew(qtbot, all_models):
     w.show_step(2)
     assert ": drew grey level" in w.panel.title.text()
     forced = (int(w.trace[2].value) + 128) % 256
-    w.panel.value_clicked.emit(forced)
-    qtbot.waitUntil(lambda: len(w.trace) == 3, timeout=10_000)
+    force_value(qtbot, w, 2, forced)
     w.show_step(2)
     assert f": forced grey level {forced} " in w.panel.title.text()
     w.show_step(1)
@@ -204,9 +197,7 @@ def test_ab_from_before_a_forced_step_keeps_it_on_both_sides(qtbot, all_models):
     set_run_length(w, "text", text_steps=12, audio_samples=0)
     step_times(qtbot, w, 6)
     forced = int(w.trace[4].top_values[2])
-    w.show_step(4)
-    w.panel.value_clicked.emit(forced)  # branch 1: step 5 forced
-    qtbot.waitUntil(lambda: len(w.trace) == 5, timeout=10_000)
+    force_value(qtbot, w, 4, forced)  # branch 1: step 5 forced
     click(qtbot, w.pause_button)
     qtbot.waitUntil(lambda: not w.is_running() and len(w.trace) == 12, timeout=20_000)
     branch = w.trace.values.copy()
