@@ -513,7 +513,7 @@ class MainWindow(QMainWindow):
         self.branch_views: dict[str, object] = {}  # what the view showed of each branch not shown now
         self._refresh_branch_box()
         self.trace = self.branch.trace
-        self.timeline.set_trace(self.trace, planned_steps=self.n_records)
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=getattr(view, "lanes", 1))
         self.shown_index = None
         self._start_run(prefix, self.n_steps, paused, forced=None)
 

@@ -1,4 +1,5 @@
 """The timeline under the view: one measure of every step of the run, and a cursor to scrub with.
+A grid's curve is its images' mean at each step; the cursor and Play follow one image.
 
 Scrubbing shows the step under the cursor in the panel and highlights its value in place (the
 character, the pixel, the audio sample). The curves are made once and only fed new arrays;
@@ -15,23 +16,26 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlid
 DISPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 500, 2000)  # steps per second when the timeline plays
 FRAME_MS = 16
 
-def surprisal(trace) -> np.ndarray:
+def surprisal(column) -> np.ndarray:
     """-log p of each drawn value under the model, nats."""
-    return -np.log(np.maximum(trace.column("prob").astype(np.float64), 1e-30))
+    return -np.log(np.maximum(column("prob").astype(np.float64), 1e-30))
 
 
-def running_nll(trace) -> np.ndarray:
-    return np.cumsum(surprisal(trace)) / np.arange(1, len(trace) + 1)
+def running_nll(column) -> np.ndarray:
+    """Along the first axis: a grid's columns come as (steps, images), and each image runs alone."""
+    s = surprisal(column)
+    return np.cumsum(s, axis=0) / np.arange(1, len(s) + 1).reshape((-1,) + (1,) * (s.ndim - 1))
 
 
-# (label, how to compute it from the trace) per measure; all per step, nats where it applies
+# (label, how to compute it from column(name), the trace's per-step column) per measure; all per
+# step, nats where it applies
 MEASURES = {
-    "entropy (nats)": lambda t: t.column("entropy"),
+    "entropy (nats)": lambda column: column("entropy"),
     "surprisal of the drawn value (nats)": surprisal,
-    "rank of the drawn value (0 = most likely)": lambda t: t.column("rank"),
-    "values kept by the sampler": lambda t: t.column("kept"),
+    "rank of the drawn value (0 = most likely)": lambda column: column("rank"),
+    "values kept by the sampler": lambda column: column("kept"),
     "running NLL (nats per step)": running_nll,
-    "running perplexity": lambda t: np.exp(running_nll(t)),
+    "running perplexity": lambda column: np.exp(running_nll(column)),
 }
 
 
@@ -41,6 +45,9 @@ class Timeline(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.trace = None
+        # A grid's trace interleaves its images, step-major (record i: image i % lanes, step
+        # i // lanes): the x axis counts steps per image and the curve is the images' mean.
+        self.lanes = 1
         self.measure_box = QComboBox()
         self.measure_box.addItems(list(MEASURES))
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -59,7 +66,7 @@ class Timeline(QWidget):
         self.play_timer = QTimer(self)
         self.play_timer.setInterval(FRAME_MS)
         self.play_timer.timeout.connect(self._advance)
-        self._play_position = 0.0
+        self._play_position, self._play_lane = 0.0, 0
         self.plot = pg.PlotWidget(background="w")
         self.plot.setFixedHeight(120)
         self.plot.setMouseEnabled(x=True, y=False)
@@ -86,12 +93,16 @@ class Timeline(QWidget):
         self.slider.valueChanged.connect(self._on_slider)
         self.play_button.toggled.connect(self._on_play_toggled)
 
-    def set_trace(self, trace, planned_steps: int | None = None) -> None:
-        """Show `trace`. planned_steps: a run that will grow to that many steps: the step axis is
+    def set_trace(self, trace, planned_steps: int | None = None, lanes: int = 1) -> None:
+        """Show `trace`. planned_steps: a run that will grow to that many records: the step axis is
         fixed at its length from the start (the curve grows into it, like a progress bar), so the
         axes are not laid out again as the run starts and grows (that cost the window ~15 ms at
-        every Generate)."""
-        self.trace = trace
+        every Generate). lanes: how many images a grid's trace interleaves."""
+        if lanes != self.lanes:  # only then: a title lays the plot out again
+            self.plot.setTitle(f"mean of the {lanes} images at each step" if lanes > 1 else None, size="8pt")
+        self.trace, self.lanes = trace, lanes
+        if planned_steps:
+            planned_steps //= lanes
         if not len(trace):
             self.position_label.setText("no steps")
         view = self.plot.getPlotItem().vb
@@ -111,8 +122,14 @@ class Timeline(QWidget):
             view.enableAutoRange(y=False)  # an empty run keeps the last y range: no relayout until it has steps
             self.curve.setData([], [])
         else:
-            y = np.asarray(MEASURES[self.measure_box.currentText()](self.trace), dtype=np.float64)
-            self.curve.setData(np.arange(1, n + 1), y)
+            steps = n // self.lanes  # a grid's steps so far in every image
+            if self.lanes == 1:
+                column = self.trace.column
+            else:
+                def column(name):
+                    return self.trace.column(name)[: steps * self.lanes].reshape(steps, self.lanes)
+            y = np.asarray(MEASURES[self.measure_box.currentText()](column), dtype=np.float64)
+            self.curve.setData(np.arange(1, steps + 1), y if self.lanes == 1 else y.mean(axis=1))
             if not view.autoRangeEnabled()[1]:
                 view.enableAutoRange(y=True)
         self.slider.blockSignals(True)
@@ -120,21 +137,26 @@ class Timeline(QWidget):
         self.slider.blockSignals(False)
 
     def show_position(self, index: int) -> None:
-        """Move the cursor to step `index` (0-based) without announcing it."""
-        self.cursor.setPos(index + 1)
+        """Move the cursor to step `index` (0-based; a grid's record) without announcing it."""
+        self.cursor.setPos(index // self.lanes + 1)
         self.slider.blockSignals(True)
         self.slider.setValue(index)
         self.slider.blockSignals(False)
         n = 0 if self.trace is None else len(self.trace)
-        self.position_label.setText(f"step {index + 1} of {n}")
+        if self.lanes > 1:
+            self.position_label.setText(f"step {index // self.lanes + 1} of {n // self.lanes}, image {index % self.lanes + 1}")
+        else:
+            self.position_label.setText(f"step {index + 1} of {n}")
 
     @Slot(bool)
     def _on_play_toggled(self, playing: bool) -> None:
-        n = 0 if self.trace is None else len(self.trace)
-        if playing and n:
+        steps = 0 if self.trace is None else len(self.trace) // self.lanes
+        if playing and steps:
             start = self.slider.value()
-            self._play_position = 0.0 if start >= n - 1 else float(start)  # from the start once at the end
-            self.scrubbed.emit(int(self._play_position))
+            self._play_lane = start % self.lanes  # a grid plays the image shown, step by step
+            start //= self.lanes
+            self._play_position = 0.0 if start >= steps - 1 else float(start)  # from the start once at the end
+            self.scrubbed.emit(int(self._play_position) * self.lanes + self._play_lane)
             self.play_timer.start()
         else:
             self.play_timer.stop()
@@ -142,12 +164,13 @@ class Timeline(QWidget):
 
     @Slot()
     def _advance(self) -> None:
-        n = 0 if self.trace is None else len(self.trace)
+        steps = len(self.trace) // self.lanes
         self._play_position += self.display_speed.currentData() * FRAME_MS / 1000
-        index = min(int(self._play_position), n - 1)
+        step = min(int(self._play_position), steps - 1)
+        index = step * self.lanes + self._play_lane
         if index != self.slider.value():
             self.scrubbed.emit(index)
-        if index >= n - 1:
+        if step >= steps - 1:
             self.play_button.setChecked(False)
 
     def values(self) -> np.ndarray:
@@ -161,6 +184,7 @@ class Timeline(QWidget):
 
     def _on_plot_clicked(self, event) -> None:
         x = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos()).x()
-        index = int(round(x)) - 1
+        # a grid: that step of the image shown now
+        index = (int(round(x)) - 1) * self.lanes + self.slider.value() % self.lanes
         if self.trace is not None and 0 <= index < len(self.trace):
             self.scrubbed.emit(index)

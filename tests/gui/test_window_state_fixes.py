@@ -175,6 +175,35 @@ def test_a_grid_counts_steps_per_image_and_says_why_the_lab_is_off(qtbot, all_mo
     w.close()
 
 
+def test_a_grids_timeline_counts_steps_per_image_and_plots_the_images_mean(qtbot, all_models):
+    w = open_window(qtbot, all_models, "image")
+    view = w.views["image"]
+    view.grid_box.setCurrentIndex(view.grid_box.findText("2 x 2"))
+    generate_and_wait(qtbot, w)
+    timeline = w.timeline
+    entropy = w.trace.column("entropy").reshape(784, 4)  # step-major: record i is image i % 4
+    np.testing.assert_allclose(timeline.values(), entropy.mean(axis=1), rtol=1e-6)  # 784 points, not 3,136
+    title = timeline.plot.getPlotItem().titleLabel
+    assert title.isVisible() and "mean of the 4 images" in title.text
+    assert timeline.position_label.text() == "step 784 of 784, image 4"
+    timeline.slider.setValue(100 * 4 + 2)  # step 101 of image 3
+    assert timeline.position_label.text() == "step 101 of 784, image 3" and timeline.cursor.value() == 101
+    assert "image 3 " in w.panel.title.text() and "step 101 of 784" in w.panel.title.text()
+    timeline.display_speed.setCurrentIndex(timeline.display_speed.count() - 1)
+    click(qtbot, timeline.play_button)  # plays image 3 to its end, not the interleaved records
+    qtbot.waitUntil(lambda: not timeline.play_button.isChecked(), timeout=10_000)
+    assert timeline.position_label.text() == "step 784 of 784, image 3" and timeline.slider.value() == 783 * 4 + 2
+    timeline.measure_box.setCurrentText("running NLL (nats per step)")  # each image's own running mean
+    surprisal = -np.log(w.trace.column("prob").astype(np.float64).reshape(784, 4))
+    each = np.cumsum(surprisal, axis=0) / np.arange(1, 785)[:, None]
+    np.testing.assert_allclose(timeline.values(), each.mean(axis=1), rtol=1e-6)
+    view.grid_box.setCurrentIndex(0)  # one image: a step is a point again, and no title
+    generate_and_wait(qtbot, w)
+    assert len(timeline.values()) == 784 and timeline.position_label.text() == "step 784 of 784"
+    assert not title.isVisible()
+    w.close()
+
+
 def test_the_window_fits_a_laptop_screen_768_pixels_high(qtbot, all_models):
     w = open_window(qtbot, all_models, "text")
     for mode in ("text", "image", "audio"):
