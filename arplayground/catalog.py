@@ -54,6 +54,19 @@ class ModelEntry:
         return f"{c.get('architecture', '?')}, {c.get('parameters', 0):,} parameters; {figure}"
 
 
+def typical_seconds(card: dict, digit: int | None, speaker: int | None) -> float | None:
+    """How long the training recordings of `digit` by speaker number `speaker` usually are (None:
+    any), from an audio card's dataset.typical_seconds; None when the card has no such figure."""
+    table = card.get("dataset", {}).get("typical_seconds")
+    speakers = card.get("speakers", [])
+    if not isinstance(table, dict):
+        return None
+    row = table.get("any" if digit is None else str(digit))
+    name = speakers[speaker] if speaker is not None and 0 <= speaker < len(speakers) else "any"
+    seconds = row.get(name, row.get("any")) if isinstance(row, dict) else None
+    return float(seconds) if isinstance(seconds, (int, float)) and seconds > 0 else None
+
+
 def default_models_dir() -> Path:
     """$ARPLAYGROUND_MODELS, else models/ beside the package (a source checkout), else ./models."""
     if os.environ.get("ARPLAYGROUND_MODELS"):

@@ -5,6 +5,11 @@ A small CNN on log-mel spectrograms is trained on the FSDD training split (recor
 temperature 1 for every digit (any speaker, and each speaker in turn). Also prints each generated
 clip's loudness, so near-silence is seen at once.
 
+A clip is as long as the app makes it by default: the median length of that digit by that speaker
+in the training split (the card's dataset.typical_seconds). The model never heard where a word
+ends, so it speaks on; `--seconds 0.8` also scores the same clips run on to 0.8 s (a shorter clip
+is exactly the start of a longer one with the same seed).
+
 Two listeners. "clean" has only heard the recordings. Sampling a broad distribution at every step
 adds hiss, and a listener that never heard hiss calls every hissy clip "six" (its /s/), whatever
 lies under it. So "hiss-tolerant" is the same CNN trained on the recordings plus copies with
@@ -16,6 +21,7 @@ right-centred but broad distribution does), and its accuracy on jittered real te
     .venv/bin/python benchmarks/audio_digits.py --temperature 1 --temperature 0.9   # settings side by side
     .venv/bin/python benchmarks/audio_digits.py --top-p 1 --top-p 0.9
     .venv/bin/python benchmarks/audio_digits.py --guidance 1 --guidance 1.5          # guidance (speaker kept, digit "any")
+    .venv/bin/python benchmarks/audio_digits.py --seconds typical --seconds 0.8       # lengths side by side
 """
 
 from __future__ import annotations
@@ -106,7 +112,9 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[],
                         help="a model's name in models/ or the path of its card (.json); repeat to compare (default: the first audio model)")
     parser.add_argument("--per-digit", type=int, default=6, help="clips generated per digit")
-    parser.add_argument("--seconds", type=float, default=0.8)
+    parser.add_argument("--seconds", action="append", default=[],
+                        help="clip length in seconds, or 'typical' (the card's median training length of the digit by "
+                        "the speaker, as the app does by default); repeat to compare on the same clips (default typical)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--temperature", type=float, action="append", default=[],
                         help="repeat to compare temperatures with the same listeners and seeds (default 1)")
@@ -156,41 +164,62 @@ def main() -> None:
         return next(e for e in catalog.discover(folder) if e.available and e.mode == "audio" and e.name == name)
 
     entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
-    n = int(args.seconds * RATE)
+    lengths = args.seconds or ["typical"]
+
+    def clip_samples(entry, seconds: str, digit: int, speaker: int | None) -> int:
+        if seconds != "typical":
+            return int(float(seconds) * RATE)
+        typical = catalog.typical_seconds(entry.card, digit, speaker)
+        if typical is None:
+            raise SystemExit(f"{entry.card_path} has no typical lengths: add them with `arplayground-train audio-lengths`")
+        return int(round(typical * RATE))
+
     summary = []
     runs = [(e, t, p, g) for e in entries for t in args.temperature or [1.0] for p in args.top_p or [1.0] for g in args.guidance or [1.0]]
     for entry, temperature, top_p, guidance in runs:
         settings = SamplerSettings(temperature=temperature, top_k=args.top_k, top_p=top_p, guidance=guidance)
         stepper = catalog.load_stepper(entry)
-        print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips of {args.seconds} s per digit at "
-              f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {top_p}, guidance {guidance}, "
-              f"speaker: any, then each in turn\n")
-        print("| digit | clean listener: right | read as | hiss-tolerant: right | read as | RMS (median) |")
-        print("|---:|---:|---|---:|---|---:|")
-        total = total_tolerant = 0
-        all_rms = []
+        tables = {seconds: [] for seconds in lengths}  # each length's rows, all from the same clips
+        totals = {seconds: [0, 0, []] for seconds in lengths}  # right (clean), right (tolerant), RMS of every clip
         for digit in range(10):
-            heard, heard_tolerant, rms = [], [], []
+            heard = {seconds: ([], [], []) for seconds in lengths}  # clean, tolerant, RMS
             for k in range(args.per_digit):
                 speaker = None if k == 0 else (k - 1) % len(speakers)
-                values = np.concatenate([c.values for c in generate_chunks(stepper, [], n, lambda: settings, 1000 + k, (digit, speaker))])
-                audio = decode(values)
-                rms.append(float(np.sqrt(np.mean(audio**2))))
-                heard.append(int(predict(features(audio)[None])[0]))
-                heard_tolerant.append(int(tolerant(features(audio)[None])[0]))
-            all_rms.extend(rms)
-            right, right_tolerant = sum(h == digit for h in heard), sum(h == digit for h in heard_tolerant)
-            total, total_tolerant = total + right, total_tolerant + right_tolerant
-            print(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, heard))} | {right_tolerant}/{args.per_digit} | "
-                  f"{' '.join(map(str, heard_tolerant))} | {statistics.median(rms):.3f} |", flush=True)
-        summary.append((entry, temperature, top_p, guidance, total, total_tolerant, statistics.median(all_rms)))
+                n = {seconds: clip_samples(entry, seconds, digit, speaker) for seconds in lengths}
+                values = np.concatenate([c.values for c in generate_chunks(
+                    stepper, [], max(n.values()), lambda: settings, 1000 + k, (digit, speaker))])
+                for seconds in lengths:
+                    audio = decode(values[: n[seconds]])  # the start of the longest clip: the same samples
+                    by_clean, by_tolerant, rms = heard[seconds]
+                    rms.append(float(np.sqrt(np.mean(audio**2))))
+                    by_clean.append(int(predict(features(audio)[None])[0]))
+                    by_tolerant.append(int(tolerant(features(audio)[None])[0]))
+            for seconds in lengths:
+                by_clean, by_tolerant, rms = heard[seconds]
+                right, right_tolerant = sum(h == digit for h in by_clean), sum(h == digit for h in by_tolerant)
+                totals[seconds][0] += right
+                totals[seconds][1] += right_tolerant
+                totals[seconds][2].extend(rms)
+                tables[seconds].append(f"| {digit} | {right}/{args.per_digit} | {' '.join(map(str, by_clean))} | {right_tolerant}/{args.per_digit} | "
+                                       f"{' '.join(map(str, by_tolerant))} | {statistics.median(rms):.3f} |")
+        for seconds in lengths:
+            length = "the typical length of the digit by the speaker" if seconds == "typical" else f"{seconds} s"
+            print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips per digit, {length}, at "
+                  f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {top_p}, guidance {guidance}, "
+                  f"speaker: any, then each in turn\n")
+            print("| digit | clean listener: right | read as | hiss-tolerant: right | read as | RMS (median) |")
+            print("|---:|---:|---|---:|---|---:|")
+            print("\n".join(tables[seconds]), flush=True)
+            total, total_tolerant, rms = totals[seconds]
+            summary.append((entry, seconds, temperature, top_p, guidance, total, total_tolerant, statistics.median(rms)))
     real_rms = statistics.median(float(np.sqrt(np.mean(decode(c[0]) ** 2))) for c in split["test"])
     print(f"\nreal test clips: median RMS {real_rms:.3f}\n")
-    print("| model | card | temperature | top-p | guidance | read as the requested digit: clean listener | hiss-tolerant listener "
-          "| clip RMS (median) | chance |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for entry, temperature, top_p, guidance, total, total_tolerant, rms in summary:
-        print(f"| {entry.name} | {entry.card_path} | {temperature} | {top_p} | {guidance} | {total} of {10 * args.per_digit} | "
+    print("| model | card | clip length | temperature | top-p | guidance | read as the requested digit: clean listener "
+          "| hiss-tolerant listener | clip RMS (median) | chance |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for entry, seconds, temperature, top_p, guidance, total, total_tolerant, rms in summary:
+        length = "typical" if seconds == "typical" else f"{seconds} s"
+        print(f"| {entry.name} | {entry.card_path} | {length} | {temperature} | {top_p} | {guidance} | {total} of {10 * args.per_digit} | "
               f"{total_tolerant} of {10 * args.per_digit} | {rms:.3f} | {args.per_digit} |")
 
 

@@ -15,10 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     text.add_arguments(modes.add_parser("text", help="character GPT on Tiny Shakespeare"))
     image.add_arguments(modes.add_parser("image", help="gated PixelCNN on MNIST digits"))
     audio.add_arguments(modes.add_parser("audio", help="WaveNet on spoken digits (FSDD)"))
+    audio.add_lengths_arguments(modes.add_parser("audio-lengths", help="add the training clips' typical lengths to an "
+                                                 "audio model's card written without them"))
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.command_line = command_line(argv)
-    return {"text": text.main, "image": image.main, "audio": audio.main}[args.mode](args)
+    return {"text": text.main, "image": image.main, "audio": audio.main, "audio-lengths": audio.lengths_main}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,25 @@ def load_fsdd(folder: Path, max_samples: int):
     return clips, speakers
 
 
+def typical_seconds(clips, speakers: list[str]) -> dict:
+    """The median length in seconds of `clips` (the training split), by digit ("any": all digits) and
+    by speaker ("any": all speakers). The recordings are trimmed to the word and the model is never
+    shown what follows one, so it does not end a word: it speaks on. The app stops it at the length
+    of that digit by that speaker here (with generated clips cut there, the listeners in
+    benchmarks/audio_digits.py read far more of them as the asked digit than at a fixed 0.8 s)."""
+    from arplayground.audio.mulaw import SAMPLE_RATE
+
+    table = {}
+    for digit in [*sorted({c[1] for c in clips}), None]:
+        row = {}
+        for speaker in [None, *range(len(speakers))]:
+            lengths = [len(c[0]) for c in clips if digit in (None, c[1]) and speaker in (None, c[2])]
+            if lengths:
+                row["any" if speaker is None else speakers[speaker]] = round(float(np.median(lengths)) / SAMPLE_RATE, 3)
+        table["any" if digit is None else str(digit)] = row
+    return table
+
+
 def batches_by_length(clips, batch: int, rng) -> list[list[int]]:
     """Clips of similar length together (little padding), the batches in random order."""
     order = sorted(range(len(clips)), key=lambda i: (len(clips[i][0]), rng.random()))
@@ -232,6 +251,7 @@ def main(args: argparse.Namespace) -> int:
                 "split": "recordings with index 0-4 of every digit and speaker test, 5-49 train",
                 "clips": {"train": len(train), "test": len(test)},
                 "max_seconds": args.max_seconds,
+                "typical_seconds": typical_seconds(train, speakers),
             },
             "validation": {
                 "test_bits_per_sample": round(test_bits, 4),
@@ -243,4 +263,26 @@ def main(args: argparse.Namespace) -> int:
         },
     )
     progress.message(f"wrote {weights} in {wall / 60:.1f} min")
+    return 0
+
+
+def add_lengths_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="the fsdd folder the model was trained on")
+    p.add_argument("--card", type=Path, required=True, help="an audio model's card (.json), changed in place")
+    p.add_argument("--max-seconds", type=float, default=1.0, help="as the model was trained with")
+
+
+def lengths_main(args: argparse.Namespace) -> int:
+    """Write dataset.typical_seconds into a card written before the audio command wrote them (the
+    weights are untouched); the same figures the audio command now writes itself."""
+    from arplayground.audio.mulaw import SAMPLE_RATE
+
+    card = json.loads(args.card.read_text(encoding="utf-8"))
+    clips, speakers = load_fsdd(args.data, int(args.max_seconds * SAMPLE_RATE))
+    if card.get("speakers") != speakers:
+        raise SystemExit(f"{args.card} names the speakers {card.get('speakers')}, {args.data} holds {speakers}")
+    card.setdefault("dataset", {})["typical_seconds"] = typical_seconds([c for c in clips if c[3] not in TEST_INDICES], speakers)
+    card["dataset"]["typical_seconds_command"] = args.command_line
+    write_card(args.card, card)
+    print(f"wrote dataset.typical_seconds into {args.card}: any digit, any speaker {card['dataset']['typical_seconds']['any']['any']} s")
     return 0

@@ -108,3 +108,20 @@ def test_bundled_models_are_all_available():
             assert key in card, f"{entry.name} card lacks {key}"
         assert card["training"]["command"].startswith("arplayground-train")
         assert entry.weights_path.stat().st_size < 50_000_000
+
+
+def test_typical_seconds_looks_up_the_digit_and_speaker_and_falls_back_to_any():
+    card = {"speakers": ["ann", "bob"],
+            "dataset": {"typical_seconds": {"3": {"any": 0.4, "ann": 0.3}, "any": {"any": 0.42, "bob": 0.5}}}}
+    assert catalog.typical_seconds(card, 3, 0) == 0.3
+    assert catalog.typical_seconds(card, 3, 1) == 0.4  # no figure for bob saying 3: any speaker's
+    assert catalog.typical_seconds(card, None, 1) == 0.5 and catalog.typical_seconds(card, None, None) == 0.42
+    assert catalog.typical_seconds(card, 5, None) is None  # a digit the card does not know
+    assert catalog.typical_seconds({"speakers": ["ann"]}, 3, 0) is None  # a card written without them
+    assert catalog.typical_seconds({"dataset": {"typical_seconds": {"any": {"any": "long"}}}}, None, None) is None
+
+
+def test_the_bundled_audio_card_says_how_long_its_words_usually_are():
+    entry = next(e for e in catalog.discover() if e.mode == "audio")
+    assert 0.3 < catalog.typical_seconds(entry.card, None, None) < 0.6  # FSDD's median recording: 0.42 s
+    assert all(0.2 < catalog.typical_seconds(entry.card, d, s) < 0.8 for d in range(10) for s in range(6))

@@ -99,10 +99,13 @@ def test_audio_training_reads_fsdd_names_keeps_the_split_and_writes_a_card(tmp_p
     recordings = tmp_path / "recordings"
     recordings.mkdir()
     rng = np.random.default_rng(2)
+    train_lengths = {}  # (digit, speaker) -> the training clips' lengths in samples
     for digit in (3, 7):
         for speaker in ("ann", "bob"):
             for index in range(7):  # 0-4 test, 5-6 train
                 n = int(rng.integers(300, 900))
+                if index >= 5:
+                    train_lengths.setdefault((digit, speaker), []).append(n)
                 write_wav(recordings / f"{digit}_{speaker}_{index}.wav", 0.3 * np.sin(np.arange(n) * (0.05 + 0.01 * digit)))
     (recordings / "notes.txt").write_text("not a recording")
     out = tmp_path / "models"
@@ -115,6 +118,26 @@ def test_audio_training_reads_fsdd_names_keeps_the_split_and_writes_a_card(tmp_p
     assert (card["config"]["time_knots"], card["config"]["time_spacing"], card["config"]["time_features"]) == (3, 200, 2)
     assert "template per (digit, speaker) pair" in card["description"]
     assert card["dataset"]["clips"] == {"train": 8, "test": 20}
+    # How long each digit by each speaker lasts in training (the app's default length): medians, in s
+    typical = card["dataset"]["typical_seconds"]
+    assert set(typical) == {"3", "7", "any"} and all(set(row) == {"ann", "bob", "any"} for row in typical.values())
+    assert typical["7"]["bob"] == round(np.median(train_lengths[7, "bob"]) / 8000, 3)
+    assert typical["3"]["any"] == round(np.median(train_lengths[3, "ann"] + train_lengths[3, "bob"]) / 8000, 3)
+    assert typical["any"]["any"] == round(np.median(sum(train_lengths.values(), [])) / 8000, 3)
+    assert typical["any"]["ann"] == round(np.median(train_lengths[3, "ann"] + train_lengths[7, "ann"]) / 8000, 3)
+    # A card written before the command wrote them gets the same figures from audio-lengths.
+    written = card["dataset"].pop("typical_seconds")
+    (out / "w.json").write_text(json.dumps(card))
+    assert train_main(["audio-lengths", "--data", str(tmp_path), "--card", str(out / "w.json")]) == 0
+    card = json.loads((out / "w.json").read_text())
+    assert card["dataset"]["typical_seconds"] == written
+    assert card["dataset"]["typical_seconds_command"].startswith("arplayground-train audio-lengths --data ")
+    card["speakers"] = ["ann", "zed"]
+    (out / "w.json").write_text(json.dumps(card))
+    with pytest.raises(SystemExit, match="names the speakers"):
+        train_main(["audio-lengths", "--data", str(tmp_path), "--card", str(out / "w.json")])
+    card["speakers"] = ["ann", "bob"]
+    (out / "w.json").write_text(json.dumps(card))
     v = card["validation"]
     assert 0 < v["histogram_baseline_bits_per_sample"] <= 8 and v["test_bits_per_sample"] > 0
     entry = next(e for e in catalog.discover(out) if e.name == "w")

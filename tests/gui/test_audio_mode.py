@@ -1,6 +1,7 @@
 """Audio mode through the real window: the clip grows, plays (ALSA's null device), and can be saved,
 opened, continued, stepped and inspected; without a sound device everything but Play still works."""
 
+import json
 import wave
 
 import numpy as np
@@ -170,3 +171,36 @@ def test_closing_the_window_mid_generation_and_playback_leaves_no_audio_thread(q
     assert not w.is_running() and not player.active
     qtbot.waitUntil(lambda: not feeder.is_alive(), timeout=5_000)
     assert player._stream is None  # the one stream is closed with the window
+
+
+def test_a_clip_lasts_as_long_as_its_word_usually_does_unless_the_box_is_unticked(qtbot, tiny_audio_models):
+    card_path = tiny_audio_models / "tiny-wavenet.json"
+    card = json.loads(card_path.read_text())
+    card["dataset"] = {"typical_seconds": {"4": {"any": 0.15, "bob": 0.1}, "any": {"any": 0.2, "cy": 0.25}}}
+    card_path.write_text(json.dumps(card))
+    w = open_window(qtbot, tiny_audio_models, "audio")
+    view = w.views["audio"]
+    assert view.typical_check.isEnabled() and view.typical_check.isChecked()  # the default
+    assert view.length_spin.value() == pytest.approx(0.2) and not view.length_spin.isEnabled()
+    view.speaker_box.setCurrentIndex(view.speaker_box.findText("cy"))
+    assert view.length_spin.value() == pytest.approx(0.25)
+    view.digit_box.setCurrentIndex(view.digit_box.findData(4))
+    assert view.length_spin.value() == pytest.approx(0.15)  # no figure for cy saying 4: any speaker's
+    view.speaker_box.setCurrentIndex(view.speaker_box.findText("bob"))
+    assert view.length_spin.value() == pytest.approx(0.1) and "median 0.10 s" in view.typical_check.toolTip()
+    generate_and_wait(qtbot, w)
+    assert len(w.trace) == 800 and len(view.levels) == 800
+    view.typical_check.setChecked(False)  # any length again
+    assert view.length_spin.isEnabled() and view.length_spin.value() == pytest.approx(0.1)
+    view.length_spin.setValue(0.05)
+    view.digit_box.setCurrentIndex(view.digit_box.findData(None))
+    assert view.length_spin.value() == pytest.approx(0.05)  # unticked, the digit no longer sets it
+    generate_and_wait(qtbot, w)
+    assert len(w.trace) == 400
+    w.close()
+
+
+def test_a_card_without_typical_lengths_leaves_the_length_to_the_user(qtbot, window):
+    view = window.views["audio"]
+    assert not view.typical_check.isEnabled() and "no typical lengths" in view.typical_check.toolTip()
+    assert view.length_spin.isEnabled() and view.length_spin.value() == pytest.approx(0.8)

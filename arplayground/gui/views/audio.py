@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from arplayground.audio.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
+from arplayground.catalog import typical_seconds
 from arplayground.audio.playback import PlaybackError, Player
 from arplayground.audio.wav import WavError, read_wav, write_wav
 from arplayground.gui.views.text import panel_data
@@ -92,6 +93,14 @@ class AudioModeView(QObject):
         self.length_spin.setValue(0.8)
         self.length_spin.setSuffix(" s to generate")
         form.addRow("Length", self.length_spin)
+        # The model was never shown where a word ends (its recordings stop there), so it speaks on:
+        # by default a clip lasts as long as that digit by that speaker did in training.
+        self.typical_check = QCheckBox("as long as this word usually is")
+        self.typical_check.setChecked(True)
+        form.addRow(self.typical_check)
+        self.card = {}  # the chosen model's card (set_entry), for its typical lengths
+        for signal in (self.typical_check.toggled, self.digit_box.currentIndexChanged, self.speaker_box.currentIndexChanged):
+            signal.connect(self._apply_typical_length)
         self.keep_spin = QDoubleSpinBox()
         self.keep_spin.setRange(0.0, 0.0)
         self.keep_spin.setSingleStep(0.05)
@@ -160,11 +169,31 @@ class AudioModeView(QObject):
         for i, name in enumerate(entry.card.get("speakers", [])):
             self.speaker_box.addItem(name, i)
         self.speaker_box.setCurrentIndex(max(0, self.speaker_box.findData(current)))
+        self.card = entry.card
+        self._apply_typical_length()
         if self.player is None and self.playback_reason is None:
             # Audio mode is in use: open the sound stream now, off the GUI thread, so that the
             # first Generate does not freeze the window while PortAudio opens it (0.3 s under JACK).
             self.player = Player()
             self.player.open_in_background()
+
+    @Slot()
+    def _apply_typical_length(self) -> None:
+        """With the box ticked, the length is the typical one for the digit and speaker chosen."""
+        seconds = typical_seconds(self.card, self.digit_box.currentData(), self.speaker_box.currentData())
+        self.typical_check.setEnabled(seconds is not None)
+        if seconds is None:
+            self.typical_check.setToolTip("This model's card has no typical lengths: the clip is as long as you choose.")
+        else:
+            digit, speaker = self.digit_box.currentText(), self.speaker_box.currentText()
+            self.typical_check.setToolTip(
+                f"The model never heard where a word ends (its training recordings stop there), so it speaks on. "
+                f"Ticked, a clip lasts as long as the training recordings of {digit} by {speaker} did "
+                f"(median {seconds:.2f} s). Untick to choose any length.")
+        following = seconds is not None and self.typical_check.isChecked()
+        self.length_spin.setEnabled(not following)
+        if following:
+            self.length_spin.setValue(seconds)
 
     def check(self, entry) -> bool:
         return True
