@@ -729,7 +729,9 @@ class MainWindow(QMainWindow):
             if b.parent is not None:
                 forced = b.forced.get(len(b.prefix) + b.fork_step)
                 label = self.vocab.label(forced) if forced is not None and self.vocab is not None else "?"
-                text += f" (from {b.parent} at step {b.fork_step + 1}: {label})"
+                # an opened trace's parent stayed in the session that exported it
+                parent = b.parent if b.parent in self.branches else f"{b.parent}, not open here,"
+                text += f" (from {parent} at step {b.fork_step + 1}: {label})"
             if len(b.trace):
                 text += f" · {self._steps_made(len(b.trace))} · NLL {b.trace.nll():.3f}"
             self.branch_box.addItem(text, name)

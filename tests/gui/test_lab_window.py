@@ -180,6 +180,7 @@ def test_an_exported_trace_opens_in_a_new_window_and_replays_exactly(qtbot, all_
     assert other.open_trace(str(path))
     qtbot.waitUntil(lambda: not other.is_running() and len(other.trace) == len(values), timeout=30_000)
     assert other.mode_box.currentData() == mode and other.branch.name == "branch 1"
+    assert "branch 1 (from main, not open here, at step 5: " in other.branch_box.currentText()  # main stayed behind
     np.testing.assert_array_equal(other.trace.values, values)
     assert "identical to the trace" in other.state_label.text()
     assert shown(other, mode) == values.tolist()
