@@ -423,15 +423,15 @@ class DistributionPanel(QWidget):
             f"  ·  entropy {data.entropy:.2f} nats  ·  {data.settings_text}"
         )
 
-    def clear(self) -> None:
-        """No step to show (the run shown is gone): empty bars, the opening title and hint."""
+    def clear(self, title: str = "No step yet: click Generate.") -> None:
+        """No step to show (the run shown is gone, or a new one has none yet): empty bars, `title`."""
         self._use_levels(False)
         self.data = None
         self.raw_bars.setOpts(x=[], height=[])
         self.sampled_bars.setOpts(x=[], height=[], brushes=None)
         self.drawn_marker.setData(x=[], y=[])
         self.candidate_labels.set_labels([])
-        self.title.setText("No step yet: click Generate.")
+        self.title.setText(title)
         self.hide_what_if()
 
     def show_what_if(self, st: Stages, u: float, drawn: int, label) -> None:

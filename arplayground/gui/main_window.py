@@ -515,6 +515,8 @@ class MainWindow(QMainWindow):
         self.trace = self.branch.trace
         self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=getattr(view, "lanes", 1))
         self.shown_index = None
+        self.panel.clear("No step yet: the run is starting.")  # not the last run's step and figures
+        self.stats_label.clear()
         self._start_run(prefix, self.n_steps, paused, forced=None)
 
     def export_dialog(self) -> None:
@@ -665,6 +667,7 @@ class MainWindow(QMainWindow):
         self.branch.rewind(kept)
         self.running_view.rewind(kept)
         self.timeline.refresh()
+        self._refresh_branch_box()  # the branch's length and NLL
         self.resumable = kept < self.n_steps
         self._show_paused(True)
         self.panel_timer.stop()
@@ -863,6 +866,8 @@ class MainWindow(QMainWindow):
     def _settle_panel(self) -> None:
         """The run has ended: show its newest step now, whatever the throttle."""
         self.panel_timer.stop()
+        if not len(self.trace):  # it ended before its first step
+            self.panel.clear("No step: the run stopped before its first one.")
         self._panel_dirty = True
         self._refresh_panel()
 

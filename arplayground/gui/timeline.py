@@ -105,6 +105,7 @@ class Timeline(QWidget):
             planned_steps //= lanes
         if not len(trace):
             self.position_label.setText("no steps")
+            self.cursor.setPos(0)  # not over the last run's end
         view = self.plot.getPlotItem().vb
         if planned_steps or not len(trace):  # no steps: an axis from 0, not an auto range around nothing (-0.4..0.4)
             view.enableAutoRange(x=False)
@@ -143,7 +144,9 @@ class Timeline(QWidget):
         self.slider.setValue(index)
         self.slider.blockSignals(False)
         n = 0 if self.trace is None else len(self.trace)
-        if self.lanes > 1:
+        if not n:  # a run stopped before its first step
+            self.position_label.setText("no steps")
+        elif self.lanes > 1:
             self.position_label.setText(f"step {index // self.lanes + 1} of {n // self.lanes}, image {index % self.lanes + 1}")
         else:
             self.position_label.setText(f"step {index + 1} of {n}")

@@ -176,20 +176,32 @@ def test_closing_the_window_mid_generation_and_playback_leaves_no_audio_thread(q
 def test_a_clip_lasts_as_long_as_its_word_usually_does_unless_the_box_is_unticked(qtbot, tiny_audio_models):
     card_path = tiny_audio_models / "tiny-wavenet.json"
     card = json.loads(card_path.read_text())
-    card["dataset"] = {"typical_seconds": {"4": {"any": 0.15, "bob": 0.1}, "any": {"any": 0.2, "cy": 0.25}}}
+    card["dataset"] = {"typical_seconds": {"4": {"any": 0.15, "bob": 0.1}, "any": {"any": 0.2, "cy": 0.267}}}
     card_path.write_text(json.dumps(card))
     w = open_window(qtbot, tiny_audio_models, "audio")
     view = w.views["audio"]
     assert view.typical_check.isEnabled() and view.typical_check.isChecked()  # the default
     assert view.length_spin.value() == pytest.approx(0.2) and not view.length_spin.isEnabled()
     view.speaker_box.setCurrentIndex(view.speaker_box.findText("cy"))
-    assert view.length_spin.value() == pytest.approx(0.25)
+    assert view.length_spin.value() == pytest.approx(0.267)  # to the sample: 2,136, not 0.27 s
     view.digit_box.setCurrentIndex(view.digit_box.findData(4))
     assert view.length_spin.value() == pytest.approx(0.15)  # no figure for cy saying 4: any speaker's
     view.speaker_box.setCurrentIndex(view.speaker_box.findText("bob"))
-    assert view.length_spin.value() == pytest.approx(0.1) and "median 0.10 s" in view.typical_check.toolTip()
+    assert view.length_spin.value() == pytest.approx(0.1) and "the digit 4 by bob did (median 0.100 s)" in view.typical_check.toolTip()
+    assert "Follows the digit and speaker" in view.length_spin.toolTip()
     generate_and_wait(qtbot, w)
     assert len(w.trace) == 800 and len(view.levels) == 800
+    view.digit_box.setCurrentIndex(view.digit_box.findData(None))
+    view.speaker_box.setCurrentIndex(view.speaker_box.findText("cy"))
+    view.keep_spin.setValue(0.06)  # continuing: the whole clip, the kept start with it, is the word's length
+    assert view.length_spin.value() == pytest.approx(0.207)
+    generate_and_wait(qtbot, w)
+    assert len(view.levels) == 2136 and view.prefix_len == 480
+    view.keep_spin.setValue(0.266)  # kept about all of it: the shortest continuation
+    assert view.length_spin.value() == pytest.approx(0.05)
+    view.keep_spin.setValue(0.0)
+    view.digit_box.setCurrentIndex(view.digit_box.findData(4))
+    view.speaker_box.setCurrentIndex(view.speaker_box.findText("bob"))
     view.typical_check.setChecked(False)  # any length again
     assert view.length_spin.isEnabled() and view.length_spin.value() == pytest.approx(0.1)
     view.length_spin.setValue(0.05)
@@ -203,4 +215,29 @@ def test_a_clip_lasts_as_long_as_its_word_usually_does_unless_the_box_is_unticke
 def test_a_card_without_typical_lengths_leaves_the_length_to_the_user(qtbot, window):
     view = window.views["audio"]
     assert not view.typical_check.isEnabled() and "no typical lengths" in view.typical_check.toolTip()
+    assert not view.typical_check.isChecked()  # grey and ticked would read as "in effect"
     assert view.length_spin.isEnabled() and view.length_spin.value() == pytest.approx(0.8)
+
+
+def test_the_typical_length_box_keeps_the_users_choice_across_a_model_without_lengths(qtbot, tiny_audio_models):
+    from tests.conftest import write_tiny_wavenet
+
+    card_path = tiny_audio_models / "tiny-wavenet.json"
+    card = json.loads(card_path.read_text())
+    card["dataset"] = {"typical_seconds": {"any": {"any": 0.2}}}
+    card_path.write_text(json.dumps(card))
+    write_tiny_wavenet(tiny_audio_models, name="without-lengths")
+    w = open_window(qtbot, tiny_audio_models, "audio")
+    view = w.views["audio"]
+
+    def choose(name):
+        w.model_box.setCurrentIndex(next(i for i in range(w.model_box.count()) if w.model_box.itemData(i).name == name))
+
+    for wanted in (True, False):
+        choose("tiny-wavenet")
+        view.typical_check.setChecked(wanted)
+        choose("without-lengths")
+        assert not view.typical_check.isEnabled() and not view.typical_check.isChecked() and view.length_spin.isEnabled()
+        choose("tiny-wavenet")
+        assert view.typical_check.isChecked() == wanted and view.length_spin.isEnabled() != wanted
+    w.close()

@@ -204,6 +204,32 @@ def test_a_grids_timeline_counts_steps_per_image_and_plots_the_images_mean(qtbot
     w.close()
 
 
+def test_a_new_run_clears_the_last_ones_step_and_figures_until_its_own_first_step(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=20, audio_samples=0)
+    generate_and_wait(qtbot, w)
+    assert "step 20 / 20" in w.stats_label.text()
+    w.generate(paused=True)  # a new run with no step yet (as when Stop beats its first step)
+    assert w.panel.title.text() == "No step yet: the run is starting." and w.stats_label.text() == ""
+    assert w.timeline.position_label.text() == "no steps" and w.timeline.cursor.value() == 0
+    click(qtbot, w.stop_button)
+    assert w.state_label.text() == "Stopped after 0 steps"
+    assert w.panel.title.text() == "No step: the run stopped before its first one."
+    assert w.timeline.position_label.text() == "no steps"  # was "step 0 of 0" ("image 9" for a 3 x 3 grid)
+    w.close()
+
+
+def test_back_updates_the_branch_lists_length_and_nll(qtbot, all_models):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=12, audio_samples=0)
+    generate_and_wait(qtbot, w)
+    assert w.branch_box.currentText().startswith("main · 12 steps · NLL ")
+    click(qtbot, w.back_button)
+    click(qtbot, w.back_button)
+    assert w.branch_box.currentText() == f"main · 10 steps · NLL {w.trace.nll():.3f}"
+    w.close()
+
+
 def test_the_window_fits_a_laptop_screen_768_pixels_high(qtbot, all_models):
     w = open_window(qtbot, all_models, "text")
     for mode in ("text", "image", "audio"):

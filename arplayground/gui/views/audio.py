@@ -89,6 +89,7 @@ class AudioModeView(QObject):
         form.addRow("Speaker", self.speaker_box)
         self.length_spin = QDoubleSpinBox()
         self.length_spin.setRange(0.05, 4.0)
+        self.length_spin.setDecimals(3)  # the typical lengths are to the millisecond
         self.length_spin.setSingleStep(0.1)
         self.length_spin.setValue(0.8)
         self.length_spin.setSuffix(" s to generate")
@@ -97,10 +98,10 @@ class AudioModeView(QObject):
         # by default a clip lasts as long as that digit by that speaker did in training.
         self.typical_check = QCheckBox("as long as this word usually is")
         self.typical_check.setChecked(True)
+        self.typical_wanted = True  # the box's state when the model has typical lengths (else it is off and grey)
         form.addRow(self.typical_check)
         self.card = {}  # the chosen model's card (set_entry), for its typical lengths
-        for signal in (self.typical_check.toggled, self.digit_box.currentIndexChanged, self.speaker_box.currentIndexChanged):
-            signal.connect(self._apply_typical_length)
+        self.typical_check.toggled.connect(self._on_typical_toggled)
         self.keep_spin = QDoubleSpinBox()
         self.keep_spin.setRange(0.0, 0.0)
         self.keep_spin.setSingleStep(0.05)
@@ -108,6 +109,8 @@ class AudioModeView(QObject):
         self.keep_spin.setSuffix(" s kept")
         self.keep_spin.setToolTip("Keep the start of the current clip (an opened recording, or the last one) and let the model continue it")
         form.addRow("Continue", self.keep_spin)
+        for signal in (self.digit_box.currentIndexChanged, self.speaker_box.currentIndexChanged, self.keep_spin.valueChanged):
+            signal.connect(self._apply_typical_length)
         self.play_live = QCheckBox("Play while generating")
         self.play_live.setChecked(True)
         form.addRow(self.play_live)
@@ -177,23 +180,35 @@ class AudioModeView(QObject):
             self.player = Player()
             self.player.open_in_background()
 
+    @Slot(bool)
+    def _on_typical_toggled(self, ticked: bool) -> None:
+        if self.typical_check.isEnabled():
+            self.typical_wanted = ticked
+        self._apply_typical_length()
+
     @Slot()
     def _apply_typical_length(self) -> None:
-        """With the box ticked, the length is the typical one for the digit and speaker chosen."""
+        """With the box ticked, the clip (a kept start included) is as long as the digit by the
+        speaker usually is: that, less what is kept, is generated (at least the shortest length)."""
         seconds = typical_seconds(self.card, self.digit_box.currentData(), self.speaker_box.currentData())
+        self.typical_check.blockSignals(True)
         self.typical_check.setEnabled(seconds is not None)
+        self.typical_check.setChecked(seconds is not None and self.typical_wanted)  # grey and ticked would read as "on"
+        self.typical_check.blockSignals(False)
+        following = self.typical_check.isChecked()
+        self.length_spin.setEnabled(not following)
         if seconds is None:
             self.typical_check.setToolTip("This model's card has no typical lengths: the clip is as long as you choose.")
-        else:
-            digit, speaker = self.digit_box.currentText(), self.speaker_box.currentText()
-            self.typical_check.setToolTip(
-                f"The model never heard where a word ends (its training recordings stop there), so it speaks on. "
-                f"Ticked, a clip lasts as long as the training recordings of {digit} by {speaker} did "
-                f"(median {seconds:.2f} s). Untick to choose any length.")
-        following = seconds is not None and self.typical_check.isChecked()
-        self.length_spin.setEnabled(not following)
+            self.length_spin.setToolTip("")
+            return
+        digit = self.digit_box.currentText() if self.digit_box.currentData() is None else f"the digit {self.digit_box.currentText()}"
+        self.typical_check.setToolTip(
+            f"The model never heard where a word ends (its training recordings stop there), so it speaks on. "
+            f"Ticked, a clip, with any kept start, lasts as long as the training recordings of {digit} by "
+            f"{self.speaker_box.currentText()} did (median {seconds:.3f} s). Untick to choose any length.")
+        self.length_spin.setToolTip("Follows the digit and speaker while 'as long as this word usually is' is ticked" if following else "")
         if following:
-            self.length_spin.setValue(seconds)
+            self.length_spin.setValue(max(self.length_spin.minimum(), seconds - self.keep_spin.value()))
 
     def check(self, entry) -> bool:
         return True
