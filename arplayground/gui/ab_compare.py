@@ -45,6 +45,8 @@ class ABSide(QWidget):
         self.view.controls.hide()
         if hasattr(self.view, "set_entry"):
             self.view.set_entry(entry)
+        if hasattr(self.view, "readout"):  # not the main window's "Pick a digit…, then Generate"
+            self.view.readout.setText("Run A/B to hear and see this side.")
         self.steppers = catalog.StepperCache()  # its own stepper: the two sides run at once
         self.runner = GenerationRunner(self)
         self.runner.batch.connect(self._on_batch)

@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.shown_index: int | None = None  # the step the panel shows
         self._timeline_due = 0.0  # monotonic time of the timeline's next redraw while streaming
         self.resumable = False  # a rewound or stopped run that Step / Resume can continue
+        self.chosen_models: dict[str, Path] = {}  # mode -> card of the model last chosen in it
         self._build()
         self._connect()
         self._fill_models()
@@ -340,7 +341,7 @@ class MainWindow(QMainWindow):
         mode = self.mode_box.currentData()
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        first_available = -1
+        first_available = chosen = -1
         for entry in self.entries:
             if entry.mode != mode and entry.mode in catalog.MODES:  # a card too broken to name its mode shows in every mode
                 continue
@@ -350,9 +351,11 @@ class MainWindow(QMainWindow):
             self.model_box.setItemData(index, entry.summary(), Qt.ItemDataRole.ToolTipRole)
             if not entry.available:
                 self.model_box.model().item(index).setEnabled(False)
-            elif first_available < 0:
-                first_available = index
-        self.model_box.setCurrentIndex(max(first_available, 0))
+            else:
+                first_available = index if first_available < 0 else first_available
+                chosen = index if entry.card_path == self.chosen_models.get(mode) else chosen
+        # The model last chosen in this mode, as long as it can run; else the first that can.
+        self.model_box.setCurrentIndex(chosen if chosen >= 0 else max(first_available, 0))
         self.model_box.blockSignals(False)
         self.on_model_changed()
 
@@ -363,6 +366,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_model_changed(self) -> None:
         entry = self.current_entry()
+        if entry is not None:
+            self.chosen_models[self.mode_box.currentData()] = entry.card_path
         broken = [e for e in self.entries if not e.available]
         notes = [f"⚠ {e.card_path.name}: {e.error}" for e in broken]
         if entry is None:

@@ -41,6 +41,8 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     assert not shiboken6.isValid(first_view.display)
     assert ab is not None and ab.isVisible() and ab.start_spin.value() == 10
     assert ab.a.settings() == w.settings()  # A: the run's own settings
+    if mode == "audio":  # before Run A/B: no "Pick a digit and a speaker, then Generate" (it has neither)
+        assert ab.a.view.readout.text() == "Run A/B to hear and see this side."
     assert ab.a.guidance.isVisibleTo(ab) == (mode != "text")  # guidance: only with a digit to guide by
     ab.b.temperature.setValue(0.0)  # B: greedy
     click(qtbot, ab.run_button)

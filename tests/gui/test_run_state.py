@@ -133,6 +133,18 @@ def test_choosing_another_model_keeps_the_shown_run_inspectable(qtbot, all_model
     w.close()
 
 
+def test_switching_mode_and_back_keeps_the_model_chosen_in_that_mode(qtbot, all_models):
+    write_tiny_gpt(all_models, name="tiny-gpt-b", seed=1)
+    w = open_window(qtbot, all_models, "text")
+    first = w.model_box.currentIndex()
+    w.model_box.setCurrentIndex(1 - first)  # the other of the two
+    chosen = w.model_box.currentText()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
+    w.mode_box.setCurrentIndex(w.mode_box.findData("text"))
+    assert w.model_box.currentIndex() == 1 - first and w.model_box.currentText() == chosen  # not the first listed again
+    w.close()
+
+
 def test_mode_from_the_command_line_comes_before_its_settings(qtbot, all_models):
     w = MainWindow(all_models, {"mode": "image", "top_k": 100})  # more than the text model's vocabulary
     qtbot.addWidget(w)
