@@ -105,6 +105,7 @@ def main() -> None:
 
     def setup(window):
         view = window.views["audio"]
+        view.typical_check.setChecked(False)  # a fixed length, not the word's usual one
         view.length_spin.setValue(args.gui_seconds)
         view.play_live.setChecked(reason is None)
         window.guidance.setValue(args.guidance)
