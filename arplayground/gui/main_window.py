@@ -46,6 +46,7 @@ from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunReq
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
 MODE_TITLES = {"text": "Text", "image": "Image", "audio": "Audio"}
 PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming: one a frame, never behind
+FIRST_STEP_LATE_MS = 300  # a new run with no step by then: the panel stops showing the last run's
 TIMELINE_HZ = 4  # the timeline's, while streaming: a repaint of all its steps costs as much as the panel's
 
 
@@ -520,8 +521,11 @@ class MainWindow(QMainWindow):
         self.trace = self.branch.trace
         self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=getattr(view, "lanes", 1))
         self.shown_index = None
-        self.panel.clear("No step yet: the run is starting.")  # not the last run's step and figures
         self.stats_label.clear()
+        # Not the last run's step in the panel while this one has none. Only once it is late: most
+        # first steps come within a frame, and a cleared panel painted as well would cost each run
+        # of back-to-back images one more repaint.
+        QTimer.singleShot(FIRST_STEP_LATE_MS, self, lambda branch=self.branch: self._clear_panel_if_no_step(branch))
         self._start_run(prefix, self.n_steps, paused, forced=None)
 
     def export_dialog(self) -> None:
@@ -867,6 +871,10 @@ class MainWindow(QMainWindow):
             self.show_step(len(self.trace) - 1)
             if self.is_running():
                 self.panel_timer.start()  # the next redraw waits a full interval
+
+    def _clear_panel_if_no_step(self, branch) -> None:
+        if branch is self.branch and not len(self.trace):
+            self.panel.clear("No step yet: the run is starting.")
 
     def _settle_panel(self) -> None:
         """The run has ended: show its newest step now, whatever the throttle."""
