@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from arplayground.audio.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
-from arplayground.catalog import typical_seconds
 from arplayground.audio.playback import PlaybackError, Player
 from arplayground.audio.wav import WavError, read_wav, write_wav
+from arplayground.catalog import typical_seconds
 from arplayground.gui.views.text import panel_data
 
 WAVE_COLOUR = (40, 90, 160)
