@@ -22,13 +22,13 @@ def surprisal(column) -> np.ndarray:
 
 
 def running_nll(column) -> np.ndarray:
-    """Along the first axis: a grid's columns come as (steps, images), and each image runs alone."""
+    """Down each image's column: a grid's images each run alone."""
     s = surprisal(column)
-    return np.cumsum(s, axis=0) / np.arange(1, len(s) + 1).reshape((-1,) + (1,) * (s.ndim - 1))
+    return np.cumsum(s, axis=0) / np.arange(1, len(s) + 1)[:, None]
 
 
-# (label, how to compute it from column(name), the trace's per-step column) per measure; all per
-# step, nats where it applies
+# (label, how to compute it from column(name), a trace column as (steps, images)) per measure; all
+# per step, nats where it applies
 MEASURES = {
     "entropy (nats)": lambda column: column("entropy"),
     "surprisal of the drawn value (nats)": surprisal,
@@ -123,14 +123,13 @@ class Timeline(QWidget):
             view.enableAutoRange(y=False)  # an empty run keeps the last y range: no relayout until it has steps
             self.curve.setData([], [])
         else:
-            steps = n // self.lanes  # a grid's steps so far in every image
-            if self.lanes == 1:
-                column = self.trace.column
-            else:
-                def column(name):
-                    return self.trace.column(name)[: steps * self.lanes].reshape(steps, self.lanes)
+            steps = n // self.lanes  # a grid's steps so far in every image; one image has one lane
+
+            def column(name):
+                return self.trace.column(name)[: steps * self.lanes].reshape(steps, self.lanes)
+
             y = np.asarray(MEASURES[self.measure_box.currentText()](column), dtype=np.float64)
-            self.curve.setData(np.arange(1, steps + 1), y if self.lanes == 1 else y.mean(axis=1))
+            self.curve.setData(np.arange(1, steps + 1), y.mean(axis=1))
             if not view.autoRangeEnabled()[1]:
                 view.enableAutoRange(y=True)
         self.slider.blockSignals(True)
