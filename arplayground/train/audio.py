@@ -91,7 +91,7 @@ def load_fsdd(folder: Path, max_samples: int):
     return clips, speakers
 
 
-def typical_seconds(clips, speakers: list[str]) -> dict:
+def median_lengths_table(clips, speakers: list[str]) -> dict:
     """The median length in seconds of `clips` (the training split), by digit ("any": all digits) and
     by speaker ("any": all speakers). The recordings are trimmed to the word and the model is never
     shown what follows one, so it does not end a word: it speaks on. The app stops it at the length
@@ -251,7 +251,7 @@ def main(args: argparse.Namespace) -> int:
                 "split": "recordings with index 0-4 of every digit and speaker test, 5-49 train",
                 "clips": {"train": len(train), "test": len(test)},
                 "max_seconds": args.max_seconds,
-                "typical_seconds": typical_seconds(train, speakers),
+                "typical_seconds": median_lengths_table(train, speakers),
             },
             "validation": {
                 "test_bits_per_sample": round(test_bits, 4),
@@ -281,7 +281,7 @@ def lengths_main(args: argparse.Namespace) -> int:
     clips, speakers = load_fsdd(args.data, int(args.max_seconds * SAMPLE_RATE))
     if card.get("speakers") != speakers:
         raise SystemExit(f"{args.card} names the speakers {card.get('speakers')}, {args.data} holds {speakers}")
-    card.setdefault("dataset", {})["typical_seconds"] = typical_seconds([c for c in clips if c[3] not in TEST_INDICES], speakers)
+    card.setdefault("dataset", {})["typical_seconds"] = median_lengths_table([c for c in clips if c[3] not in TEST_INDICES], speakers)
     card["dataset"]["typical_seconds_command"] = args.command_line
     write_card(args.card, card)
     print(f"wrote dataset.typical_seconds into {args.card}: any digit, any speaker {card['dataset']['typical_seconds']['any']['any']} s")
