@@ -14,6 +14,34 @@ from arplayground.core.trace import TOP_CANDIDATES, StepRecord
 CHUNK_VALUES = 256  # values drawn in one compiled chunk at most (audio: 32 ms of sound)
 
 
+class NonFiniteLogits(RuntimeError):
+    """The model gave a distribution that is not finite numbers (NaN or inf: broken weights, an
+    overflow). The run stops at that step instead of drawing from garbage."""
+
+    def __init__(self, position: int, kind: str):
+        super().__init__(f"the model's output at position {position:,} is not finite numbers ({kind})")
+        self.position, self.kind = position, kind  # position in the whole sequence, prefix included
+
+
+def nonfinite_kind(x: np.ndarray) -> str | None:
+    """'NaN' or 'inf' when x holds one (NaN first), else None: the check costs one pass over V values."""
+    if np.isfinite(x).all():
+        return None
+    return "NaN" if np.isnan(x).any() else "inf"
+
+
+def check_inputs(prefix: Sequence[int], forced: Mapping[int, int], vocab_size: int) -> None:
+    """ValueError unless every value the model will be given (prefix, forced) is one of its
+    vocab_size values: these index embeddings inside compiled code, which does not check bounds."""
+    values = np.fromiter((int(v) for v in prefix), np.int64, len(prefix))
+    if len(values) and not (values.min() >= 0 and values.max() < vocab_size):
+        bad = int(values[(values < 0) | (values >= vocab_size)][0])
+        raise ValueError(f"the start holds the value {bad:,}, outside the model's {vocab_size} values")
+    for position, value in forced.items():
+        if not 0 <= int(value) < vocab_size:
+            raise ValueError(f"the value {int(value):,} forced at position {position:,} is outside the model's {vocab_size} values")
+
+
 class Stepper(Protocol):
     """What the generation loop needs from a model (text, image or audio alike)."""
 
@@ -97,10 +125,11 @@ def generate(
     come here?"); the record still holds the distribution the model gave at that position.
     """
     forced = forced or {}
+    vocab_size = len(stepper.vocab)
+    check_inputs(prefix, forced, vocab_size)
     stepper.reset(prefix, condition)
     lanes = getattr(stepper, "lanes", 1)
     assert lanes == 1 or not forced, "values are forced in single sequences, not grids"
-    vocab_size = len(stepper.vocab)
     position = len(prefix)
     for _ in range(n_steps):
         started = time.perf_counter()
@@ -108,8 +137,9 @@ def generate(
         # The unconditional copy first: starting or dropping it may rebuild the caches (a PixelCNN
         # batch of another size), and the logits must be those the compiled chunks would use.
         unconditional = unconditional_logits(stepper, current)
-        unconditional = [None] * lanes if unconditional is None else np.reshape(unconditional, (lanes, vocab_size))
         logits = np.reshape(stepper.logits(), (lanes, vocab_size))
+        _check_finite(logits, unconditional, position)
+        unconditional = [None] * lanes if unconditional is None else np.reshape(unconditional, (lanes, vocab_size))
         samples = [sample(logits[j], current, step_uniform(seed + j, position), unconditional[j]) for j in range(lanes)]
         if position in forced:
             samples[0] = replace(samples[0], value=int(forced[position]))
@@ -178,10 +208,11 @@ def generate_chunks(
     asks for single steps while paused). A forced position is taken by the per-step protocol.
     """
     forced = forced or {}
+    vocab_size = len(stepper.vocab)
+    check_inputs(prefix, forced, vocab_size)
     stepper.reset(prefix, condition)
     lanes = getattr(stepper, "lanes", 1)
     assert lanes == 1 or not forced, "values are forced in single sequences, not grids"
-    vocab_size = len(stepper.vocab)
     position = len(prefix)
     end = position + n_steps
     while position < end:
@@ -200,6 +231,7 @@ def generate_chunks(
         started = time.perf_counter()
         columns = stepper.run_chunk(current, us, TOP_CANDIDATES)  # guides by current.guidance where guidable
         seconds = time.perf_counter() - started
+        _check_chunk(columns, position, lanes)
         last_unconditional = stepper.unconditional_probs.copy() if guiding(stepper, current) else None
         yield Chunk(position, columns, us.reshape(-1), current, seconds, stepper.raw.copy(), stepper.probs.copy(), lanes,
                     last_unconditional)
@@ -230,11 +262,31 @@ def run_steps(
     return generate(stepper, prefix, n_steps, settings, seed, condition, forced)
 
 
+def _check_finite(logits: np.ndarray, unconditional, position: int) -> None:
+    """Raise NonFiniteLogits unless this step's logits (and the unconditional ones, guided) are finite."""
+    kind = nonfinite_kind(np.asarray(logits))
+    if kind is None and unconditional is not None:
+        kind = nonfinite_kind(np.asarray(unconditional))
+    if kind is not None:
+        raise NonFiniteLogits(position, kind)
+
+
+def _check_chunk(columns: dict, position: int, lanes: int) -> None:
+    """A compiled chunk's steps came from finite logits: any NaN or inf in a step's logits (or the
+    unconditional ones) turns its probabilities and entropy into NaN, so those columns say which
+    step went wrong without a second pass over the logits inside the kernel."""
+    bad = ~(np.isfinite(columns["prob"]) & np.isfinite(columns["sampled_prob"]) & np.isfinite(columns["entropy"]))
+    if bad.any():
+        raise NonFiniteLogits(position + int(np.argmax(bad)) // lanes, "NaN or inf")
+
+
 def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings, u: float) -> Chunk:
     """One forced step of a compiled stepper, through its per-step protocol, as a Chunk of one."""
     started = time.perf_counter()
     unconditional = unconditional_logits(stepper, settings)  # first, as in generate()
-    smp = replace(sample(stepper.logits(), settings, u, unconditional), value=int(value))
+    logits = stepper.logits()
+    _check_finite(logits, unconditional, position)
+    smp = replace(sample(logits, settings, u, unconditional), value=int(value))
     stepper.push(smp.value)
     rec = StepRecord.from_sample(position, smp, settings, time.perf_counter() - started)
     k = len(rec.top_values)

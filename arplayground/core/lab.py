@@ -10,11 +10,13 @@ A fork copies the shared steps and forces one value at the fork position. No Qt.
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from arplayground.core.files import write_text_atomically
 from arplayground.core.generate import run_steps
 from arplayground.core.trace import Trace
 
@@ -79,7 +81,8 @@ def replay(stepper, branch: Branch) -> np.ndarray:
 
 def export_trace(path, branch: Branch, model: str, card: dict, mode: str) -> None:
     """The whole run as one JSON file: model and card, seed, prefix, condition, forced values,
-    settings per step, values, top candidates (raw and after the sampler), uniforms, timings."""
+    settings per step, values, top candidates (raw and after the sampler), uniforms, timings.
+    Written beside the target and renamed over it: a full disk never leaves half a trace."""
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -93,24 +96,107 @@ def export_trace(path, branch: Branch, model: str, card: dict, mode: str) -> Non
         "forced": {str(p): int(v) for p, v in branch.forced.items()},
         "trace": branch.trace.to_dict(),
     }
-    Path(path).write_text(json.dumps(doc))
+    write_text_atomically(path, json.dumps(doc))
+
+
+MAX_TRACE_BYTES = 400_000_000  # a trace of MAX_STEPS steps is about 250 MB of JSON
+MAX_PREFIX = 10_000_000  # values before the first step: ten minutes of audio at 8 kHz is 4.8 million
+
+
+def _whole(x, what: str, low: int = 0, high: int = 2**63 - 1) -> int:
+    """x as an int when it is a JSON whole number from low to high (not a bool, not 2.5)."""
+    if isinstance(x, bool) or not isinstance(x, int) or not low <= x <= high:
+        raise ValueError(f"{what} must be a whole number from {low:,} to {high:,}, not {x!r}"[:200])
+    return x
+
+
+def _condition(x):
+    """None, a label, or a pair of labels or Nones (JSON lists become tuples); ranges are the model's
+    to check (check_replayable)."""
+    label = lambda v: v is None or _whole(v, "a condition's label", 0, 2**31 - 1) is not None  # noqa: E731
+    if isinstance(x, list) and len(x) == 2 and all(label(v) for v in x):
+        return tuple(x)
+    if label(x):
+        return x
+    raise ValueError(f"the trace's condition {x!r} is not a digit, a (digit, speaker) pair or none"[:200])
 
 
 def load_trace(path) -> tuple[Branch, dict]:
-    """(branch, document without the trace) from export_trace's file; ValueError with a reason."""
+    """(branch, document without the trace) from export_trace's file; ValueError with a reason for
+    anything else. Every field is checked here, so a caller that gets a branch can use it; what
+    depends on the model (vocabulary, lengths, labels) is check_replayable's."""
+    path = Path(path)
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{Path(path).name} is not a readable trace file ({e})") from None
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        if info.st_size > MAX_TRACE_BYTES:
+            raise ValueError(f"{path.name} is {info.st_size:,} bytes: a trace is at most {MAX_TRACE_BYTES:,}")
+        with open(path, "rb") as f:
+            data = f.read(info.st_size + 1)  # not more: read(n) allocates n bytes up front
+        if len(data) > info.st_size:
+            raise ValueError(f"{path.name} grew while it was read")
+        doc = json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path.name} is not a readable trace file ({type(e).__name__}: {e})"[:300]) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ValueError(f"{Path(path).name} is not an arplayground trace")
+        raise ValueError(f"{path.name} is not an arplayground trace")
     if doc.get("version") != VERSION:
-        raise ValueError(f"{Path(path).name} is trace version {doc.get('version')}; this app reads version {VERSION}")
-    condition = doc["condition"]
-    if isinstance(condition, list):
-        condition = tuple(condition)
+        raise ValueError(f"{path.name} is trace version {doc.get('version')!r}; this app reads version {VERSION}"[:300])
+    try:
+        return _branch_from(doc)
+    except ValueError as e:
+        raise ValueError(f"{path.name} is not a usable trace: {e}") from None
+    except Exception as e:  # anything a checker above missed is still a refusal, never a crash
+        raise ValueError(f"{path.name} is not a usable trace ({type(e).__name__}: {e})"[:300]) from None
+
+
+def _branch_from(doc: dict) -> tuple[Branch, dict]:
+    for key, kind in (("mode", str), ("model", str), ("card", dict), ("branch", dict), ("prefix", list),
+                      ("forced", dict), ("trace", dict)):
+        if not isinstance(doc.get(key), kind):
+            raise ValueError(f"its {key!r} is missing or not a {kind.__name__}")
     info = doc["branch"]
-    branch = Branch(info["name"], tuple(doc["prefix"]), condition, int(doc["seed"]), Trace.from_dict(doc["trace"]),
-                    {int(p): int(v) for p, v in doc["forced"].items()}, info.get("parent"), int(info.get("fork_step", 0)))
+    name, parent = info.get("name"), info.get("parent")
+    if not isinstance(name, str) or not 0 < len(name) <= 200 or not (parent is None or isinstance(parent, str)):
+        raise ValueError("its branch has no usable name")
+    seed = _whole(doc.get("seed"), "the seed", 0, 2**63 - 1)
+    if len(doc["prefix"]) > MAX_PREFIX:
+        raise ValueError(f"its prefix holds {len(doc['prefix']):,} values, more than {MAX_PREFIX:,}")
+    prefix = tuple(_whole(v, "a prefix value", 0, 2**31 - 1) for v in doc["prefix"])
+    trace = Trace.from_dict(doc["trace"])
+    end = len(prefix) + len(trace)
+    forced = {}
+    for p, v in doc["forced"].items():
+        position = int(p) if isinstance(p, str) and p.isdecimal() and len(p) < 20 else -1
+        if not len(prefix) <= position < end:
+            raise ValueError(f"a forced position {p!r} is not one of its steps"[:200])
+        forced[position] = _whole(v, "a forced value", 0, 2**31 - 1)
+    fork_step = _whole(info.get("fork_step", 0), "the fork step", 0, len(trace))
+    branch = Branch(name, prefix, _condition(doc.get("condition")), seed, trace, forced, parent, fork_step)
     meta = {k: v for k, v in doc.items() if k != "trace"}
     return branch, meta
+
+
+def check_replayable(branch: Branch, vocab_size: int, max_prefix: int, max_steps: int, labels: tuple = ()) -> None:
+    """ValueError unless a model with vocab_size values can replay this branch: every value it
+    would take (prefix, forced, drawn) in range, lengths within the mode's (max_prefix values
+    before the first step, max_steps steps), and each of the condition's labels below its count in
+    `labels` (None = any). Run before anything changes, and before any value reaches compiled code."""
+    if len(branch.prefix) > max_prefix:
+        raise ValueError(f"it starts with {len(branch.prefix):,} kept values; this model takes at most {max_prefix:,}")
+    if len(branch.trace) > max_steps:
+        raise ValueError(f"it holds {len(branch.trace):,} steps; this model's runs are at most {max_steps:,}")
+    outside = [v for v in (*branch.prefix, *branch.forced.values()) if not 0 <= v < vocab_size]
+    if outside:
+        raise ValueError(f"it holds the value {outside[0]:,}, outside the model's {vocab_size} values")
+    problem = branch.trace.values_problem(vocab_size)
+    if problem:
+        raise ValueError(problem)
+    condition = () if branch.condition is None and not labels else (
+        branch.condition if isinstance(branch.condition, tuple) else (branch.condition,))
+    if len(condition) != len(labels):
+        raise ValueError(f"its condition {branch.condition!r} is not one this model takes")
+    for label, count in zip(condition, labels):
+        if label is not None and not 0 <= label < count:
+            raise ValueError(f"its condition {branch.condition!r} names a label this model does not have")

@@ -57,6 +57,22 @@ class SamplerSettings:
     def to_dict(self) -> dict:
         return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "guidance": self.guidance}
 
+    @staticmethod
+    def from_dict(d) -> "SamplerSettings":
+        """Settings read from a file (a trace): exactly to_dict()'s keys, finite numbers in range;
+        ValueError with the reason otherwise (a replay must not quietly clamp what it replays)."""
+        if not isinstance(d, dict) or set(d) != {"temperature", "top_k", "top_p", "guidance"}:
+            raise ValueError("sampler settings must hold exactly temperature, top_k, top_p and guidance")
+        ranges = {"temperature": (0.0, TEMPERATURE_MAX), "top_p": (0.0, 1.0), "guidance": (0.0, GUIDANCE_MAX)}
+        for key, (low, high) in ranges.items():
+            x = d[key]
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not low <= x <= high:  # NaN fails too
+                raise ValueError(f"sampler setting {key} must be a number from {low:g} to {high:g}, not {x!r}")
+        k = d["top_k"]
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= 2**31 - 1:
+            raise ValueError(f"sampler setting top_k must be a whole number from 0, not {k!r}")
+        return SamplerSettings(float(d["temperature"]), k, float(d["top_p"]), float(d["guidance"]))
+
 
 @dataclass(frozen=True)
 class Sample:

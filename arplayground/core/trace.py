@@ -14,6 +14,7 @@ import numpy as np
 from arplayground.core.sampling import Sample, SamplerSettings, entropy
 
 TOP_CANDIDATES = 16  # candidates kept per step: enough for the panel's bars and a hover tooltip
+MAX_STEPS = 1_000_000  # the most steps a trace file may hold (about 180 MB in memory): ten times the longest run here
 
 
 @dataclass(frozen=True)
@@ -209,21 +210,67 @@ class Trace:
         return {"steps": self._n, "settings": [s.to_dict() for s in self._settings], "columns": columns}
 
     @staticmethod
-    def from_dict(d: dict) -> "Trace":
+    def from_dict(d) -> "Trace":
+        """The trace to_dict() wrote, every column checked (name, dtype, shape, exact size) before
+        any array is decoded or allocated; ValueError with the reason for anything else."""
         import base64
+        import binascii
 
-        n = int(d["steps"])
+        if not isinstance(d, dict) or not isinstance(d.get("columns"), dict) or not isinstance(d.get("settings"), list):
+            raise ValueError("the trace has no columns or settings table")
+        n = d.get("steps")
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_STEPS:
+            raise ValueError(f"the trace's step count must be a whole number from 0 to {MAX_STEPS:,}, not {n!r}")
+        template = Trace(capacity=1)._cols  # each column's dtype and row shape
+        expected, given = set(template), set(d["columns"])
+        if given != expected:
+            missing, unknown = sorted(expected - given), sorted(given - expected)
+            raise ValueError("trace columns: " + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
+        layouts = {}
+        for name, spec in d["columns"].items():  # every column's size checked before anything is decoded or allocated
+            dtype, shape = template[name].dtype.newbyteorder("<"), [n, *template[name].shape[1:]]
+            if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
+                raise ValueError(f"trace column {name!r} has no data")
+            if spec.get("dtype") != dtype.str or spec.get("shape") != shape:
+                raise ValueError(f"trace column {name!r} must be {dtype.str} of shape {shape}, "
+                                 f"not {spec.get('dtype')!r} of shape {spec.get('shape')!r}")
+            size = int(np.prod(shape)) * dtype.itemsize
+            if len(spec["base64"]) != 4 * ((size + 2) // 3):
+                raise ValueError(f"trace column {name!r} does not hold {n} steps")
+            layouts[name] = dtype, shape
         trace = Trace(capacity=max(16, n))
-        for name, spec in d["columns"].items():
-            if name not in trace._cols:
-                raise ValueError(f"unknown trace column {name!r}")
-            data = np.frombuffer(base64.b64decode(spec["base64"]), dtype=np.dtype(spec["dtype"])).reshape(spec["shape"])
-            if len(data) != n:
-                raise ValueError(f"trace column {name!r} holds {len(data)} steps, not {n}")
-            trace._cols[name][:n] = data
-        trace._settings = [SamplerSettings(**s) for s in d["settings"]]
+        for name, (dtype, shape) in layouts.items():
+            try:
+                data = np.frombuffer(base64.b64decode(d["columns"][name]["base64"], validate=True), dtype=dtype)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"trace column {name!r} is not valid base64") from None
+            if data.size != int(np.prod(shape)):
+                raise ValueError(f"trace column {name!r} does not hold {n} steps")
+            trace._cols[name][:n] = data.reshape(shape)
+        if len(d["settings"]) > max(n, 1):
+            raise ValueError("the trace holds more settings than steps")
+        trace._settings = [SamplerSettings.from_dict(s) for s in d["settings"]]
         trace._settings_index = {s: i for i, s in enumerate(trace._settings)}
-        if n and int(trace._cols["settings"][:n].max()) >= len(trace._settings):
+        c = trace._cols
+        if n and not (0 <= int(c["settings"][:n].min()) and int(c["settings"][:n].max()) < len(trace._settings)):
             raise ValueError("trace steps refer to settings the file does not hold")
+        if n and not (0 <= int(c["top_count"][:n].min()) and int(c["top_count"][:n].max()) <= TOP_CANDIDATES):
+            raise ValueError("trace steps hold an impossible number of top candidates")
+        for name in ("prob", "sampled_prob", "entropy", "u", "seconds", "top_raw", "top_sampled"):
+            if not np.isfinite(c[name][:n]).all():
+                raise ValueError(f"trace column {name!r} holds values that are not finite numbers")
         trace._n = n
         return trace
+
+    def values_problem(self, vocab_size: int) -> str | None:
+        """Why these steps cannot be a run of a model with vocab_size values (a drawn value or a top
+        candidate outside 0 .. vocab_size - 1), or None: checked before a replay reaches compiled code."""
+        c, n = self._cols, self._n
+        for name in ("value", "top_values", "rank"):
+            column = c[name][:n]
+            if n and not (column.min() >= 0 and column.max() < vocab_size):
+                return f"its {name.replace('_', ' ')}s leave the model's {vocab_size} values"
+        if n and not (c["kept"][:n].min() >= 0 and c["kept"][:n].max() <= vocab_size):
+            return f"its kept counts leave the model's {vocab_size} values"
+        return None

@@ -379,6 +379,8 @@ class FastWaveNetStepper(UnconditionalCopy):
         self._step(level)
 
     def _step(self, level: int) -> None:
+        if not 0 <= level < self.model.cfg.levels:  # it indexes the embedding in compiled code, unchecked
+            raise ValueError(f"level {level} is outside the model's {self.model.cfg.levels} levels")
         self._kernel.network_step(level, self.t, *self._network)
         self.t += 1
 
