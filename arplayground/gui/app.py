@@ -3,9 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from pathlib import Path
+
+
+# The largest whole number a Qt spin box or slider holds (a C int).
+WIDGET_INT_MAX = 2**31 - 1
+
+
+def finite_number(name: str):
+    """An argparse type: a float that is a number. float() takes "nan", "inf" and "1e400" (inf);
+    none of them can be clamped into a slider's range with a meaning (-inf temperature would
+    become the highest, the most random), so they are refused here, before the window is built."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, not {text[:30]!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number, not {text[:30]}")
+        return value
+
+    return parse
+
+
+def whole_number(name: str, low: int, high: int = WIDGET_INT_MAX, meaning: str = ""):
+    """An argparse type: an int from low to high. Below low the option has no meaning (clamping a
+    negative top-k to 0 would turn the filter off, the opposite of asking for few values); above
+    high no widget can hold it. Values inside, but past a widget's own maximum, are clamped with
+    a note by the window, which alone knows that maximum (the vocabulary's size, say)."""
+    def parse(text: str) -> int:
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        out_of_range = f"{name} must be a whole number from {low}{meaning} to {high}, not {shown}"
+        try:
+            value = int(text)
+        except ValueError:
+            if text.strip().lstrip("+-").isdigit():  # digits past int()'s length limit: a huge number
+                raise argparse.ArgumentTypeError(out_of_range) from None
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {shown!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(out_of_range)
+        return value
+
+    return parse
 
 
 def parse_args(argv):
@@ -13,12 +55,17 @@ def parse_args(argv):
     p.add_argument("--models", type=Path, default=None, help="folder of model cards and weights (default: models/)")
     p.add_argument("--mode", choices=("text", "image", "audio"), default=None, help="the mode to open in")
     p.add_argument("--prompt", default=None)
-    p.add_argument("--temperature", type=float, default=None, help="0 (greedy) to 2; clamped into range")
-    p.add_argument("--top-k", type=int, default=None, help="0 = off; clamped to the vocabulary")
-    p.add_argument("--top-p", type=float, default=None, help="0 to 1; clamped into range")
-    p.add_argument("--guidance", type=float, default=None, help="0 to 4, 1 = off (Image and Audio); clamped into range")
-    p.add_argument("--length", type=int, default=None, help="characters to generate (Text mode)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--temperature", type=finite_number("temperature"), default=None,
+                   help="0 (greedy) to 2; clamped into range")
+    p.add_argument("--top-k", type=whole_number("top-k", 0, meaning=" (off)"), default=None,
+                   help="0 = off; clamped to the vocabulary")
+    p.add_argument("--top-p", type=finite_number("top-p"), default=None, help="0 to 1; clamped into range")
+    p.add_argument("--guidance", type=finite_number("guidance"), default=None,
+                   help="0 to 4, 1 = off (Image and Audio); clamped into range")
+    p.add_argument("--length", type=whole_number("length", 1), default=None,
+                   help="characters to generate (Text mode); clamped to the most the window offers")
+    # A seed names a run: one changed to fit would repeat a different run, so it is refused instead.
+    p.add_argument("--seed", type=whole_number("seed", 0), default=None, help=f"0 to {WIDGET_INT_MAX}")
     p.add_argument("--generate", action="store_true", help="start generating as soon as the window opens")
     return p.parse_args(argv)
 

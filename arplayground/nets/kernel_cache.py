@@ -2,13 +2,80 @@
 
 The first run after installing compiles them (tens of seconds on a slow CPU); later runs load them
 from the cache in well under a second. The app asks beforehand so it can say which one is coming.
+
+Every kernel module imports this one before it defines a kernel, so the choice of cache folder
+below is made before numba's first @njit(cache=True) looks for one.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
+
+_NETS = Path(__file__).resolve().parent
+
+
+def writable(folder: Path) -> bool:
+    """Can numba keep a cache in `folder`? Its own test (numba's _CacheLocator.ensure_cache_path):
+    make the folder, then a file in it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+        return True
+    except OSError:
+        return False
+
+
+def user_cache_folder(environ=os.environ) -> Path | None:
+    """$XDG_CACHE_HOME/arplayground/numba, else ~/.cache/arplayground/numba; None without a home."""
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative: the XDG spec says to ignore it then
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):  # no HOME and no passwd entry: "~" would be the working folder
+            return None
+        base = os.path.join(home, ".cache")
+    return Path(base) / "arplayground" / "numba"
+
+
+def choose_cache_folder(environ=os.environ, package_cache: Path = _NETS / "__pycache__",
+                        can_write=writable) -> str | None:
+    """Point numba at a cache it can write when the one beside the kernels' sources cannot be
+    (a read-only install): a per-user folder, else a fresh temporary one, removed at exit (every
+    run then compiles again). With neither, numba's cache=True raises at the kernel modules'
+    import, and Image and Audio would not work at all. Sets NUMBA_CACHE_DIR in `environ`, which
+    the compile in a child process (arplayground.warm_kernels) inherits, so it fills the cache this
+    process then loads. A NUMBA_CACHE_DIR already set is the user's choice and is left alone.
+    Returns a note for the app to show when the kernels will not be cached, else None."""
+    if environ.get("NUMBA_CACHE_DIR") or can_write(package_cache):
+        return None
+    per_user = user_cache_folder(environ)
+    if per_user is not None and can_write(per_user):
+        environ["NUMBA_CACHE_DIR"] = str(per_user)
+        return None  # cached all the same, in another folder: nothing to tell
+    try:
+        temporary = tempfile.mkdtemp(prefix="arplayground-numba-")
+    except OSError:
+        return f"compiled kernels cannot be cached: {package_cache}, {per_user} and the temporary folder are read-only"
+    atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+    environ["NUMBA_CACHE_DIR"] = temporary
+    elsewhere = f" and {per_user} are" if per_user is not None else " is"
+    return (f"compiled kernels are not cached: {package_cache}{elsewhere} read-only, "
+            "so Image and Audio compile them again at every start")
+
+
+# Decided once, at the first kernel module's import. numba read its settings when it was imported
+# (the kernel modules import it first): reload_config() takes up the new NUMBA_CACHE_DIR.
+_chosen_before = os.environ.get("NUMBA_CACHE_DIR")
+CACHE_NOTE = choose_cache_folder()
+if os.environ.get("NUMBA_CACHE_DIR") != _chosen_before:
+    from numba.core import config as _numba_config
+
+    _numba_config.reload_config()
 
 
 def compiled_on_disk(*kernels) -> bool:
@@ -32,7 +99,6 @@ def compiled_on_disk(*kernels) -> bool:
 
 # The files whose code or constants the compiled kernels take in: numba inlines a callee's code
 # and freezes a module global's value (core.sampling.GREEDY_BELOW) into the caller's cached object.
-_NETS = Path(__file__).resolve().parent
 KERNEL_SOURCES = tuple(str(p) for p in (
     _NETS / "fast_math.py", _NETS / "sampling_kernels.py", _NETS / "pixelcnn_kernels.py",
     _NETS / "wavenet_kernels.py", _NETS.parent / "core" / "sampling.py",

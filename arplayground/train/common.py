@@ -210,28 +210,153 @@ def training_section(args, wall: float, history: list, device: str, start: dict 
     }
 
 
+# A checkpoint is one safetensors file: the tensors (weights, optimiser moments, torch's generator
+# state, numpy arrays) as tensors, and everything else as JSON in the file's metadata under this
+# key, naming its tensors. Loading it runs no code from the file, unlike the torch.save pickle
+# this replaced: a checkpoint can come from anywhere (a shared drive, a colleague's run).
+CHECKPOINT_KEY = "arplayground-train checkpoint"
+CHECKPOINT_FORMAT = 1
+_TAGS = ("dict", "tuple", "tensor", "ndarray")
+# What training_state writes and resume_if_saved reads before handing the state to torch.
+_STATE_KINDS = {"command_line": str, "step": int, "wall_time_s": (float, int), "history": list,
+                "model": dict, "optimiser": dict, "numpy_rng": dict}
+
+
+def _describe(value, name: str, tensors: dict):
+    """`value` as JSON, its tensors and arrays moved into `tensors` under names derived from `name`.
+    Every JSON object in the result is a one-key tag, so nothing in the data can be mistaken for
+    one: dicts are lists of [key, value] pairs (the optimiser's state is keyed by int), and tuples
+    stay tuples."""
+    import numpy as np
+    import torch
+
+    def place(tensor) -> str:
+        key = name if name not in tensors else f"{name}#{len(tensors)}"
+        # A copy of its own: safetensors refuses tensors that share memory or are not contiguous.
+        tensors[key] = tensor.detach().cpu().clone(memory_format=torch.contiguous_format)
+        return key
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, torch.Tensor):
+        return {"tensor": place(value)}
+    if isinstance(value, np.ndarray):
+        return {"ndarray": place(torch.from_numpy(np.ascontiguousarray(value)))}
+    if isinstance(value, (list, tuple)):
+        items = [_describe(v, f"{name}/{i}", tensors) for i, v in enumerate(value)]
+        return {"tuple": items} if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
+            raise TypeError(f"a checkpoint keeps dicts keyed by str or int only, not {list(value)[:3]}")
+        return {"dict": [[k, _describe(v, f"{name}/{k}", tensors)] for k, v in value.items()]}
+    raise TypeError(f"{name}: a {type(value).__name__} cannot go into a checkpoint")
+
+
+def _rebuild(described, tensors: dict):
+    """The inverse of _describe. Raises ValueError on anything _describe does not write."""
+    if described is None or isinstance(described, (bool, int, float, str)):
+        return described
+    if isinstance(described, list):
+        return [_rebuild(v, tensors) for v in described]
+    if not (isinstance(described, dict) and len(described) == 1 and next(iter(described)) in _TAGS):
+        raise ValueError(f"an entry that is none of {', '.join(_TAGS)}")
+    (tag, inner), = described.items()
+    if tag in ("tensor", "ndarray"):
+        if not isinstance(inner, str) or inner not in tensors:
+            raise ValueError(f"it names a tensor {str(inner)[:60]!r} the file does not hold")
+        return tensors[inner] if tag == "tensor" else tensors[inner].numpy()
+    if not isinstance(inner, list):
+        raise ValueError(f"a {tag} that is not a list")
+    if tag == "tuple":
+        return tuple(_rebuild(v, tensors) for v in inner)
+    if not all(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int)) for pair in inner):
+        raise ValueError("a dict entry that is not a [key, value] pair")
+    return {k: _rebuild(v, tensors) for k, v in inner}
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write a resumable training state (weights, optimiser, random generators, history) atomically,
     so a run killed mid-write still resumes from the previous epoch."""
-    import torch
+    from safetensors.torch import save_file
 
+    from arplayground.core.files import replacing
+
+    tensors: dict = {}
+    described = _describe(state, "state", tensors)
+    metadata = {CHECKPOINT_KEY: json.dumps({"format": CHECKPOINT_FORMAT, "state": described})}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as temporary:
+        save_file(tensors, temporary, metadata=metadata)
+
+
+def _pickle_kind(head: bytes) -> str | None:
+    """What a file that starts with `head` is, when it is one of the pickle formats."""
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive, as torch.save writes (a pickle inside)"
+    if head[:1] == b"\x80":  # the PROTO opcode that starts every pickle since protocol 2
+        return "a Python pickle"
+    return None
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The state in a checkpoint file, or SystemExit saying why the file is not one. Nothing in the
+    file is run: pickles (torch.save's format, arplayground-train's own before it wrote safetensors)
+    are refused unopened, as unpickling can run any code a file holds; torch's weights_only loader
+    is not used either, as it has been bypassed before (CVE-2025-32434)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+
+    def refuse(why: str):
+        raise SystemExit(f"--checkpoint {path}: {why}; delete it (the run then starts afresh) or give another path")
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+        size = path.stat().st_size
+    except OSError as e:
+        refuse(f"cannot be read ({e.strerror or e})")
+    if kind := _pickle_kind(head):
+        refuse(f"is {kind}, not a safetensors checkpoint: it is not opened, because unpickling a file can run "
+               "any code in it (arplayground-train wrote such checkpoints before; it now writes safetensors)")
+    # safetensors: an 8-byte little-endian header length, the JSON header, then the tensors' bytes.
+    header_length = int.from_bytes(head[:8], "little") if len(head) >= 8 else None
+    if header_length is None or header_length > size - 8 or head[8:9] != b"{":
+        refuse("is not a safetensors checkpoint (too short, or not one at all: a truncated file?)")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            if CHECKPOINT_KEY not in metadata:
+                refuse("is a safetensors file without a training state (model weights? --init-from takes "
+                       "a model card)")
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except SystemExit:
+        raise
+    except Exception as e:  # safetensors' own error for a damaged or truncated file
+        refuse(f"is a damaged or truncated safetensors file ({str(e)[:200]})")
+    try:
+        saved = json.loads(metadata[CHECKPOINT_KEY])
+        if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not format {CHECKPOINT_FORMAT}, the one this version reads")
+        state = _rebuild(saved["state"], tensors)
+        if not isinstance(state, dict):
+            raise ValueError("the state is not a dict")
+        for key, kind in _STATE_KINDS.items():
+            if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+                raise ValueError(f"{key} is missing or of the wrong type")
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        refuse(f"holds a training state that is damaged ({e})")
+    return state
 
 
 def load_checkpoint(path: Path, command_line: str) -> dict | None:
     """The state saved by save_checkpoint, or None when there is none yet. Refuses a checkpoint
     written by a different command: resuming it would train something the card does not describe."""
-    import torch
-
     path = Path(path)
     if not path.exists():
         return None
-    # Holds numpy random state and the history list, so it is not weights-only; it is our own file.
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
     if state.get("command_line") != command_line:
         raise SystemExit(f"{path} was written by `{state.get('command_line')}`, not this command; "
                          "delete it or rerun that command")
@@ -270,7 +395,10 @@ def resume_if_saved(args, progress, model, average, opt, rng) -> dict | None:
     progress) and return its state, for the caller's own extras; None for a fresh start."""
     state = load_checkpoint(args.checkpoint, args.command_line) if args.checkpoint else None
     if state is not None:
-        restore_training_state(state, model, average, opt, rng)
+        try:
+            restore_training_state(state, model, average, opt, rng)
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:  # shapes or entries that do not fit
+            raise SystemExit(f"--checkpoint {args.checkpoint}: does not fit this command's model ({str(e)[:300]})") from None
         progress.steps_before = state["step"]
         progress.message(f"resumed from {args.checkpoint} at step {state['step']} ({state['wall_time_s'] / 60:.1f} min so far)")
     return state

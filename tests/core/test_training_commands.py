@@ -184,9 +184,11 @@ def stop_after_first_checkpoint(monkeypatch, module, run):
 
 @pytest.mark.parametrize("make_command", [tiny_image_command, tiny_audio_command], ids=["image", "audio"])
 def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, monkeypatch, make_command):
+    from safetensors import safe_open
     from safetensors.numpy import load_file
 
     from arplayground.train import audio, image
+    from arplayground.train.common import CHECKPOINT_KEY
 
     command, steps_per_epoch = make_command(tmp_path)
     module = image if command[0] == "image" else audio
@@ -199,6 +201,10 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path,
     checkpoint = tmp_path / "run.ckpt"
     stop_after_first_checkpoint(monkeypatch, module, lambda: train(tmp_path / "resumed", checkpoint))
     assert not (tmp_path / "resumed" / "m.safetensors").exists()
+    # safetensors with the rest as JSON in its metadata: resuming unpickles nothing
+    with safe_open(str(checkpoint), framework="pt") as f:
+        saved, names = json.loads(f.metadata()[CHECKPOINT_KEY]), list(f.keys())
+    assert saved["format"] == 1 and any(name.startswith("state/optimiser/") for name in names)
     assert train(tmp_path / "resumed", checkpoint) == 0
     whole = load_file(tmp_path / "whole" / "m.safetensors")
     resumed = load_file(tmp_path / "resumed" / "m.safetensors")
