@@ -32,7 +32,7 @@ class CompilingStepper:
 def test_the_status_says_compiling_until_the_kernels_are_ready_and_only_once(qtbot, tiny_image_models):
     w = open_window(qtbot, tiny_image_models, "image")
     compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
-    w.steppers.loaded[w.current_entry().name] = compiling  # what the worker's load returns
+    w.steppers.put(w.current_entry(), compiling)  # what the worker's load returns
     w.generate_button.click()
     qtbot.waitUntil(compiling.warming.is_set, timeout=5_000)
     qtbot.waitUntil(lambda: "Compiling" in w.state_label.text(), timeout=5_000)
@@ -48,7 +48,7 @@ def test_the_status_says_compiling_until_the_kernels_are_ready_and_only_once(qtb
 def test_pausing_while_compiling_shows_paused_once_the_kernels_are_ready(qtbot, tiny_image_models):
     w = open_window(qtbot, tiny_image_models, "image")
     compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
-    w.steppers.loaded[w.current_entry().name] = compiling
+    w.steppers.put(w.current_entry(), compiling)
     w.generate_button.click()
     qtbot.waitUntil(lambda: "Compiling" in w.state_label.text(), timeout=5_000)
     w.pause_button.click()
@@ -63,7 +63,7 @@ def test_pausing_while_compiling_shows_paused_once_the_kernels_are_ready(qtbot, 
 def test_a_run_started_while_a_stopped_one_still_compiles_says_it_waits(qtbot, tiny_image_models):
     w = open_window(qtbot, tiny_image_models, "image")
     compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
-    w.steppers.loaded[w.current_entry().name] = compiling
+    w.steppers.put(w.current_entry(), compiling)
     w.generate_button.click()
     qtbot.waitUntil(compiling.warming.is_set, timeout=5_000)
     w.stop_button.click()  # the compile cannot be interrupted: that run keeps the model a while

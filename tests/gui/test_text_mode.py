@@ -68,7 +68,7 @@ def test_temperature_zero_mid_run_makes_following_steps_argmax(qtbot, window):
     assert first >= 40 and all(greedy[first:]), "every step after the change obeys it"
     assert any(r.rank > 0 for r in records[:first])
     # Check against the model itself: each greedy step is the argmax of a full forward pass.
-    stepper = window.steppers.loaded["tiny-gpt"]
+    stepper = window.steppers.held(window.current_entry())
     ids = stepper.vocab.encode("KING:") + [r.value for r in records]
     assert len(ids) <= stepper.model.cfg.block_size
     with torch.no_grad():
