@@ -113,7 +113,9 @@ def _whole(x, what: str, low: int = 0, high: int = 2**63 - 1) -> int:
 def _condition(x):
     """None, a label, or a pair of labels or Nones (JSON lists become tuples); ranges are the model's
     to check (check_replayable)."""
-    label = lambda v: v is None or _whole(v, "a condition's label", 0, 2**31 - 1) is not None  # noqa: E731
+    def label(v) -> bool:
+        return v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31)
+
     if isinstance(x, list) and len(x) == 2 and all(label(v) for v in x):
         return tuple(x)
     if label(x):

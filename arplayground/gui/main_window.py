@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
-from arplayground.core.lab import Branch, export_trace, load_trace
+from arplayground.core.lab import Branch, check_replayable, export_trace, load_trace
 from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings, stages
 from arplayground.core.trace import Trace
 from arplayground.gui.ab_compare import ABWindow
@@ -50,17 +50,19 @@ FIRST_STEP_LATE_MS = 300  # a new run with no step by then: the panel stops show
 TIMELINE_HZ = 4  # the timeline's, while streaming: a repaint of all its steps costs as much as the panel's
 
 
-def condition_fits(mode: str, condition) -> bool:
-    """Is this a condition a single run of the mode has: text none, image a digit or any (None),
-    audio (digit or None, speaker or None)? A grid's list of digits is not."""
-    def label(x):
-        return x is None or (isinstance(x, int) and not isinstance(x, bool) and x >= 0)
+AUDIO_KEPT_MAX = 10 * 60 * 8000  # a kept recording of ten minutes at 8 kHz
 
-    if mode == "text":
-        return condition is None
-    if mode == "image":
-        return label(condition)
-    return isinstance(condition, tuple) and len(condition) == 2 and all(label(x) for x in condition)
+
+def replay_limits(entry: catalog.ModelEntry, view, prefix_len: int) -> tuple[int, int, tuple]:
+    """(most kept values, most steps, label counts of the condition) a single run of this model
+    in this view can have: what a trace must fit before it replaces the run shown."""
+    config = entry.card["config"]
+    if entry.mode == "image":
+        pixels = config["height"] * config["width"]
+        return pixels - 1, pixels - prefix_len, (config["n_classes"],)
+    if entry.mode == "audio":
+        return AUDIO_KEPT_MAX, int(view.length_spin.maximum() * config["sample_rate"]) + 1, (config["n_digits"], config["n_speakers"])
+    return AUDIO_KEPT_MAX, view.length_spin.maximum(), ()
 
 
 def steps_text(n: int) -> str:
@@ -343,11 +345,10 @@ class MainWindow(QMainWindow):
         self.model_box.blockSignals(True)
         self.model_box.clear()
         first_available = chosen = -1
-        for entry in self.entries:
-            if entry.mode != mode and entry.mode in catalog.MODES:  # a card too broken to name its mode shows in every mode
-                continue
-            label = entry.name if entry.available else f"{entry.name} (unavailable)"
-            self.model_box.addItem(label, entry)
+        # A card too broken to name its mode shows in every mode.
+        listed = [e for e in self.entries if e.mode == mode or e.mode not in catalog.MODES]
+        for entry, label in zip(listed, catalog.distinct_labels(listed)):  # two cards may share a name
+            self.model_box.addItem(label if entry.available else f"{label} (unavailable)", entry)
             index = self.model_box.count() - 1
             self.model_box.setItemData(index, entry.summary(), Qt.ItemDataRole.ToolTipRole)
             if not entry.available:
@@ -369,6 +370,8 @@ class MainWindow(QMainWindow):
         entry = self.current_entry()
         if entry is not None:
             self.chosen_models[self.mode_box.currentData()] = entry.card_path
+        # Only the models chosen now (one per mode) stay loaded: ~20 MB each. A run keeps its own.
+        self.steppers.keep_only([e for e in self.entries if e.available and self.chosen_models.get(e.mode) == e.card_path])
         broken = [e for e in self.entries if not e.available]
         notes = [f"⚠ {e.card_path.name}: {e.error}" for e in broken]
         if entry is None:
@@ -555,28 +558,31 @@ class MainWindow(QMainWindow):
 
     def open_trace(self, path: str) -> bool:
         """Replay a trace: its mode, model, prefix, condition, seed, forced values and the settings of
-        every step, so the same model reproduces it exactly (checked when the replay ends)."""
+        every step, so the same model reproduces it exactly (checked when the replay ends). The
+        whole file is checked, against the model too, before anything in the window changes."""
         try:
             loaded, meta = load_trace(path)
         except ValueError as e:
             self.state_label.setText(str(e))
             return False
-        mode, model = meta.get("mode"), meta.get("model")
+        mode, model = meta["mode"], meta["model"]
         if self.mode_box.findData(mode) < 0:
-            self.state_label.setText(f"The trace is from {mode} mode, which has no model here")
+            self.state_label.setText(f"The trace is from {mode!r} mode, which has no model here"[:300])
             return False
-        if not any(e.name == model and e.mode == mode and e.available for e in self.entries):
-            self.state_label.setText(f"The trace needs the model {model}, which is not available here")
+        entry = catalog.entry_for_trace(self.entries, mode, model, meta["card"])  # two cards may share a name
+        if entry is None:
+            self.state_label.setText(f"The trace needs the model {model!r}, which is not available here"[:300])
             return False
-        if not condition_fits(mode, loaded.condition):
-            self.state_label.setText(f"The trace's condition {loaded.condition!r} is not one {mode} mode draws a single run with")
+        view, vocab = self.views[mode], catalog.vocabulary(entry)
+        try:
+            check_replayable(loaded, len(vocab), *replay_limits(entry, view, len(loaded.prefix)))
+        except ValueError as e:
+            self.state_label.setText(f"{Path(path).name} cannot be replayed with {model}: {e}")
             return False
         self.runner.stop()  # checked: from here on the file replaces the run shown
         self.mode_box.setCurrentIndex(self.mode_box.findData(mode))
-        index = next(i for i in range(self.model_box.count()) if self.model_box.itemData(i).name == model)
-        self.model_box.setCurrentIndex(index)
-        entry, view = self.current_entry(), self.current_view()
-        self.vocab = catalog.vocabulary(entry)
+        self.model_box.setCurrentIndex(next(i for i in range(self.model_box.count()) if self.model_box.itemData(i) is entry))
+        self.vocab = vocab
         self.running_entry, self.running_view = entry, view
         n = len(loaded.trace)
         prefix, condition, self.n_steps = view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, n)
@@ -622,6 +628,7 @@ class MainWindow(QMainWindow):
             keep_distributions=view.keeps_distributions,
             forced=forced,
             schedule=schedule,
+            card_path=entry.card_path,
         )
         self.runner.start(request, self.controls)
         self._label_before_status = None
@@ -914,6 +921,11 @@ class MainWindow(QMainWindow):
             self.state_label.setText(f"Done: {self._steps_made(len(self.trace))}")
         elif outcome == "stopped":
             self.state_label.setText(f"Stopped after {self._steps_made(len(self.trace))}")
+        elif outcome.startswith("nonfinite "):  # broken weights or an overflow: the run stopped at that step
+            _, position, kind = outcome.split(" ", 2)
+            step = int(position) - len(self.branch.prefix) + 1
+            self.state_label.setText(f"{self.running_entry.name} went wrong at step {step:,}: its output is not "
+                                     f"finite numbers ({kind}). The run stopped there; the steps before it are kept.")
         elif outcome.startswith("error: ModelError"):  # weights that passed the check but did not load
             reason = outcome.split(": ", 2)[-1]
             self.running_entry.error = reason

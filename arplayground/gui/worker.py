@@ -8,16 +8,19 @@ at most ~60 times a second, each immutable: StepRecords, or compiled chunks (aud
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import weakref
+from pathlib import Path
 from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from arplayground.core.generate import run_steps, uses_chunks
+from arplayground.core.generate import NonFiniteLogits, run_steps, uses_chunks
 from arplayground.core.sampling import SamplerSettings
 
 FRAME_SECONDS = 1 / 60  # batch at most this often: one repaint per display frame
@@ -142,6 +145,13 @@ class RunRequest:
     keep_distributions: bool = False  # send every step's full distributions (image: 784 x 256)
     forced: dict | None = None  # position -> value taken instead of drawn (a branch)
     schedule: tuple | None = None  # settings per step (replaying a trace), instead of the sliders'
+    card_path: Path | None = None  # the model's card: its kernels are compiled from it in another process
+
+
+def start_compiler(card_path: Path) -> subprocess.Popen:
+    """The child process that compiles a model's kernels into numba's cache (arplayground.warm_kernels)."""
+    return subprocess.Popen([sys.executable, "-m", "arplayground.warm_kernels", str(card_path)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class GenerationWorker(QObject):
@@ -159,6 +169,8 @@ class GenerationWorker(QObject):
         outcome = "done"
         try:
             outcome = self._loop()
+        except NonFiniteLogits as e:  # the window says which step and model went wrong
+            outcome = f"nonfinite {e.position} {e.kind}"
         except Exception as e:  # a model failure ends this run, not the app
             outcome = f"error: {type(e).__name__}: {e}"
         finally:
@@ -179,24 +191,47 @@ class GenerationWorker(QObject):
         if announced:
             self.status.emit(self.run_id, "")
         try:
-            self._warm_up(stepper)
+            if not self._warm_up(stepper):
+                return "stopped"
             return self._run(stepper)
         finally:
             lock.release()
 
-    def _warm_up(self, stepper) -> None:
+    def _warm_up(self, stepper) -> bool:
         """Before a model's first run, compile its kernels or load them from numba's cache (under
         the run lock), saying so when that takes long: the first run after installing. Done here,
-        no chunk's time includes it, so the real-time readout is generation's alone."""
+        no chunk's time includes it, so the real-time readout is generation's alone. A compile
+        runs in another process (compile_elsewhere), so that a stop answers at once: False then."""
         if not hasattr(stepper, "warm_up") or stepper in _WARMED:
-            return
+            return True
         compiling = stepper.needs_compiling()
         if compiling:
-            self.status.emit(self.run_id, COMPILING)
-        stepper.warm_up()
+            from arplayground.nets.kernel_cache import CACHE_NOTE  # imported by needs_compiling() already
+
+            self.status.emit(self.run_id, COMPILING + (f" ({CACHE_NOTE})" if CACHE_NOTE else ""))
+            if self.request.card_path is not None and not self._compile_elsewhere(self.request.card_path):
+                return False
+        stepper.warm_up()  # after compile_elsewhere: loaded from the cache it wrote
         _WARMED.add(stepper)
         if compiling:
             self.status.emit(self.run_id, "")
+        return True
+
+    def _compile_elsewhere(self, card_path: Path) -> bool:
+        """Compile the model's kernels into numba's on-disk cache in a child process, polling for a
+        stop; False (the child killed) once stopped. A child that fails leaves the compile to
+        warm_up() in this process, which then cannot be interrupted but still works."""
+        child = start_compiler(card_path)
+        try:
+            while child.poll() is None:
+                if self.controls.stopped:
+                    return False
+                time.sleep(0.05)
+            return True
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
     def _run(self, stepper) -> str:
         r, controls = self.request, self.controls

@@ -64,7 +64,7 @@ def test_a_trace_with_a_grids_condition_is_refused_and_changes_nothing(qtbot, al
     generate_and_wait(qtbot, w)
     before = w.trace.values.copy()
     assert not w.open_trace(str(path))
-    assert "not one image mode draws a single run with" in w.state_label.text()
+    assert "condition [1, 2, 3, 4] is not a digit, a (digit, speaker) pair or none" in w.state_label.text()
     assert w.mode_box.currentData() == "text" and w.branch is not None
     np.testing.assert_array_equal(w.trace.values, before)
     w.close()

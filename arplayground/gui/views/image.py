@@ -9,7 +9,7 @@ Run alone for quick work on the canvas:
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, QRect, Qt, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QWidget,
 )
+
+from arplayground.core.files import replacing
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
 GAP_PIXELS = 2  # between the images of a grid in a saved PNG
@@ -567,9 +569,22 @@ class ImageModeView(QObject):
             self.save_png(path)
 
     def save_png(self, path: str) -> bool:
-        ok = self.canvas.grey_qimage().save(path, "PNG")
-        self.note.setText(f"Saved {path}" if ok else f"Could not save {path}")
-        return ok
+        """Encoded in memory, then written beside the target and renamed over it: a failed write
+        leaves the old file whole. (Qt's PNG writer reports success on a full disk, so Python writes.)"""
+        encoded = QByteArray()
+        buffer = QBuffer(encoded)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self.canvas.grey_qimage().save(buffer, "PNG"):
+            self.note.setText(f"Could not save {path}: the image could not be encoded")
+            return False
+        try:
+            with replacing(path) as temporary, open(temporary, "wb") as f:
+                f.write(encoded.data())
+        except OSError as e:
+            self.note.setText(f"Could not save {path}: {e.strerror or e}")
+            return False
+        self.note.setText(f"Saved {path}")
+        return True
 
 
 def main() -> int:

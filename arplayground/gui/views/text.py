@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from arplayground.catalog import vocabulary
+from arplayground.core.files import write_text_atomically
 from arplayground.core.trace import StepRecord
 from arplayground.gui.distribution_panel import PanelData, settings_text
 
@@ -243,8 +244,7 @@ class TextModeView(QObject):
     def save_text(self, path: str) -> bool:
         """The prompt and the generated text, as plain UTF-8."""
         try:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(self.pane.toPlainText())
+            write_text_atomically(path, self.pane.toPlainText())  # a failed write leaves the old file whole
         except OSError as e:
             self.note.setText(f"Could not save {path}: {e.strerror or e}")
             return False

@@ -1,0 +1,197 @@
+"""Hostile files and broken models against the real window: it refuses with a reason, keeps what it
+showed, never crashes, and closing never waits on a compile (issue: faults)."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file, save_file
+
+from arplayground.gui import worker
+from tests.core.test_faults import CORRUPTIONS, DiskFullAfter, corrupt
+from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length
+
+
+def text_run(qtbot, folder):
+    """The window in Text mode after a short run: what a bad file must leave as it was."""
+    w = open_window(qtbot, folder, "text")
+    set_run_length(w, "text", text_steps=30, audio_samples=0)
+    generate_and_wait(qtbot, w)
+    assert w.state_label.text() == "Done: 30 steps"
+    return w
+
+
+def audio_trace(qtbot, folder, tmp_path):
+    """A real trace exported from an audio run, as a document to corrupt."""
+    w = open_window(qtbot, folder, "audio")
+    set_run_length(w, "audio", text_steps=0, audio_samples=300)
+    generate_and_wait(qtbot, w)
+    path = tmp_path / "audio.trace.json"
+    assert w.export_trace(str(path))
+    w.close()
+    return path, json.loads(path.read_text())
+
+
+def unchanged(w, text_before):
+    assert w.mode_box.currentData() == "text" and w.views["text"].pane.toPlainText() == text_before
+    assert len(w.trace) == 30 and not w.is_running()
+
+
+@pytest.mark.parametrize("forced", [10**9, 256, -3])
+def test_an_audio_trace_forcing_a_wild_level_is_refused_and_the_window_is_as_it_was(qtbot, all_models, tmp_path, forced):
+    path, doc = audio_trace(qtbot, all_models, tmp_path)
+    doc["forced"] = {"100": forced}  # the old app indexed the compiled embedding with it: a segfault
+    path.write_text(json.dumps(doc))
+    w = text_run(qtbot, all_models)
+    before = w.views["text"].pane.toPlainText()
+    assert not w.open_trace(str(path))
+    label = w.state_label.text()
+    assert label.startswith("audio.trace.json")
+    assert ("cannot be replayed with tiny-wavenet" in label and "outside the model's 256 values" in label) or (
+        forced < 0 and f"a forced value must be a whole number from 0 to 2,147,483,647, not {forced}" in label)
+    unchanged(w, before)
+    w.close()
+
+
+@pytest.mark.parametrize("name", ["prefix of strings", "steps huge", "column shape changed", "settings with nan",
+                                  "condition a dict", "forced key not a number", "branch a list", "mode a number"])
+def test_a_malformed_trace_is_refused_with_a_reason_before_anything_changes(qtbot, all_models, tmp_path, name):
+    path, doc = audio_trace(qtbot, all_models, tmp_path)
+    path.write_text(json.dumps(corrupt(doc, CORRUPTIONS[name])))
+    w = text_run(qtbot, all_models)
+    before = w.views["text"].pane.toPlainText()
+    assert not w.open_trace(str(path))
+    assert "audio.trace.json" in w.state_label.text()
+    unchanged(w, before)
+    w.close()
+
+
+def test_a_trace_with_a_speaker_the_model_lacks_is_refused(qtbot, all_models, tmp_path):
+    path, doc = audio_trace(qtbot, all_models, tmp_path)
+    doc["condition"] = [2, 40]
+    path.write_text(json.dumps(doc))
+    w = text_run(qtbot, all_models)
+    assert not w.open_trace(str(path))
+    assert "label this model does not have" in w.state_label.text()
+    w.close()
+
+
+def test_the_good_trace_still_replays_identically(qtbot, all_models, tmp_path):
+    path, _ = audio_trace(qtbot, all_models, tmp_path)
+    w = text_run(qtbot, all_models)
+    assert w.open_trace(str(path))
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=20_000)
+    assert w.mode_box.currentData() == "audio" and "identical to the trace" in w.state_label.text()
+    w.close()
+
+
+def poison(card_path, tensor_name):
+    """Write NaN into one tensor of the model's weights (shapes stay right: the catalog accepts it)."""
+    weights = card_path.with_suffix(".safetensors")
+    tensors = load_file(str(weights))
+    tensors[tensor_name][..., 0] = float("nan")
+    save_file(tensors, str(weights))
+
+
+def test_a_model_that_outputs_nan_stops_and_says_at_which_step(qtbot, tiny_models):
+    card = tiny_models / "tiny-gpt.json"
+    poison(card, "transformer.ln_f.weight" if "transformer.ln_f.weight" in load_file(str(card.with_suffix(".safetensors")))
+           else next(k for k in load_file(str(card.with_suffix(".safetensors"))) if k.endswith("ln_f.weight")))
+    w = open_window(qtbot, tiny_models, "text")
+    set_run_length(w, "text", text_steps=30, audio_samples=0)
+    generate_and_wait(qtbot, w)
+    label = w.state_label.text()
+    assert "tiny-gpt went wrong at step 1:" in label and "not finite numbers (NaN)" in label
+    assert not label.startswith("Done") and len(w.trace) == 0
+    w.close()
+
+
+def test_an_audio_model_that_outputs_nan_stops_in_the_compiled_path(qtbot, tiny_audio_models):
+    card = tiny_audio_models / "tiny-wavenet.json"
+    name = next(k for k in load_file(str(card.with_suffix(".safetensors"))) if "head" in k and k.endswith("bias"))
+    poison(card, name)
+    w = open_window(qtbot, tiny_audio_models, "audio")
+    set_run_length(w, "audio", text_steps=0, audio_samples=2000)
+    generate_and_wait(qtbot, w)
+    assert "tiny-wavenet went wrong at step 1:" in w.state_label.text()
+    assert not np.isnan(w.trace.column("prob")).any()
+    w.close()
+
+
+def test_saves_and_exports_that_run_out_of_disk_keep_the_old_file(qtbot, all_models, tmp_path):
+    w = open_window(qtbot, all_models, "text")
+    set_run_length(w, "text", text_steps=400, audio_samples=0)
+    generate_and_wait(qtbot, w)
+    old_trace, old_text = tmp_path / "run.trace.json", tmp_path / "run.txt"
+    old_trace.write_bytes(b"x" * 5000)
+    old_text.write_text("y" * 200)
+    with DiskFullAfter(4096):
+        assert not w.export_trace(str(old_trace))
+        exported = w.state_label.text()
+    with DiskFullAfter(100):
+        assert not w.views["text"].save_text(str(old_text))
+    assert exported.startswith("Could not write") and "Could not save" in w.views["text"].note.text()
+    assert old_trace.read_bytes() == b"x" * 5000 and old_text.read_text() == "y" * 200
+    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
+    generate_and_wait(qtbot, w)
+    png = tmp_path / "digit.png"
+    png.write_bytes(b"z" * 3000)
+    with DiskFullAfter(64):
+        assert not w.views["image"].save_png(str(png))
+    assert png.read_bytes() == b"z" * 3000 and "Could not save" in w.views["image"].note.text()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    assert w.views["image"].save_png(str(png)) and png.read_bytes()[:4] == b"\x89PNG"  # and with room, it saves
+    w.close()
+
+
+class NeverReadyStepper:
+    """The real stepper, whose kernels always need compiling; an in-process compile would block for good."""
+
+    def __init__(self, stepper):
+        self.stepper, self.warm_ups = stepper, 0
+
+    def needs_compiling(self):
+        return True
+
+    def warm_up(self):
+        self.warm_ups += 1
+        raise AssertionError("the compile ran in the window's process")
+
+    def __getattr__(self, name):
+        return getattr(self.stepper, name)
+
+
+def test_closing_the_window_during_the_first_compile_kills_the_compiler_and_waits_for_nothing(
+        qtbot, tiny_image_models, monkeypatch):
+    from arplayground import catalog
+
+    children = []
+
+    def slow_compiler(card_path):  # a compile that would take a minute
+        child = subprocess.Popen(["sleep", "60"])
+        children.append((card_path, child))
+        return child
+
+    monkeypatch.setattr(worker, "start_compiler", slow_compiler)
+    w = open_window(qtbot, tiny_image_models, "image")
+    stepper = NeverReadyStepper(catalog.load_stepper(w.current_entry()))
+    monkeypatch.setattr(w.steppers, "get", lambda entry: stepper)
+    click(qtbot, w.generate_button)
+    qtbot.waitUntil(lambda: "Compiling" in w.state_label.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: len(children) == 1, timeout=10_000)
+    card_path, child = children[0]
+    assert card_path == w.current_entry().card_path
+    w.close()  # returns once the worker has ended: it kills the compiler rather than wait for it
+    assert not w.is_running() and child.poll() is not None  # killed, not left behind
+    assert stepper.warm_ups == 0
+
+
+def test_the_compiler_process_warms_a_model_from_its_card_and_refuses_a_broken_one(tiny_audio_models, tmp_path):
+    from arplayground.nets import wavenet_kernels
+    from arplayground.nets.kernel_cache import compiled_on_disk
+
+    assert worker.start_compiler(tiny_audio_models / "tiny-wavenet.json").wait(timeout=300) == 0
+    assert compiled_on_disk(wavenet_kernels.network_step, wavenet_kernels.run_chunk)  # what the next run loads
+    (tmp_path / "broken.json").write_text("[]")
+    assert worker.start_compiler(tmp_path / "broken.json").wait(timeout=300) == 1
