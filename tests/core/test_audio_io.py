@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,6 +226,102 @@ def test_resample_lengths_and_passband(rate_in):
     y = resample(x, rate_in, RATE)
     assert len(y) == round(len(x) * RATE / rate_in)
     assert rms(y[800:-800]) == pytest.approx(0.5 / np.sqrt(2), rel=0.005)
+
+
+# --- long files: read in blocks, with progress and cancel -----------------------------------------
+
+
+def resample_whole(x: np.ndarray, rate_in: int) -> np.ndarray:
+    """The conversion done on the whole signal at once, as read_wav did before it read in blocks."""
+    return np.clip(resample(x, rate_in, RATE), -1, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("rate, channels", [(44100, 2), (48000, 1), (44099, 1), (RATE, 2)])
+def test_reading_in_blocks_gives_the_conversion_of_the_whole_signal(monkeypatch, rate, channels):
+    import arplayground.audio.wav as wav_module
+
+    rng = np.random.default_rng(rate)
+    x = rng.uniform(-0.9, 0.9, (rate // 2, channels))  # half a second of noise: every sample matters
+    content = riff(1, channels, rate, 16, encode_samples(x.reshape(-1), 1, 16))
+    ints = np.frombuffer(content[-x.size * 2 :], "<i2").reshape(-1, channels)
+    expected = resample_whole((ints / 32768.0).mean(axis=1), rate) if rate != RATE else \
+        (ints / 32768.0).mean(axis=1).astype(np.float32)
+    for block_bytes in (1 << 20, 4096, 6 * channels, 2):  # one block, many, a few frames, one frame each
+        monkeypatch.setattr(wav_module, "_BLOCK_BYTES", block_bytes)
+        samples, _ = parse_wav(content, "n.wav")
+        np.testing.assert_allclose(samples, expected, rtol=0, atol=1e-7)
+
+
+def test_progress_is_reported_per_block_and_cancel_stops_the_reading(monkeypatch):
+    import threading
+
+    import arplayground.audio.wav as wav_module
+    from arplayground.audio.wav import WavCancelled
+
+    monkeypatch.setattr(wav_module, "_BLOCK_BYTES", 8000)  # 1 s of 44.1 kHz stereo is 44 blocks
+    content = riff(1, 2, 44100, 16, encode_samples(tone(300, 44100, 2.0).repeat(2), 1, 16))
+    seen = []
+    parse_wav(content, "p.wav", progress=seen.append)
+    assert len(seen) == -(-2 * 44100 * 4 // 8000) and seen == sorted(seen) and seen[-1] == 1.0
+    cancel = threading.Event()
+
+    def cancel_at_a_quarter(fraction):
+        if fraction >= 0.25:
+            cancel.set()
+
+    with pytest.raises(WavCancelled):
+        parse_wav(content, "p.wav", progress=cancel_at_a_quarter, cancel=cancel)
+    cancel.set()
+    with pytest.raises(WavCancelled):  # set before it starts: not a block is read
+        parse_wav(content, "p.wav", cancel=cancel)
+
+
+def test_reading_a_long_file_keeps_a_small_working_set(tmp_path):
+    """A minute of 44.1 kHz stereo: 10.6 MB on disk, 1.9 MB as the 8 kHz result. Read whole in
+    float64, the conversion peaked at 118 MB; block by block, at the result plus a block's work."""
+    import tracemalloc
+
+    path = tmp_path / "minute.wav"
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(2)
+        f.setsampwidth(2)
+        f.setframerate(44100)
+        f.writeframes(np.random.default_rng(0).normal(0, 3000, (44100 * 60, 2)).astype("<i2").tobytes())
+    tracemalloc.start()
+    try:
+        samples, notes = read_wav(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(samples) == 8000 * 60 and samples.dtype == np.float32
+    assert peak < samples.nbytes + 24e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_sizes_are_checked_against_the_file_and_a_maximum_before_anything_is_allocated(tmp_path, monkeypatch):
+    import arplayground.audio.wav as wav_module
+
+    x = tone(440, RATE, 2.0)
+    body = encode_samples(x, 1, 16)
+    # A data chunk that claims 4 GB on a 32 kB file: only what is there is read (and said so).
+    lying = bytearray(riff(1, 1, RATE, 16, body))
+    lying[40:44] = struct.pack("<I", 0xFFFFFFF0)
+    samples, notes = parse_wav(bytes(lying), "lie.wav")
+    assert len(samples) == len(x) and notes == ["the file is cut short; read the audio that is there"]
+    # Longer than the maximum: refused with the reason, before the result is allocated.
+    monkeypatch.setattr(wav_module, "MAX_SECONDS", 1)
+    allocations = []
+    real_empty = np.empty
+    monkeypatch.setattr(np, "empty", lambda *a, **k: (allocations.append(a), real_empty(*a, **k))[1])
+    (tmp_path / "long.wav").write_bytes(riff(1, 1, RATE, 16, body))
+    with pytest.raises(WavError, match=r"long.wav is 2.0 s long; at most 1.0 s can be opened \(cut it shorter"):
+        read_wav(tmp_path / "long.wav")
+    assert allocations == []
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_file_is_refused_not_read_forever():
+    with pytest.raises(WavError, match="zero is not a regular file"):
+        read_wav("/dev/zero")
 
 
 # --- refusals ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 opened, continued, stepped and inspected; without a sound device everything but Play still works."""
 
 import json
+import sys
 import wave
 
 import numpy as np
@@ -10,9 +11,16 @@ from PySide6.QtCore import Qt
 
 from arplayground import catalog
 from arplayground.audio.mulaw import decode, encode
+from arplayground.audio import playback
 from arplayground.audio.wav import read_wav
 from arplayground.core.generate import generate_chunks
+from arplayground.gui.views.audio import CHECKING_SOUND
 from tests.gui.helpers import generate_and_wait, open_window, write_tone
+
+
+def wait_for_sound_check(qtbot, view) -> None:
+    """Audio mode checks the sound system in a child process, off the GUI thread, when first chosen."""
+    qtbot.waitUntil(lambda: view.playback_reason != CHECKING_SOUND, timeout=30_000)
 
 
 @pytest.fixture
@@ -27,10 +35,9 @@ def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(
     view = window.views["audio"]
     assert window.displays.currentWidget() is view.display
     assert [view.speaker_box.itemText(i) for i in range(view.speaker_box.count())] == ["any speaker", "ann", "bob", "cy"]
+    wait_for_sound_check(qtbot, view)
     assert view.playback_reason is None, view.playback_reason  # the null device is a real output
-    # Choosing Audio mode opened the one sound stream off the GUI thread, before any Generate.
-    qtbot.waitUntil(lambda: view.player is not None and view.player._stream is not None, timeout=10_000)
-    stream = view.player._stream
+    assert view.player is None  # no PortAudio in this process before a clip plays
     view.digit_box.setCurrentIndex(view.digit_box.findData(4))
     view.speaker_box.setCurrentIndex(view.speaker_box.findText("bob"))
     view.length_spin.setValue(0.3)
@@ -52,7 +59,8 @@ def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(
     # Everything generated was played, in order, through the real PortAudio stream.
     qtbot.waitUntil(lambda: not view.player.active, timeout=10_000)
     assert view.player.played == 2400
-    assert view.play_button.isEnabled() and view.player._stream is stream  # Generate found it open
+    stream = view.player._stream  # opened on the player's sound thread for that first clip
+    assert view.play_button.isEnabled() and stream is not None
     view.play()  # replay the finished clip, on the stream that stayed open
     qtbot.waitUntil(lambda: not view.player.active, timeout=10_000)
     assert view.player.played == 2400 and view.player._stream is stream
@@ -145,11 +153,11 @@ def test_single_steps_and_a_setting_changed_while_paused_applies_to_the_next_sam
 
 
 def test_without_a_sound_device_play_is_disabled_with_the_reason_and_the_rest_works(qtbot, tiny_audio_models, monkeypatch, tmp_path):
-    from arplayground.audio.playback import Player
-
-    monkeypatch.setattr(Player, "probe", staticmethod(lambda *a, **k: "no audio output device found"))
+    answer = "print('SOUND-CHECK \"no audio output device found\"')"  # what the check's child says then
+    monkeypatch.setattr(playback, "_shared_check", playback.SoundCheck([sys.executable, "-c", answer]))
     w = open_window(qtbot, tiny_audio_models, "audio")
     view = w.views["audio"]
+    wait_for_sound_check(qtbot, view)
     view.length_spin.setValue(0.05)
     generate_and_wait(qtbot, w)
     assert len(w.trace) == 400 and view.player is None
@@ -161,15 +169,16 @@ def test_without_a_sound_device_play_is_disabled_with_the_reason_and_the_rest_wo
 def test_closing_the_window_mid_generation_and_playback_leaves_no_audio_thread(qtbot, tiny_audio_models):
     w = open_window(qtbot, tiny_audio_models, "audio")
     view = w.views["audio"]
+    wait_for_sound_check(qtbot, view)
     view.length_spin.setValue(3.0)
     w.speed_slider.setValue(w.speed_slider.minimum() + 7)  # slow enough to be mid-run when closed
     qtbot.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(w.trace) > 0 and view.player is not None and view.player.active, timeout=10_000)
     player = view.player
-    feeder = player._feeder  # this player's own thread (other tests' fakes may leave theirs)
+    sound_thread = player._sound_thread  # this player's own thread (other tests' fakes may leave theirs)
     w.close()
     assert not w.is_running() and not player.active
-    qtbot.waitUntil(lambda: not feeder.is_alive(), timeout=5_000)
+    qtbot.waitUntil(lambda: not sound_thread.is_alive(), timeout=5_000)  # it closed the stream by itself
     assert player._stream is None  # the one stream is closed with the window
 
 

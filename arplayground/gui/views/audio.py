@@ -8,6 +8,9 @@ Run alone for quick work on the waveform:
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
@@ -19,15 +22,17 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from arplayground.audio.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
-from arplayground.audio.playback import PlaybackError, Player
-from arplayground.audio.wav import WavError, read_wav, write_wav
+from arplayground.audio.playback import PlaybackError, Player, shared_sound_check
+from arplayground.audio.wav import WavCancelled, WavError, read_wav, write_wav
 from arplayground.catalog import typical_seconds
+from arplayground.core.files import replacing
 from arplayground.gui.views.text import panel_data
 
 WAVE_COLOUR = (40, 90, 160)
@@ -39,6 +44,53 @@ SPEED_FROM_STEPS = 64  # a run shows its speed from this many samples on (Step, 
 # a flat line on a +-1 axis, so the axis fits the loudest sample shown, in steps so that it does
 # not twitch as a clip grows, and only grows during a run.
 AMPLITUDE_SCALES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+# decode() of every level, looked up: decoding an opened 10-minute recording sample by sample took
+# 0.15 s of the GUI thread, the table a tenth of that, with the same float32 values.
+LEVEL_AMPLITUDES = decode(np.arange(256))
+# Until the sound check (a child process, so that a broken sound system cannot crash the app) has
+# answered, Play waits with this as its reason; Audio mode starts the check when it is first chosen.
+CHECKING_SOUND = "checking the sound output…"
+SOUND_CHECK_POLL_MS = 50
+WAITING_FOR_DEVICE = "Waiting for the sound device to open…"
+CLOSE_WAIT_SECONDS = 0.5  # closing the window waits at most this for an Open WAV to notice Cancel
+
+
+class WavConversion(QObject):
+    """Open WAV's reading and conversion, on a Python thread (a long recording takes seconds); its
+    progress and outcome come back to the view by queued signal, so the window keeps answering."""
+
+    progressed = Signal(int)  # percent converted
+    converted = Signal(object)  # (mu-law levels, notes)
+    failed = Signal(str)  # what went wrong, for the user; "" when cancelled
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+        self.cancel = threading.Event()
+        self._percent = -1
+        self.thread = threading.Thread(target=self._run, name="wav-open", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _progress(self, fraction: float) -> None:
+        percent = int(100 * fraction)
+        if percent != self._percent:  # at most 101 signals, however many blocks
+            self._percent = percent
+            self.progressed.emit(percent)
+
+    def _run(self) -> None:
+        try:
+            samples, notes = read_wav(self.path, progress=self._progress, cancel=self.cancel)
+            levels = encode(samples)
+        except WavCancelled:
+            self.failed.emit("")
+        except WavError as e:
+            self.failed.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - MemoryError, a bug: a message, never a dead thread
+            self.failed.emit(f"{os.path.basename(self.path)}: {type(e).__name__}: {e}")
+        else:
+            self.converted.emit((levels, notes))
 
 
 class AudioModeView(QObject):
@@ -63,8 +115,16 @@ class AudioModeView(QObject):
         # (the newest step, and every step taken while paused)
         self.full: dict[int, tuple] = {}
         self.amplitude_scale = AMPLITUDE_SCALES[-1]  # the axis shows -scale .. +scale
-        self.player: Player | None = None
-        self.playback_reason = Player.probe()  # None when sound can play
+        self.player: Player | None = None  # made at the first clip that plays: no PortAudio before
+        # None when sound can play. The check runs once Audio mode is used (set_entry, Play): Text
+        # and Image never load PortAudio, whose start can crash the process where sound is broken.
+        self.playback_reason: str | None = CHECKING_SOUND
+        self.sound_check = None  # the process's SoundCheck, once this view has asked for it
+        self.sound_check_timer = QTimer(self)
+        self.sound_check_timer.setInterval(SOUND_CHECK_POLL_MS)
+        self.sound_check_timer.timeout.connect(self._poll_sound_check)
+        self.conversion: WavConversion | None = None  # an Open WAV still converting
+        self.running = False
         self._playing_from = 0  # clip sample where the current playback started
         self._build_controls()
         self._build_display()
@@ -122,6 +182,18 @@ class AudioModeView(QObject):
         for b in (self.play_button, self.stop_audio_button, self.open_button, self.save_button):
             buttons.addWidget(b)
         form.addRow(buttons)
+        opening = QHBoxLayout()
+        self.open_progress = QProgressBar()
+        self.open_progress.setRange(0, 100)
+        self.open_progress.setFormat("converting %p%")
+        self.cancel_open_button = QPushButton("Cancel")
+        self.cancel_open_button.setToolTip("Stop opening the recording; nothing changes")
+        opening.addWidget(self.open_progress, 1)
+        opening.addWidget(self.cancel_open_button)
+        self.open_progress.hide()
+        self.cancel_open_button.hide()
+        form.addRow(opening)
+        self.cancel_open_button.clicked.connect(self.cancel_opening)
         self.play_button.clicked.connect(self.play)
         self.stop_audio_button.clicked.connect(self.stop_sound)
         self.open_button.clicked.connect(self.open_dialog)
@@ -174,11 +246,25 @@ class AudioModeView(QObject):
         self.speaker_box.setCurrentIndex(max(0, self.speaker_box.findData(current)))
         self.card = entry.card
         self._apply_typical_length()
-        if self.player is None and self.playback_reason is None:
-            # Audio mode is in use: open the sound stream now, off the GUI thread, so that the
-            # first Generate does not freeze the window while PortAudio opens it (0.3 s under JACK).
-            self.player = Player()
-            self.player.open_in_background()
+        self.check_sound()  # Audio mode is in use: find out now whether it can play
+
+    def check_sound(self) -> None:
+        """Start the sound check (once per process; a child process, off the GUI thread); Play
+        waits for its answer. Later views find it answered."""
+        if self.sound_check is None:
+            self.sound_check = shared_sound_check()
+            self._poll_sound_check()
+            if not self.sound_check.done:
+                self.sound_check_timer.start()
+
+    @Slot()
+    def _poll_sound_check(self) -> None:
+        if not self.sound_check.done:
+            return
+        self.sound_check_timer.stop()
+        if self.playback_reason == CHECKING_SOUND:
+            self.playback_reason = self.sound_check.reason
+        self._update_play_buttons()
 
     @Slot(bool)
     def _on_typical_toggled(self, ticked: bool) -> None:
@@ -352,8 +438,13 @@ class AudioModeView(QObject):
             panel.show_what_if(what_if, rec.u, rec.value, vocab.label)
 
     def set_running(self, running: bool) -> None:
+        self.running = running
+        if running and self.conversion is not None:  # a recording arriving now would overwrite the run
+            self.cancel_opening(why="a run started")
         for w in (self.open_button, self.keep_spin, self.play_live):
             w.setEnabled(not running)
+        if self.conversion is not None:
+            self.open_button.setEnabled(False)  # one file at a time
         if not running:
             if self.first_pending:  # stopped before its first sample: the "Reading…" line is over
                 self.first_pending = False
@@ -369,17 +460,29 @@ class AudioModeView(QObject):
         self.cursor_line.hide()
         self.first_pending = False
         self.readout.setText(READY)
+        if self.conversion is not None:  # another mode, another file: the window moved on
+            self.cancel_opening(why="the window moved on")
 
     def shutdown(self) -> None:
-        """The window is closing: no sound and no audio thread may outlive it."""
+        """The window is closing: no sound may outlive it, and nothing here waits on the device.
+        The player's sound thread closes the stream by itself (or, stuck in a device call, is left
+        behind as a daemon); an Open WAV in progress is cancelled, which it notices within a block."""
         self.playhead_timer.stop()
+        self.sound_check_timer.stop()
         if self.player is not None:
-            self.player.close()
+            self.player.close(join_timeout=0.0)
             self.player = None
+        conversion = self.conversion
+        if conversion is not None:
+            self.conversion = None
+            conversion.cancel.set()
+            conversion.thread.join(CLOSE_WAIT_SECONDS)
 
     # -- playback ------------------------------------------------------------------------------
 
     def _start_player(self, from_sample: int) -> bool:
+        """Returns at once: the player opens the device on its own thread (a clip it cannot play
+        ends by itself, and _move_playhead shows why)."""
         if self.player is None:
             self.player = Player()
         try:
@@ -388,6 +491,7 @@ class AudioModeView(QObject):
             self.playback_reason = str(e)
             self._update_play_buttons()
             return False
+        self.audio_status.clear()
         self._playing_from = from_sample
         self.playhead.setPos(from_sample / SAMPLE_RATE)
         self.playhead.show()
@@ -397,6 +501,7 @@ class AudioModeView(QObject):
     @Slot()
     def play(self) -> None:
         """Replay the clip from the start."""
+        self.check_sound()
         if self.playback_reason is not None or not self.generated_until:
             return
         if self._start_player(from_sample=0):
@@ -416,19 +521,36 @@ class AudioModeView(QObject):
         if player is None:
             return
         self.playhead.setPos((self._playing_from + player.played) / SAMPLE_RATE)
+        waiting = player.active and player.played == 0 and not player.device_open
+        if waiting:
+            self.audio_status.setText(WAITING_FOR_DEVICE)
+        elif self.audio_status.text() == WAITING_FOR_DEVICE:
+            self.audio_status.clear()
         if not player.active:
             self.playhead_timer.stop()
             self.playhead.hide()
-            self.audio_status.setText(f"Played {player.played / SAMPLE_RATE:.2f} s · underruns {player.underruns}")
+            if player.problem is not None and player.played == 0:  # the device could not play it
+                self.playback_reason = player.problem
+                self._update_play_buttons()
+            else:
+                self.audio_status.setText(f"Played {player.played / SAMPLE_RATE:.2f} s · underruns {player.underruns}")
 
-    def _update_play_buttons(self, running: bool = False) -> None:
+    def _update_play_buttons(self, running: bool | None = None) -> None:
+        running = self.running if running is None else running
         ok = self.playback_reason is None
         self.play_button.setEnabled(ok and not running and self.generated_until > 0)
         self.stop_audio_button.setEnabled(ok)
         self.play_live.setToolTip("" if ok else self.playback_reason)
-        if not ok:
+        if self.playback_reason == CHECKING_SOUND:
+            self.play_button.setToolTip("Checking the sound output…")
+            self.audio_status.setText("Checking the sound output…")
+        elif not ok:
             self.play_button.setToolTip(f"No sound: {self.playback_reason}")
             self.audio_status.setText(f"No sound: {self.playback_reason}. Generating, the waveform and Save WAV still work.")
+        else:
+            self.play_button.setToolTip("")
+            if self.audio_status.text() == "Checking the sound output…":
+                self.audio_status.clear()
 
     # -- the waveform ----------------------------------------------------------------------------
 
@@ -437,10 +559,10 @@ class AudioModeView(QObject):
         are decoded and looked at for the axis (each batch of a long clip used to decode it all)."""
         if grow_only and len(self._amplitude) == len(self.levels):
             new = slice(min(self._decoded_until, self.generated_until), self.generated_until)
-            self._amplitude[new] = decode(self.levels[new])
+            self._amplitude[new] = LEVEL_AMPLITUDES[self.levels[new]]
         else:
             self._times = np.arange(len(self.levels)) / SAMPLE_RATE
-            self._amplitude = decode(self.levels)
+            self._amplitude = LEVEL_AMPLITUDES[self.levels]
             new = slice(0, self.generated_until)
         self._decoded_until = self.generated_until
         t, amplitude = self._times, self._amplitude
@@ -479,18 +601,85 @@ class AudioModeView(QObject):
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.controls, "Open recording", "", "WAV files (*.wav);;All files (*)")
         if path:
-            self.open_wav(path)
+            self.start_opening(path)
+
+    def start_opening(self, path: str) -> WavConversion:
+        """Open a recording in the background (what Open WAV does): the window keeps answering,
+        shows the progress and offers Cancel; nothing changes until the conversion has succeeded."""
+        if self.conversion is not None:
+            self.cancel_opening(why="another file was chosen")
+        conversion = self.conversion = WavConversion(path)
+        conversion.progressed.connect(self._on_open_progress)
+        conversion.converted.connect(self._on_opened)
+        conversion.failed.connect(self._on_open_failed)
+        self.open_progress.setValue(0)
+        self.open_progress.show()
+        self.cancel_open_button.show()
+        self.open_button.setEnabled(False)
+        self.note.setText(f"Opening {os.path.basename(path)}…")
+        conversion.start()
+        return conversion
+
+    @Slot()
+    def cancel_opening(self, why: str = "") -> None:
+        """Abandon the Open WAV in progress; the window stays as it was."""
+        conversion, self.conversion = self.conversion, None
+        if conversion is None:
+            return
+        conversion.cancel.set()  # its thread stops at the next block; what it sends now is ignored
+        self._end_opening()
+        reason = f" ({why})" if why else ""
+        self.note.setText(f"Opening {os.path.basename(conversion.path)} cancelled{reason}. Nothing changed.")
+
+    def _end_opening(self) -> None:
+        self.open_progress.hide()
+        self.cancel_open_button.hide()
+        self.open_button.setEnabled(not self.running)
+
+    def _current_conversion(self) -> WavConversion | None:
+        """The conversion that sent the signal being handled, if it is still the one wanted."""
+        sender = self.sender()
+        return sender if sender is not None and sender is self.conversion else None
+
+    @Slot(int)
+    def _on_open_progress(self, percent: int) -> None:
+        if self._current_conversion() is not None:
+            self.open_progress.setValue(percent)
+
+    @Slot(object)
+    def _on_opened(self, result) -> None:
+        conversion = self._current_conversion()
+        if conversion is None:
+            return  # cancelled meanwhile: nothing changes
+        self.conversion = None
+        self._end_opening()
+        levels, notes = result
+        self._show_recording(conversion.path, levels, notes)
+
+    @Slot(str)
+    def _on_open_failed(self, message: str) -> None:
+        if self._current_conversion() is None:
+            return
+        self.conversion = None
+        self._end_opening()
+        if message:
+            self.note.setText(f"Could not open it: {message}. Nothing changed.")
 
     def open_wav(self, path: str) -> bool:
         """A recording becomes the clip (mono, 8 kHz, with notes on what was converted); Generate
-        with some seconds kept continues it. Unreadable: a message, nothing changes."""
+        with some seconds kept continues it. Unreadable: a message, nothing changes. This one
+        converts on the calling thread (scripts, tests); Open WAV uses start_opening."""
         try:
             samples, notes = read_wav(path)
         except WavError as e:
             self.note.setText(f"Could not open it: {e}. Nothing changed.")
             return False
+        self._show_recording(path, encode(samples), notes)
+        return True
+
+    def _show_recording(self, path: str, levels: np.ndarray, notes: list[str]) -> None:
         self.stop_sound()
-        self.levels = encode(samples)
+        self.levels = levels
         self.prefix_len = self.generated_until = len(self.levels)
         self.full = {}
         self.cursor_line.hide()  # the run that was inspected is gone with its readout
@@ -503,7 +692,6 @@ class AudioModeView(QObject):
         seconds = len(self.levels) / SAMPLE_RATE
         self.note.setText(f"Opened {path} ({seconds:.2f} s" + "".join(f"; {n}" for n in notes) + "). Set the seconds to keep, then Generate to continue it.")
         self.content_replaced.emit()
-        return True
 
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.controls, "Save clip", "digit.wav", "WAV files (*.wav)")
@@ -511,11 +699,13 @@ class AudioModeView(QObject):
             self.save_wav(path)
 
     def save_wav(self, path: str) -> bool:
+        """Write the clip; a failure (a full disk) leaves a file it was replacing as it was."""
         if not self.generated_until:
             self.note.setText("Nothing to save yet: Generate a clip first.")
             return False
         try:
-            write_wav(path, decode(self.levels[: self.generated_until]))
+            with replacing(path) as temporary:
+                write_wav(temporary, decode(self.levels[: self.generated_until]))
         except OSError as e:
             self.note.setText(f"Could not save {path}: {e.strerror or e}")
             return False
