@@ -110,9 +110,11 @@ class ABSide(QWidget):
         self.runner.stop()
         self.trace, self.outcome = Trace(), ""
         prefix, condition, n_steps = self.view.prepare_replay(vocab, prefix, condition, n_steps)
+        self.prefix_len = len(prefix)  # steps are counted from where this side starts
         steppers, entry = self.steppers, self.entry
         request = RunRequest(load=lambda: steppers.get(entry), prefix=prefix, n_steps=n_steps, seed=seed,
-                             condition=condition, keep_distributions=self.view.keeps_distributions, forced=forced or {})
+                             condition=condition, keep_distributions=self.view.keeps_distributions, forced=forced or {},
+                             card_path=entry.card_path)
         self.runner.start(request, RunControls(self.settings()))  # as fast as it computes: it is for comparing
         self.nll_label.setText("Generating…")
 
@@ -131,7 +133,11 @@ class ABSide(QWidget):
     @Slot(str)
     def _on_finished(self, outcome: str) -> None:
         self.outcome = outcome
-        if outcome.startswith("error"):
+        if outcome.startswith("nonfinite "):  # broken weights or an overflow (core.generate.NonFiniteLogits)
+            _, position, kind = outcome.split(" ", 2)
+            self.nll_label.setText(f"Stopped at step {int(position) - self.prefix_len + 1:,} of this side: the model's "
+                                   f"output is not finite numbers ({kind})")
+        elif outcome.startswith("error"):
             self.nll_label.setText(f"Failed: {outcome}")
         else:
             self._show_nll()

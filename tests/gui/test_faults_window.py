@@ -195,3 +195,24 @@ def test_the_compiler_process_warms_a_model_from_its_card_and_refuses_a_broken_o
     assert compiled_on_disk(wavenet_kernels.network_step, wavenet_kernels.run_chunk)  # what the next run loads
     (tmp_path / "broken.json").write_text("[]")
     assert worker.start_compiler(tmp_path / "broken.json").wait(timeout=300) == 1
+
+
+def test_an_ab_side_whose_model_turns_nan_says_where_it_stopped(qtbot, tiny_models):
+    import torch
+
+    w = open_window(qtbot, tiny_models, "text")
+    set_run_length(w, "text", text_steps=30, audio_samples=0)
+    generate_and_wait(qtbot, w)
+    w.show_step(9)
+    click(qtbot, w.ab_button)
+    ab = w.ab_window
+    click(qtbot, ab.run_button)
+    qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=30_000)
+    assert "NLL" in ab.b.nll_label.text()
+    with torch.no_grad():  # side B's own model breaks: its next run meets NaN at once
+        ab.b.steppers.held(w.current_entry()).model.lm_head.weight[3] = float("nan")
+    click(qtbot, ab.run_button)
+    qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=30_000)
+    assert ab.b.nll_label.text() == "Stopped at step 1 of this side: the model's output is not finite numbers (NaN)"
+    assert "NLL" in ab.a.nll_label.text()
+    w.close()
