@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
-from arplayground.core.lab import Branch, check_replayable, export_trace, load_trace
+from arplayground.core.lab import check_replayable, export_trace, load_trace
 from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings, stages
-from arplayground.core.trace import Trace
+from arplayground.core.session import Session
 from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.distribution_panel import DistributionPanel
 from arplayground.gui.timeline import Timeline
@@ -65,10 +65,6 @@ def replay_limits(entry: catalog.ModelEntry, view, prefix_len: int) -> tuple[int
     return AUDIO_KEPT_MAX, view.length_spin.maximum(), ()
 
 
-def steps_text(n: int) -> str:
-    return "1 step" if n == 1 else f"{n:,} steps"
-
-
 def speed_label(speed: float) -> str:
     return "max" if speed == 0 else f"{speed:g} steps/s"
 
@@ -93,24 +89,26 @@ class MainWindow(QMainWindow):
         self.controls: RunControls | None = None
         self.running_entry: catalog.ModelEntry | None = None
         self.running_view = None
-        self.trace = Trace()
+        self.session = Session()  # the run shown: its branches, plan and replay (core, no Qt)
         self.vocab = None
-        self.n_steps = 0
-        self.n_records = 0
-        self.branch: Branch | None = None
-        self.branches: dict[str, Branch] = {}
-        self.replaying: Branch | None = None  # the trace file a running replay must reproduce
-        self.branch_views: dict[str, object] = {}
+        self.branch_views: dict[str, object] = {}  # what the view showed of each branch not shown now
         self.ab_window: ABWindow | None = None
         self.shown_index: int | None = None  # the step the panel shows
         self._timeline_due = 0.0  # monotonic time of the timeline's next redraw while streaming
-        self.resumable = False  # a rewound or stopped run that Step / Resume can continue
         self.chosen_models: dict[str, Path] = {}  # mode -> card of the model last chosen in it
         self._build()
         self._connect()
         self._fill_models()
         self.apply_initial(initial or {})
         self._update_buttons()
+
+    # The session's state, read where the window renders it.
+    trace = property(lambda self: self.session.trace)
+    branch = property(lambda self: self.session.branch)
+    branches = property(lambda self: self.session.branches)
+    n_steps = property(lambda self: self.session.planned)
+    n_records = property(lambda self: self.session.planned_records)
+    resumable = property(lambda self: self.session.resumable)
 
     # ------------------------------------------------------------------ layout
 
@@ -316,7 +314,7 @@ class MainWindow(QMainWindow):
     def _halt(self) -> None:
         """Stop the worker. A stopped run's end never reaches on_finished, so a replay's check goes too."""
         self.runner.stop()
-        self.replaying = None
+        self.session.replaying = None
 
     @Slot()
     def forget_run(self) -> None:
@@ -324,10 +322,9 @@ class MainWindow(QMainWindow):
         replaced by an opened file): nothing may continue, inspect, branch or export it any more."""
         was_running = self.is_running()
         self._halt()
-        self.trace = Trace()
+        self.session.clear()
         self.timeline.set_trace(self.trace)
-        self.branch, self.resumable, self.shown_index = None, False, None
-        self.branches, self.branch_views = {}, {}
+        self.shown_index, self.branch_views = None, {}
         self.branch_box.clear()
         self.stats_label.clear()
         self.panel.clear()
@@ -515,13 +512,11 @@ class MainWindow(QMainWindow):
         self.vocab = catalog.vocabulary(entry)
         self.running_entry = entry
         self.running_view = view
-        prefix, condition, self.n_steps = view.prepare(self.vocab)
-        self.n_records = self.n_steps * getattr(view, "lanes", 1)  # a grid draws one value per image per step
-        self.branch = Branch("main", prefix, condition, self.seed_spin.value())
-        self.branches = {"main": self.branch}
-        self.branch_views: dict[str, object] = {}  # what the view showed of each branch not shown now
+        prefix, condition, n_steps = view.prepare(self.vocab)
+        # a grid draws one value per image per step
+        self.session.start(prefix, condition, self.seed_spin.value(), n_steps, getattr(view, "lanes", 1))
+        self.branch_views = {}
         self._refresh_branch_box()
-        self.trace = self.branch.trace
         self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=getattr(view, "lanes", 1))
         self.shown_index = None
         self.stats_label.clear()
@@ -529,7 +524,7 @@ class MainWindow(QMainWindow):
         # first steps come within a frame, and a cleared panel painted as well would cost each run
         # of back-to-back images one more repaint.
         QTimer.singleShot(FIRST_STEP_LATE_MS, self, lambda branch=self.branch: self._clear_panel_if_no_step(branch))
-        self._start_run(prefix, self.n_steps, paused, forced=None)
+        self._start_run(prefix, n_steps, paused, forced=None)
 
     def export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export trace", f"{self.branch.name if self.branch else 'run'}.trace.json", "Traces (*.json)")
@@ -585,15 +580,11 @@ class MainWindow(QMainWindow):
         self.vocab = vocab
         self.running_entry, self.running_view = entry, view
         n = len(loaded.trace)
-        prefix, condition, self.n_steps = view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, n)
-        self.n_records = self.n_steps
+        prefix, condition, _ = view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, n)
         self.seed_spin.setValue(loaded.seed)
-        self.branch = Branch(loaded.name, loaded.prefix, loaded.condition, loaded.seed, forced=dict(loaded.forced),
-                             parent=loaded.parent, fork_step=loaded.fork_step)
-        self.branches, self.branch_views = {loaded.name: self.branch}, {}
-        self.replaying = loaded
+        self.session.start_replay(loaded)
+        self.branch_views = {}
         self._refresh_branch_box()
-        self.trace = self.branch.trace
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)
         self.shown_index = None
         schedule = loaded.trace.settings_per_step()
@@ -613,9 +604,7 @@ class MainWindow(QMainWindow):
     def _start_run(self, prefix, n_steps: int, paused: bool, forced, schedule=None) -> None:
         """Start the worker on this branch: a new run, or the continuation of a rewound one."""
         view, entry, branch = self.running_view, self.running_entry, self.branch
-        self.resumable = False
-        if schedule is None:
-            self.replaying = None  # any other run (a new one, a continuation) is not the file's replay
+        self.session.continued(is_replay=schedule is not None)
         self._show_paused(paused)
         self.controls = RunControls(self.settings(), self.speed(), paused=paused)
         steppers = self.steppers
@@ -663,12 +652,10 @@ class MainWindow(QMainWindow):
             self.controls.step_once()
 
     def has_single_run(self) -> bool:
-        """A run of one sequence exists: the lab steps, branches and compares those, not grids."""
-        return self.branch is not None and getattr(self.running_view, "lanes", 1) == 1
+        return self.session.has_single_run()
 
     def can_go_back(self) -> bool:
-        paused_or_idle = not self.is_running() or self.pause_button.isChecked()
-        return self.has_single_run() and len(self.trace) > 0 and paused_or_idle
+        return self.session.can_go_back(paused_or_idle=not self.is_running() or self.pause_button.isChecked())
 
     @Slot()
     def back(self) -> None:
@@ -679,12 +666,10 @@ class MainWindow(QMainWindow):
 
     def rewind_to(self, kept: int) -> None:
         self._halt()
-        kept = max(0, min(kept, len(self.trace)))
-        self.branch.rewind(kept)
+        kept = self.session.rewind(kept)
         self.running_view.rewind(kept)
         self.timeline.refresh()
         self._refresh_branch_box()  # the branch's length and NLL
-        self.resumable = kept < self.n_steps
         self._show_paused(True)
         self.panel_timer.stop()
         if kept:
@@ -707,14 +692,10 @@ class MainWindow(QMainWindow):
             return
         self._halt()
         self.branch_views[self.branch.name] = self.running_view.snapshot()
-        name = next(f"branch {i}" for i in range(1, len(self.branches) + 2) if f"branch {i}" not in self.branches)
-        self.branch = self.branch.fork(index, value, name)
-        self.branches[name] = self.branch
-        self.trace = self.branch.trace
+        name = self.session.fork(index, value).name
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)  # a branch runs to the same length
         self.running_view.rewind(index)
         self._refresh_branch_box()
-        self.resumable = True
         self.resume(paused=True)
         self.controls.step_once()  # the forced step itself; Step / Resume continue
         self.state_label.setText(f"{name}: {self.vocab.label(value)} forced at step {index + 1}")
@@ -726,11 +707,9 @@ class MainWindow(QMainWindow):
             return
         self._halt()
         self.branch_views[self.branch.name] = self.running_view.snapshot()
-        self.branch = self.branches[name]
-        self.trace = self.branch.trace
+        self.session.choose(name)
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)
         self.running_view.restore(self.branch_views.pop(name))
-        self.resumable = len(self.trace) < self.n_steps
         self._show_paused(self.resumable)  # an unfinished branch continues with one click on Resume
         self._refresh_branch_box()
         if len(self.trace):
@@ -743,16 +722,7 @@ class MainWindow(QMainWindow):
         """One line per branch: where it forked, what it forced, its length and NLL, for comparing."""
         self.branch_box.blockSignals(True)
         self.branch_box.clear()
-        for name, b in self.branches.items():
-            text = name
-            if b.parent is not None:
-                forced = b.forced.get(len(b.prefix) + b.fork_step)
-                label = self.vocab.label(forced) if forced is not None and self.vocab is not None else "?"
-                # an opened trace's parent stayed in the session that exported it
-                parent = b.parent if b.parent in self.branches else f"{b.parent}, not open here,"
-                text += f" (from {parent} at step {b.fork_step + 1}: {label})"
-            if len(b.trace):
-                text += f" · {self._steps_made(len(b.trace))} · NLL {b.trace.nll():.3f}"
+        for name, text in self.session.branch_lines(self.vocab.label if self.vocab is not None else None):
             self.branch_box.addItem(text, name)
         self.branch_box.setCurrentIndex(self.branch_box.findData(self.branch.name))
         self.branch_box.blockSignals(False)
@@ -766,19 +736,15 @@ class MainWindow(QMainWindow):
 
     def rename_branch(self, name: str) -> bool:
         """Give the shown branch a name of its own (unique; its children follow it)."""
-        name, old = name.strip(), self.branch.name
-        if not name or name == old:
+        old = self.branch.name
+        refused = self.session.rename(name)
+        if refused:
+            self.state_label.setText(refused)
+        if refused or self.branch.name == old:
             return False
-        if name in self.branches:
-            self.state_label.setText(f"There is already a branch called {name}")
-            return False
-        self.branches = {(name if k == old else k): b for k, b in self.branches.items()}
-        for b in self.branches.values():
-            if b.parent == old:
-                b.parent = name
+        name = self.branch.name
         if old in self.branch_views:
             self.branch_views[name] = self.branch_views.pop(old)
-        self.branch.name = name
         self._refresh_branch_box()
         self.state_label.setText(f"{old} is now called {name}")
         return True
@@ -811,15 +777,15 @@ class MainWindow(QMainWindow):
 
     def resume(self, paused: bool) -> None:
         """Continue the current branch from the end of its trace."""
-        remaining = self.n_steps - len(self.trace)
-        if not self.resumable or remaining <= 0:
-            return
-        self._start_run(self.branch.history(), remaining, paused, forced=self.branch.forced)
+        continuation = self.session.continuation()
+        if continuation is not None:
+            history, remaining, forced = continuation
+            self._start_run(history, remaining, paused, forced=forced)
 
     @Slot()
     def stop(self) -> None:
-        self._halt()
-        self.resumable = self.has_single_run() and len(self.trace) < self.n_steps
+        self.runner.stop()
+        self.session.stopped()
         self._show_paused(self.resumable)
         self._settle_panel()
         self.state_label.setText(f"Stopped after {self._steps_made(len(self.trace))}")
@@ -908,15 +874,9 @@ class MainWindow(QMainWindow):
         self._label_before_status = None  # the outcome replaces any status
         if self.branches:
             self._refresh_branch_box()  # lengths and NLLs, for comparing branches
-        replayed, self.replaying = self.replaying, None
-        if outcome == "done" and replayed is not None:
-            ours, theirs = self.trace.values, replayed.values
-            same = np.array_equal(ours, theirs)
-            n = min(len(ours), len(theirs))
-            mismatches = np.flatnonzero(ours[:n] != theirs[:n])
-            first = int(mismatches[0]) if len(mismatches) else n  # else one is a prefix of the other
-            differs = "" if same else f"; differs from the file at step {first + 1}"
-            self.state_label.setText(f"Replayed {len(self.trace)} steps: " + ("identical to the trace" if same else "NOT identical") + differs)
+        replay = self.session.finish(outcome)
+        if replay is not None:
+            self.state_label.setText(replay.text())
         elif outcome == "done":
             self.state_label.setText(f"Done: {self._steps_made(len(self.trace))}")
         elif outcome == "stopped":
@@ -971,13 +931,10 @@ class MainWindow(QMainWindow):
         return st  # a forced step: what u would have drawn, which the forced value replaced
 
     def _steps_made(self, n: int) -> str:
-        """n steps of the run shown, as a person counts them: a grid's trace interleaves its images."""
-        lanes = getattr(self.running_view, "lanes", 1)
-        return f"{steps_text(n // lanes)} in each of {lanes} images" if lanes > 1 else steps_text(n)
+        return self.session.steps_text(n)
 
     def _forced(self, index: int) -> bool:
-        """Was step `index` of the shown branch forced (clicked in the lab) rather than drawn?"""
-        return self.branch is not None and len(self.branch.prefix) + index in self.branch.forced
+        return self.session.forced_at(index)
 
     def closeEvent(self, event) -> None:
         self.runner.wait_for_all()  # no thread outlives the window

@@ -1,0 +1,196 @@
+"""The session: what the window shows and may do with it, as a plain object. No Qt.
+
+One run at a time is shown: its branches (the main one and those forked from it), the branch shown
+now, how many positions the run plans (and how many sequences it draws at once: a grid's lanes),
+whether it can be continued, and the trace file a running replay must reproduce. The window renders
+a session and sends it requests (start, rewind, fork, choose, rename, stop, finish); everything it
+decides is tested here with plain pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from arplayground.core.lab import Branch
+from arplayground.core.trace import Trace
+
+
+@dataclass(frozen=True)
+class ReplayCheck:
+    """How a finished replay compares with the file it replayed."""
+
+    steps: int  # steps replayed
+    identical: bool
+    first_difference: int | None  # step index (0-based) where they part, None when identical
+
+    def text(self) -> str:
+        if self.identical:
+            return f"Replayed {self.steps} steps: identical to the trace"
+        return f"Replayed {self.steps} steps: NOT identical; differs from the file at step {self.first_difference + 1}"
+
+
+@dataclass
+class Session:
+    branches: dict[str, Branch] = field(default_factory=dict)
+    branch: Branch | None = None  # the branch shown
+    planned: int = 0  # positions the run plans (per image, for a grid)
+    lanes: int = 1  # sequences drawn at once: a grid's images
+    resumable: bool = False  # a rewound or stopped run that Step / Resume can continue
+    replaying: Branch | None = None  # the trace file a running replay must reproduce
+    _empty: Trace = field(default_factory=Trace, repr=False)
+
+    # ------------------------------------------------------------------ what is shown
+
+    @property
+    def trace(self) -> Trace:
+        """The shown branch's steps (an empty trace before any run)."""
+        return self.branch.trace if self.branch is not None else self._empty
+
+    @property
+    def planned_records(self) -> int:
+        """Steps the trace will hold when the run is complete (a grid interleaves its images')."""
+        return self.planned * self.lanes
+
+    def has_single_run(self) -> bool:
+        """A run of one sequence exists: the lab steps, branches and compares those, not grids."""
+        return self.branch is not None and self.lanes == 1
+
+    def can_go_back(self, paused_or_idle: bool) -> bool:
+        return self.has_single_run() and len(self.trace) > 0 and paused_or_idle
+
+    def remaining(self) -> int:
+        return self.planned - len(self.trace)
+
+    def forced_at(self, index: int) -> bool:
+        """Was step `index` of the shown branch forced (clicked in the lab) rather than drawn?"""
+        return self.branch is not None and len(self.branch.prefix) + index in self.branch.forced
+
+    def steps_text(self, n: int | None = None) -> str:
+        """n steps of the run (the trace's length by default), as a person counts them: a grid's
+        trace interleaves its images."""
+        n = len(self.trace) if n is None else n
+        if self.lanes > 1:
+            return f"{steps_text(n // self.lanes)} in each of {self.lanes} images"
+        return steps_text(n)
+
+    # ------------------------------------------------------------------ requests
+
+    def start(self, prefix, condition, seed: int, planned: int, lanes: int = 1) -> Branch:
+        """A new run: one branch, "main", replacing whatever was shown."""
+        self.branch = Branch("main", tuple(prefix), condition, seed)
+        self.branches = {"main": self.branch}
+        self.planned, self.lanes = planned, lanes
+        self.resumable, self.replaying = False, None
+        return self.branch
+
+    def start_replay(self, loaded: Branch) -> Branch:
+        """A run that replays `loaded` (an opened trace): same name, prefix, condition, seed and
+        forced values, an empty trace that the replay fills, checked by finish() against the file."""
+        self.branch = Branch(loaded.name, loaded.prefix, loaded.condition, loaded.seed, forced=dict(loaded.forced),
+                             parent=loaded.parent, fork_step=loaded.fork_step)
+        self.branches = {loaded.name: self.branch}
+        self.planned, self.lanes = len(loaded.trace), 1
+        self.resumable, self.replaying = False, loaded
+        return self.branch
+
+    def clear(self) -> None:
+        """Nothing is shown any more (another mode, or the view's content was replaced)."""
+        self.branches, self.branch = {}, None
+        self.planned, self.lanes = 0, 1
+        self.resumable, self.replaying = False, None
+
+    def continuation(self) -> tuple[tuple, int, dict] | None:
+        """(history, steps left, forced values) to continue the shown branch from its end, or None
+        when it cannot be continued."""
+        if not self.resumable or self.remaining() <= 0:
+            return None
+        return self.branch.history(), self.remaining(), self.branch.forced
+
+    def continued(self, is_replay: bool = False) -> None:
+        """A run now continues (or replays) the branch: it is no longer waiting to be resumed, and
+        any run but the file's own replay is not checked against the file."""
+        self.resumable = False
+        if not is_replay:
+            self.replaying = None
+
+    def rewind(self, kept: int) -> int:
+        """Keep the shown branch's first `kept` steps; Step or Resume regenerates from there."""
+        kept = max(0, min(kept, len(self.trace)))
+        self.branch.rewind(kept)
+        self.resumable = kept < self.planned
+        self.replaying = None
+        return kept
+
+    def fork(self, index: int, value: int) -> Branch:
+        """A new branch sharing steps 0 .. index-1 with the shown one, `value` forced at `index`;
+        it is shown, ready to continue (the shown one is kept)."""
+        name = next(f"branch {i}" for i in range(1, len(self.branches) + 2) if f"branch {i}" not in self.branches)
+        self.branch = self.branch.fork(index, value, name)
+        self.branches[name] = self.branch
+        self.resumable, self.replaying = True, None
+        return self.branch
+
+    def choose(self, name: str) -> Branch | None:
+        """Show branch `name`; None when it is already shown or unknown. An unfinished one can resume."""
+        if self.branch is None or name == self.branch.name or name not in self.branches:
+            return None
+        self.branch = self.branches[name]
+        self.resumable = len(self.trace) < self.planned
+        self.replaying = None
+        return self.branch
+
+    def rename(self, name: str) -> str | None:
+        """Give the shown branch a name of its own (unique; its children follow it). Returns why
+        not, or None when renamed (or nothing to do)."""
+        name, old = name.strip(), self.branch.name
+        if not name or name == old:
+            return None
+        if name in self.branches:
+            return f"There is already a branch called {name}"
+        self.branches = {(name if k == old else k): b for k, b in self.branches.items()}
+        for b in self.branches.values():
+            if b.parent == old:
+                b.parent = name
+        self.branch.name = name
+        return None
+
+    def stopped(self) -> None:
+        """The run was stopped: a single run with steps left can be resumed; no replay is judged."""
+        self.resumable = self.has_single_run() and len(self.trace) < self.planned
+        self.replaying = None
+
+    def finish(self, outcome: str) -> ReplayCheck | None:
+        """The run ended with `outcome`; a completed replay is compared with its file."""
+        replayed, self.replaying = self.replaying, None
+        if outcome != "done" or replayed is None:
+            return None
+        ours, theirs = self.trace.values, replayed.values
+        n = min(len(ours), len(theirs))
+        mismatches = np.flatnonzero(ours[:n] != theirs[:n])
+        identical = np.array_equal(ours, theirs)
+        first = None if identical else (int(mismatches[0]) if len(mismatches) else n)  # else one is a prefix of the other
+        return ReplayCheck(len(ours), identical, first)
+
+    def branch_lines(self, label: Callable[[int], str] | None) -> list[tuple[str, str]]:
+        """(name, line) per branch for the branch list: where it forked, what it forced, its length
+        and NLL, for comparing."""
+        lines = []
+        for name, b in self.branches.items():
+            text = name
+            if b.parent is not None:
+                forced = b.forced.get(len(b.prefix) + b.fork_step)
+                shown = label(forced) if forced is not None and label is not None else "?"
+                # an opened trace's parent stayed in the session that exported it
+                parent = b.parent if b.parent in self.branches else f"{b.parent}, not open here,"
+                text += f" (from {parent} at step {b.fork_step + 1}: {shown})"
+            if len(b.trace):
+                text += f" · {self.steps_text(len(b.trace))} · NLL {b.trace.nll():.3f}"
+            lines.append((name, text))
+        return lines
+
+
+def steps_text(n: int) -> str:
+    return "1 step" if n == 1 else f"{n:,} steps"

@@ -1,0 +1,115 @@
+"""The session the window renders: runs, branches, rewind, rename, resume and replay checks, with
+a real tiny model and no Qt."""
+
+import numpy as np
+import pytest
+
+from arplayground import catalog
+from arplayground.core.lab import Branch
+from arplayground.core.sampling import SamplerSettings
+from arplayground.core.session import Session
+from tests.conftest import write_tiny_gpt
+
+
+@pytest.fixture(scope="module")
+def stepper(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("session")
+    write_tiny_gpt(folder)
+    return catalog.load_stepper(catalog.discover(folder)[0])
+
+
+def generate(session, stepper, is_replay=False):
+    """Run the shown branch on as the worker would: from its continuation, recording each step."""
+    history, remaining, forced = session.continuation() if session.resumable else (
+        session.branch.history(), session.remaining(), session.branch.forced)
+    session.continued(is_replay)
+    for step in Branch("run", history, session.branch.condition, session.branch.seed,
+                       forced=forced).continuation(stepper, remaining, SamplerSettings):
+        session.branch.record_into_trace(step)
+
+
+def test_an_empty_session_shows_nothing_and_allows_nothing():
+    s = Session()
+    assert len(s.trace) == 0 and s.branch is None and not s.has_single_run()
+    assert not s.can_go_back(paused_or_idle=True) and s.continuation() is None and s.finish("done") is None
+
+
+def test_a_run_rewound_and_resumed_meets_the_same_values(stepper):
+    s = Session()
+    s.start((5, 6, 7), None, seed=3, planned=20)
+    generate(s, stepper)
+    first = s.trace.values.copy()
+    assert len(first) == 20 and not s.resumable and s.steps_text() == "20 steps"
+    assert s.can_go_back(paused_or_idle=True) and not s.can_go_back(paused_or_idle=False)
+    assert s.rewind(12) == 12 and s.resumable and s.remaining() == 8
+    history, remaining, forced = s.continuation()
+    assert history == (5, 6, 7, *first[:12].tolist()) and remaining == 8 and forced == {}
+    generate(s, stepper)
+    np.testing.assert_array_equal(s.trace.values, first)
+
+
+def test_a_fork_forces_its_value_keeps_the_parent_and_choose_switches_back(stepper):
+    s = Session()
+    s.start((5, 6, 7), None, seed=3, planned=20)
+    generate(s, stepper)
+    main = s.branch
+    other = (int(main.values[8]) + 1) % 65
+    side = s.fork(8, other)
+    assert side.name == "branch 1" and s.branch is side and s.resumable and len(s.trace) == 8
+    assert s.forced_at(8) and not s.forced_at(7)
+    generate(s, stepper)
+    assert s.trace.values[8] == other and len(main.trace) == 20
+    assert s.fork(3, 0).name == "branch 2"
+    assert s.choose("main") is main and not s.resumable  # complete: nothing to resume
+    assert s.choose("main") is None and s.choose("nope") is None
+    assert s.choose("branch 2") is not None and s.resumable  # 3 of 20 steps: Resume continues it
+    lines = dict(s.branch_lines(lambda v: f"#{v}"))
+    assert lines["branch 1"].startswith(f"branch 1 (from main at step 9: #{other}) · 20 steps · NLL ")
+    assert lines["branch 2"] == "branch 2 (from branch 1 at step 4: #0) · 3 steps · NLL " + f"{s.branch.trace.nll():.3f}"
+
+
+def test_rename_is_unique_and_children_follow(stepper):
+    s = Session()
+    s.start((5,), None, seed=1, planned=10)
+    generate(s, stepper)
+    s.fork(4, 0)
+    s.choose("main")
+    assert s.rename("  ") is None and s.branch.name == "main"  # nothing to do
+    assert s.rename("branch 1") == "There is already a branch called branch 1"
+    assert s.rename(" trunk ") is None and s.branch.name == "trunk"
+    assert list(s.branches) == ["trunk", "branch 1"] and s.branches["branch 1"].parent == "trunk"
+
+
+def test_a_stopped_single_run_can_resume_a_grid_cannot():
+    s = Session()
+    s.start((), [1, 2, 3, 4], seed=0, planned=784, lanes=4)
+    assert s.planned_records == 3136 and not s.has_single_run()
+    s.stopped()
+    assert not s.resumable and s.steps_text(8) == "2 steps in each of 4 images"
+    s.start((1,), None, seed=0, planned=30)
+    s.stopped()
+    assert s.resumable
+
+
+def test_a_replay_is_judged_only_when_it_completes_and_only_against_its_file(stepper):
+    recorded = Session()
+    recorded.start((5, 6), None, seed=9, planned=15)
+    generate(recorded, stepper)
+    s = Session()
+    s.start_replay(recorded.branch)
+    assert s.planned == 15 and s.replaying is recorded.branch and len(s.trace) == 0
+    generate(s, stepper, is_replay=True)
+    check = s.finish("done")
+    assert check.identical and check.text() == "Replayed 15 steps: identical to the trace"
+    assert s.finish("done") is None  # judged once
+    s.start_replay(recorded.branch)
+    generate(s, stepper, is_replay=True)
+    s.trace.column("value")[6] += 1  # what another model would have drawn
+    check = s.finish("done")
+    assert not check.identical and check.first_difference == 6
+    assert check.text() == "Replayed 15 steps: NOT identical; differs from the file at step 7"
+    s.start_replay(recorded.branch)
+    assert s.finish("stopped") is None and s.replaying is None
+    s.start_replay(recorded.branch)
+    s.continued(is_replay=False)  # any other run is not the file's replay
+    assert s.replaying is None
