@@ -128,7 +128,7 @@ def main() -> None:
     import torch
 
     from arplayground import catalog
-    from arplayground.audio.mulaw import decode
+    from arplayground.core.mulaw import decode
     from arplayground.core.generate import generate_chunks
     from arplayground.core.sampling import SamplerSettings
     from arplayground.train.audio import TEST_INDICES, load_fsdd

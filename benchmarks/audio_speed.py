@@ -61,7 +61,8 @@ def main() -> None:
     from arplayground.audio.playback import Player
     from arplayground.core.sampling import SamplerSettings
     from arplayground.gui.app import configure_runtime
-    from arplayground.nets.wavenet import FastWaveNetStepper, NaiveWaveNetStepper, TorchWaveNetStepper
+    from arplayground.nets.baselines import NaiveWaveNetStepper, TorchWaveNetStepper
+    from arplayground.nets.wavenet import FastWaveNetStepper
 
     configure_runtime()  # the app's process settings: 1 torch thread, short GIL switch interval
     entries = [e for e in catalog.discover() if e.available and e.mode == "audio"]

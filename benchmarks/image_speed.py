@@ -55,7 +55,7 @@ def main() -> None:
     from arplayground.core.sampling import SamplerSettings
     from arplayground.gui.app import configure_runtime
     from arplayground.gui.views.image import GRIDS
-    from arplayground.nets.pixelcnn import NaivePixelCNNStepper
+    from arplayground.nets.baselines import NaivePixelCNNStepper
 
     configure_runtime()  # the app's process settings: 1 torch thread, short GIL switch interval
     entries = [e for e in catalog.discover() if e.available and e.mode == "image"]

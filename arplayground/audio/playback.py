@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arplayground.audio.mulaw import SAMPLE_RATE
+from arplayground.core.mulaw import SAMPLE_RATE
 
 INSTALL_HINT = "install PortAudio (e.g. `sudo apt install libportaudio2`) and restart"
 CHECK_TIMEOUT_SECONDS = 8.0  # the child's start, import, query and open: 0.5-1.5 s where sound works (JACK: 1.4 s)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from arplayground.audio.mulaw import SAMPLE_RATE
+from arplayground.core.mulaw import SAMPLE_RATE
 
 FORMAT_PCM = 0x0001
 FORMAT_IEEE_FLOAT = 0x0003

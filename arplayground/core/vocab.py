@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from arplayground.core.mulaw import amplitude_label
+
 # Whitespace and control characters drawn visibly, so a bar labelled ' ' is never blank.
 VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 
@@ -72,6 +74,4 @@ class MuLawLevels:
         return 256
 
     def label(self, value: int) -> str:
-        from arplayground.audio.mulaw import amplitude_label
-
         return f"level {int(value)} ({amplitude_label(int(value), 2)})"

@@ -341,7 +341,7 @@ class DistributionPanel(QWidget):
             if kind == "grey":
                 self.axis.setTicks([[(v, str(v)) for v in marks]])
             else:
-                from arplayground.audio.mulaw import SILENCE, amplitude_label
+                from arplayground.core.mulaw import SILENCE, amplitude_label
 
                 # Two significant digits in plain decimals; the level silence encodes to reads "0".
                 self.axis.setTicks([[(v, "0" if v == SILENCE else amplitude_label(v, 2)) for v in marks]])
@@ -372,7 +372,7 @@ class DistributionPanel(QWidget):
         if kind == "grey":
             what = f"grey level {drawn}"
         else:
-            from arplayground.audio.mulaw import amplitude_label
+            from arplayground.core.mulaw import amplitude_label
 
             what = f"level {drawn} (amplitude {amplitude_label(drawn)})"
         self.title.setText(

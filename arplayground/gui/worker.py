@@ -206,7 +206,7 @@ class GenerationWorker(QObject):
             return True
         compiling = stepper.needs_compiling()
         if compiling:
-            from arplayground.nets.kernel_cache import CACHE_NOTE  # imported by needs_compiling() already
+            from arplayground.kernels.cache import CACHE_NOTE  # imported by needs_compiling() already
 
             self.status.emit(self.run_id, COMPILING + (f" ({CACHE_NOTE})" if CACHE_NOTE else ""))
             if self.request.card_path is not None and not self._compile_elsewhere(self.request.card_path):

@@ -15,7 +15,8 @@ Fast sampling (after Ramachandran et al. 2017): the vertical stack of row r depe
 only, so it is computed once per row into per-layer caches; the horizontal stack of pixel (r, c)
 needs only its own column given the cached columns to its left, so each pixel computes one column
 per layer. Drawing one pixel costs a few tiny matrix-vector products, not the whole image; they run
-as one compiled call that releases the GIL (pixelcnn_kernels.py), the once-a-row vertical stack in torch.
+as one compiled call that releases the GIL (arplayground/kernels/pixelcnn.py), the once-a-row vertical
+stack in torch. The slow reference (the whole network per pixel) is in baselines.py.
 
 Shapes: B batch, C channels, H x W image (28 x 28), L = 256 grey levels.
 """
@@ -179,8 +180,8 @@ class PixelCNNStepper:
 
     def needs_compiling(self) -> bool:
         """Whether warm_up() will compile the kernels (the first run after installing)."""
-        from arplayground.nets import pixelcnn_kernels as k
-        from arplayground.nets.kernel_cache import compiled_on_disk
+        from arplayground.kernels import pixelcnn as k
+        from arplayground.kernels.cache import compiled_on_disk
 
         return not compiled_on_disk(k.pixel_column, k.run_pixels)
 
@@ -319,7 +320,7 @@ class PixelCNNStepper:
     def _column(self, c: int) -> None:
         """The horizontal stack at column c of the current row, from the cached columns left of it,
         and the head's logits there (into the last work buffer)."""
-        from arplayground.nets.pixelcnn_kernels import pixel_column
+        from arplayground.kernels.pixelcnn import pixel_column
 
         if self._weights is None:
             self._weights = self._column_weights()
@@ -336,8 +337,8 @@ class PixelCNNStepper:
         step's full distributions ("raw", "sampled", and "unconditional" when guided);
         self.raw / self.probs (/ self.unconditional_probs) hold the last step's."""
         from arplayground.core.generate import guiding
-        from arplayground.nets.pixelcnn_kernels import run_pixels
-        from arplayground.nets.sampling_kernels import RECORD_COLUMNS, kernel_settings, record_columns
+        from arplayground.kernels.pixelcnn import run_pixels
+        from arplayground.kernels.sampling import RECORD_COLUMNS, kernel_settings, record_columns
 
         us = np.ascontiguousarray(uniforms, np.float64).reshape(len(uniforms), -1)  # (positions, lanes)
         n, B = us.shape
@@ -349,14 +350,14 @@ class PixelCNNStepper:
         out = record_columns(n * B, top)
         out["raw"], out["sampled"] = np.zeros((n * B, L), np.float32), np.zeros((n * B, L), np.float32)
         out["unconditional"] = np.zeros((n * B if guided else 0, L), np.float32)
-        names = RECORD_COLUMNS + ("raw", "sampled", "unconditional")
         done = 0
         while done < n:  # the compiled loop stops at the end of a row: the next row's vertical stack is torch's
             r, c = divmod(self.position, self.W)
             m = min(n - done, self.W - c)
             rows = slice(done * B, (done + m) * B)
             run_pixels(c, m, *kernel_settings(settings, guided), us[done : done + m],
-                       *(out[name][rows] for name in names), self.raw, self.probs,
+                       tuple(out[name][rows] for name in RECORD_COLUMNS),
+                       out["raw"][rows], out["sampled"][rows], out["unconditional"][rows], self.raw, self.probs,
                        self.pixels[:, r], self.x_pad_array[:, 0, self.p0 + r], self.x_row, self.h_rows, self.v_to_h,
                        *self._weights, *self._work)
             self.position += m
@@ -400,29 +401,3 @@ class PixelCNNStepper:
             self._start_row(r + 1)
         self._compute_logits()
 
-
-class NaivePixelCNNStepper(PixelCNNStepper):
-    """The same protocol without caches: every logits() runs the whole network on the whole image.
-
-    The baseline the cached path is measured and checked against (benchmarks/image_speed.py).
-    """
-
-    @torch.inference_mode()
-    def _compute_logits(self) -> None:
-        r, c = divmod(self.position, self.W)
-        logits = self.model(self.image, self.label)  # (B, L, H, W)
-        self._logits = logits[:, :, r, c].double().numpy()
-
-    def _vertical_row(self, r: int) -> None:
-        pass  # nothing cached
-
-    run_chunk = None  # the baseline runs the per-step loop only
-
-    def needs_compiling(self) -> bool:
-        return False  # no compiled kernel
-
-    def warm_up(self) -> None:
-        pass
-
-    def _start_row(self, r: int, columns_known: int = 0) -> None:
-        pass  # nothing cached (push() still writes x_row, never read here)

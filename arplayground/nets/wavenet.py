@@ -17,12 +17,11 @@ Time step t predicts sample t from samples < t: the input at step t is sample t-
 the first sample), and every convolution pads its past with zeros. Generation from nothing is
 therefore exactly what training on whole clips from their first sample teaches.
 
-Three ways to generate, the same numbers from each (tested):
-- NaiveWaveNetStepper: the whole network over the whole sequence for every sample (the baseline);
-- TorchWaveNetStepper: per-layer queues of past activations (fast-wavenet, Paine et al. 2016), one
-  eager torch step per sample;
-- FastWaveNetStepper: the same queues in numba-compiled loops that release the GIL, plus
-  run_chunk(): hundreds of steps, sampling and per-step records included, in one compiled call.
+FastWaveNetStepper generates with per-layer queues of past activations (fast-wavenet, Paine et al.
+2016) in numba-compiled loops that release the GIL (arplayground/kernels/wavenet.py), plus
+run_chunk(): hundreds of steps, sampling and per-step records included, in one compiled call.
+baselines.py holds the slow references it is checked against, the same numbers from each (tested):
+the whole network over the whole sequence for every sample, and the queues as eager torch steps.
 
 Shapes: B batch, T time, R residual channels, S skip channels, L = 256 levels.
 """
@@ -36,7 +35,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from arplayground.audio.mulaw import SILENCE
+from arplayground.core.mulaw import SILENCE
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.trace import TOP_CANDIDATES
 
@@ -224,33 +223,6 @@ class UnconditionalCopy:
             self.copy.push(value)
 
 
-class NaiveWaveNetStepper(UnconditionalCopy):
-    """The stepping protocol with no caches: every logits() runs the whole network. The baseline."""
-
-    def __init__(self, model: WaveNet, vocab):
-        self.model, self.vocab = model.eval(), vocab
-
-    def reset(self, prefix, condition=None) -> None:
-        self._start_history(prefix, condition)
-        digit, speaker = self.condition
-        self.labels = torch.tensor([digit]), torch.tensor([speaker])
-        self.levels = [int(v) for v in prefix]
-        self._compute()
-
-    @torch.inference_mode()
-    def _compute(self) -> None:
-        x = torch.tensor([self.levels + [SILENCE]])  # the last input is never read by the last step
-        self._logits = self.model(x, *self.labels)[0, :, -1].double().numpy()
-
-    def logits(self) -> np.ndarray:
-        return self._logits
-
-    def push(self, value: int) -> None:
-        self.levels.append(int(value))
-        self._compute()
-        self._pushed(int(value))
-
-
 @torch.inference_mode()
 def primed_queues(model: WaveNet, labels, prefix: list[int]):
     """Queues after the prefix, in one parallel teacher-forced pass, and the input of the next step.
@@ -277,52 +249,6 @@ def primed_queues(model: WaveNet, labels, prefix: list[int]):
     return queues, n, prefix[-1]
 
 
-class TorchWaveNetStepper(UnconditionalCopy):
-    """Per-layer queues of past layer inputs (fast-wavenet); one eager torch step per sample."""
-
-    def __init__(self, model: WaveNet, vocab):
-        self.model, self.vocab = model.eval(), vocab
-
-    @torch.inference_mode()
-    def reset(self, prefix, condition=None) -> None:
-        m = self.model
-        self._start_history(prefix, condition)
-        digit, speaker = self.condition
-        self.labels = torch.tensor([digit]), torch.tensor([speaker])
-        self.conds = [c[0] for c in m.conditions(*self.labels)]
-        self.queues, self.t, level = primed_queues(m, self.labels, [int(v) for v in prefix])
-        self._step(level)
-
-    def _step(self, level: int) -> None:
-        m, t = self.model, self.t
-        h = m.embed.weight[level]
-        local = m.local(*self.labels, t, 1)
-        skips = 0
-        for layer, cond, queue in zip(m.layers, self.conds, self.queues):
-            slot = t % layer.dilation
-            past = queue[slot].clone()
-            queue[slot] = h
-            w = layer.conv.weight
-            pre = w[:, :, 0] @ past + w[:, :, 1] @ h + layer.conv.bias + cond
-            if layer.time is not None:
-                pre = pre + layer.time(local[0, 0])
-            a, b = pre.chunk(2)
-            g = torch.tanh(a) * torch.sigmoid(b)
-            h = h + layer.res.weight[:, :, 0] @ g + layer.res.bias
-            skips = skips + layer.skip.weight[:, :, 0] @ g + layer.skip.bias
-        z = F.relu(m.head1.weight[:, :, 0] @ F.relu(skips) + m.head1.bias)
-        self._logits = (m.head2.weight[:, :, 0] @ z + m.head2.bias).double().numpy()
-        self.t = t + 1
-
-    def logits(self) -> np.ndarray:
-        return self._logits
-
-    @torch.inference_mode()
-    def push(self, value: int) -> None:
-        self._step(int(value))
-        self._pushed(int(value))
-
-
 class FastWaveNetStepper(UnconditionalCopy):
     """The queues in numba-compiled loops that release the GIL.
 
@@ -344,8 +270,8 @@ class FastWaveNetStepper(UnconditionalCopy):
 
     def needs_compiling(self) -> bool:
         """Whether warm_up() will compile the kernels (the first run after installing)."""
-        from arplayground.nets import wavenet_kernels as k
-        from arplayground.nets.kernel_cache import compiled_on_disk
+        from arplayground.kernels import wavenet as k
+        from arplayground.kernels.cache import compiled_on_disk
 
         return not compiled_on_disk(k.network_step, k.run_chunk)
 
@@ -356,7 +282,7 @@ class FastWaveNetStepper(UnconditionalCopy):
         self.run_chunk(SamplerSettings(), np.full(1, 0.5), TOP_CANDIDATES)
 
     def reset(self, prefix, condition=None) -> None:
-        from arplayground.nets import wavenet_kernels as k
+        from arplayground.kernels import wavenet as k
 
         m, cfg = self.model, self.model.cfg
         self._start_history(prefix, condition)
@@ -396,7 +322,7 @@ class FastWaveNetStepper(UnconditionalCopy):
         settings ask for guidance, push, record. Returns the StepRecord fields as columns;
         self.raw / self.probs (/ self.unconditional_probs) then hold the last step's distributions."""
         from arplayground.core.generate import guiding
-        from arplayground.nets.sampling_kernels import RECORD_COLUMNS, kernel_settings, record_columns
+        from arplayground.kernels.sampling import RECORD_COLUMNS, kernel_settings, no_rows, record_columns
 
         guided = guiding(self, settings)
         if guided and self.copy is None:
@@ -407,9 +333,11 @@ class FastWaveNetStepper(UnconditionalCopy):
         n = len(uniforms)
         out = record_columns(n, top)
         unconditional = np.zeros(len(self.raw))
+        none = no_rows(len(self.raw))  # keep no step's full distributions, only the last step's (self.raw, ...)
         self._kernel.run_chunk(
             self.t, *kernel_settings(settings, guided), np.ascontiguousarray(uniforms, np.float64),
-            *(out[name] for name in RECORD_COLUMNS), self.raw, self.probs, unconditional, *self._network,
+            tuple(out[name] for name in RECORD_COLUMNS), none, none, none,
+            self.raw, self.probs, unconditional, *self._network,
             copy.weights["b_gate"], copy.weights["t_gate"], *copy._network[-8:],  # the copy's gate biases, queues, buffers
         )
         self.t += n

@@ -74,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_fsdd(folder: Path, max_samples: int):
     """Clips as mu-law levels with digit, speaker and index, and the speaker names (sorted)."""
-    from arplayground.audio.mulaw import encode
+    from arplayground.core.mulaw import encode
     from arplayground.audio.wav import read_wav
 
     files = sorted(p for p in (folder / "recordings").glob("*.wav") if NAME.match(p.name))
@@ -97,7 +97,7 @@ def median_lengths_table(clips, speakers: list[str]) -> dict:
     shown what follows one, so it does not end a word: it speaks on. The app stops it at the length
     of that digit by that speaker here (with generated clips cut there, the listeners in
     benchmarks/audio_digits.py read far more of them as the asked digit than at a fixed 0.8 s)."""
-    from arplayground.audio.mulaw import SAMPLE_RATE
+    from arplayground.core.mulaw import SAMPLE_RATE
 
     table = {}
     for digit in [*sorted({c[1] for c in clips}), None]:
@@ -160,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
     import torch
     from safetensors.torch import save_model
 
-    from arplayground.audio.mulaw import SAMPLE_RATE, SILENCE
+    from arplayground.core.mulaw import SAMPLE_RATE, SILENCE
     from arplayground.nets.wavenet import WaveNet, WaveNetConfig
 
     if args.threads:
@@ -275,7 +275,7 @@ def add_lengths_arguments(p: argparse.ArgumentParser) -> None:
 def lengths_main(args: argparse.Namespace) -> int:
     """Write dataset.typical_seconds into a card written before the audio command wrote them (the
     weights are untouched); the same figures the audio command now writes itself."""
-    from arplayground.audio.mulaw import SAMPLE_RATE
+    from arplayground.core.mulaw import SAMPLE_RATE
 
     card = json.loads(args.card.read_text(encoding="utf-8"))
     clips, speakers = load_fsdd(args.data, int(args.max_seconds * SAMPLE_RATE))

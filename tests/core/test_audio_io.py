@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arplayground.audio import mulaw
-from arplayground.core.vocab import MuLawLevels
 from arplayground.audio.wav import WavError, parse_wav, read_wav, resample, write_wav
+from arplayground.core import mulaw
+from arplayground.core.vocab import MuLawLevels
 
 RATE = 8000
 GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
@@ -387,7 +387,7 @@ def test_garbage_bytes_never_crash():
 def test_audio_package_imports_neither_qt_nor_torch():
     code = (
         "import sys\n"
-        "import arplayground.audio, arplayground.audio.mulaw, arplayground.audio.wav, arplayground.audio.playback\n"
+        "import arplayground.audio, arplayground.audio.wav, arplayground.audio.playback\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('PySide6', 'shiboken6', 'pyqtgraph', 'superqt', 'torch', 'sounddevice'))\n"
         "print(heavy)\n"

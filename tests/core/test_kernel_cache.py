@@ -1,12 +1,14 @@
 """numba's cache is keyed on a kernel's own file: forget_stale() must catch edits to the files it calls."""
 
+import ast
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from arplayground.nets import kernel_cache
+from arplayground.kernels import cache as kernel_cache
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +32,7 @@ def _write_package(folder: Path, value: int, guarded: bool) -> None:
     """))
     caller = CALLER
     if guarded:
-        caller += ("\nfrom arplayground.nets.kernel_cache import forget_stale\n"
+        caller += ("\nfrom arplayground.kernels.cache import forget_stale\n"
                    "forget_stale(globals(), (callee.__file__, __file__))\n")
     (folder / "caller.py").write_text(caller)
 
@@ -64,7 +66,30 @@ def test_unchanged_sources_keep_the_cache(tmp_path):
     assert (stamp.read_text(), index.stat().st_mtime_ns) == before, "loaded from the cache, not compiled again"
 
 
+def _imported_files(path: Path) -> set[Path]:
+    """The files of the arplayground modules that a module's source imports from, by its import statements."""
+    files = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names += [f"{node.module}.{alias.name}" for alias in node.names]  # from package import module
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            if name.startswith("arplayground."):
+                base = REPO.joinpath(*name.split("."))
+                files |= {f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file()}
+    return files
+
+
 def test_the_app_kernels_fingerprint_every_file_they_take_code_from():
-    names = {Path(p).name for p in kernel_cache.KERNEL_SOURCES}
-    assert names == {"fast_math.py", "sampling_kernels.py", "pixelcnn_kernels.py", "wavenet_kernels.py", "sampling.py"}
-    assert all(Path(p).is_file() for p in kernel_cache.KERNEL_SOURCES)
+    """Every module that compiles a kernel is fingerprinted, and so is every arplayground file it
+    imports from (a callee's code or a constant numba freezes in), cache.py itself aside."""
+    sources = {Path(p).resolve() for p in kernel_cache.KERNEL_SOURCES}
+    assert all(p.is_file() for p in sources)
+    kernels = REPO / "arplayground" / "kernels"
+    compiled = {p for p in kernels.glob("*.py") if re.search(r"^@njit\b", p.read_text(), re.MULTILINE)}
+    assert {p.name for p in compiled} == {"fast_math.py", "sampling.py", "pixelcnn.py", "wavenet.py"}
+    taken_from = set().union(*(_imported_files(p) for p in compiled)) - {kernels / "cache.py"}
+    assert REPO / "arplayground" / "core" / "sampling.py" in taken_from  # GREEDY_BELOW
+    assert compiled | taken_from == sources

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from arplayground.nets.kernel_cache import choose_cache_folder, user_cache_folder, writable
+from arplayground.kernels.cache import choose_cache_folder, user_cache_folder, writable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,11 +22,11 @@ KERNEL_CALLS = textwrap.dedent("""
     import numpy as np
     import torch
     from arplayground.core.vocab import GreyLevels, MuLawLevels
-    from arplayground.nets import kernel_cache
-    from arplayground.nets.kernel_cache import compiled_on_disk
+    from arplayground.kernels import cache as kernel_cache
+    from arplayground.kernels.cache import compiled_on_disk
     from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig, PixelCNNStepper
     from arplayground.nets.wavenet import FastWaveNetStepper, WaveNet, WaveNetConfig
-    from arplayground.nets import pixelcnn_kernels, wavenet_kernels
+    from arplayground.kernels import wavenet as wavenet_kernels
 
     torch.manual_seed(0)
     loaded = compiled_on_disk(wavenet_kernels.network_step)
@@ -47,10 +47,10 @@ KERNEL_CALLS = textwrap.dedent("""
 
 
 def read_only_install(tmp_path: Path) -> Path:
-    """A copy of the package whose nets/__pycache__ cannot be made: a file has its name."""
+    """A copy of the package whose kernels/__pycache__ cannot be made: a file has its name."""
     root = tmp_path / "install"
     shutil.copytree(REPO / "arplayground", root / "arplayground", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "arplayground" / "nets" / "__pycache__").write_text("a file, where numba would make a folder")
+    (root / "arplayground" / "kernels" / "__pycache__").write_text("a file, where numba would make a folder")
     return root
 
 
@@ -70,7 +70,7 @@ def test_with_no_writable_cache_anywhere_the_kernels_run_uncached_with_a_note(tm
     home.mkdir()
     (home / ".cache").write_text("a file: neither numba's nor our per-user cache folder can be made")
     said = run_kernels(root, home)
-    package_cache = root / "arplayground" / "nets" / "__pycache__"
+    package_cache = root / "arplayground" / "kernels" / "__pycache__"
     assert said["note"].startswith(f"compiled kernels are not cached: {package_cache} and ")
     assert "read-only" in said["note"]
     assert Path(said["cache"]).name.startswith("arplayground-numba-")
@@ -84,7 +84,7 @@ def test_with_a_read_only_install_the_kernels_are_cached_per_user_and_loaded_nex
     first = run_kernels(root, home)
     assert first["note"] == "None" and first["loaded from the cache"] == "False"
     assert first["cache"] == str(home / ".cache" / "arplayground" / "numba")
-    assert list((home / ".cache" / "arplayground" / "numba").rglob("wavenet_kernels.network_step-*.nbi"))
+    assert list((home / ".cache" / "arplayground" / "numba").rglob("wavenet.network_step-*.nbi"))
     again = run_kernels(root, home)
     assert again["loaded from the cache"] == "True"
 

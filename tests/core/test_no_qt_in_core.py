@@ -1,4 +1,7 @@
-"""Layering: nothing outside gui/ (core, nets, audio, train, catalog) imports Qt."""
+"""Layering at run time: nothing outside gui/ (core, kernels, nets, audio, train, catalog) imports Qt.
+
+The import-linter contracts in pyproject.toml say the same from the source; this imports every module
+for real, so it also catches an import made by a dependency or by name (importlib)."""
 
 import subprocess
 import sys

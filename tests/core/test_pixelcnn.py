@@ -88,7 +88,7 @@ def test_label_changes_the_distribution(net):
 
 
 def test_naive_baseline_draws_the_same_image_as_the_fast_path(net):
-    from arplayground.nets.pixelcnn import NaivePixelCNNStepper
+    from arplayground.nets.baselines import NaivePixelCNNStepper
 
     def values(stepper):
         return [s.record.value for s in generate(stepper, [], 64, lambda: SamplerSettings(), 9, condition=4)]

@@ -8,14 +8,8 @@ from arplayground.core.generate import generate, generate_chunks
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.vocab import MuLawLevels
 from arplayground.core.trace import Trace
-from arplayground.nets.wavenet import (
-    FastWaveNetStepper,
-    NaiveWaveNetStepper,
-    TorchWaveNetStepper,
-    WaveNet,
-    WaveNetConfig,
-    time_mixing,
-)
+from arplayground.nets.baselines import NaiveWaveNetStepper, TorchWaveNetStepper
+from arplayground.nets.wavenet import FastWaveNetStepper, WaveNet, WaveNetConfig, time_mixing
 
 # Dilations 1, 2, 4, 1, 2, 4: a receptive field of 15 samples, small enough to check every step.
 CFG = WaveNetConfig(residual=8, skip=12, cycle=3, n_cycles=2, n_digits=10, n_speakers=6)
@@ -144,7 +138,7 @@ def test_with_the_time_condition_the_same_input_means_something_else_later():
 
 
 def test_the_compiled_tanh_is_within_a_few_float32_steps_of_tanh_everywhere():
-    from arplayground.nets.fast_math import tanh32
+    from arplayground.kernels.fast_math import tanh32
 
     x = np.concatenate([np.linspace(-30, 30, 200_001), [0.0, 1e-30, -1e-30, 9.0, -9.0, 1e30, -1e30]]).astype(np.float32)
     got = np.array([tanh32(v) for v in x], np.float64)

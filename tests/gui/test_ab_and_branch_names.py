@@ -61,7 +61,7 @@ def test_ab_draws_two_continuations_of_the_shown_step_with_the_same_random_numbe
     assert ab_shows(ab.b, mode, w.vocab) == kept + b.values.tolist()
     assert f"NLL {a.nll():.3f}" in ab.a.nll_label.text() and f"NLL {b.nll():.3f}" in ab.b.nll_label.text()
     if mode == "audio":  # one amplitude axis for both waveforms, holding the louder of the two
-        from arplayground.audio.mulaw import encode
+        from arplayground.core.mulaw import encode
 
         quiet = encode(np.full(len(ab.b.view.levels), 0.01))
         ab.b.view.restore((quiet, ab.b.view.generated_until, {}))  # B's clip now peaks at 0.01

@@ -20,8 +20,8 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from arplayground.audio import playback
-from arplayground.audio.mulaw import encode
 from arplayground.audio.wav import read_wav
+from arplayground.core.mulaw import encode
 from arplayground.gui.views.audio import CHECKING_SOUND
 from tests.gui.helpers import click, generate_and_wait, open_window, write_tone
 

@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from arplayground import catalog
-from arplayground.audio.mulaw import decode, encode
 from arplayground.audio import playback
 from arplayground.audio.wav import read_wav
+from arplayground.core.mulaw import decode, encode
 from arplayground.core.generate import generate_chunks
 from arplayground.gui.views.audio import CHECKING_SOUND
 from tests.gui.helpers import generate_and_wait, open_window, write_tone

@@ -188,8 +188,8 @@ def test_closing_the_window_during_the_first_compile_kills_the_compiler_and_wait
 
 
 def test_the_compiler_process_warms_a_model_from_its_card_and_refuses_a_broken_one(tiny_audio_models, tmp_path):
-    from arplayground.nets import wavenet_kernels
-    from arplayground.nets.kernel_cache import compiled_on_disk
+    from arplayground.kernels import wavenet as wavenet_kernels
+    from arplayground.kernels.cache import compiled_on_disk
 
     assert worker.start_compiler(tiny_audio_models / "tiny-wavenet.json").wait(timeout=300) == 0
     assert compiled_on_disk(wavenet_kernels.network_step, wavenet_kernels.run_chunk)  # what the next run loads

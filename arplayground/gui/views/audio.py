@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from arplayground.audio.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
 from arplayground.audio.playback import PlaybackError, Player, shared_sound_check
 from arplayground.audio.wav import WavCancelled, WavError, read_wav, write_wav
 from arplayground.catalog import typical_seconds
+from arplayground.core.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
 from arplayground.core.files import replacing
 from arplayground.gui.views.text import panel_data
 

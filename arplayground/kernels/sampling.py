@@ -1,9 +1,11 @@
-"""Sampling and per-step records in compiled code (numba, nogil), for the models' chunked paths.
+"""Sampling and per-step records in compiled code (numba, nogil), for the models' chunk loops.
 
 Sampling follows core.sampling rule for rule (log-space, temperature, then top-k, then top-p,
 stable ties, inverse-CDF draw), so a chunk draws what the per-step generation loop would draw from
-the same logits and uniform numbers. Strict IEEE arithmetic here (no fastmath): it relies on -inf
-and on exact ties.
+the same logits and uniform numbers; record_into() writes what core.trace.StepRecord.from_sample
+records (the readable reference; the tests hold the two equal). draw_step() is the one step both
+chunk loops (pixelcnn.py, wavenet.py) take: shape (guidance), sample, record. Strict IEEE arithmetic
+here (no fastmath): it relies on -inf and on exact ties.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ import numpy as np
 from numba import njit
 
 from arplayground.core.sampling import GREEDY_BELOW
-from arplayground.nets.kernel_cache import forget_stale
+from arplayground.kernels.cache import forget_stale
 
-# The StepRecord fields record_into() writes, in its argument order: a chunk's columns.
+# The StepRecord fields record_into() writes, in the order of its `records` tuple: a chunk's columns.
 RECORD_COLUMNS = ("value", "prob", "sampled_prob", "rank", "entropy", "kept", "top_values", "top_raw", "top_sampled")
 
 
 def record_columns(n: int, top: int) -> dict:
-    """Empty columns for n steps' records, RECORD_COLUMNS in order, with `top` candidates each."""
+    """Empty columns for n steps' records, RECORD_COLUMNS in order, with `top` candidates each
+    (a dict: a chunk loop takes tuple(columns[name] for name in RECORD_COLUMNS) as its `records`)."""
     return {
         "value": np.zeros(n, np.int32), "prob": np.zeros(n, np.float32), "sampled_prob": np.zeros(n, np.float32),
         "rank": np.zeros(n, np.int32), "entropy": np.zeros(n, np.float32), "kept": np.zeros(n, np.int32),
@@ -141,9 +144,12 @@ def sample_into(logits, shaped, guided, temperature, top_k, top_p, u, raw, probs
 
 
 @njit(nogil=True, cache=True)
-def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
-                out_kept, out_top_values, out_top_raw, out_top_sampled):
-    """StepRecord's fields for step i of a chunk (top candidates: most likely first, ties by value)."""
+def record_into(i, value, entropy, raw, probs, records):
+    """StepRecord's fields for step i of a chunk into row i of `records` (the RECORD_COLUMNS arrays, in
+    order): the drawn value's raw and sampled probability, its rank (values strictly more likely),
+    the entropy, how many values the filters kept, and the top candidates by raw probability, most
+    likely first, equal probabilities lower value first (StepRecord.from_sample's stable argsort)."""
+    out_value, out_prob, out_sampled, out_rank, out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled = records
     p = raw[value]
     out_value[i], out_prob[i], out_sampled[i] = value, p, probs[value]
     rank, kept = 0, 0
@@ -172,6 +178,41 @@ def record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled,
         out_top_values[i, j] = top_v[j]
         out_top_raw[i, j] = top_p[j]
         out_top_sampled[i, j] = probs[top_v[j]]
+
+
+@njit(nogil=True, cache=True)
+def draw_step(i, logits, unconditional, temperature, top_k, top_p, guidance, u, raw, probs, work, records,
+              full_raw, full_sampled, full_unconditional):
+    """One step of a chunk loop: shape the logits (guided by the unconditional ones when guidance
+    is not 1), draw with the uniform number u by core.sampling's rules, record the step in row i.
+    Returns the drawn value.
+
+    raw, probs (L,) float64 are left holding this step's raw and sampled distributions; work is
+    (shaped, logp, spare), three (L,) float64 buffers. full_raw, full_sampled and full_unconditional
+    (rows, L) float32 keep every step's whole distributions in row i (the unconditional one only
+    when guided); an array with no rows keeps none.
+    """
+    shaped, logp, spare = work
+    guided = guidance != 1.0
+    shape_into(logits, unconditional, guidance, shaped)
+    value, entropy = sample_into(logits, shaped, guided, temperature, top_k, top_p, u, raw, probs, logp)
+    record_into(i, value, entropy, raw, probs, records)
+    if i < full_raw.shape[0]:
+        for v in range(len(raw)):
+            full_raw[i, v] = raw[v]
+    if i < full_sampled.shape[0]:
+        for v in range(len(probs)):
+            full_sampled[i, v] = probs[v]
+    if guided and i < full_unconditional.shape[0]:
+        softmax_into(unconditional, spare)
+        for v in range(len(spare)):
+            full_unconditional[i, v] = spare[v]
+    return value
+
+
+def no_rows(levels: int) -> np.ndarray:
+    """A (0, levels) float32 array: draw_step's "keep no full distributions"."""
+    return np.zeros((0, levels), np.float32)
 
 
 forget_stale(globals())  # numba's cache would keep a callee's old code after an edit

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-_NETS = Path(__file__).resolve().parent
+_KERNELS = Path(__file__).resolve().parent
 
 
 def writable(folder: Path) -> bool:
@@ -42,7 +42,7 @@ def user_cache_folder(environ=os.environ) -> Path | None:
     return Path(base) / "arplayground" / "numba"
 
 
-def choose_cache_folder(environ=os.environ, package_cache: Path = _NETS / "__pycache__",
+def choose_cache_folder(environ=os.environ, package_cache: Path = _KERNELS / "__pycache__",
                         can_write=writable) -> str | None:
     """Point numba at a cache it can write when the one beside the kernels' sources cannot be
     (a read-only install): a per-user folder, else a fresh temporary one, removed at exit (every
@@ -100,8 +100,8 @@ def compiled_on_disk(*kernels) -> bool:
 # The files whose code or constants the compiled kernels take in: numba inlines a callee's code
 # and freezes a module global's value (core.sampling.GREEDY_BELOW) into the caller's cached object.
 KERNEL_SOURCES = tuple(str(p) for p in (
-    _NETS / "fast_math.py", _NETS / "sampling_kernels.py", _NETS / "pixelcnn_kernels.py",
-    _NETS / "wavenet_kernels.py", _NETS.parent / "core" / "sampling.py",
+    _KERNELS / "fast_math.py", _KERNELS / "sampling.py", _KERNELS / "pixelcnn.py", _KERNELS / "wavenet.py",
+    _KERNELS.parent / "core" / "sampling.py",
 ))
 
 

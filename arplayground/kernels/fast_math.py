@@ -1,4 +1,4 @@
-"""Arithmetic shared by the compiled (numba) inner loops of the WaveNet and the PixelCNN.
+"""Arithmetic shared by the networks' compiled loops (kernels/wavenet.py, kernels/pixelcnn.py).
 
 The networks' sums may be reordered (SIMD); results stay within float32 round-off of torch's.
 Sampling code keeps strict IEEE semantics instead: it relies on -inf and on exact ties.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from arplayground.nets.kernel_cache import forget_stale
+from arplayground.kernels.cache import forget_stale
 
 FAST = {"reassoc", "contract", "nsz", "arcp"}  # numba fastmath flags for the network arithmetic
 

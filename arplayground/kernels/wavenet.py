@@ -1,5 +1,5 @@
 """WaveNet's compiled inner loops (numba, nogil): one network step, and a whole chunk of steps
-with sampling and per-step records (sampling_kernels.py).
+with sampling and per-step records (sampling.draw_step).
 
 At 8,000 samples a second one Python call per sample is too slow, and a loop that held the GIL
 would starve the GUI thread; these release it.
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from arplayground.nets.fast_math import FAST, gate32
-from arplayground.nets.kernel_cache import forget_stale
-from arplayground.nets.sampling_kernels import record_into, sample_into, shape_into, softmax_into
+from arplayground.kernels.cache import forget_stale
+from arplayground.kernels.fast_math import FAST, gate32
+from arplayground.kernels.sampling import draw_step, softmax_into
 
 
 @njit(nogil=True, cache=True, fastmath=FAST)
@@ -68,26 +68,25 @@ def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_re
 
 
 @njit(nogil=True, cache=True)
-def run_chunk(t, temperature, top_k, top_p, guidance, uniforms, out_value, out_prob, out_sampled, out_rank,
-              out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, raw, probs, unconditional,
+def run_chunk(t, temperature, top_k, top_p, guidance, uniforms, records, full_raw, full_sampled, full_unconditional,
+              raw, probs, unconditional,
               embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
               dilations, queues, h, x, pre, g, skips, z, logits,
               u_b_gate, u_t_gate, u_queues, u_h, u_x, u_pre, u_g, u_skips, u_z, u_logits):
-    """len(uniforms) steps from the current logits: draw, record, run the network on the drawn value.
+    """len(uniforms) steps from the current logits: draw and record (draw_step: row i of records,
+    and of full_* where they have rows), run the network on the drawn value.
 
     Guided (guidance != 1): the u_* arguments are the unconditional copy (its own gate biases,
     queues and buffers; every other weight is shared), which draws nothing but steps on the same
-    values; each draw starts from shape_into(), and `unconditional` ends with the last step's
+    values; each draw is guided by its logits, and `unconditional` ends with the last step's
     distribution under the copy. Unguided, the u_* arguments are not read.
     """
     guided = guidance != 1.0
     L = len(raw)
-    logp, shaped = np.empty(L), np.empty(L)
+    work = (np.empty(L), np.empty(L), np.empty(L))
     for i in range(len(uniforms)):
-        shape_into(logits, u_logits, guidance, shaped)
-        value, entropy = sample_into(logits, shaped, guided, temperature, top_k, top_p, uniforms[i], raw, probs, logp)
-        record_into(i, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
-                    out_kept, out_top_values, out_top_raw, out_top_sampled)
+        value = draw_step(i, logits, u_logits, temperature, top_k, top_p, guidance, uniforms[i], raw, probs, work,
+                          records, full_raw, full_sampled, full_unconditional)
         if guided and i == len(uniforms) - 1:
             softmax_into(u_logits, unconditional)
         network_step(value, t + i, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip,

@@ -1,5 +1,5 @@
-"""The PixelCNN's compiled inner loop (numba, nogil): one pixel's column of the horizontal stack
-and the output head.
+"""The PixelCNN's compiled inner loops (numba, nogil): one pixel's column of the horizontal stack
+and the output head, and run_pixels(), which draws (sampling.draw_step) pixel after pixel of a row.
 
 Drawing a pixel needs, per gated layer, two small matrix-vector products and a gate. As torch calls
 that was about 100 calls a pixel whose fixed cost outweighed their arithmetic (measured on an
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from arplayground.nets.fast_math import FAST, gate32
-from arplayground.nets.kernel_cache import forget_stale
-from arplayground.nets.sampling_kernels import record_into, sample_into, shape_into, softmax_into
+from arplayground.kernels.cache import forget_stale
+from arplayground.kernels.fast_math import FAST, gate32
+from arplayground.kernels.sampling import draw_step
 
 
 @njit(nogil=True, cache=True, fastmath=FAST)
@@ -69,18 +69,18 @@ def pixel_column(c, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_
 
 
 @njit(nogil=True, cache=True)
-def run_pixels(c0, n, temperature, top_k, top_p, guidance, uniforms, out_value, out_prob, out_sampled, out_rank,
-               out_entropy, out_kept, out_top_values, out_top_raw, out_top_sampled, out_raw, out_probs, out_unconditional,
+def run_pixels(c0, n, temperature, top_k, top_p, guidance, uniforms, records, out_raw, out_probs, out_unconditional,
                raw, probs, row_pixels, x_row_pad, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_out,
                w_head1, b_head1, w_head2, b_head2, h, pre, g, z, logits):
     """Pixels c0 .. c0 + n - 1 of the current row (n <= W - c0), every lane: draw each from the
-    current logits with uniforms[i, lane], record it (out_* row i * lanes + lane, with the full raw
-    and sampled distributions), write it into the row's caches, then compute the next column's
-    logits (unless the row is finished: the next row's vertical stack needs torch).
+    current logits with uniforms[i, lane] and record it (draw_step: records' row i * lanes + lane,
+    with the full raw and sampled distributions in out_raw, out_probs), write it into the row's
+    caches, then compute the next column's logits (unless the row is finished: the next row's
+    vertical stack needs torch).
 
     Guided (guidance != 1): the cache arrays hold twice the lanes, the second half the same images
-    under "any digit"; each lane draws from both halves' logits (shape_into) and its value goes into
-    both; out_unconditional gets that half's distributions (unused otherwise: it may be empty).
+    under "any digit"; each lane draws from both halves' logits and its value goes into both;
+    out_unconditional gets that half's distributions (unused otherwise: it may have no rows).
 
     row_pixels (lanes, W) int64 and x_row_pad (lanes, W) float32 are this row of the image and of
     its normalised, padded copy; x_row as for pixel_column.
@@ -90,23 +90,13 @@ def run_pixels(c0, n, temperature, top_k, top_p, guidance, uniforms, out_value, 
     W = row_pixels.shape[1]
     p0 = w_first.shape[1]
     L = raw.shape[0]
-    logp, shaped, unconditional = np.empty(L), np.empty(L), np.empty(L)
+    work = (np.empty(L), np.empty(L), np.empty(L))
     for i in range(n):
         c = c0 + i
         for b in range(lanes):
-            k = i * lanes + b
             shadow = b + lanes if guided else b
-            shape_into(logits[b], logits[shadow], guidance, shaped)
-            value, entropy = sample_into(logits[b], shaped, guided, temperature, top_k, top_p, uniforms[i, b], raw, probs, logp)
-            record_into(k, value, entropy, raw, probs, out_value, out_prob, out_sampled, out_rank, out_entropy,
-                        out_kept, out_top_values, out_top_raw, out_top_sampled)
-            for v in range(L):
-                out_raw[k, v] = raw[v]
-                out_probs[k, v] = probs[v]
-            if guided:
-                softmax_into(logits[shadow], unconditional)
-                for v in range(L):
-                    out_unconditional[k, v] = unconditional[v]
+            value = draw_step(i * lanes + b, logits[b], logits[shadow], temperature, top_k, top_p, guidance, uniforms[i, b],
+                              raw, probs, work, records, out_raw, out_probs, out_unconditional)
             x = np.float32(value) / np.float32(127.5) - np.float32(1.0)  # as PixelCNN.normalise
             for lane in (b, shadow):
                 row_pixels[lane, c] = value

@@ -1,5 +1,9 @@
 """Mu-law companding between amplitudes in [-1, 1] and the 256 levels the WaveNet predicts.
 
+The audio model's vocabulary, as core.vocab holds the text and image ones: what a value means
+(MuLawLevels labels it by amplitude), the level silence takes (the WaveNet's start), and the rate
+the levels run at. Pure numpy, so core, nets and audio (WAV files, playback) can all use it.
+
 Mu-law spends its levels logarithmically: quiet sounds get fine steps, loud ones coarse steps,
 so the quantisation error stays roughly proportional to the amplitude (about 2 % near full
 scale, about 1e-4 near silence) instead of drowning quiet speech in noise as 8-bit linear would.
