@@ -9,12 +9,13 @@ decides is tested here with plain pytest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
 from arplayground.core.lab import Branch
+from arplayground.core.sampling import SamplerSettings, Stages, stages
 from arplayground.core.trace import Trace
 
 
@@ -75,6 +76,18 @@ class Session:
         if self.lanes > 1:
             return f"{steps_text(n // self.lanes)} in each of {self.lanes} images"
         return steps_text(n)
+
+    def what_if(self, index: int, raw, unconditional, settings: SamplerSettings) -> Stages:
+        """The sampler's stages for step `index` of the shown branch under `settings`, from the
+        step's full distribution `raw` (and the unconditional one, guided), with the step's own
+        uniform number: what the lab shows while paused as the sliders move."""
+        rec = self.trace[index]
+        settings = settings.clamped(len(raw))
+        as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-38))  # noqa: E731
+        st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional))
+        if settings == rec.settings and not self.forced_at(index):
+            st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
+        return st  # a forced step: what u would have drawn, which the forced value replaced
 
     # ------------------------------------------------------------------ requests
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -32,7 +29,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
 from arplayground.core.lab import check_replayable, export_trace, load_trace
-from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings, stages
+from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings
 from arplayground.core.session import Session
 from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.distribution_panel import DistributionPanel
@@ -921,14 +918,8 @@ class MainWindow(QMainWindow):
         raw = self.running_view.full_distribution(self.trace, index)
         if raw is None:
             return None
-        rec = self.trace[index]
-        settings = self.settings().clamped(len(raw))
         unconditional = getattr(self.running_view, "unconditional_distribution", lambda trace, i: None)(self.trace, index)
-        as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-38))  # noqa: E731
-        st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional))
-        if settings == rec.settings and not self._forced(index):
-            st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
-        return st  # a forced step: what u would have drawn, which the forced value replaced
+        return self.session.what_if(index, raw, unconditional, self.settings())
 
     def _steps_made(self, n: int) -> str:
         return self.session.steps_text(n)

@@ -113,3 +113,21 @@ def test_a_replay_is_judged_only_when_it_completes_and_only_against_its_file(ste
     s.start_replay(recorded.branch)
     s.continued(is_replay=False)  # any other run is not the file's replay
     assert s.replaying is None
+
+
+def test_what_if_replays_the_step_under_other_settings_with_its_own_uniform(stepper):
+    from arplayground.core.sampling import sample
+
+    s = Session()
+    s.start((5, 6, 7), None, seed=3, planned=10)
+    steps = list(Branch("run", (5, 6, 7), None, 3).continuation(stepper, 10, SamplerSettings))
+    for step in steps:
+        s.branch.record_into_trace(step)
+    raw = steps[4].sample.raw_probs
+    same = s.what_if(4, raw, None, SamplerSettings())
+    assert same.would_draw == s.trace[4].value  # the settings it drew with: what it drew
+    greedy = s.what_if(4, raw, None, SamplerSettings(temperature=0.0))
+    assert greedy.would_draw == int(np.argmax(raw))
+    top2 = s.what_if(4, raw, None, SamplerSettings(top_k=2))
+    logits = np.log(np.maximum(raw, 1e-38))
+    assert top2.would_draw == sample(logits, SamplerSettings(top_k=2), s.trace[4].u).value  # the step's own u
