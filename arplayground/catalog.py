@@ -243,8 +243,9 @@ def _text_problem(value, limit: int) -> str | None:
         return "is empty"
     if len(value) > limit:
         return f"is longer than {limit} characters"
-    if any(_is_surrogate(ch) or unicodedata.category(ch) == "Cc" for ch in value):
-        return "holds a control character or half a UTF-16 pair"
+    # Cf: format characters such as U+202E, which reverses the text shown after it
+    if any(_is_surrogate(ch) or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        return "holds a control or format character, or half a UTF-16 pair"
     return None
 
 
@@ -452,6 +453,9 @@ def read_entry(card_path: Path) -> ModelEntry:
     return entry
 
 
+FLOAT_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # safetensors dtypes a model's weights may have
+
+
 def read_safetensors_header(path: Path) -> dict:
     """The tensor table of a safetensors file, checked for truncation, without loading any tensor."""
     try:
@@ -501,6 +505,13 @@ def read_safetensors_header(path: Path) -> dict:
         data_end = max((t["data_offsets"][1] for t in header.values()), default=0)
     except (TypeError, KeyError, IndexError):
         raise ModelError(f"{path.name} is not a safetensors file (bad tensor table)") from None
+    for name, t in header.items():  # weights are floats, each tensor exactly as long as its shape says
+        itemsize = FLOAT_BYTES.get(t.get("dtype"))
+        if itemsize is None:
+            raise ModelError(f"{path.name}: tensor {_shown(name)} is {_shown(t.get('dtype'))}, not floating point")
+        start, end = t["data_offsets"]
+        if end - start != math.prod(t["shape"]) * itemsize:
+            raise ModelError(f"{path.name}: tensor {_shown(name)}'s bytes do not match its shape")
     if 8 + header_len + data_end > size:
         raise ModelError(f"{path.name} is truncated: {size:,} bytes of {8 + header_len + data_end:,}")
     return header

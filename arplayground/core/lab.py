@@ -99,8 +99,14 @@ def export_trace(path, branch: Branch, model: str, card: dict, mode: str) -> Non
     write_text_atomically(path, json.dumps(doc))
 
 
-MAX_TRACE_BYTES = 400_000_000  # a trace of MAX_STEPS steps is about 250 MB of JSON
-MAX_PREFIX = 10_000_000  # values before the first step: ten minutes of audio at 8 kHz is 4.8 million
+MAX_TRACE_BYTES = 128_000_000  # the longest runs here (100,000 characters, 4 s of audio after 10 min kept) need 30 MB
+MAX_PREFIX = 4_800_000  # values before the first step: ten minutes of audio at 8 kHz
+# Containers ([ and {) and commas a file may hold, counted in its bytes before it is parsed: JSON
+# of empty lists costs ~20 times its size in Python objects, so a 50 MB file could take over 1 GB.
+# A real trace holds a few dozen containers and about one comma per kept value.
+MAX_CONTAINERS = 1_000_000
+MAX_COMMAS = MAX_PREFIX + 2_000_000
+MAX_SEED = 2**31 - 1  # the seed box's range: the seed a run can have
 
 
 def _whole(x, what: str, low: int = 0, high: int = 2**63 - 1) -> int:
@@ -138,7 +144,11 @@ def load_trace(path) -> tuple[Branch, dict]:
             data = f.read(info.st_size + 1)  # not more: read(n) allocates n bytes up front
         if len(data) > info.st_size:
             raise ValueError(f"{path.name} grew while it was read")
+        if data.count(b"[") + data.count(b"{") > MAX_CONTAINERS or data.count(b",") > MAX_COMMAS:
+            raise ValueError(f"{path.name} holds far more values than a trace does")
         doc = json.loads(data.decode("utf-8"))
+    except MemoryError:
+        raise ValueError(f"{path.name} is too large to read here") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{path.name} is not a readable trace file ({type(e).__name__}: {e})"[:300]) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -162,7 +172,7 @@ def _branch_from(doc: dict) -> tuple[Branch, dict]:
     name, parent = info.get("name"), info.get("parent")
     if not isinstance(name, str) or not 0 < len(name) <= 200 or not (parent is None or isinstance(parent, str)):
         raise ValueError("its branch has no usable name")
-    seed = _whole(doc.get("seed"), "the seed", 0, 2**63 - 1)
+    seed = _whole(doc.get("seed"), "the seed", 0, MAX_SEED)
     if len(doc["prefix"]) > MAX_PREFIX:
         raise ValueError(f"its prefix holds {len(doc['prefix']):,} values, more than {MAX_PREFIX:,}")
     prefix = tuple(_whole(v, "a prefix value", 0, 2**31 - 1) for v in doc["prefix"])

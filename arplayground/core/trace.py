@@ -267,10 +267,10 @@ class Trace:
         """Why these steps cannot be a run of a model with vocab_size values (a drawn value or a top
         candidate outside 0 .. vocab_size - 1), or None: checked before a replay reaches compiled code."""
         c, n = self._cols, self._n
-        for name in ("value", "top_values", "rank"):
+        for name, what in (("value", "drawn values"), ("top_values", "top candidates"), ("rank", "ranks")):
             column = c[name][:n]
             if n and not (column.min() >= 0 and column.max() < vocab_size):
-                return f"its {name.replace('_', ' ')}s leave the model's {vocab_size} values"
+                return f"its {what} leave the model's {vocab_size} values"
         if n and not (c["kept"][:n].min() >= 0 and c["kept"][:n].max() <= vocab_size):
             return f"its kept counts leave the model's {vocab_size} values"
         return None

@@ -36,7 +36,7 @@ from arplayground.gui.distribution_panel import DistributionPanel
 from arplayground.gui.timeline import Timeline
 from arplayground.gui.views.audio import AudioModeView
 from arplayground.gui.views.image import ImageModeView
-from arplayground.gui.views.text import TextModeView
+from arplayground.gui.views.text import PROMPT_MAX, TextModeView
 from arplayground.gui.worker import Batch, GenerationRunner, RunControls, RunRequest
 
 # Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
@@ -59,7 +59,7 @@ def replay_limits(entry: catalog.ModelEntry, view, prefix_len: int) -> tuple[int
         return pixels - 1, pixels - prefix_len, (config["n_classes"],)
     if entry.mode == "audio":
         return AUDIO_KEPT_MAX, int(view.length_spin.maximum() * config["sample_rate"]) + 1, (config["n_digits"], config["n_speakers"])
-    return AUDIO_KEPT_MAX, view.length_spin.maximum(), ()
+    return PROMPT_MAX, view.length_spin.maximum(), ()
 
 
 def speed_label(speed: float) -> str:
@@ -442,7 +442,9 @@ class MainWindow(QMainWindow):
         notes = []
         if initial.get("mode") and self.mode_box.findData(initial["mode"]) >= 0:
             self.mode_box.setCurrentIndex(self.mode_box.findData(initial["mode"]))
-        if initial.get("prompt") is not None:
+        if initial.get("prompt") is not None and len(initial["prompt"]) > PROMPT_MAX:
+            notes.append(f"the prompt is {len(initial['prompt']):,} characters, more than {PROMPT_MAX:,}: not used")
+        elif initial.get("prompt") is not None:
             self.prompt_edit.setPlainText(initial["prompt"])
         for key, widget, low, high in (
             ("temperature", self.temperature, 0.0, TEMPERATURE_MAX),
@@ -882,7 +884,8 @@ class MainWindow(QMainWindow):
             _, position, kind = outcome.split(" ", 2)
             step = int(position) - len(self.branch.prefix) + 1
             self.state_label.setText(f"{self.running_entry.name} went wrong at step {step:,}: its output is not "
-                                     f"finite numbers ({kind}). The run stopped there; the steps before it are kept.")
+                                     f"finite numbers ({kind}). The run stopped; {self._steps_made(len(self.trace))} "
+                                     "before it are kept.")
         elif outcome.startswith("error: ModelError"):  # weights that passed the check but did not load
             reason = outcome.split(": ", 2)[-1]
             self.running_entry.error = reason

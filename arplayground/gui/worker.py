@@ -273,7 +273,12 @@ class GenerationWorker(QObject):
                 if feed.pending():
                     flush()
                 return "stopped"
-            taken = feed.take()
+            try:
+                taken = feed.take()
+            except NonFiniteLogits:  # the steps made before it still reach the window
+                if feed.pending():
+                    flush()
+                raise
             if taken is None:
                 break
             steps, positions, seconds = taken

@@ -4,6 +4,7 @@ models whose output is not finite, and writes that fail half-way (issue: faults)
 import json
 import resource
 import signal
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,7 @@ CORRUPTIONS = {
     "prefix of bools": lambda d: d.update(prefix=[True]),
     "seed null": lambda d: d.update(seed=None),
     "seed negative": lambda d: d.update(seed=-4),
+    "seed beyond the seed box": lambda d: d.update(seed=2**31),
     "branch a list": lambda d: d.update(branch=[]),
     "branch without name": lambda d: d["branch"].pop("name"),
     "fork step past the end": lambda d: d["branch"].update(fork_step=10**6),
@@ -266,3 +268,42 @@ def test_replacing_keeps_the_old_file_when_the_writer_fails_and_replaces_it_when
     assert path.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
     write_text_atomically(tmp_path / "fresh.txt", "x")
     assert (tmp_path / "fresh.txt").stat().st_mode & 0o777 != 0o600  # not mkstemp's private mode
+
+
+# ---------------------------------------------------------------- found by a QA pass
+
+
+def test_a_seed_beyond_the_seed_box_is_refused_before_anything_changes(audio_trace):
+    path, doc = audio_trace
+    doc["seed"] = 2**31
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="the seed must be a whole number from 0 to 2,147,483,647"):
+        load_trace(path)
+
+
+@pytest.mark.parametrize("filler", [b"[]", b"{}", b"0"])
+def test_a_small_file_that_would_parse_into_millions_of_objects_is_refused_unparsed(tmp_path, filler):
+    path = tmp_path / "bomb.trace.json"
+    count = 1_100_000 if filler != b"0" else 7_000_000
+    path.write_bytes(b'{"format": "arplayground-trace", "version": 1, "prefix": [' + b",".join([filler] * count) + b"]}")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="holds far more values than a trace does"):
+            load_trace(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * path.stat().st_size  # the bytes read, not the objects they would have made
+
+
+def test_weights_that_are_not_floats_or_whose_bytes_disagree_with_their_shape_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    write_tiny_gpt(tmp_path)
+    weights = tmp_path / "tiny-gpt.safetensors"
+    tensors = load_file(str(weights))
+    name = next(iter(tensors))
+    tensors[name] = tensors[name].to(torch.int64)
+    save_file(tensors, str(weights))
+    entry = catalog.discover(tmp_path)[0]
+    assert entry.error and "not floating point" in entry.error

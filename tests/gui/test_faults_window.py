@@ -54,7 +54,7 @@ def test_an_audio_trace_forcing_a_wild_level_is_refused_and_the_window_is_as_it_
     w.close()
 
 
-@pytest.mark.parametrize("name", ["prefix of strings", "steps huge", "column shape changed", "settings with nan",
+@pytest.mark.parametrize("name", ["prefix of strings", "seed beyond the seed box", "steps huge", "column shape changed", "settings with nan",
                                   "condition a dict", "forced key not a number", "branch a list", "mode a number"])
 def test_a_malformed_trace_is_refused_with_a_reason_before_anything_changes(qtbot, all_models, tmp_path, name):
     path, doc = audio_trace(qtbot, all_models, tmp_path)
@@ -215,4 +215,66 @@ def test_an_ab_side_whose_model_turns_nan_says_where_it_stopped(qtbot, tiny_mode
     qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=30_000)
     assert ab.b.nll_label.text() == "Stopped at step 1 of this side: the model's output is not finite numbers (NaN)"
     assert "NLL" in ab.a.nll_label.text()
+    w.close()
+
+
+def test_the_steps_made_before_a_nan_reach_the_window_and_the_status_counts_them(qtbot, tiny_audio_models):
+    from arplayground.gui.main_window import SPEEDS
+
+    w = open_window(qtbot, tiny_audio_models, "audio")
+    w.views["audio"].play_live.setChecked(False)
+    set_run_length(w, "audio", text_steps=0, audio_samples=400)
+    w.speed_slider.setValue(SPEEDS.index(1000))  # chunks of 16 samples
+    generate_and_wait(qtbot, w)
+    assert w.state_label.text() == "Done: 400 steps"
+    stepper = w.steppers.held(w.current_entry())
+    for weights in stepper._exported.values():  # the time condition's third knot: NaN from sample 100 on
+        weights["t_gate"][:, 2:] = np.nan
+    generate_and_wait(qtbot, w)
+    assert w.state_label.text().startswith("tiny-wavenet went wrong at step 101:")
+    assert len(w.trace) == 96 and w.state_label.text().endswith("The run stopped; 96 steps before it are kept.")
+    w.close()
+
+
+def test_a_paste_or_a_trace_that_would_make_the_prompt_too_long_for_qt_is_refused(qtbot, tiny_models, tmp_path):
+    from PySide6.QtCore import QMimeData
+
+    from arplayground.gui.views.text import PROMPT_MAX
+
+    w = text_run(qtbot, tiny_models)
+    huge = QMimeData()
+    huge.setText("a" * (PROMPT_MAX + 1))  # one line of 65,536+ characters froze Qt's layout for minutes
+    w.prompt_edit.insertFromMimeData(huge)
+    assert w.prompt_edit.toPlainText() == "to be" and w.prompt_message.isVisible()
+    assert w.prompt_message.text().startswith("Not pasted: a prompt is at most 50,000 characters")
+    fine = QMimeData()
+    fine.setText(" and not")
+    w.prompt_edit.insertFromMimeData(fine)  # at the cursor: the start
+    assert w.prompt_edit.toPlainText() == " and notto be"
+    path = tmp_path / "long.trace.json"
+    assert w.export_trace(str(path))
+    doc = json.loads(path.read_text())
+    doc["prefix"] = [1] * (PROMPT_MAX + 1)
+    path.write_text(json.dumps(doc))
+    before = w.views["text"].pane.toPlainText()
+    assert not w.open_trace(str(path))
+    assert "this model takes at most 50,000" in w.state_label.text()
+    unchanged(w, before)
+    w.close()
+
+
+def test_a_long_prompt_is_read_whole_and_shown_by_its_end(qtbot, tiny_models, tmp_path):
+    from arplayground.gui.views.text import PROMPT_SHOWN
+
+    w = open_window(qtbot, tiny_models, "text")
+    prompt = "to be or not " * 1_000  # 13,000 characters
+    w.prompt_edit.setPlainText(prompt)
+    set_run_length(w, "text", text_steps=20, audio_samples=0)
+    w.prompt_edit.setPlainText(prompt)
+    generate_and_wait(qtbot, w)
+    pane = w.views["text"].pane
+    assert len(w.branch.prefix) == len(prompt)  # the model reads all of it
+    assert pane.toPlainText().startswith("…" + prompt[-PROMPT_SHOWN:]) and len(pane.generated_text()) == 20
+    path = tmp_path / "out.txt"
+    assert w.views["text"].save_text(str(path)) and path.read_text() == prompt + pane.generated_text()
     w.close()

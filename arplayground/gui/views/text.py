@@ -32,6 +32,26 @@ from arplayground.core.trace import StepRecord
 from arplayground.gui.distribution_panel import PanelData, settings_text
 
 PROBABILITY_BANDS = 10  # colour steps: few enough to merge runs of characters into one insert
+PROMPT_SHOWN = 2_000  # characters of a long prompt the pane shows: its end, after "…"
+# Qt lays out a line of more than 65,536 characters very slowly (a line of 80,000 froze the window
+# for minutes in setPlainText): a prompt stays below, pasted or from a trace. The model reads 1,024.
+PROMPT_MAX = 50_000
+
+
+class PromptEdit(QPlainTextEdit):
+    """The prompt box: a paste that would make the prompt longer than PROMPT_MAX is refused, with
+    the reason in `refused` (a person's typing never gets there)."""
+
+    refused = Signal(str)
+
+    def insertFromMimeData(self, source) -> None:
+        pasted = source.text() if source.hasText() else ""
+        selected = len(self.textCursor().selectedText())
+        if len(self.toPlainText()) - selected + len(pasted) > PROMPT_MAX:
+            self.refused.emit(f"Not pasted: a prompt is at most {PROMPT_MAX:,} characters, and that would make it "
+                              f"{len(self.toPlainText()) - selected + len(pasted):,}.")
+            return
+        super().insertFromMimeData(source)
 
 
 def probability_colour(p: float) -> QColor:
@@ -58,20 +78,24 @@ class SampledTextPane(QPlainTextEdit):
         self.setFont(font)
         self.vocab = None
         self.records: list[StepRecord] = []
-        self.prompt_length = 0
+        self.prompt, self.prompt_length = "", 0  # the prompt, and the characters of it shown
         self.highlighted: int | None = None
         self._formats = {}
 
     def start(self, prompt: str, vocab) -> None:
-        """Show the prompt and forget the previous run."""
+        """Show the prompt (its end, when it is long) and forget the previous run."""
         self.vocab = vocab
         self.records = []
         self.clear()
-        self.prompt_length = len(prompt)
+        self.prompt = prompt
+        # Qt lays a paragraph out again at every insert: after a prompt that is one line of 100,000
+        # characters each step took a second. The model reads the whole prompt; the pane shows its end.
+        shown = prompt if len(prompt) <= PROMPT_SHOWN else "…" + prompt[-PROMPT_SHOWN:]
+        self.prompt_length = len(shown)
         fmt = QTextCharFormat()
         fmt.setFontWeight(QFont.Weight.Bold)
         cursor = self.textCursor()
-        cursor.insertText(prompt, fmt)
+        cursor.insertText(shown, fmt)
 
     def _format(self, p: float) -> QTextCharFormat:
         band = min(PROBABILITY_BANDS - 1, int(p * PROBABILITY_BANDS))
@@ -127,6 +151,10 @@ class SampledTextPane(QPlainTextEdit):
     def generated_text(self) -> str:
         return self.toPlainText()[self.prompt_length :]
 
+    def whole_text(self) -> str:
+        """The whole prompt and the generated text (the pane may show only the prompt's end)."""
+        return self.prompt + self.generated_text()
+
     def step_at(self, pos) -> int | None:
         """The generated character under a viewport point, as an index into the run's steps."""
         cursor = self.cursorForPosition(pos)
@@ -179,7 +207,7 @@ class TextModeView(QObject):
         self.controls = QWidget()
         form = QFormLayout(self.controls)
         form.setContentsMargins(0, 0, 0, 0)
-        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit = PromptEdit()
         self.prompt_edit.setPlaceholderText("Prompt (may be empty)")
         self.prompt_edit.setFixedHeight(70)
         form.addRow("Prompt", self.prompt_edit)
@@ -188,6 +216,7 @@ class TextModeView(QObject):
         self.prompt_message.setStyleSheet("color: #b00020;")
         self.prompt_message.setWordWrap(True)
         self.prompt_message.hide()
+        self.prompt_edit.refused.connect(lambda why: (self.prompt_message.setText(why), self.prompt_message.show()))
         form.addRow(self.prompt_message)
         self.length_spin = QSpinBox()
         self.length_spin.setRange(1, 100_000)
@@ -244,7 +273,7 @@ class TextModeView(QObject):
     def save_text(self, path: str) -> bool:
         """The prompt and the generated text, as plain UTF-8."""
         try:
-            write_text_atomically(path, self.pane.toPlainText())  # a failed write leaves the old file whole
+            write_text_atomically(path, self.pane.whole_text())  # a failed write leaves the old file whole
         except OSError as e:
             self.note.setText(f"Could not save {path}: {e.strerror or e}")
             return False
