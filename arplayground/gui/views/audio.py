@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 from arplayground.audio.playback import PlaybackError, Player, shared_sound_check
 from arplayground.audio.wav import WavCancelled, WavError, read_wav, write_wav
 from arplayground.catalog import typical_seconds
-from arplayground.core.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
+from arplayground.core.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.core.files import replacing
-from arplayground.gui.views.text import panel_data
+from arplayground.gui.distribution_panel import panel_data
 
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
@@ -415,15 +415,11 @@ class AudioModeView(QObject):
                 sampled = what_if.final
             panel.show_levels(
                 title=where, raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
-                settings=rec.settings, kind="mu-law", unconditional=unconditional,
+                settings=rec.settings, vocab=vocab, unconditional=unconditional,
             )
         else:
             n = min(panel.max_bars, len(rec.top_values))
-            # Bars by mu-law level number: short, and distinct where amplitudes near silence differ
-            # only in their fourth significant digit.
-            data = panel_data(rec, index + 1, vocab, bar_label=str,
-                              drawn_label=f"level {rec.value} (amplitude {amplitude_label(rec.value)})")
-            panel.show_step(data, where=where)
+            panel.show_step(panel_data(rec, index + 1, vocab), where=where)  # bars by mu-law level number
             if index < self.replayed_steps:
                 hint = (f"A replayed trace keeps no sample's full distribution; this one shows the top {n} "
                         "candidates it recorded, by mu-law level.")

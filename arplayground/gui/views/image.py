@@ -487,12 +487,13 @@ class ImageModeView(QObject):
             drawn_prob=rec.prob,
             entropy=rec.entropy,
             settings=rec.settings,
+            vocab=vocab,
             unconditional=self.unconditional_distribution(trace, index),
         )
         if what_if is None:
             panel.hide_what_if()
         else:
-            panel.show_what_if(what_if, rec.u, rec.value, lambda v: f"grey level {v}")
+            panel.show_what_if(what_if, rec.u, rec.value, vocab.describe)
 
     @Slot(int, int)
     def _on_pixel_clicked(self, image: int, pixel: int) -> None:

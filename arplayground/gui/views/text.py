@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from arplayground.catalog import vocabulary
 from arplayground.core.files import write_text_atomically
 from arplayground.core.trace import StepRecord
-from arplayground.gui.distribution_panel import PanelData, settings_text
+from arplayground.gui.distribution_panel import panel_data
 
 PROBABILITY_BANDS = 10  # colour steps: few enough to merge runs of characters into one insert
 
@@ -292,24 +292,6 @@ class TextModeView(QObject):
             return
         panel.show_step(replace(data, sampled=what_if.final[rec.top_values]))
         panel.show_what_if(what_if, rec.u, rec.value, vocab.label)
-
-
-def panel_data(rec: StepRecord, step_number: int, vocab, bar_label=None, drawn_label: str | None = None) -> PanelData:
-    """A step's recorded top candidates for the panel, each bar named by bar_label(value) and the
-    drawn value by drawn_label (both vocab.label's by default)."""
-    bar_label = bar_label or vocab.label
-    return PanelData(
-        step=step_number,
-        labels=tuple(bar_label(int(v)) for v in rec.top_values),
-        values=tuple(int(v) for v in rec.top_values),
-        raw=rec.top_raw,
-        sampled=rec.top_sampled,
-        drawn=rec.value,
-        drawn_label=vocab.label(rec.value) if drawn_label is None else drawn_label,
-        drawn_prob=rec.prob,
-        entropy=rec.entropy,
-        settings_text=settings_text(rec.settings),
-    )
 
 
 def main() -> int:
