@@ -43,10 +43,8 @@ class ABSide(QWidget):
         self.view.setParent(self)
         self.view.controls.setParent(self)
         self.view.controls.hide()
-        if hasattr(self.view, "set_entry"):
-            self.view.set_entry(entry)
-        if hasattr(self.view, "readout"):  # not the main window's "Pick a digit…, then Generate"
-            self.view.readout.setText("Run A/B to hear and see this side.")
+        self.view.set_entry(entry)
+        self.view.become_side()  # audio: not the main window's "Pick a digit…, then Generate"
         self.steppers = catalog.StepperCache()  # its own stepper: the two sides run at once
         self.runner = GenerationRunner(self)
         self.runner.batch.connect(self._on_batch)
@@ -70,7 +68,7 @@ class ABSide(QWidget):
         layout.addWidget(self.sampler)
         layout.addWidget(self.view.display, 1)
         layout.addWidget(self.nll_label)
-        if hasattr(self.view, "play"):  # audio: hear each side on its own
+        if self.view.can_play:  # audio: hear each side on its own
             self.play_button = QPushButton(f"Play {title}")
             self.play_button.clicked.connect(self.view.play)
             layout.addWidget(self.play_button)
@@ -125,8 +123,7 @@ class ABSide(QWidget):
 
     def shutdown(self) -> None:
         self.runner.wait_for_all()
-        if hasattr(self.view, "shutdown"):
-            self.view.shutdown()
+        self.view.shutdown()
 
 
 class ABWindow(QWidget):
@@ -199,10 +196,7 @@ class ABWindow(QWidget):
         if self.is_running():
             return
         self.run_button.setEnabled(True)
-        if hasattr(self.a.view, "set_amplitude_scale"):  # audio: one amplitude axis, so the waveforms compare
-            scale = max(self.a.view.amplitude_scale, self.b.view.amplitude_scale)
-            for side in (self.a, self.b):
-                side.view.set_amplitude_scale(scale)
+        self.a.view.align_with(self.b.view)  # audio: one amplitude axis, so the waveforms compare
         a, b = self.a.trace.values, self.b.trace.values
         n = min(len(a), len(b))
         if not n:

@@ -259,8 +259,7 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
             view.step_clicked.connect(self.show_step)
-            if hasattr(view, "content_replaced"):
-                view.content_replaced.connect(self.forget_run)
+            view.content_replaced.connect(self.forget_run)
 
     # ------------------------------------------------------------------ models
 
@@ -293,8 +292,7 @@ class MainWindow(QMainWindow):
         self.stats_label.clear()
         self.panel.clear()
         for view in self.views.values():
-            if hasattr(view, "run_forgotten"):
-                view.run_forgotten()  # markers of the run in the views: a selected pixel, a sample's line
+            view.run_forgotten()  # markers of the run in the views: a selected pixel, a sample's line
         self._label_before_status = None
         # A stopped run's end never reaches on_finished: say here that it stopped.
         self.state_label.setText("Stopped: the run shown was replaced" if was_running else "Ready")
@@ -339,8 +337,7 @@ class MainWindow(QMainWindow):
             self.model_info.setText("\n".join(["No model found in models/."] + notes))
         elif entry.available:
             self.model_info.setText("\n".join([entry.summary()] + notes))
-            if hasattr(self.current_view(), "set_entry"):
-                self.current_view().set_entry(entry)
+            self.current_view().set_entry(entry)
             config = entry.card.get("config", {})
             size = config.get("vocab_size") or config.get("levels", 0)
             if size:
@@ -443,10 +440,10 @@ class MainWindow(QMainWindow):
         self.running_view = view
         prefix, condition, n_steps = view.prepare(self.vocab)
         # a grid draws one value per image per step
-        self.session.start(prefix, condition, self.seed_spin.value(), n_steps, getattr(view, "lanes", 1))
+        self.session.start(prefix, condition, self.seed_spin.value(), n_steps, view.lanes)
         self.branch_views = {}
         self._refresh_branch_box()
-        self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=getattr(view, "lanes", 1))
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=view.lanes)
         self.shown_index = None
         self.stats_label.clear()
         # Not the last run's step in the panel while this one has none. Only once it is late: most
@@ -738,7 +735,7 @@ class MainWindow(QMainWindow):
             return
         nll = self.trace.nll()
         speed = f"  ·  {steps_per_second:,.0f} steps/s" if steps_per_second is not None else ""
-        lanes = getattr(self.running_view, "lanes", 1)  # a grid's trace interleaves its images' steps
+        lanes = self.running_view.lanes  # a grid's trace interleaves its images' steps
         where = (f"step {len(self.trace) // lanes} / {self.n_records // lanes} in each of {lanes} images" if lanes > 1
                  else f"step {len(self.trace)} / {self.n_records}")
         self.stats_label.setText(
@@ -864,8 +861,7 @@ class MainWindow(QMainWindow):
         if self.ab_window is not None:
             self.ab_window.close()
         for view in self.views.values():
-            if hasattr(view, "shutdown"):
-                view.shutdown()  # nor any sound
+            view.shutdown()  # nor any sound
         super().closeEvent(event)
 
 

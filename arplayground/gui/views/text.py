@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -30,6 +30,7 @@ from arplayground.catalog import vocabulary
 from arplayground.core.files import write_text_atomically
 from arplayground.core.trace import StepRecord
 from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.views.base import ModeView
 
 PROBABILITY_BANDS = 10  # colour steps: few enough to merge runs of characters into one insert
 
@@ -167,7 +168,7 @@ class SampledTextPane(QPlainTextEdit):
                 self.step_clicked.emit(step)
 
 
-class TextModeView(QObject):
+class TextModeView(ModeView):
     """Text mode: its controls (prompt, length) and its pane; the main window supplies the rest."""
 
     mode = "text"
