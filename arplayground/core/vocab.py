@@ -1,8 +1,14 @@
-"""Vocabularies: how a model's integer values map to what a person sees."""
+"""Vocabularies: how a model's integer values map to what a person sees.
+
+Each labels its values in the ways the GUI shows them: label(v), the general name (messages, the
+what-if's ticks); bar_label(v), short, under a candidate's bar; describe(v), what a step drew, in
+the distribution panel's title; tick_label(v), on the axis of a plot over every level; and `shaded`,
+whether a value is a shade of grey (its bar is drawn in it).
+"""
 
 from __future__ import annotations
 
-from arplayground.core.mulaw import amplitude_label
+from arplayground.core.mulaw import SILENCE, amplitude_label
 
 # Whitespace and control characters drawn visibly, so a bar labelled ' ' is never blank.
 VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
@@ -33,9 +39,13 @@ class Vocabulary:
         """The value a prompt-less run starts from: a newline where there is one (a new speech)."""
         return self._index.get("\n", 0)
 
+    shaded = False
+
     def label(self, value: int) -> str:
         c = self.chars[value]
         return VISIBLE.get(c, c)
+
+    bar_label = describe = tick_label = label
 
     def text(self, value: int) -> str:
         return self.chars[value]
@@ -63,8 +73,15 @@ class GreyLevels:
     def __len__(self) -> int:
         return self.levels
 
+    shaded = True  # value v is drawn in grey v
+
     def label(self, value: int) -> str:
         return str(int(value))
+
+    bar_label = tick_label = label
+
+    def describe(self, value: int) -> str:
+        return f"grey level {int(value)}"
 
 
 class MuLawLevels:
@@ -73,5 +90,19 @@ class MuLawLevels:
     def __len__(self) -> int:
         return 256
 
+    shaded = False
+
     def label(self, value: int) -> str:
         return f"level {int(value)} ({amplitude_label(int(value), 2)})"
+
+    def bar_label(self, value: int) -> str:
+        """The level's number: short, and distinct where amplitudes near silence differ only in
+        their fourth significant digit."""
+        return str(int(value))
+
+    def describe(self, value: int) -> str:
+        return f"level {int(value)} (amplitude {amplitude_label(int(value))})"
+
+    def tick_label(self, value: int) -> str:
+        """The amplitude, two significant digits in plain decimals; the level silence encodes to reads "0"."""
+        return "0" if int(value) == SILENCE else amplitude_label(int(value), 2)

@@ -13,7 +13,6 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -24,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from arplayground import catalog
-from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings
+from arplayground.core.sampling import SamplerSettings
 from arplayground.core.trace import Trace
+from arplayground.gui.sampler_controls import SamplerControls
 from arplayground.gui.worker import GenerationRunner, RunControls, RunRequest
 
 
@@ -43,10 +43,8 @@ class ABSide(QWidget):
         self.view.setParent(self)
         self.view.controls.setParent(self)
         self.view.controls.hide()
-        if hasattr(self.view, "set_entry"):
-            self.view.set_entry(entry)
-        if hasattr(self.view, "readout"):  # not the main window's "Pick a digit…, then Generate"
-            self.view.readout.setText("Run A/B to hear and see this side.")
+        self.view.set_entry(entry)
+        self.view.become_side()  # audio: not the main window's "Pick a digit…, then Generate"
         self.steppers = catalog.StepperCache()  # its own stepper: the two sides run at once
         self.runner = GenerationRunner(self)
         self.runner.batch.connect(self._on_batch)
@@ -54,57 +52,34 @@ class ABSide(QWidget):
         self.trace = Trace()
         self.outcome = ""
 
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, TEMPERATURE_MAX)
-        self.temperature.setSingleStep(0.05)
-        self.temperature.setDecimals(2)
-        self.temperature.setPrefix("T ")
-        self.top_k = QSpinBox()
-        self.top_k.setRange(0, vocab_size)
-        self.top_k.setPrefix("top-k ")
-        self.top_k.setSpecialValueText("top-k off")
-        self.top_p = QDoubleSpinBox()
-        self.top_p.setRange(0.0, 1.0)
-        self.top_p.setSingleStep(0.05)
-        self.top_p.setDecimals(2)
-        self.top_p.setPrefix("top-p ")
-        self.guidance = QDoubleSpinBox()  # only where the model has a digit to guide by
-        self.guidance.setRange(0.0, GUIDANCE_MAX)
-        self.guidance.setSingleStep(0.25)
-        self.guidance.setDecimals(2)
-        self.guidance.setPrefix("guidance ")
-        self.guidance.setVisible(entry.mode in catalog.CONDITIONAL_MODES)
+        self.sampler = SamplerControls()
+        self.sampler.set_vocabulary_size(vocab_size)
+        self.sampler.set_guidable(entry.mode in catalog.CONDITIONAL_MODES, hide=True)  # only with a digit to guide by
+        self.temperature, self.top_k = self.sampler.temperature, self.sampler.top_k
+        self.top_p, self.guidance = self.sampler.top_p, self.sampler.guidance
         self.set_settings(settings)
 
         self.title = QLabel(f"<b>{title}</b>")
         self.nll_label = QLabel("Not run yet")
         self.nll_label.setObjectName("abNll")
-        row = QHBoxLayout()
-        row.addWidget(self.title)
-        for w in (self.temperature, self.top_k, self.top_p, self.guidance):
-            row.addWidget(w)
-        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
+        layout.addWidget(self.title)
+        layout.addWidget(self.sampler)
         layout.addWidget(self.view.display, 1)
         layout.addWidget(self.nll_label)
-        if hasattr(self.view, "play"):  # audio: hear each side on its own
+        if self.view.can_play:  # audio: hear each side on its own
             self.play_button = QPushButton(f"Play {title}")
             self.play_button.clicked.connect(self.view.play)
             layout.addWidget(self.play_button)
 
     def set_settings(self, s: SamplerSettings) -> None:
-        self.temperature.setValue(s.temperature)
-        self.top_k.setValue(s.top_k)
-        self.top_p.setValue(s.top_p)
-        self.guidance.setValue(s.guidance)
+        self.sampler.set_settings(s)
 
     def settings(self) -> SamplerSettings:
-        # Without a digit the guidance box is hidden and holds the 1 the window sent (and the loop
-        # records guidance 1 for a run with nothing to guide by, whatever it is given).
-        return SamplerSettings(round(self.temperature.value(), 4), int(self.top_k.value()), round(self.top_p.value(), 4),
-                               round(self.guidance.value(), 4))
+        # Without a digit the guidance row is hidden and off (and the loop records guidance 1 for a
+        # run with nothing to guide by, whatever it is given).
+        return self.sampler.settings()
 
     def start(self, vocab, prefix, condition, seed: int, n_steps: int, forced: dict | None = None) -> None:
         self.runner.stop()
@@ -148,8 +123,7 @@ class ABSide(QWidget):
 
     def shutdown(self) -> None:
         self.runner.wait_for_all()
-        if hasattr(self.view, "shutdown"):
-            self.view.shutdown()
+        self.view.shutdown()
 
 
 class ABWindow(QWidget):
@@ -222,10 +196,7 @@ class ABWindow(QWidget):
         if self.is_running():
             return
         self.run_button.setEnabled(True)
-        if hasattr(self.a.view, "set_amplitude_scale"):  # audio: one amplitude axis, so the waveforms compare
-            scale = max(self.a.view.amplitude_scale, self.b.view.amplitude_scale)
-            for side in (self.a, self.b):
-                side.view.set_amplitude_scale(scale)
+        self.a.view.align_with(self.b.view)  # audio: one amplitude axis, so the waveforms compare
         a, b = self.a.trace.values, self.b.trace.values
         n = min(len(a), len(b))
         if not n:

@@ -15,6 +15,8 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPaint
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from arplayground.core.sampling import Stages
+from arplayground.core.trace import StepRecord
+from arplayground.core.vocab import GreyLevels
 
 RAW_COLOUR = (120, 144, 176)  # the model's own distribution
 SAMPLED_COLOUR = (236, 150, 40)  # after guidance / temperature / top-k / top-p
@@ -29,6 +31,9 @@ SHRINK_SECONDS = 0.5
 def y_scale(top: float) -> float:
     """The smallest scale with room for the tallest bar and the drawn marker above it."""
     return next((s for s in Y_SCALES if top * 1.12 + 0.02 <= s), Y_SCALES[-1])
+
+
+GREY_LEVELS = GreyLevels()  # the levels show_levels draws unless told otherwise
 
 
 def settings_text(s) -> str:
@@ -140,10 +145,11 @@ class LevelBars(pg.ImageItem):
         super().__init__(axisOrder="row-major")
         self.heights = np.zeros(256)
         self.top = 1.0
-        self.set_kind("grey")
+        self.set_shaded(True)
 
-    def set_kind(self, kind: str) -> None:
-        if kind == "grey":
+    def set_shaded(self, shaded: bool) -> None:
+        """Shaded: bar v in grey v (an image's levels); else all in the after-sampler colour."""
+        if shaded:
             rgb = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
         else:
             rgb = np.tile(np.array(SAMPLED_COLOUR, np.uint8), (256, 1))
@@ -179,6 +185,23 @@ class PanelData:
     settings_text: str
 
 
+def panel_data(rec: StepRecord, step_number: int, vocab) -> PanelData:
+    """A step's recorded top candidates for the panel, labelled by the vocabulary: each bar by
+    vocab.bar_label, the drawn value by vocab.describe."""
+    return PanelData(
+        step=step_number,
+        labels=tuple(vocab.bar_label(int(v)) for v in rec.top_values),
+        values=tuple(int(v) for v in rec.top_values),
+        raw=rec.top_raw,
+        sampled=rec.top_sampled,
+        drawn=rec.value,
+        drawn_label=vocab.describe(rec.value),
+        drawn_prob=rec.prob,
+        entropy=rec.entropy,
+        settings_text=settings_text(rec.settings),
+    )
+
+
 class DistributionPanel(QWidget):
     value_clicked = Signal(int)  # a bar was clicked: the value it stands for (the lab branches on it)
 
@@ -186,8 +209,8 @@ class DistributionPanel(QWidget):
         super().__init__(parent)
         self.max_bars = max_bars
         self.data: PanelData | None = None
-        self._level_kind = "grey"  # as level_bars is made below
-        self._level_ticks = None
+        self._level_shaded = True  # as level_bars is made below
+        self._tick_vocab = None  # the vocabulary the level axis's ticks were labelled by
         self._y_top = 0.0
         self._y_changed_at = 0.0
         self.streaming = False  # set by the window: while a run streams, the axis shrinks lazily
@@ -296,11 +319,11 @@ class DistributionPanel(QWidget):
             item.setVisible(not levels)
         for item in (self.level_bars, self.level_line):
             item.setVisible(levels)
-        self.level_outline.setVisible(levels and self._level_kind == "grey")
+        self.level_outline.setVisible(levels and self._level_shaded)
         self.unconditional_line.hide()
         self._fill_legend(levels)
         self._n_bars, self._y_top = -1, 0.0
-        self._level_ticks = None  # the candidate bars replaced the level ticks
+        self._tick_vocab = None  # the candidate bars replaced the level ticks
         self._bottom_axis(levels)
         if levels:
             self.plot.setXRange(-3, 258, padding=0)  # room for the drawn marker over level 0 or 255, the commonest
@@ -327,34 +350,26 @@ class DistributionPanel(QWidget):
         if not levels:
             self.axis.setTicks([[]])
 
-    def _use_level_kind(self, kind: str) -> None:
-        """Grey levels (image): bars in their own grey, numbered ticks. Mu-law levels (audio): one
-        colour, ticks labelled with the amplitude each level stands for."""
-        marks = (0, 32, 64, 96, 128, 160, 192, 224, 255)
-        if kind != self._level_kind:
-            self._level_kind = kind
-            self.level_bars.set_kind(kind)
-            self.level_legend.setOpts(brush=grey_swatch() if kind == "grey" else SAMPLED_COLOUR)
-            self.level_outline.setVisible(kind == "grey" and self.level_bars.isVisible())
-        if kind != self._level_ticks:
-            self._level_ticks = kind
-            if kind == "grey":
-                self.axis.setTicks([[(v, str(v)) for v in marks]])
-            else:
-                from arplayground.core.mulaw import SILENCE, amplitude_label
+    def _use_level_vocab(self, vocab) -> None:
+        """Bars in their own grey where the levels are shades (an image's), else in one colour (an
+        audio sample's); the axis's ticks labelled by the vocabulary (a grey level's number, the
+        amplitude a mu-law level stands for)."""
+        if vocab.shaded != self._level_shaded:
+            self._level_shaded = vocab.shaded
+            self.level_bars.set_shaded(vocab.shaded)
+            self.level_legend.setOpts(brush=grey_swatch() if vocab.shaded else SAMPLED_COLOUR)
+            self.level_outline.setVisible(vocab.shaded and self.level_bars.isVisible())
+        if vocab is not self._tick_vocab:
+            self._tick_vocab = vocab
+            self.axis.setTicks([[(v, vocab.tick_label(v)) for v in (0, 32, 64, 96, 128, 160, 192, 224, 255)]])
 
-                # Two significant digits in plain decimals; the level silence encodes to reads "0".
-                self.axis.setTicks([[(v, "0" if v == SILENCE else amplitude_label(v, 2)) for v in marks]])
-
-    def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, kind: str = "grey",
+    def show_levels(self, title, raw, sampled, drawn, drawn_prob, entropy, settings, vocab=GREY_LEVELS,
                     unconditional=None) -> None:
-        """One step's distribution over every level, raw (line) and after the sampler (bars), and
-        when guided, the model's distribution without the digit (purple line).
-
-        kind "grey": an image pixel's grey levels; "mu-law": an audio sample's levels.
-        """
+        """One step's distribution over every level of `vocab` (an image pixel's grey levels, an
+        audio sample's mu-law levels), raw (line) and after the sampler (bars), and when guided,
+        the model's distribution without the digit (purple line)."""
         self._use_levels(True)
-        self._use_level_kind(kind)
+        self._use_level_vocab(vocab)
         self.data = None
         self.levels = (np.asarray(raw), np.asarray(sampled), int(drawn))
         self.level_line.setData(x=np.arange(257) - 0.5, y=raw)
@@ -369,14 +384,8 @@ class DistributionPanel(QWidget):
         if self.level_outline.isVisible():
             self.level_outline.setData(x=np.arange(259) - 1.5, y=np.concatenate([[0.0], sampled, [0.0]]))
         self.drawn_marker.setData(x=[drawn], y=[max(raw[drawn], sampled[drawn]) + 0.03 * y_top])
-        if kind == "grey":
-            what = f"grey level {drawn}"
-        else:
-            from arplayground.core.mulaw import amplitude_label
-
-            what = f"level {drawn} (amplitude {amplitude_label(drawn)})"
         self.title.setText(
-            f"{title}: {self._verb()} {what} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
+            f"{title}: {self._verb()} {vocab.describe(drawn)} with p = {drawn_prob:.3f}  ·  entropy {entropy:.2f} nats"
             f"  ·  {settings_text(settings)}"
         )
 

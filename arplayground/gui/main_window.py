@@ -25,14 +25,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground import catalog
 from arplayground.core.lab import check_replayable, export_trace, load_trace
-from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings
+from arplayground.core.sampling import SamplerSettings
 from arplayground.core.session import Session
 from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.distribution_panel import DistributionPanel
+from arplayground.gui.sampler_controls import SamplerControls
 from arplayground.gui.timeline import Timeline
 from arplayground.gui.views.audio import AudioModeView
 from arplayground.gui.views.image import ImageModeView
@@ -158,41 +158,11 @@ class MainWindow(QMainWindow):
         speed_row.addWidget(self.speed_label)
         form.addRow("Speed", speed_row)
 
-        self.temperature = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.temperature.setRange(0.0, TEMPERATURE_MAX)
-        self.temperature.setDecimals(2)
-        self.temperature.setSingleStep(0.05)
-        self.temperature.setValue(1.0)
-        self.temperature.setToolTip("0 = greedy (always the most likely value)")
-        form.addRow("Temperature", self.temperature)
-
-        self.top_k = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.top_k.setRange(0, 65)
-        self.top_k.setValue(0)
-        self.top_k.setToolTip("Keep the k most likely values; 0 = off")
-        form.addRow("Top-k", self.top_k)
-
-        self.top_p = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.top_p.setRange(0.0, 1.0)
-        self.top_p.setDecimals(2)
-        self.top_p.setSingleStep(0.01)
-        self.top_p.setValue(1.0)
-        self.top_p.setToolTip("Keep the smallest set of values whose probability reaches p; 1 = off")
-        form.addRow("Top-p", self.top_p)
-
-        self.guidance = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.guidance.setRange(0.0, GUIDANCE_MAX)
-        self.guidance.setDecimals(2)
-        self.guidance.setSingleStep(0.05)
-        self.guidance.setValue(1.0)
-        form.addRow("Guidance", self.guidance)
-
-        self.settings_note = QLabel()
-        self.settings_note.setObjectName("settingsNote")
-        self.settings_note.setStyleSheet("color: #8a5a00;")
-        self.settings_note.setWordWrap(True)
-        self.settings_note.hide()
-        form.addRow(self.settings_note)
+        self.sampler = SamplerControls()
+        form.addRow(self.sampler)
+        # short names used throughout (and by the tests)
+        self.temperature, self.top_k, self.top_p = self.sampler.temperature, self.sampler.top_k, self.sampler.top_p
+        self.guidance, self.settings_note = self.sampler.guidance, self.sampler.note
 
         buttons = QHBoxLayout()
         self.generate_button = QPushButton("Generate")
@@ -274,10 +244,7 @@ class MainWindow(QMainWindow):
         self.prompt_edit.textChanged.connect(self.check_prompt)
         self.new_seed_button.clicked.connect(lambda: self.seed_spin.setValue(random.randrange(2**31 - 1)))
         self.speed_slider.valueChanged.connect(self.on_speed_changed)
-        self.temperature.valueChanged.connect(self.push_settings)
-        self.top_k.valueChanged.connect(self.push_settings)
-        self.top_p.valueChanged.connect(self.push_settings)
-        self.guidance.valueChanged.connect(self.push_settings)
+        self.sampler.changed.connect(self.push_settings)
         self.generate_button.clicked.connect(self.generate)
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
@@ -292,8 +259,7 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
             view.step_clicked.connect(self.show_step)
-            if hasattr(view, "content_replaced"):
-                view.content_replaced.connect(self.forget_run)
+            view.content_replaced.connect(self.forget_run)
 
     # ------------------------------------------------------------------ models
 
@@ -326,8 +292,7 @@ class MainWindow(QMainWindow):
         self.stats_label.clear()
         self.panel.clear()
         for view in self.views.values():
-            if hasattr(view, "run_forgotten"):
-                view.run_forgotten()  # markers of the run in the views: a selected pixel, a sample's line
+            view.run_forgotten()  # markers of the run in the views: a selected pixel, a sample's line
         self._label_before_status = None
         # A stopped run's end never reaches on_finished: say here that it stopped.
         self.state_label.setText("Stopped: the run shown was replaced" if was_running else "Ready")
@@ -372,42 +337,21 @@ class MainWindow(QMainWindow):
             self.model_info.setText("\n".join(["No model found in models/."] + notes))
         elif entry.available:
             self.model_info.setText("\n".join([entry.summary()] + notes))
-            if hasattr(self.current_view(), "set_entry"):
-                self.current_view().set_entry(entry)
+            self.current_view().set_entry(entry)
             config = entry.card.get("config", {})
             size = config.get("vocab_size") or config.get("levels", 0)
             if size:
-                self._set_top_k_max(size)
+                self.sampler.set_vocabulary_size(size)
         else:
             self.model_info.setText("\n".join(notes))
-        self._offer_guidance(entry is not None and entry.available and entry.mode in catalog.CONDITIONAL_MODES)
+        # Guidance needs a condition to lean on: the digit (image, audio); the text model has none.
+        self.sampler.set_guidable(entry is not None and entry.available and entry.mode in catalog.CONDITIONAL_MODES)
         self.check_prompt()
-
-    def _offer_guidance(self, conditional: bool) -> None:
-        """Guidance needs a condition to lean on: the digit (image, audio); the text model has none."""
-        self.guidance.setEnabled(conditional)
-        self.guidance.setToolTip(
-            "Classifier-free guidance: the model's logits with the digit, pushed away from its logits "
-            "without it (\"any digit\") by this factor, before temperature, top-k and top-p. "
-            "1 = off (the model's own distribution), 0 = ignore the digit, above 1 = lean harder on it. "
-            "No effect when the digit is \"any\"."
-            if conditional else "Guidance needs a condition (a digit): this model has none."
-        )
-
-    def _set_top_k_max(self, size: int) -> None:
-        if self.top_k.value() > size:
-            self.note_clamp(f"top-k {self.top_k.value()} is more than the vocabulary: using {size}")
-        self.top_k.setRange(0, size)
 
     # ------------------------------------------------------------------ settings
 
     def settings(self) -> SamplerSettings:
-        return SamplerSettings(
-            temperature=round(float(self.temperature.value()), 4),
-            top_k=int(self.top_k.value()),
-            top_p=round(float(self.top_p.value()), 4),
-            guidance=round(float(self.guidance.value()), 4) if self.guidance.isEnabled() else 1.0,  # off: no digit
-        )
+        return self.sampler.settings()
 
     @Slot()
     def push_settings(self) -> None:
@@ -416,13 +360,6 @@ class MainWindow(QMainWindow):
             self.controls.set_settings(self.settings())
         if not self.streaming() and self.shown_index is not None and self.shown_index < len(self.trace):
             self.show_step(self.shown_index)  # the lab: redraw the shown step under the new settings
-
-    def _show_settings(self, settings: SamplerSettings) -> None:
-        """Set the sliders to these settings (a trace's), as if the user had moved them."""
-        self.temperature.setValue(settings.temperature)
-        self.top_k.setValue(settings.top_k)
-        self.top_p.setValue(settings.top_p)
-        self.guidance.setValue(settings.guidance)
 
     def speed(self) -> float:
         return float(SPEEDS[self.speed_slider.value()])
@@ -433,24 +370,16 @@ class MainWindow(QMainWindow):
         if self.controls is not None:
             self.controls.set_speed(self.speed())
 
-    def note_clamp(self, text: str) -> None:
-        self.settings_note.setText(text)
-        self.settings_note.show()
-
     def apply_initial(self, initial: dict) -> None:
         """Settings from the command line, clamped into range where needed, with a visible note."""
-        notes = []
         if initial.get("mode") and self.mode_box.findData(initial["mode"]) >= 0:
             self.mode_box.setCurrentIndex(self.mode_box.findData(initial["mode"]))
         if initial.get("prompt") is not None and len(initial["prompt"]) > PROMPT_MAX:
             notes.append(f"the prompt is {len(initial['prompt']):,} characters, more than {PROMPT_MAX:,}: not used")
         elif initial.get("prompt") is not None:
             self.prompt_edit.setPlainText(initial["prompt"])
+        notes = self.sampler.apply(initial)
         for key, widget, low, high in (
-            ("temperature", self.temperature, 0.0, TEMPERATURE_MAX),
-            ("top_p", self.top_p, 0.0, 1.0),
-            ("top_k", self.top_k, 0, self.top_k.maximum()),
-            ("guidance", self.guidance, 0.0, GUIDANCE_MAX),
             ("length", self.length_spin, 1, self.length_spin.maximum()),
             ("seed", self.seed_spin, 0, self.seed_spin.maximum()),
         ):
@@ -458,13 +387,13 @@ class MainWindow(QMainWindow):
             if value is None:
                 continue
             if isinstance(value, float) and not math.isfinite(value):
-                value = 1.0 if key == "guidance" else high  # as SamplerSettings.clamped: NaN guidance is off
+                value = high
             clamped = min(max(value, low), high)
             if clamped != value:
                 notes.append(f"{key.replace('_', '-')} {value:g} is out of range: using {clamped:g}")
             widget.setValue(clamped)
         if notes:
-            self.note_clamp("; ".join(notes))
+            self.sampler.show_note("; ".join(notes))
 
     # ------------------------------------------------------------------ prompt
 
@@ -513,10 +442,10 @@ class MainWindow(QMainWindow):
         self.running_view = view
         prefix, condition, n_steps = view.prepare(self.vocab)
         # a grid draws one value per image per step
-        self.session.start(prefix, condition, self.seed_spin.value(), n_steps, getattr(view, "lanes", 1))
+        self.session.start(prefix, condition, self.seed_spin.value(), n_steps, view.lanes)
         self.branch_views = {}
         self._refresh_branch_box()
-        self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=getattr(view, "lanes", 1))
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=view.lanes)
         self.shown_index = None
         self.stats_label.clear()
         # Not the last run's step in the panel while this one has none. Only once it is late: most
@@ -588,7 +517,7 @@ class MainWindow(QMainWindow):
         self.shown_index = None
         schedule = loaded.trace.settings_per_step()
         if n:
-            self._show_settings(loaded.trace[n - 1].settings)  # Resume, Step and A/B go on from the file's
+            self.sampler.set_settings(loaded.trace[n - 1].settings)  # Resume, Step and A/B go on from the file's
         self._start_run(prefix, n, paused=False, forced=dict(loaded.forced), schedule=schedule)
         self.state_label.setText(f"Replaying {Path(path).name}: {n} steps of {model}")
         return True
@@ -808,7 +737,7 @@ class MainWindow(QMainWindow):
             return
         nll = self.trace.nll()
         speed = f"  ·  {steps_per_second:,.0f} steps/s" if steps_per_second is not None else ""
-        lanes = getattr(self.running_view, "lanes", 1)  # a grid's trace interleaves its images' steps
+        lanes = self.running_view.lanes  # a grid's trace interleaves its images' steps
         where = (f"step {len(self.trace) // lanes} / {self.n_records // lanes} in each of {lanes} images" if lanes > 1
                  else f"step {len(self.trace)} / {self.n_records}")
         self.stats_label.setText(
@@ -935,8 +864,7 @@ class MainWindow(QMainWindow):
         if self.ab_window is not None:
             self.ab_window.close()
         for view in self.views.values():
-            if hasattr(view, "shutdown"):
-                view.shutdown()  # nor any sound
+            view.shutdown()  # nor any sound
         super().closeEvent(event)
 
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QFontMetricsF, QImage, QPainter
 
 from arplayground.core.sampling import SamplerSettings
+from arplayground.core.vocab import GreyLevels
 from arplayground.gui.distribution_panel import PanelData
 from tests.gui.helpers import generate_and_wait, open_window, write_tone
 
@@ -177,7 +178,7 @@ def test_bright_grey_level_bars_are_outlined_on_the_white_plot_and_the_legend_ma
     raw = np.full(256, 1 / 256)
     sampled = np.zeros(256)
     sampled[240:256] = 1 / 16  # all the mass on bright levels, as on a stroke's pixel
-    panel.show_levels("pixel (14, 14), step 407", raw, sampled, 250, 1 / 16, 2.7, SamplerSettings(top_k=16), kind="grey")
+    panel.show_levels("pixel (14, 14), step 407", raw, sampled, 250, 1 / 16, 2.7, SamplerSettings(top_k=16), vocab=GreyLevels())
     qtbot.wait(50)
     image = panel.plot.grab().toImage()
     vb = panel.plot.getPlotItem().vb

@@ -31,9 +31,10 @@ from PySide6.QtWidgets import (
 from arplayground.audio.playback import PlaybackError, Player, shared_sound_check
 from arplayground.audio.wav import WavCancelled, WavError, read_wav, write_wav
 from arplayground.catalog import typical_seconds
-from arplayground.core.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
+from arplayground.core.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.core.files import replacing
-from arplayground.gui.views.text import panel_data
+from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.views.base import ModeView
 
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
@@ -93,7 +94,7 @@ class WavConversion(QObject):
             self.converted.emit((levels, notes))
 
 
-class AudioModeView(QObject):
+class AudioModeView(ModeView):
     """Audio mode: digit and speaker, length, continue-a-recording, play / save; the waveform."""
 
     mode = "audio"
@@ -101,6 +102,7 @@ class AudioModeView(QObject):
     keeps_distributions = False  # 8,000 x 256 a second is too much; chunks carry their last step's
     step_clicked = Signal(int)  # index of the run's step at the clicked sample
     content_replaced = Signal()  # a recording was opened: the run shown before is gone
+    can_play = True
 
     def __init__(self):
         super().__init__()
@@ -415,15 +417,11 @@ class AudioModeView(QObject):
                 sampled = what_if.final
             panel.show_levels(
                 title=where, raw=raw, sampled=sampled, drawn=rec.value, drawn_prob=rec.prob, entropy=rec.entropy,
-                settings=rec.settings, kind="mu-law", unconditional=unconditional,
+                settings=rec.settings, vocab=vocab, unconditional=unconditional,
             )
         else:
             n = min(panel.max_bars, len(rec.top_values))
-            # Bars by mu-law level number: short, and distinct where amplitudes near silence differ
-            # only in their fourth significant digit.
-            data = panel_data(rec, index + 1, vocab, bar_label=str,
-                              drawn_label=f"level {rec.value} (amplitude {amplitude_label(rec.value)})")
-            panel.show_step(data, where=where)
+            panel.show_step(panel_data(rec, index + 1, vocab), where=where)  # bars by mu-law level number
             if index < self.replayed_steps:
                 hint = (f"A replayed trace keeps no sample's full distribution; this one shows the top {n} "
                         "candidates it recorded, by mu-law level.")
@@ -579,6 +577,15 @@ class AudioModeView(QObject):
             scale = max(scale, self.amplitude_scale)
         if scale != self.amplitude_scale or not grow_only:
             self.set_amplitude_scale(scale)
+
+    def become_side(self) -> None:
+        self.readout.setText("Run A/B to hear and see this side.")  # it has no digit or speaker to pick
+
+    def align_with(self, other: AudioModeView) -> None:
+        """One amplitude axis for both sides, the larger of the two, so that the waveforms compare."""
+        scale = max(self.amplitude_scale, other.amplitude_scale)
+        for view in (self, other):
+            view.set_amplitude_scale(scale)
 
     def set_amplitude_scale(self, scale: float) -> None:
         """Show -scale .. +scale (the A/B window gives both sides the larger of their two)."""

@@ -9,7 +9,7 @@ Run alone for quick work on the canvas:
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, Qt, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from arplayground.core.files import replacing
+from arplayground.gui.views.base import ModeView
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
 GAP_PIXELS = 2  # between the images of a grid in a saved PNG
@@ -275,7 +276,7 @@ GRIDS = [
 ]
 
 
-class ImageModeView(QObject):
+class ImageModeView(ModeView):
     """Image mode: its controls (digit, rows to keep, save) and its canvas."""
 
     mode = "image"
@@ -487,12 +488,13 @@ class ImageModeView(QObject):
             drawn_prob=rec.prob,
             entropy=rec.entropy,
             settings=rec.settings,
+            vocab=vocab,
             unconditional=self.unconditional_distribution(trace, index),
         )
         if what_if is None:
             panel.hide_what_if()
         else:
-            panel.show_what_if(what_if, rec.u, rec.value, lambda v: f"grey level {v}")
+            panel.show_what_if(what_if, rec.u, rec.value, vocab.describe)
 
     @Slot(int, int)
     def _on_pixel_clicked(self, image: int, pixel: int) -> None:

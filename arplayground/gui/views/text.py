@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 from arplayground.catalog import vocabulary
 from arplayground.core.files import write_text_atomically
 from arplayground.core.trace import StepRecord
-from arplayground.gui.distribution_panel import PanelData, settings_text
+from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.views.base import ModeView
 
 PROBABILITY_BANDS = 10  # colour steps: few enough to merge runs of characters into one insert
 PROMPT_SHOWN = 2_000  # characters of a long prompt the pane shows: its end, after "…"
@@ -195,7 +196,7 @@ class SampledTextPane(QPlainTextEdit):
                 self.step_clicked.emit(step)
 
 
-class TextModeView(QObject):
+class TextModeView(ModeView):
     """Text mode: its controls (prompt, length) and its pane; the main window supplies the rest."""
 
     mode = "text"
@@ -321,24 +322,6 @@ class TextModeView(QObject):
             return
         panel.show_step(replace(data, sampled=what_if.final[rec.top_values]))
         panel.show_what_if(what_if, rec.u, rec.value, vocab.label)
-
-
-def panel_data(rec: StepRecord, step_number: int, vocab, bar_label=None, drawn_label: str | None = None) -> PanelData:
-    """A step's recorded top candidates for the panel, each bar named by bar_label(value) and the
-    drawn value by drawn_label (both vocab.label's by default)."""
-    bar_label = bar_label or vocab.label
-    return PanelData(
-        step=step_number,
-        labels=tuple(bar_label(int(v)) for v in rec.top_values),
-        values=tuple(int(v) for v in rec.top_values),
-        raw=rec.top_raw,
-        sampled=rec.top_sampled,
-        drawn=rec.value,
-        drawn_label=vocab.label(rec.value) if drawn_label is None else drawn_label,
-        drawn_prob=rec.prob,
-        entropy=rec.entropy,
-        settings_text=settings_text(rec.settings),
-    )
 
 
 def main() -> int:
