@@ -374,11 +374,11 @@ class MainWindow(QMainWindow):
         """Settings from the command line, clamped into range where needed, with a visible note."""
         if initial.get("mode") and self.mode_box.findData(initial["mode"]) >= 0:
             self.mode_box.setCurrentIndex(self.mode_box.findData(initial["mode"]))
+        notes = self.sampler.apply(initial)
         if initial.get("prompt") is not None and len(initial["prompt"]) > PROMPT_MAX:
             notes.append(f"the prompt is {len(initial['prompt']):,} characters, more than {PROMPT_MAX:,}: not used")
         elif initial.get("prompt") is not None:
             self.prompt_edit.setPlainText(initial["prompt"])
-        notes = self.sampler.apply(initial)
         for key, widget, low, high in (
             ("length", self.length_spin, 1, self.length_spin.maximum()),
             ("seed", self.seed_spin, 0, self.seed_spin.maximum()),

@@ -278,3 +278,15 @@ def test_a_long_prompt_is_read_whole_and_shown_by_its_end(qtbot, tiny_models, tm
     path = tmp_path / "out.txt"
     assert w.views["text"].save_text(str(path)) and path.read_text() == prompt + pane.generated_text()
     w.close()
+
+
+def test_a_prompt_too_long_for_qt_on_the_command_line_is_not_used_and_says_so(qtbot, tiny_models):
+    from arplayground.gui.main_window import MainWindow
+    from arplayground.gui.views.text import PROMPT_MAX
+
+    w = MainWindow(tiny_models, {"prompt": "a" * (PROMPT_MAX + 1), "temperature": 7.5})
+    qtbot.addWidget(w)
+    note = w.settings_note.text()
+    assert "the prompt is 50,001 characters, more than 50,000: not used" in note and "temperature 7.5" in note
+    assert w.prompt_edit.toPlainText() == ""
+    w.close()
