@@ -37,15 +37,6 @@ def returns(call, *args) -> bool:
     return finished.wait(HANG_BOUND)
 
 
-def wait_until(condition, timeout=HANG_BOUND) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
-
-
 class StuckDevice:
     """A fake sounddevice whose chosen stream calls ('open', 'start', 'stop', 'abort', 'close')
     block until `release` is set (at the end of the test): a device that never answers."""
