@@ -110,37 +110,16 @@ class Trace:
         out._n = n
         return out
 
-    def append(self, rec: StepRecord) -> None:
-        if self._n == len(self._cols["value"]):
-            self._alloc(2 * self._n)
-        i, c = self._n, self._cols
-        k = len(rec.top_values)
-        c["position"][i], c["value"][i] = rec.position, rec.value
-        c["prob"][i], c["sampled_prob"][i] = rec.prob, rec.sampled_prob
-        c["rank"][i], c["entropy"][i], c["kept"][i] = rec.rank, rec.entropy, rec.kept
-        c["top_values"][i, :k], c["top_raw"][i, :k], c["top_sampled"][i, :k] = rec.top_values, rec.top_raw, rec.top_sampled
-        c["top_count"][i] = k
-        if rec.settings not in self._settings_index:
-            self._settings_index[rec.settings] = len(self._settings)
-            self._settings.append(rec.settings)
-        c["settings"][i] = self._settings_index[rec.settings]
-        c["u"][i], c["seconds"][i] = rec.u, rec.seconds
-        self._n += 1
-
-    def extend(self, records) -> None:
-        for rec in records:
-            self.append(rec)
-
-    def extend_chunk(self, chunk) -> None:
-        """Many steps at once from a compiled chunk's columns (core.generate.Chunk), without a
-        StepRecord per step."""
-        position, columns, us, settings, seconds = chunk.position, chunk.columns, chunk.us, chunk.settings, chunk.seconds
+    def extend(self, block) -> None:
+        """The trace's one writer: the steps of a core.generate.StepBlock (one position of the
+        per-step loop, or a compiled chunk), column by column, without a StepRecord per step."""
+        position, columns, us, settings, seconds = block.position, block.columns, block.us, block.settings, block.seconds
         n = len(us)
         while self._n + n > len(self._cols["value"]):
             self._alloc(2 * len(self._cols["value"]))
         i, c = self._n, self._cols
         k = columns["top_values"].shape[1]
-        c["position"][i : i + n] = position + np.arange(n) // chunk.lanes
+        c["position"][i : i + n] = position + np.arange(n) // block.lanes
         for name in ("value", "prob", "sampled_prob", "rank", "entropy", "kept"):
             c[name][i : i + n] = columns[name]
         for name in ("top_values", "top_raw", "top_sampled"):

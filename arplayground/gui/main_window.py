@@ -611,7 +611,6 @@ class MainWindow(QMainWindow):
             n_steps=n_steps,
             seed=branch.seed,
             condition=branch.condition,
-            keep_distributions=view.keeps_distributions,
             forced=forced,
             schedule=schedule,
             card_path=entry.card_path,
@@ -791,7 +790,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_batch(self, batch: Batch) -> None:
         batch.record_into(self.trace)
-        self.running_view.append(batch)
+        self.running_view.append(batch, self.trace)
         self.refresh_panel_soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():
             self.back_button.setEnabled(self.can_go_back())

@@ -25,9 +25,9 @@ def spy_on_first_batch(view):
     """The readout as it stood when each batch arrived (before the batch rewrote it)."""
     seen, append = [], view.append
 
-    def spy(batch):
+    def spy(batch, trace=None):
         seen.append(view.readout.text())
-        append(batch)
+        append(batch, trace)
 
     view.append = spy
     return seen
@@ -76,10 +76,10 @@ def test_a_slow_run_reads_slower_than_real_time_not_fractionally_faster(qtbot, w
     view = window.views["audio"]
     view.length_spin.setValue(0.05)
     batches, append = [], view.append
-    view.append = lambda batch: (batches.append(batch), append(batch))
+    view.append = lambda batch, trace=None: (batches.append(batch), append(batch, trace))
     generate_and_wait(qtbot, window)
     assert view.readout.text().startswith("0.05 s generated  ·  ")  # nothing kept: no "after"
-    whole_chunk = next(b for b in batches if b.chunks and len(b.chunks[0]) >= 64)
+    whole_chunk = next(b for b in batches if b.blocks and len(b.blocks[0]) >= 64)
     view.append(replace(whole_chunk, steps_per_second=1600.0))  # the same samples, timed 5x slower
     assert "5.0x slower than real time" in view.readout.text()
     assert "faster" not in view.readout.text()  # was "0.2x faster than real time"

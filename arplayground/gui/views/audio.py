@@ -98,7 +98,6 @@ class AudioModeView(QObject):
 
     mode = "audio"
     unit = "sample"
-    keeps_distributions = False  # 8,000 x 256 a second is too much; chunks carry their last step's
     step_clicked = Signal(int)  # index of the run's step at the clicked sample
     content_replaced = Signal()  # a recording was opened: the run shown before is gone
 
@@ -323,19 +322,18 @@ class AudioModeView(QObject):
             self._start_player(from_sample=keep)
         return tuple(int(v) for v in self.levels[:keep]), (self.digit_box.currentData(), self.speaker_box.currentData()), n
 
-    def append(self, batch) -> None:
-        for i, rec in enumerate(batch.records):  # a replay, step by step
-            self.levels[rec.position] = rec.value
-            self.generated_until = rec.position + 1
-            if batch.distributions:
-                self.full[rec.position - self.prefix_len] = batch.distributions[i]
-        for chunk in batch.chunks:
-            start, end = chunk.position, chunk.position + len(chunk)
-            self.levels[start:end] = chunk.values
+    def append(self, batch, trace=None) -> None:
+        """New samples: the batch's blocks (compiled chunks, or single steps of a replay)."""
+        for block in batch.blocks:
+            start, end = block.position, block.position + len(block)
+            self.levels[start:end] = block.values
             self.generated_until = end
-            self.full[end - 1 - self.prefix_len] = (chunk.last_raw, chunk.last_sampled, chunk.last_unconditional)
+            step = end - 1 - self.prefix_len
+            if step >= self.replayed_steps:  # each block's last step keeps its full distributions
+                unconditional = block.unconditional
+                self.full[step] = (block.raw[-1], block.sampled[-1], None if unconditional is None else unconditional[-1])
             if self.player is not None and self.player.active:
-                self.player.feed(decode(chunk.values))
+                self.player.feed(decode(block.values))
         self._redraw(grow_only=True)
         self.first_pending = False
         self.readout.setText(self._progress_text(batch))
@@ -350,7 +348,7 @@ class AudioModeView(QObject):
         # A run's first few samples (single steps in the lab) time Python calls, not generation: no speed then.
         factor = batch.steps_per_second / SAMPLE_RATE
         if batch.steps_done >= SPEED_FROM_STEPS:
-            if batch.records:  # a trace replayed step by step, each with its own settings
+            if self.replayed_steps:  # a trace replayed step by step, each with its own settings
                 text += f"  ·  replayed at {factor:.1f}x real time"
             elif factor >= 1:
                 text += f"  ·  {factor:.1f}x faster than real time"

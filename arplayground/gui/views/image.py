@@ -280,7 +280,6 @@ class ImageModeView(QObject):
 
     mode = "image"
     unit = "pixel"
-    keeps_distributions = True  # 784 x 256 per image: small enough to keep for click-to-inspect
     step_clicked = Signal(int)  # index of the run's step drawn at the clicked pixel
     content_replaced = Signal()  # drawn on, erased, cleared or opened: the run shown before is gone
 
@@ -406,37 +405,20 @@ class ImageModeView(QObject):
         self.raw, self.sampled, self.unconditional = (np.zeros((lanes, pixels, levels), np.float32) for _ in range(3))
         self.digit_bits = np.full((lanes, pixels), np.nan, np.float32)  # KL(with || without the digit): guided pixels
 
-    def append(self, batch) -> None:
-        """New pixels: StepRecords (the per-step loop: a replay) or compiled chunks, each with
-        every step's full distributions (a forced step's chunk: its own, as its last)."""
-        start = self.canvas.known
-        if batch.distributions:
-            for i, (raw, sampled, unconditional) in enumerate(batch.distributions):
-                lane = batch.lanes[i]
-                pixel = start + i // self.lanes
-                self.raw[lane, pixel], self.sampled[lane, pixel] = raw, sampled
-                if unconditional is not None:
-                    self.unconditional[lane, pixel] = unconditional
-                    self.digit_bits[lane, pixel] = kl_bits(raw, unconditional)
-        if batch.records:
-            self.canvas.append([r.value for r in batch.records], batch.lanes)
+    def append(self, batch, trace=None) -> None:
+        """New pixels: the batch's blocks (one position of the per-step loop, a replay, or a
+        compiled chunk), each with every step's full distributions."""
 
         def by_lane(column):  # (positions * lanes, 256), position-major -> (lanes, positions, 256)
             return column.reshape(-1, self.lanes, column.shape[-1]).transpose(1, 0, 2)
 
-        for chunk in batch.chunks:
-            pixels = slice(chunk.position, chunk.position + chunk.positions)
-            if "raw" in chunk.columns:
-                self.raw[:, pixels], self.sampled[:, pixels] = by_lane(chunk.columns["raw"]), by_lane(chunk.columns["sampled"])
-                if "unconditional" in chunk.columns:
-                    self.unconditional[:, pixels] = by_lane(chunk.columns["unconditional"])
-                    self.digit_bits[:, pixels] = kl_bits(self.raw[:, pixels], self.unconditional[:, pixels])
-            else:
-                self.raw[0, chunk.position], self.sampled[0, chunk.position] = chunk.last_raw, chunk.last_sampled
-                if chunk.last_unconditional is not None:
-                    self.unconditional[0, chunk.position] = chunk.last_unconditional
-                    self.digit_bits[0, chunk.position] = kl_bits(chunk.last_raw, chunk.last_unconditional)
-            self.canvas.append(chunk.values, np.tile(np.arange(self.lanes), chunk.positions))
+        for block in batch.blocks:
+            pixels = slice(block.position, block.position + block.positions)
+            self.raw[:, pixels], self.sampled[:, pixels] = by_lane(block.raw), by_lane(block.sampled)
+            if block.unconditional is not None:
+                self.unconditional[:, pixels] = by_lane(block.unconditional)
+                self.digit_bits[:, pixels] = kl_bits(self.raw[:, pixels], self.unconditional[:, pixels])
+            self.canvas.append(block.values, np.tile(np.arange(self.lanes), block.positions))
 
     def rewind(self, steps: int) -> None:
         """Keep the first `steps` drawn pixels (single image: the lab does not step grids back)."""
