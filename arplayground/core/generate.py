@@ -150,14 +150,24 @@ class StepBlock:
         return self.columns["raw"]
 
     @property
-    def sampled(self) -> np.ndarray:
-        """(n, V): the distribution every step was drawn from."""
-        return self.columns["sampled"]
+    def sampled(self) -> np.ndarray | None:
+        """(n, V): the distribution every step was drawn from (None in a compact block)."""
+        return self.columns.get("sampled")
 
     @property
     def unconditional(self) -> np.ndarray | None:
         """(n, V) when guided: the model's distribution without its condition; else None."""
         return self.columns.get("unconditional")
+
+    def compact(self) -> "StepBlock":
+        """The block as the trace stores it, made by the worker before it is sent: the full
+        distributions in float16, without the sampled one (the trace recomputes it from raw, the
+        settings and the kept count: core.sampling.sampled_from)."""
+        columns = {name: col for name, col in self.columns.items() if name not in ("raw", "sampled", "unconditional")}
+        columns["raw"] = self.raw.astype(np.float16)
+        if self.unconditional is not None:
+            columns["unconditional"] = self.unconditional.astype(np.float16)
+        return replace(self, columns=columns)
 
     def record(self, i: int) -> StepRecord:
         c = self.columns

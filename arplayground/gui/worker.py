@@ -302,7 +302,7 @@ class BlockFeed:
         block = next(self.blocks, None)
         if block is None:
             return None
-        self.waiting.append(block)
+        self.waiting.append(block.compact())  # float16, here: the GUI thread's trace only copies it
         # The block's own compute time: the rate shown is generation's, not the one-off loading
         # and priming before the first block.
         return len(block), block.positions, block.seconds

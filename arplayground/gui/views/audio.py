@@ -33,6 +33,7 @@ from arplayground.audio.wav import WavCancelled, WavError, read_wav, write_wav
 from arplayground.catalog import typical_seconds
 from arplayground.core.mulaw import SAMPLE_RATE, amplitude_label, decode, encode
 from arplayground.core.files import replacing
+from arplayground.core.trace import FULL_STEPS
 from arplayground.gui.views.text import panel_data
 
 WAVE_COLOUR = (40, 90, 160)
@@ -108,11 +109,8 @@ class AudioModeView(QObject):
         self._decoded_until = 0  # samples of the clip decoded into _amplitude since levels last changed
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
-        self.replayed_steps = 0  # steps of the run that replay a trace (which keeps no full distribution)
+        self.replayed_steps = 0  # steps of the run that replay a trace (each with its own settings)
         self.first_pending = False  # a run has started and sent no sample yet
-        # step -> (raw, sampled, unconditional or None) full distributions: each chunk's last step
-        # (the newest step, and every step taken while paused)
-        self.full: dict[int, tuple] = {}
         self.amplitude_scale = AMPLITUDE_SCALES[-1]  # the axis shows -scale .. +scale
         self.player: Player | None = None  # made at the first clip that plays: no PortAudio before
         # None when sound can play. The check runs once Audio mode is used (set_entry, Play): Text
@@ -305,7 +303,6 @@ class AudioModeView(QObject):
         n = int(round(self.length_spin.value() * SAMPLE_RATE))
         self.levels = np.concatenate([self.levels[:keep], np.zeros(n, np.uint8)])
         self.generated_until = keep
-        self.full = {}
         self.replayed_steps = 0
         self.cursor_line.hide()  # the last run's inspected sample, and its note, are gone
         self.note.clear()
@@ -328,10 +325,6 @@ class AudioModeView(QObject):
             start, end = block.position, block.position + len(block)
             self.levels[start:end] = block.values
             self.generated_until = end
-            step = end - 1 - self.prefix_len
-            if step >= self.replayed_steps:  # each block's last step keeps its full distributions
-                unconditional = block.unconditional
-                self.full[step] = (block.raw[-1], block.sampled[-1], None if unconditional is None else unconditional[-1])
             if self.player is not None and self.player.active:
                 self.player.feed(decode(block.values))
         self._redraw(grow_only=True)
@@ -364,7 +357,6 @@ class AudioModeView(QObject):
         self.stop_sound()
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
-        self.full = {}
         self.replayed_steps = n_steps
         self.first_pending = True
         self.readout.setText(
@@ -379,36 +371,27 @@ class AudioModeView(QObject):
         """Keep the first `steps` generated samples."""
         self.stop_sound()
         self.generated_until = self.prefix_len + steps
-        self.full = {k: v for k, v in self.full.items() if k < steps}
         self.replayed_steps = min(self.replayed_steps, steps)  # steps taken from here on are new ones
         self._redraw(grow_only=False)
 
-    def snapshot(self):
-        return self.levels.copy(), self.generated_until, dict(self.full)
-
-    def restore(self, state) -> None:
+    def render(self, trace) -> None:
+        """Show `trace` (a chosen branch): the kept start, then its samples."""
         self.stop_sound()
-        levels, self.generated_until, full = state
-        self.levels, self.full = levels.copy(), dict(full)
+        n = len(trace)
+        self.levels[self.prefix_len : self.prefix_len + n] = trace.column("value")
+        self.generated_until = self.prefix_len + n
         self._redraw(grow_only=False)
 
-    def full_distribution(self, trace, index: int):
-        """Known for the last step of every chunk, so for every step taken while paused."""
-        return self.full[index][0] if index in self.full else None
-
-    def unconditional_distribution(self, trace, index: int):
-        """The step's distribution without the digit, where it was guided and its distributions are kept."""
-        return self.full[index][2] if index in self.full else None
-
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
-        """A step with its full distribution (the last of each chunk: the newest, and every step
-        taken while paused): all 256 levels; any other step: its top candidates from the trace."""
+        """A step whose full distribution the trace keeps (every step of the last FULL_STEPS, 60 s):
+        all 256 levels; an older one, or one of a trace saved without them: its top candidates."""
         rec = trace[index]
         self.cursor_line.setPos(rec.position / SAMPLE_RATE)
         self.cursor_line.show()
         where = f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}"
-        if index in self.full:
-            raw, sampled, unconditional = self.full[index]
+        distributions = trace.distributions(index)
+        if distributions is not None:
+            raw, sampled, unconditional = distributions
             if what_if is not None:
                 sampled = what_if.final
             panel.show_levels(
@@ -422,12 +405,12 @@ class AudioModeView(QObject):
             data = panel_data(rec, index + 1, vocab, bar_label=str,
                               drawn_label=f"level {rec.value} (amplitude {amplitude_label(rec.value)})")
             panel.show_step(data, where=where)
-            if index < self.replayed_steps:
-                hint = (f"A replayed trace keeps no sample's full distribution; this one shows the top {n} "
-                        "candidates it recorded, by mu-law level.")
+            if index < trace.full_from and trace.full_from < len(trace):
+                hint = (f"The run keeps every sample's full distribution for its last {FULL_STEPS / SAMPLE_RATE:.0f} s "
+                        f"only; this older one shows the top {n} candidates it recorded, by mu-law level.")
             else:
-                hint = ("Only each chunk's last sample keeps its full distribution; this one shows the top "
-                        f"{n} candidates it recorded, by mu-law level.")
+                hint = (f"This trace was saved with each sample's top candidates only; this one shows the top {n} "
+                        "candidates it recorded, by mu-law level.")
             panel.hide_what_if(hint)
             return
         if what_if is None:
@@ -679,7 +662,6 @@ class AudioModeView(QObject):
         self.stop_sound()
         self.levels = levels
         self.prefix_len = self.generated_until = len(self.levels)
-        self.full = {}
         self.cursor_line.hide()  # the run that was inspected is gone with its readout
         self.readout.setText(READY)
         self.keep_spin.setRange(0.0, len(self.levels) / SAMPLE_RATE)

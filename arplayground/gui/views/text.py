@@ -205,7 +205,6 @@ class TextModeView(QObject):
         form.addRow(self.save_button)
         form.addRow(self.note)
 
-        self.raw_rows: list[np.ndarray] = []  # each generated step's full raw distribution
         self.pane = SampledTextPane()
         self.step_clicked = self.pane.step_clicked
         self.display = QWidget()
@@ -236,7 +235,6 @@ class TextModeView(QObject):
         # exactly the context the run had.
         prompt = self.prompt_edit.toPlainText() or vocab.text(vocab.default_start)
         self.pane.start(prompt, vocab)
-        self.raw_rows = []
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
     def save_dialog(self) -> None:
@@ -264,25 +262,14 @@ class TextModeView(QObject):
         """New characters from the batch's blocks (trace: the run's steps, these included)."""
         for block in batch.blocks:
             self.pane.append_steps(block.values, block.columns["prob"], trace)
-            self.raw_rows.extend(block.raw.astype(np.float32))
 
     def rewind(self, steps: int) -> None:
         self.pane.truncate(steps)
-        del self.raw_rows[steps:]
 
-    def full_distribution(self, trace, index: int):
-        return self.raw_rows[index] if index < len(self.raw_rows) else None
-
-    def snapshot(self):
-        """What this view shows of a branch, to show it again when the branch is chosen."""
-        return self.pane.trace, self.pane.shown, list(self.raw_rows)
-
-    def restore(self, state) -> None:
-        trace, shown, raw_rows = state
+    def render(self, trace) -> None:
+        """Show `trace` (a chosen branch): the prompt, then its characters."""
         self.pane.truncate(0)
-        if trace is not None:
-            self.pane.append_steps(trace.column("value")[:shown], trace.column("prob")[:shown], trace)
-        self.raw_rows = list(raw_rows)
+        self.pane.append_steps(trace.column("value"), trace.column("prob"), trace)
 
     def set_running(self, running: bool) -> None:
         pass  # the prompt stays editable: it is read when Generate is clicked
