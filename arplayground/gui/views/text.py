@@ -260,8 +260,9 @@ class TextModeView(QObject):
 
     def append(self, batch, trace) -> None:
         """New characters from the batch's blocks (trace: the run's steps, these included)."""
-        for block in batch.blocks:
-            self.pane.append_steps(block.values, block.columns["prob"], trace)
+        if batch.blocks:  # one insert per run of equal shading across the whole batch
+            self.pane.append_steps(np.concatenate([block.values for block in batch.blocks]),
+                                   np.concatenate([block.columns["prob"] for block in batch.blocks]), trace)
 
     def rewind(self, steps: int) -> None:
         self.pane.truncate(steps)
