@@ -30,10 +30,10 @@ RATE = 8000
 
 
 def per_step(stepper, n: int, seed: int, condition, settings):
-    from arplayground.core.generate import generate
+    from arplayground.core.generate import generate, each_step
 
     start = time.perf_counter()
-    values = [s.record.value for s in generate(stepper, [], n, lambda: settings, seed, condition)]
+    values = [s.record.value for s in each_step(generate(stepper, [], n, lambda: settings, seed, condition))]
     return time.perf_counter() - start, values
 
 

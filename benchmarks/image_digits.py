@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from arplayground import catalog
-from arplayground.core.generate import generate
+from arplayground.core.generate import generate, each_step
 from arplayground.core.sampling import SamplerSettings
 from arplayground.train.image import IMAGES, LABELS, N_TRAIN, read_idx
 
@@ -77,7 +77,7 @@ def main() -> None:
         for digit in range(10):
             samples = []
             for seed in range(args.per_digit):
-                values = [s.record.value for s in generate(stepper, [], 784, lambda: settings, seed, condition=digit)]
+                values = [s.record.value for s in each_step(generate(stepper, [], 784, lambda: settings, seed, condition=digit))]
                 samples.append(np.array(values, np.uint8).reshape(28, 28))
             with torch.no_grad():
                 p = net(as_input(np.stack(samples))).softmax(1).numpy()

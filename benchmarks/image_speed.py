@@ -37,7 +37,7 @@ def sample_seconds(stepper, seed: int, digit, settings, per_step: bool = False) 
 
     start = time.perf_counter()
     made = (generate if per_step else run_steps)(stepper, [], 784, lambda: settings, seed, condition=digit)
-    values = [v for item in made for v in (item.values.tolist() if hasattr(item, "columns") else [item.record.value])]
+    values = [v for block in made for v in block.values.tolist()]
     return time.perf_counter() - start, values
 
 

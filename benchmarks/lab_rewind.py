@@ -47,7 +47,7 @@ def main() -> None:
     import torch
 
     from arplayground import catalog
-    from arplayground.core.generate import Chunk
+    from arplayground.core.generate import StepBlock
     from arplayground.core.lab import Branch, export_trace
     from arplayground.core.sampling import SamplerSettings
     from arplayground.core.trace import TOP_CANDIDATES, Trace
@@ -80,8 +80,8 @@ def main() -> None:
             "top_values": rng.integers(0, 256, (m, k)).astype(np.int32),
             "top_raw": rng.random((m, k)).astype(np.float32), "top_sampled": rng.random((m, k)).astype(np.float32),
         }
-        chunk = Chunk(start, columns, rng.random(m), settings, 0.01, np.zeros(256), np.zeros(256))
-        trace.extend_chunk(chunk)
+        columns["raw"] = columns["sampled"] = np.full((m, 256), 1 / 256, np.float32)
+        trace.extend(StepBlock(start, columns, rng.random(m), settings, 0.01))
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "audio.trace.json")
         started = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -46,6 +46,7 @@ class Stepper(Protocol):
     """What the generation loop needs from a model (text, image or audio alike)."""
 
     vocab: object  # has len() and label(value) -> str
+    lanes: int  # after reset(): sequences run as one batch (a grid's images); 1 for one sequence
 
     def reset(self, prefix: Sequence[int], condition=None) -> None:
         """Take the prefix in one parallel, teacher-forced pass and fill the caches.
@@ -63,11 +64,37 @@ class Stepper(Protocol):
     def push(self, value) -> None:
         """Append the drawn value (one per lane for a batch) and update the caches."""
 
-    # Optional, for guidance (SamplerSettings.guidance) in a model with a condition:
-    #   guidable: bool, after reset(): the run has a condition to guide by (not "any");
-    #   unconditional_logits(): like logits(), without the condition; from then on the stepper
-    #     keeps that second state in step with every push (the first call primes it from the past);
-    #   stop_unconditional(): drop that state again (guidance off: no cost).
+
+class GuidableStepper(Stepper, Protocol):
+    """A stepper of a model with a condition, which guidance (SamplerSettings.guidance) can act on."""
+
+    guidable: bool  # after reset(): the run has a condition to guide by (not "any")
+
+    def unconditional_logits(self) -> np.ndarray:
+        """Like logits(), without the condition; from then on the stepper keeps that second state
+        in step with every push (the first call primes it from the past)."""
+
+    def stop_unconditional(self) -> None:
+        """Drop that state again (guidance off: no cost)."""
+
+
+class ChunkedStepper(Stepper, Protocol):
+    """A stepper too fast for one Python call per step (audio, images): many steps in compiled code
+    that releases the GIL, drawing exactly what generate() would draw."""
+
+    def run_chunk(self, settings: SamplerSettings, uniforms: np.ndarray, top: int, guided: bool) -> dict:
+        """len(uniforms) positions (uniforms (positions,) or (positions, lanes)): every lane draws
+        with its uniform number under settings (already clamped), guided by the unconditional
+        logits when `guided` (the loop's decision, guiding()), is recorded and pushed. Returns the
+        block's columns, position-major (row i * lanes + lane): StepRecord's fields (value, prob,
+        sampled_prob, rank, entropy, kept (n,); top_values, top_raw, top_sampled (n, top)) and every
+        step's full distributions raw, sampled (n, V), and unconditional (n, V) when guided."""
+
+    def warm_up(self) -> None:
+        """Compile the kernels, or load them from numba's cache."""
+
+    def needs_compiling(self) -> bool:
+        """Whether warm_up() will compile (the first run after installing)."""
 
 
 def guiding(stepper, settings: SamplerSettings) -> bool:
@@ -92,13 +119,105 @@ def unconditional_logits(stepper, settings: SamplerSettings):
 
 
 @dataclass(frozen=True)
+class StepBlock:
+    """Consecutive steps, column by column: what every generation path yields, what the trace
+    stores and what the views draw. The per-step loop yields blocks of one position (every lane of
+    a grid); compiled chunks yield many. A grid's block holds every lane of each position,
+    position-major (step i is lane i % lanes)."""
+
+    position: int  # of the first step
+    columns: dict  # value, prob, sampled_prob, rank, entropy, kept (n,); top_values, top_raw, top_sampled (n, K);
+    #               raw, sampled (n, V): every step's full distributions; unconditional (n, V) when guided
+    us: np.ndarray  # the uniform number of each step
+    settings: SamplerSettings  # read once before the block: a change applies from the next one
+    seconds: float  # compute time of the whole block
+    lanes: int = 1
+
+    def __len__(self) -> int:
+        return len(self.us)
+
+    @property
+    def positions(self) -> int:
+        return len(self.us) // self.lanes
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.columns["value"]
+
+    @property
+    def raw(self) -> np.ndarray:
+        """(n, V): the model's distribution at every step."""
+        return self.columns["raw"]
+
+    @property
+    def sampled(self) -> np.ndarray | None:
+        """(n, V): the distribution every step was drawn from (None in a compact block)."""
+        return self.columns.get("sampled")
+
+    @property
+    def unconditional(self) -> np.ndarray | None:
+        """(n, V) when guided: the model's distribution without its condition; else None."""
+        return self.columns.get("unconditional")
+
+    def compact(self) -> "StepBlock":
+        """The block as the trace stores it, made by the worker before it is sent: the full
+        distributions in float16, without the sampled one (the trace recomputes it from raw, the
+        settings and the kept count: core.sampling.sampled_from)."""
+        columns = {name: col for name, col in self.columns.items() if name not in ("raw", "sampled", "unconditional")}
+        columns["raw"] = self.raw.astype(np.float16)
+        if self.unconditional is not None:
+            columns["unconditional"] = self.unconditional.astype(np.float16)
+        return replace(self, columns=columns)
+
+    def record(self, i: int) -> StepRecord:
+        c = self.columns
+        return StepRecord(
+            position=self.position + i // self.lanes, value=int(c["value"][i]), prob=float(c["prob"][i]),
+            sampled_prob=float(c["sampled_prob"][i]), rank=int(c["rank"][i]), entropy=float(c["entropy"][i]),
+            kept=int(c["kept"][i]),
+            top_values=c["top_values"][i].copy(), top_raw=c["top_raw"][i].copy(), top_sampled=c["top_sampled"][i].copy(),
+            settings=self.settings, u=float(self.us[i]), seconds=self.seconds / len(self),
+        )
+
+    def sample(self, i: int) -> Sample:
+        """Step i's distributions and draw, as core.sampling.sample() gave them."""
+        unconditional = self.unconditional
+        return Sample(self.raw[i], self.sampled[i], int(self.values[i]), float(self.us[i]),
+                      None if unconditional is None else unconditional[i])
+
+    @staticmethod
+    def of_samples(position: int, samples: Sequence[Sample], settings: SamplerSettings, seconds: float) -> "StepBlock":
+        """One position's draws (one per lane), as the per-step loop made them, as a block."""
+        per_step = seconds / len(samples)
+        records = [StepRecord.from_sample(position, smp, settings, per_step) for smp in samples]
+        columns = {name: np.array([getattr(r, name) for r in records], dtype)
+                   for name, dtype in (("value", np.int32), ("prob", np.float32), ("sampled_prob", np.float32),
+                                       ("rank", np.int32), ("entropy", np.float32), ("kept", np.int32))}
+        for name in ("top_values", "top_raw", "top_sampled"):
+            columns[name] = np.stack([getattr(r, name) for r in records])
+        columns["raw"] = np.stack([smp.raw_probs for smp in samples])
+        columns["sampled"] = np.stack([smp.probs for smp in samples])
+        if samples[0].unconditional_probs is not None:
+            columns["unconditional"] = np.stack([smp.unconditional_probs for smp in samples])
+        return StepBlock(position, columns, np.array([smp.u for smp in samples], np.float64), settings, seconds,
+                         len(samples))
+
+
+@dataclass(frozen=True)
 class Step:
-    """One step as the loop yields it: the compact record plus the full distributions of this step."""
+    """One step of a block, for code that reads steps one by one (tests, the lab's replay)."""
 
     record: StepRecord
     sample: Sample
     lane: int = 0  # which sequence of a batch (grid mode); 0 for a single sequence
     lanes: int = 1
+
+
+def each_step(blocks: Iterable[StepBlock]) -> Iterator[Step]:
+    """The steps of these blocks one by one, oldest first (a grid's lane by lane at each position)."""
+    for block in blocks:
+        for i in range(len(block)):
+            yield Step(block.record(i), block.sample(i), i % block.lanes, block.lanes)
 
 
 def generate(
@@ -109,16 +228,16 @@ def generate(
     seed: int,
     condition=None,
     forced: Mapping[int, int] | None = None,
-) -> Iterator[Step]:
-    """Sample n_steps values after prefix, one at a time.
+) -> Iterator[StepBlock]:
+    """Sample n_steps values after prefix, one position at a time: a StepBlock of one position.
 
     `settings` is called afresh before every step, so a change made while the loop runs (from
     another thread, as an immutable snapshot) applies to the very next step. Step i of the
     sequence draws with step_uniform(seed, i): the same seed, prefix and settings give the same
     values, and a run restarted from any prefix meets the same random numbers.
 
-    A batched stepper (stepper.lanes > 1 after reset) yields one Step per lane per position, lane
-    by lane; lane j draws with seed + j, so every cell of a grid is exactly the image a single run
+    A batched stepper (stepper.lanes > 1 after reset) yields one block per position holding every
+    lane; lane j draws with seed + j, so every cell of a grid is exactly the image a single run
     with seed + j and that cell's condition would draw.
 
     forced maps positions to values taken instead of drawing (a branch: "what if this value had
@@ -144,54 +263,12 @@ def generate(
         if position in forced:
             samples[0] = replace(samples[0], value=int(forced[position]))
         stepper.push(samples[0].value if lanes == 1 else [s.value for s in samples])
-        seconds = (time.perf_counter() - started) / lanes
-        for lane, smp in enumerate(samples):
-            yield Step(StepRecord.from_sample(position, smp, current, seconds), smp, lane, lanes)
+        yield StepBlock.of_samples(position, samples, current, time.perf_counter() - started)
         position += 1
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """Many consecutive steps run inside compiled code (audio, images): StepRecord's fields column
-    by column, plus the full distributions of the chunk's last step (what the panel shows). A
-    grid's chunk holds every lane of each position, position-major (step i is lane i % lanes)."""
-
-    position: int  # of the first step
-    columns: dict  # value, prob, sampled_prob, rank, entropy (n,); top_values, top_raw, top_sampled (n, K);
-    #               optionally raw, sampled (n, V): every step's full distributions (images), and
-    #               unconditional (n, V) when guided
-    us: np.ndarray  # the uniform number of each step
-    settings: SamplerSettings  # read once before the chunk: a change applies from the next chunk
-    seconds: float  # compute time of the whole chunk
-    last_raw: np.ndarray
-    last_sampled: np.ndarray
-    lanes: int = 1
-    last_unconditional: np.ndarray | None = None  # when guided: the model's distribution without the condition
-
-    def __len__(self) -> int:
-        return len(self.us)
-
-    @property
-    def positions(self) -> int:
-        return len(self.us) // self.lanes
-
-    @property
-    def values(self) -> np.ndarray:
-        return self.columns["value"]
-
-    def record(self, i: int) -> StepRecord:
-        c = self.columns
-        return StepRecord(
-            position=self.position + i // self.lanes, value=int(c["value"][i]), prob=float(c["prob"][i]),
-            sampled_prob=float(c["sampled_prob"][i]), rank=int(c["rank"][i]), entropy=float(c["entropy"][i]),
-            kept=int(c["kept"][i]),
-            top_values=c["top_values"][i].copy(), top_raw=c["top_raw"][i].copy(), top_sampled=c["top_sampled"][i].copy(),
-            settings=self.settings, u=float(self.us[i]), seconds=self.seconds / len(self),
-        )
-
-
 def generate_chunks(
-    stepper,
+    stepper: ChunkedStepper,
     prefix: Sequence[int],
     n_steps: int,
     settings: Callable[[], SamplerSettings],
@@ -199,9 +276,9 @@ def generate_chunks(
     condition=None,
     chunk_steps: int | Callable[[], int] = 256,
     forced: Mapping[int, int] | None = None,
-) -> Iterator[Chunk]:
-    """generate() for a stepper with a compiled run_chunk(settings, uniforms, top): the same draws
-    (same sampling rules, same step_uniform numbers), chunk_steps at a time.
+) -> Iterator[StepBlock]:
+    """generate() for a stepper with a compiled run_chunk(): the same draws (same sampling rules,
+    same step_uniform numbers), in blocks of chunk_steps positions.
 
     Settings are read before each chunk; 256 steps are 32 ms of audio at 8 kHz, so a change still
     reaches the sound at once. chunk_steps may be a callable read before each chunk (the worker
@@ -218,7 +295,7 @@ def generate_chunks(
     while position < end:
         current = effective(stepper, settings().clamped(vocab_size))
         if position in forced:
-            yield _forced_chunk(stepper, position, forced[position], current, step_uniform(seed, position))
+            yield _forced_block(stepper, position, forced[position], current, step_uniform(seed, position))
             position += 1
             continue
         # chunk_steps counts positions (the worker's pacing does too); a grid draws one value per
@@ -229,12 +306,10 @@ def generate_chunks(
         us = step_uniforms(seed, position, n) if lanes == 1 else np.stack(
             [step_uniforms(seed + j, position, n) for j in range(lanes)], axis=1)
         started = time.perf_counter()
-        columns = stepper.run_chunk(current, us, TOP_CANDIDATES)  # guides by current.guidance where guidable
+        columns = stepper.run_chunk(current, us, TOP_CANDIDATES, guiding(stepper, current))
         seconds = time.perf_counter() - started
         _check_chunk(columns, position, lanes)
-        last_unconditional = stepper.unconditional_probs.copy() if guiding(stepper, current) else None
-        yield Chunk(position, columns, us.reshape(-1), current, seconds, stepper.raw.copy(), stepper.probs.copy(), lanes,
-                    last_unconditional)
+        yield StepBlock(position, columns, us.reshape(-1), current, seconds, lanes)
         position += n
 
 
@@ -255,8 +330,8 @@ def run_steps(
     chunk_steps: int | Callable[[], int] = 256,
     per_step_settings: bool = False,
 ):
-    """The app's one entry to generation (the worker, the lab, the benchmarks): Chunks from
-    generate_chunks where uses_chunks() says so, else Steps from generate(); the same draws either way."""
+    """The app's one entry to generation (the worker, the lab, the benchmarks): StepBlocks, from
+    generate_chunks where uses_chunks() says so, else from generate(); the same draws either way."""
     if uses_chunks(stepper, per_step_settings):
         return generate_chunks(stepper, prefix, n_steps, settings, seed, condition, chunk_steps, forced)
     return generate(stepper, prefix, n_steps, settings, seed, condition, forced)
@@ -280,22 +355,12 @@ def _check_chunk(columns: dict, position: int, lanes: int) -> None:
         raise NonFiniteLogits(position + int(np.argmax(bad)) // lanes, "NaN or inf")
 
 
-def _forced_chunk(stepper, position: int, value: int, settings: SamplerSettings, u: float) -> Chunk:
-    """One forced step of a compiled stepper, through its per-step protocol, as a Chunk of one."""
+def _forced_block(stepper, position: int, value: int, settings: SamplerSettings, u: float) -> StepBlock:
+    """One forced step of a compiled stepper, through its per-step protocol, as a block of one."""
     started = time.perf_counter()
     unconditional = unconditional_logits(stepper, settings)  # first, as in generate()
     logits = stepper.logits()
     _check_finite(logits, unconditional, position)
     smp = replace(sample(logits, settings, u, unconditional), value=int(value))
     stepper.push(smp.value)
-    rec = StepRecord.from_sample(position, smp, settings, time.perf_counter() - started)
-    k = len(rec.top_values)
-    columns = {
-        "value": np.array([rec.value], np.int32), "prob": np.array([rec.prob], np.float32),
-        "sampled_prob": np.array([rec.sampled_prob], np.float32), "rank": np.array([rec.rank], np.int32),
-        "entropy": np.array([rec.entropy], np.float32), "kept": np.array([rec.kept], np.int32),
-        "top_values": rec.top_values.reshape(1, k),
-        "top_raw": rec.top_raw.reshape(1, k), "top_sampled": rec.top_sampled.reshape(1, k),
-    }
-    return Chunk(position, columns, np.array([u]), settings, rec.seconds, smp.raw_probs, smp.probs,
-                 last_unconditional=smp.unconditional_probs)
+    return StepBlock.of_samples(position, [smp], settings, time.perf_counter() - started)

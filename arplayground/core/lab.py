@@ -58,15 +58,11 @@ class Branch:
                       {**kept, position: int(value)}, parent=self.name, fork_step=step)
 
     def continuation(self, stepper, n_steps: int, settings, chunk_steps=256):
-        """Generate n_steps more from where the trace ends: Steps, or Chunks for a compiled stepper
-        (the worker's own choice, run_steps)."""
+        """Generate n_steps more from where the trace ends: StepBlocks (run_steps)."""
         return run_steps(stepper, self.history(), n_steps, settings, self.seed, self.condition, self.forced, chunk_steps)
 
-    def record_into_trace(self, step_or_chunk) -> None:
-        if hasattr(step_or_chunk, "columns"):
-            self.trace.extend_chunk(step_or_chunk)
-        else:
-            self.trace.append(step_or_chunk.record)
+    def record_into_trace(self, block) -> None:
+        self.trace.extend(block)
 
 
 def replay(stepper, branch: Branch) -> np.ndarray:
@@ -76,7 +72,7 @@ def replay(stepper, branch: Branch) -> np.ndarray:
     schedule = iter(branch.trace.settings_per_step())
     steps = run_steps(stepper, branch.prefix, len(branch.trace), schedule.__next__, branch.seed, branch.condition,
                       branch.forced, per_step_settings=True)
-    return np.array([s.record.value for s in steps], np.int32)
+    return np.concatenate([block.values for block in steps] or [np.zeros(0)]).astype(np.int32)
 
 
 def export_trace(path, branch: Branch, model: str, card: dict, mode: str) -> None:

@@ -151,6 +151,27 @@ def stages(logits: np.ndarray, settings: SamplerSettings, u: float, unconditiona
     return Stages(settings, np.exp(log_softmax(logits)), guided, tempered, top_k, final, int(np.count_nonzero(final)), draw(final, u))
 
 
+def sampled_from(raw: np.ndarray, unconditional: np.ndarray | None, settings: SamplerSettings, kept: int) -> np.ndarray:
+    """The distribution a step was drawn from, recomputed from its stored full distributions (the
+    trace keeps them in float16), its settings and its kept count: guidance and temperature as
+    sample() applies them, then the `kept` most likely values (the set top-k and top-p left, whose
+    size the record holds exactly, so a rounded probability near a filter's edge cannot change it),
+    renormalised. Within float16's rounding of what was sampled; the drawn value's own sampled
+    probability is in the record exactly."""
+    settings = settings.clamped(len(raw))
+    as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-300))  # noqa: E731
+    shaped = guided_logits(as_logits(raw), None if unconditional is None else as_logits(unconditional), settings)
+    if settings.greedy:
+        out = np.zeros(len(shaped))
+        out[int(np.argmax(shaped))] = 1.0
+        return out
+    logp = log_softmax(shaped / settings.temperature)
+    if 0 < kept < len(logp):
+        logp[np.argsort(-logp, kind="stable")[kept:]] = -np.inf
+        logp = log_softmax(logp)
+    return np.exp(logp)
+
+
 def draw(probs: np.ndarray, u: float) -> int:
     """Inverse-CDF draw: the first value whose cumulative probability exceeds u."""
     cumulative = probs.cumsum()

@@ -1,8 +1,9 @@
 """The record of a run: one StepRecord per generated value, stored compactly in a Trace.
 
-A StepRecord is immutable, so the worker can hand it to the GUI thread without copying. The Trace
-keeps the same fields column by column in numpy arrays (top candidates in float16), so that even
-hundreds of thousands of steps stay small; it is what rewind, branching and export build on.
+The Trace keeps StepRecord's fields column by column in numpy arrays (top candidates in float16),
+and every step's full distribution (float16) for the newest FULL_STEPS steps, so that even
+hundreds of thousands of steps stay small; it is what the views draw, and what rewind, branching
+and export build on.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arplayground.core.sampling import Sample, SamplerSettings, entropy
+from arplayground.core.sampling import Sample, SamplerSettings, entropy, sampled_from
 
 TOP_CANDIDATES = 16  # candidates kept per step: enough for the panel's bars and a hover tooltip
 MAX_STEPS = 1_000_000  # the most steps a trace file may hold (about 180 MB in memory): ten times the longest run here
+# Steps whose full distributions a trace keeps: 60 s of audio at 8 kHz. float16, 2 bytes a value:
+# 512 bytes a step at 256 values (twice that guided), 245.8 MB for 60 s of audio (491.5 MB guided);
+# 130 bytes a text step. Older steps keep their top candidates only.
+FULL_STEPS = 480_000
+MAX_VALUES = 65_536  # the most values a trace file's full distributions may hold per step
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,12 @@ class Trace:
         self._n = 0
         self._settings: list[SamplerSettings] = []
         self._settings_index: dict[SamplerSettings, int] = {}
+        # Full distributions: "raw" (and "unconditional", once a step is guided), float16, step t in
+        # row t % ring of a ring of FULL_STEPS rows (whole segments, allocated as first needed);
+        # past it the oldest are overwritten. Steps full_from .. n-1 have theirs.
+        self._full: dict[str, list] = {}  # name -> the ring's segments, (segment, V) float16 each, or None
+        self._full_from = 0
+        self._values = self._seg = self._ring = 0
         self._alloc(capacity)
 
     def _alloc(self, capacity: int) -> None:
@@ -99,6 +111,7 @@ class Trace:
     def truncate(self, n: int) -> None:
         """Keep the first n steps (rewind); the rest is forgotten."""
         self._n = max(0, min(n, self._n))
+        self._full_from = min(self._full_from, self._n)
 
     def copy(self, n: int | None = None) -> "Trace":
         """A new trace holding the first n steps (all by default): a branch's shared history."""
@@ -108,39 +121,100 @@ class Trace:
             out._cols[name][:n] = col[:n]
         out._settings, out._settings_index = list(self._settings), dict(self._settings_index)
         out._n = n
+        lo = min(self._full_from, n)
+        if self._full and n > lo:
+            out._n, out._full_from = lo, lo
+            out._write_full(lo, {name: self._full_rows(name, lo, n) for name in self._full})
+            out._n = n
+        else:
+            out._full_from = n
         return out
 
-    def append(self, rec: StepRecord) -> None:
-        if self._n == len(self._cols["value"]):
-            self._alloc(2 * self._n)
-        i, c = self._n, self._cols
-        k = len(rec.top_values)
-        c["position"][i], c["value"][i] = rec.position, rec.value
-        c["prob"][i], c["sampled_prob"][i] = rec.prob, rec.sampled_prob
-        c["rank"][i], c["entropy"][i], c["kept"][i] = rec.rank, rec.entropy, rec.kept
-        c["top_values"][i, :k], c["top_raw"][i, :k], c["top_sampled"][i, :k] = rec.top_values, rec.top_raw, rec.top_sampled
-        c["top_count"][i] = k
-        if rec.settings not in self._settings_index:
-            self._settings_index[rec.settings] = len(self._settings)
-            self._settings.append(rec.settings)
-        c["settings"][i] = self._settings_index[rec.settings]
-        c["u"][i], c["seconds"][i] = rec.u, rec.seconds
-        self._n += 1
+    # ------------------------------------------------------------------ full distributions
 
-    def extend(self, records) -> None:
-        for rec in records:
-            self.append(rec)
+    def _full_rows(self, name: str, lo: int, hi: int) -> np.ndarray:
+        """Rows of steps lo .. hi-1 (all within full_from .. n) of full column `name`, in step order."""
+        segments, size = self._full[name], self._seg
+        out = np.zeros((hi - lo, self._values), np.float16)
+        t = lo
+        while t < hi:
+            r = t % self._ring
+            k, at = divmod(r, size)
+            m = min(hi - t, size - at)
+            if segments[k] is not None:
+                out[t - lo : t - lo + m] = segments[k][at : at + m]
+            t += m
+        return out
 
-    def extend_chunk(self, chunk) -> None:
-        """Many steps at once from a compiled chunk's columns (core.generate.Chunk), without a
-        StepRecord per step."""
-        position, columns, us, settings, seconds = chunk.position, chunk.columns, chunk.us, chunk.settings, chunk.seconds
+    def _write_full(self, start: int, columns: dict) -> None:
+        """Full distributions of steps start .. start + n - 1 (the trace's newest, self._n == start).
+
+        Rows live in a ring of FULL_STEPS rows (rounded up to whole segments), made of segments
+        allocated as they are first needed: no growth copies (a trace grows on the GUI thread)."""
+        n = len(columns["raw"])
+        end = start + n
+        if not self._full:
+            self._full_from = start  # the steps before (an opened trace without them) keep their top candidates
+            self._values = columns["raw"].shape[1]
+            self._seg = min(8192, FULL_STEPS)
+            self._ring = -(-FULL_STEPS // self._seg) * self._seg
+        assert columns["raw"].shape[1] == self._values, "one vocabulary per trace"
+        for name in columns:
+            if name not in self._full:  # the unconditional one starts at the run's first guided step
+                self._full[name] = [None] * (self._ring // self._seg)
+        keep = min(n, self._ring)  # a block longer than the ring keeps its newest steps
+        size, t = self._seg, end - keep
+        while t < end:
+            k, at = divmod(t % self._ring, size)
+            m = min(end - t, size - at)
+            for name, data in columns.items():
+                segments = self._full[name]
+                if segments[k] is None:
+                    segments[k] = np.zeros((size, self._values), np.float16)
+                segments[k][at : at + m] = data[t - start : t - start + m]
+            t += m
+        self._full_from = max(self._full_from, end - self._ring)
+
+    @property
+    def full_from(self) -> int:
+        """The first step whose full distributions the trace keeps (steps before keep their top candidates)."""
+        return self._full_from if self._full else self._n
+
+    def has_full(self, i: int) -> bool:
+        return bool(self._full) and self._full_from <= i < self._n
+
+    def distributions(self, i: int):
+        """(raw, sampled, unconditional or None) float64 of step i, or None when only its top
+        candidates are kept. sampled is recomputed from raw, the step's settings and kept count
+        (core.sampling.sampled_from); unconditional is there where the step was guided."""
+        if i < 0:
+            i += self._n
+        if not self.has_full(i):
+            return None
+        settings = self._settings[int(self._cols["settings"][i])]
+        raw = self._full_rows("raw", i, i + 1)[0].astype(np.float64)
+        unconditional = None
+        if settings.guided and "unconditional" in self._full:
+            unconditional = self._full_rows("unconditional", i, i + 1)[0].astype(np.float64)
+        return raw, sampled_from(raw, unconditional, settings, int(self._cols["kept"][i])), unconditional
+
+    def full_column(self, name: str, lo: int, hi: int) -> np.ndarray | None:
+        """Full column `name` ("raw" or "unconditional") of steps lo .. hi-1, (hi - lo, V) float16,
+        or None unless the trace keeps it for all of them (for views drawing many steps at once)."""
+        if name not in self._full or not (self._full_from <= lo <= hi <= self._n):
+            return None
+        return self._full_rows(name, lo, hi)
+
+    def extend(self, block) -> None:
+        """The trace's one writer: the steps of a core.generate.StepBlock (one position of the
+        per-step loop, or a compiled chunk), column by column, without a StepRecord per step."""
+        position, columns, us, settings, seconds = block.position, block.columns, block.us, block.settings, block.seconds
         n = len(us)
         while self._n + n > len(self._cols["value"]):
             self._alloc(2 * len(self._cols["value"]))
         i, c = self._n, self._cols
         k = columns["top_values"].shape[1]
-        c["position"][i : i + n] = position + np.arange(n) // chunk.lanes
+        c["position"][i : i + n] = position + np.arange(n) // block.lanes
         for name in ("value", "prob", "sampled_prob", "rank", "entropy", "kept"):
             c[name][i : i + n] = columns[name]
         for name in ("top_values", "top_raw", "top_sampled"):
@@ -151,6 +225,8 @@ class Trace:
             self._settings.append(settings)
         c["settings"][i : i + n] = self._settings_index[settings]
         c["u"][i : i + n], c["seconds"][i : i + n] = us, seconds / n
+        if "raw" in columns:
+            self._write_full(i, {name: columns[name] for name in ("raw", "unconditional") if name in columns})
         self._n += n
 
     def __getitem__(self, i: int) -> StepRecord:
@@ -196,7 +272,9 @@ class Trace:
         return float(-np.mean(np.log(np.maximum(p, 1e-300))))
 
     def nbytes(self) -> int:
-        return sum(col[: self._n].nbytes for col in self._cols.values())
+        kept = self._n - self.full_from
+        return (sum(col[: self._n].nbytes for col in self._cols.values())
+                + sum(kept * self._values * 2 for _ in self._full))
 
     def to_dict(self) -> dict:
         """Every column as base64 of its little-endian bytes (exact, float16 stays float16), and the
@@ -207,7 +285,14 @@ class Trace:
         for name, col in self._cols.items():
             data = np.ascontiguousarray(col[: self._n]).astype(col.dtype.newbyteorder("<"), copy=False)
             columns[name] = {"dtype": data.dtype.str, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode()}
-        return {"steps": self._n, "settings": [s.to_dict() for s in self._settings], "columns": columns}
+        doc = {"steps": self._n, "settings": [s.to_dict() for s in self._settings], "columns": columns}
+        if self._full:  # steps full_from .. n-1: their full distributions, float16, in step order
+            lo = self.full_from
+            for name in self._full:
+                data = self._full_rows(name, lo, self._n).astype("<f2", copy=False)
+                columns[name] = {"dtype": data.dtype.str, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode()}
+            doc["full_from"] = lo
+        return doc
 
     @staticmethod
     def from_dict(d) -> "Trace":
@@ -222,13 +307,15 @@ class Trace:
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_STEPS:
             raise ValueError(f"the trace's step count must be a whole number from 0 to {MAX_STEPS:,}, not {n!r}")
         template = Trace(capacity=1)._cols  # each column's dtype and row shape
-        expected, given = set(template), set(d["columns"])
+        expected, given = set(template), set(d["columns"]) - (FULL_COLUMNS if "raw" in d["columns"] else {"raw"})
         if given != expected:
             missing, unknown = sorted(expected - given), sorted(given - expected)
             raise ValueError("trace columns: " + "; ".join(
                 ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
         layouts = {}
         for name, spec in d["columns"].items():  # every column's size checked before anything is decoded or allocated
+            if name in FULL_COLUMNS:
+                continue  # _full_layouts' to check
             dtype, shape = template[name].dtype.newbyteorder("<"), [n, *template[name].shape[1:]]
             if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
                 raise ValueError(f"trace column {name!r} has no data")
@@ -239,6 +326,7 @@ class Trace:
             if len(spec["base64"]) != 4 * ((size + 2) // 3):
                 raise ValueError(f"trace column {name!r} does not hold {n} steps")
             layouts[name] = dtype, shape
+        full = _full_layouts(d, n)  # the full distributions, optional (traces saved before them have none)
         trace = Trace(capacity=max(16, n))
         for name, (dtype, shape) in layouts.items():
             try:
@@ -248,6 +336,17 @@ class Trace:
             if data.size != int(np.prod(shape)):
                 raise ValueError(f"trace column {name!r} does not hold {n} steps")
             trace._cols[name][:n] = data.reshape(shape)
+        full_from, full_columns = full if full is not None else (n, {})
+        for name, shape in full_columns.items():
+            try:
+                data = np.frombuffer(base64.b64decode(d["columns"][name]["base64"], validate=True), dtype="<f2")
+            except (binascii.Error, ValueError):
+                raise ValueError(f"trace column {name!r} is not valid base64") from None
+            if data.size != int(np.prod(shape)):
+                raise ValueError(f"trace column {name!r} does not hold {shape[0]} steps")
+            if not np.isfinite(data).all() or (data < 0).any():
+                raise ValueError(f"trace column {name!r} holds values that are not probabilities")
+            full_columns[name] = data.reshape(shape).astype(np.float16)
         if len(d["settings"]) > max(n, 1):
             raise ValueError("the trace holds more settings than steps")
         trace._settings = [SamplerSettings.from_dict(s) for s in d["settings"]]
@@ -260,6 +359,10 @@ class Trace:
         for name in ("prob", "sampled_prob", "entropy", "u", "seconds", "top_raw", "top_sampled"):
             if not np.isfinite(c[name][:n]).all():
                 raise ValueError(f"trace column {name!r} holds values that are not finite numbers")
+        trace._n = full_from
+        if full_columns and n > full_from:
+            trace._write_full(full_from, full_columns)
+        trace._full_from = full_from
         trace._n = n
         return trace
 
@@ -273,4 +376,39 @@ class Trace:
                 return f"its {what} leave the model's {vocab_size} values"
         if n and not (c["kept"][:n].min() >= 0 and c["kept"][:n].max() <= vocab_size):
             return f"its kept counts leave the model's {vocab_size} values"
+        if self._full and self._values != vocab_size:
+            return f"its full distributions are over {self._values:,} values, not the model's {vocab_size}"
         return None
+
+
+FULL_COLUMNS = {"raw", "unconditional"}  # optional in a trace file: the steps' full distributions
+
+
+def _full_layouts(d: dict, n: int):
+    """(full_from, {name: shape}) of a trace file's full distributions, every size checked before
+    anything is decoded; None when the file has none (saved before traces kept them)."""
+    columns = d["columns"]
+    if "raw" not in columns:
+        if "unconditional" in columns or "full_from" in d:
+            raise ValueError("trace columns: unconditional distributions without raw ones")
+        return None
+    full_from = d.get("full_from")
+    if isinstance(full_from, bool) or not isinstance(full_from, int) or not max(0, n - FULL_STEPS) <= full_from <= n:
+        raise ValueError(f"the trace's full_from must be a whole number from {max(0, n - FULL_STEPS):,} to {n:,}, not {full_from!r}"[:200])
+    spec = columns["raw"]
+    shape = spec.get("shape") if isinstance(spec, dict) else None
+    values = shape[1] if isinstance(shape, list) and len(shape) == 2 else None
+    if isinstance(values, bool) or not isinstance(values, int) or not 1 <= values <= MAX_VALUES:
+        raise ValueError(f"trace column 'raw' must be <f2 of shape [{n - full_from}, values], not {shape!r}"[:200])
+    layouts = {}
+    for name in sorted(FULL_COLUMNS & set(columns)):
+        spec, want = columns[name], [n - full_from, values]
+        if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
+            raise ValueError(f"trace column {name!r} has no data")
+        if spec.get("dtype") != "<f2" or spec.get("shape") != want:
+            raise ValueError(f"trace column {name!r} must be <f2 of shape {want}, "
+                             f"not {spec.get('dtype')!r} of shape {spec.get('shape')!r}"[:300])
+        if len(spec["base64"]) != 4 * ((want[0] * values * 2 + 2) // 3):
+            raise ValueError(f"trace column {name!r} does not hold {want[0]} steps")
+        layouts[name] = want
+    return full_from, layouts

@@ -88,7 +88,7 @@ class ABSide(QWidget):
         self.prefix_len = len(prefix)  # steps are counted from where this side starts
         steppers, entry = self.steppers, self.entry
         request = RunRequest(load=lambda: steppers.get(entry), prefix=prefix, n_steps=n_steps, seed=seed,
-                             condition=condition, keep_distributions=self.view.keeps_distributions, forced=forced or {},
+                             condition=condition, forced=forced or {},
                              card_path=entry.card_path)
         self.runner.start(request, RunControls(self.settings()))  # as fast as it computes: it is for comparing
         self.nll_label.setText("Generating…")
@@ -96,7 +96,7 @@ class ABSide(QWidget):
     @Slot(object)
     def _on_batch(self, batch) -> None:
         batch.record_into(self.trace)
-        self.view.append(batch)
+        self.view.append(batch, self.trace)
         self._show_nll()
 
     def _show_nll(self) -> None:

@@ -88,7 +88,6 @@ class MainWindow(QMainWindow):
         self.running_view = None
         self.session = Session()  # the run shown: its branches, plan and replay (core, no Qt)
         self.vocab = None
-        self.branch_views: dict[str, object] = {}  # what the view showed of each branch not shown now
         self.ab_window: ABWindow | None = None
         self.shown_index: int | None = None  # the step the panel shows
         self._timeline_due = 0.0  # monotonic time of the timeline's next redraw while streaming
@@ -287,7 +286,7 @@ class MainWindow(QMainWindow):
         self._halt()
         self.session.clear()
         self.timeline.set_trace(self.trace)
-        self.shown_index, self.branch_views = None, {}
+        self.shown_index = None
         self.branch_box.clear()
         self.stats_label.clear()
         self.panel.clear()
@@ -443,7 +442,6 @@ class MainWindow(QMainWindow):
         prefix, condition, n_steps = view.prepare(self.vocab)
         # a grid draws one value per image per step
         self.session.start(prefix, condition, self.seed_spin.value(), n_steps, view.lanes)
-        self.branch_views = {}
         self._refresh_branch_box()
         self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=view.lanes)
         self.shown_index = None
@@ -511,7 +509,6 @@ class MainWindow(QMainWindow):
         prefix, condition, _ = view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, n)
         self.seed_spin.setValue(loaded.seed)
         self.session.start_replay(loaded)
-        self.branch_views = {}
         self._refresh_branch_box()
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)
         self.shown_index = None
@@ -542,7 +539,6 @@ class MainWindow(QMainWindow):
             n_steps=n_steps,
             seed=branch.seed,
             condition=branch.condition,
-            keep_distributions=view.keeps_distributions,
             forced=forced,
             schedule=schedule,
             card_path=entry.card_path,
@@ -607,7 +603,7 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def can_branch(self) -> bool:
-        return self.has_single_run() and not self.streaming() and hasattr(self.running_view, "snapshot")
+        return self.has_single_run() and not self.streaming()
 
     @Slot(int)
     def branch_here(self, value: int) -> None:
@@ -619,7 +615,6 @@ class MainWindow(QMainWindow):
             self.state_label.setText(f"Step {index + 1} already drew that value")
             return
         self._halt()
-        self.branch_views[self.branch.name] = self.running_view.snapshot()
         name = self.session.fork(index, value).name
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)  # a branch runs to the same length
         self.running_view.rewind(index)
@@ -634,10 +629,9 @@ class MainWindow(QMainWindow):
         if self.branch is None or name == self.branch.name or name not in self.branches:
             return
         self._halt()
-        self.branch_views[self.branch.name] = self.running_view.snapshot()
         self.session.choose(name)
         self.timeline.set_trace(self.trace, planned_steps=self.n_records)
-        self.running_view.restore(self.branch_views.pop(name))
+        self.running_view.render(self.trace)  # drawn from the chosen branch's trace
         self._show_paused(self.resumable)  # an unfinished branch continues with one click on Resume
         self._refresh_branch_box()
         if len(self.trace):
@@ -671,8 +665,6 @@ class MainWindow(QMainWindow):
         if refused or self.branch.name == old:
             return False
         name = self.branch.name
-        if old in self.branch_views:
-            self.branch_views[name] = self.branch_views.pop(old)
         self._refresh_branch_box()
         self.state_label.setText(f"{old} is now called {name}")
         return True
@@ -722,7 +714,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_batch(self, batch: Batch) -> None:
         batch.record_into(self.trace)
-        self.running_view.append(batch)
+        self.running_view.append(batch, self.trace)
         self.refresh_panel_soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():
             self.back_button.setEnabled(self.can_go_back())
@@ -844,13 +836,11 @@ class MainWindow(QMainWindow):
 
     def what_if(self, index: int):
         """The sampler's stages for step `index` under the current settings, with the step's own
-        uniform number: None while streaming, or when the step's full distribution is not kept."""
-        if self.streaming() or not hasattr(self.running_view, "full_distribution"):
+        uniform number: None while streaming, or when the trace keeps only the step's top candidates."""
+        distributions = None if self.streaming() else self.trace.distributions(index)
+        if distributions is None:
             return None
-        raw = self.running_view.full_distribution(self.trace, index)
-        if raw is None:
-            return None
-        unconditional = getattr(self.running_view, "unconditional_distribution", lambda trace, i: None)(self.trace, index)
+        raw, _, unconditional = distributions
         return self.session.what_if(index, raw, unconditional, self.settings())
 
     def _steps_made(self, n: int) -> str:

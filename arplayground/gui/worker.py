@@ -3,7 +3,7 @@
 
 The GUI thread never runs the model. It writes settings and commands into RunControls (under a
 lock, as immutable snapshots); the worker reads them before every step. Batches reach the GUI
-at most ~60 times a second, each immutable: StepRecords, or compiled chunks (audio).
+at most ~60 times a second, each immutable: the StepBlocks made since the last one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 from dataclasses import dataclass, replace
 from typing import Callable
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from arplayground.core.generate import NonFiniteLogits, run_steps, uses_chunks
@@ -120,19 +119,19 @@ class RunControls:
 @dataclass(frozen=True)
 class Batch:
     run_id: int
-    records: tuple  # StepRecords, oldest first
-    distributions: tuple | None  # per record (raw, sampled, unconditional or None) float32 arrays, when the request keeps them
-    lanes: tuple  # per record: which image of a grid it belongs to (all 0 for a single sequence)
+    blocks: tuple  # core.generate.StepBlocks, oldest first: every step's record and full distributions
     steps_done: int
     steps_per_second: float  # compute rate so far (pauses excluded)
-    chunks: tuple = ()  # core.generate.Chunk objects, for steppers that run compiled chunks (audio, images)
     receipt: object = None  # the sender's semaphore of batches in flight: released once the GUI has it
 
     def record_into(self, trace) -> None:
         """Append this batch's steps to a trace."""
-        trace.extend(self.records)
-        for chunk in self.chunks:
-            trace.extend_chunk(chunk)
+        for block in self.blocks:
+            trace.extend(block)
+
+    @property
+    def steps(self) -> int:
+        return sum(len(block) for block in self.blocks)
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,6 @@ class RunRequest:
     n_steps: int
     seed: int
     condition: object = None
-    keep_distributions: bool = False  # send every step's full distributions (image: 784 x 256)
     forced: dict | None = None  # position -> value taken instead of drawn (a branch)
     schedule: tuple | None = None  # settings per step (replaying a trace), instead of the sliders'
     card_path: Path | None = None  # the model's card: its kernels are compiled from it in another process
@@ -240,8 +238,7 @@ class GenerationWorker(QObject):
         settings = iter(r.schedule).__next__ if replay else controls.settings
         made = run_steps(stepper, r.prefix, r.n_steps, settings, r.seed, r.condition, r.forced,
                          chunk_steps=self._chunk_steps, per_step_settings=replay)
-        chunked = uses_chunks(stepper, per_step_settings=replay)
-        return self._stream(ChunkFeed(made) if chunked else StepFeed(made, r.keep_distributions))
+        return self._stream(BlockFeed(made, chunked=uses_chunks(stepper, per_step_settings=replay)))
 
     def _chunk_steps(self) -> int:
         """Positions in the next compiled chunk (every image of a grid at each): one while paused, a
@@ -296,73 +293,35 @@ class GenerationWorker(QObject):
         return "done"
 
 
-class StepFeed:
-    """Turns of the per-step loop: one turn is one position, every lane of a grid (computed as one
-    batch), with each step's full distributions when the view keeps them."""
+class BlockFeed:
+    """Turns of the generation loop: one StepBlock a turn (one position of every lane for the
+    per-step loop; up to CHUNK_STEPS positions of a compiled stepper, fewer in slow motion, one
+    while paused). The settings are read before each block."""
 
-    def __init__(self, steps, keep_distributions: bool):
-        self.steps, self.keep = steps, keep_distributions
-        self.records, self.dists, self.lanes = [], [], []
-
-    def take(self):
-        """(steps, positions, compute seconds) of one turn, or None when the run is complete."""
-        started = time.perf_counter()
-        step = next(self.steps, None)
-        if step is None:
-            return None
-        taken = 0
-        while True:
-            self.records.append(step.record)
-            self.lanes.append(step.lane)
-            if self.keep:
-                smp = step.sample
-                unconditional = None if smp.unconditional_probs is None else smp.unconditional_probs.astype(np.float32)
-                self.dists.append((smp.raw_probs.astype(np.float32), smp.probs.astype(np.float32), unconditional))
-            taken += 1
-            if step.lane == step.lanes - 1:
-                return taken, 1, time.perf_counter() - started
-            step = next(self.steps)
-
-    @staticmethod
-    def show_every_turn(speed: float) -> bool:
-        return bool(speed) and speed <= 60  # slow enough to show each step as it comes
-
-    def pending(self) -> bool:
-        return bool(self.records)
-
-    def batch(self, run_id: int, done: int, rate: float) -> Batch:
-        kept = tuple(self.dists) if self.keep else None
-        batch = Batch(run_id, tuple(self.records), kept, tuple(self.lanes), done, rate)
-        self.records, self.dists, self.lanes = [], [], []
-        return batch
-
-
-class ChunkFeed:
-    """Turns of a compiled stepper: chunks of up to CHUNK_STEPS steps, fewer in slow motion, one
-    step while paused; the settings are read before each chunk."""
-
-    def __init__(self, chunks):
-        self.chunks = chunks
+    def __init__(self, blocks, chunked: bool):
+        self.blocks, self.chunked = blocks, chunked
         self.waiting = []
 
     def take(self):
-        chunk = next(self.chunks, None)
-        if chunk is None:
+        """(steps, positions, compute seconds) of one turn, or None when the run is complete."""
+        block = next(self.blocks, None)
+        if block is None:
             return None
-        self.waiting.append(chunk)
-        # The compiled time of the chunk: the rate shown is generation's, not the one-off loading
-        # and priming before the first chunk.
-        return len(chunk), chunk.positions, chunk.seconds
+        self.waiting.append(block.compact())  # float16, here: the GUI thread's trace only copies it
+        # The block's own compute time: the rate shown is generation's, not the one-off loading
+        # and priming before the first block.
+        return len(block), block.positions, block.seconds
 
-    @staticmethod
-    def show_every_turn(speed: float) -> bool:
-        return bool(speed)  # in slow motion a chunk is already one frame's worth
+    def show_every_turn(self, speed: float) -> bool:
+        # In slow motion a compiled chunk is already one frame's worth; single positions are shown
+        # one by one when slow enough to follow.
+        return bool(speed) and (self.chunked or speed <= 60)
 
     def pending(self) -> bool:
         return bool(self.waiting)
 
     def batch(self, run_id: int, done: int, rate: float) -> Batch:
-        batch = Batch(run_id, (), None, (), done, rate, tuple(self.waiting))
+        batch = Batch(run_id, tuple(self.waiting), done, rate)
         self.waiting = []
         return batch
 

@@ -171,10 +171,9 @@ class PixelCNNStepper:
         self.labels = [cfg.n_classes]  # one per lane
         self.label = torch.tensor(self.labels)  # one per cache lane (shadow lanes too, when guided)
         self.guidable = False
-        self.unconditional_probs = None  # run_chunk's last step's, when guided
         self.position = 0
         self._logits: np.ndarray | None = None
-        self.raw, self.probs = np.zeros(cfg.levels), np.zeros(cfg.levels)  # run_chunk's last step's distributions
+        self._raw, self._probs = np.zeros(cfg.levels), np.zeros(cfg.levels)  # the compiled draw's scratch
         self._weights = None  # the compiled column's, made on first use
         self._row_weights = None  # the vertical convolutions' kept rows
 
@@ -191,7 +190,7 @@ class PixelCNNStepper:
         for condition in (None, [None, None]):
             self.reset([], condition)
             lanes = 1 if condition is None else len(condition)
-            self.run_chunk(SamplerSettings(), np.full((1, lanes), 0.5), TOP_CANDIDATES)
+            self.run_chunk(SamplerSettings(), np.full((1, lanes), 0.5), TOP_CANDIDATES, guided=False)
 
     def reset(self, prefix, condition=None) -> None:
         """prefix: grey levels of the first pixels in raster order (kept rows), shared by every lane;
@@ -204,7 +203,6 @@ class PixelCNNStepper:
         self.lanes = len(labels)
         self.labels = labels
         self.guidable = any(label != cfg.n_classes for label in labels)  # a digit to guide by
-        self.unconditional_probs = None
         pixels = np.zeros((self.lanes, self.H, self.W), np.int64)
         pixels.reshape(self.lanes, -1)[:, : len(prefix)] = np.asarray(list(prefix), np.int64)
         self._build(pixels, len(prefix), labels)
@@ -330,20 +328,18 @@ class PixelCNNStepper:
         self._column(self.position % self.W)
         self._logits = self._work[-1].astype(np.float64)
 
-    def run_chunk(self, settings, uniforms, top: int) -> dict:
-        """The next len(uniforms) positions in compiled code: for each, every lane draws with
-        uniforms[i, lane] (settings clamped), by core.sampling's rules, is recorded and pushed.
-        Returns StepRecord's fields as columns, position-major (row i * lanes + lane), with each
-        step's full distributions ("raw", "sampled", and "unconditional" when guided);
-        self.raw / self.probs (/ self.unconditional_probs) hold the last step's."""
-        from arplayground.core.generate import guiding
+    def run_chunk(self, settings, uniforms, top: int, guided: bool) -> dict:
+        """The next len(uniforms) positions in compiled code (core.generate.ChunkedStepper): for
+        each, every lane draws with uniforms[i, lane] (settings clamped), by core.sampling's rules,
+        guided when `guided`, is recorded and pushed. Returns StepRecord's fields as columns,
+        position-major (row i * lanes + lane), with each step's full distributions ("raw",
+        "sampled", and "unconditional" when guided)."""
         from arplayground.kernels.pixelcnn import run_pixels
         from arplayground.kernels.sampling import RECORD_COLUMNS, kernel_settings, record_columns
 
         us = np.ascontiguousarray(uniforms, np.float64).reshape(len(uniforms), -1)  # (positions, lanes)
         n, B = us.shape
         assert B == self.lanes and self.position + n <= self.H * self.W
-        guided = guiding(self, settings)
         if guided != self.shadowed:
             self._set_shadow(guided)
         L = self.model.cfg.levels
@@ -357,7 +353,7 @@ class PixelCNNStepper:
             rows = slice(done * B, (done + m) * B)
             run_pixels(c, m, *kernel_settings(settings, guided), us[done : done + m],
                        tuple(out[name][rows] for name in RECORD_COLUMNS),
-                       out["raw"][rows], out["sampled"][rows], out["unconditional"][rows], self.raw, self.probs,
+                       out["raw"][rows], out["sampled"][rows], out["unconditional"][rows], self._raw, self._probs,
                        self.pixels[:, r], self.x_pad_array[:, 0, self.p0 + r], self.x_row, self.h_rows, self.v_to_h,
                        *self._weights, *self._work)
             self.position += m
@@ -370,9 +366,7 @@ class PixelCNNStepper:
                 self._compute_logits()
             else:
                 self._logits = self._work[-1].astype(np.float64)  # the kernel left the next column's
-        if guided:
-            self.unconditional_probs = out["unconditional"][-1].astype(np.float64)
-        else:
+        if not guided:
             del out["unconditional"]
         return out
 

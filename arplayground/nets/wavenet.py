@@ -205,7 +205,6 @@ class UnconditionalCopy:
         self.condition = _conditions(cfg, condition)
         self.guidable = self.condition[0] != cfg.n_digits  # a digit to guide by
         self.copy = None
-        self.unconditional_probs = None  # run_chunk's last step's, when guided
 
     def unconditional_logits(self) -> np.ndarray:
         if self.copy is None:
@@ -265,7 +264,7 @@ class FastWaveNetStepper(UnconditionalCopy):
             "h": np.zeros(R, np.float32), "x": np.zeros(2 * R, np.float32), "pre": np.zeros(2 * R, np.float32), "g": np.zeros(R, np.float32),
             "skips": np.zeros(S, np.float32), "z": np.zeros(S, np.float32), "logits": np.zeros(L, np.float32),
         }
-        self.raw, self.probs = np.zeros(L), np.zeros(L)  # the last drawn step's distributions
+        self._raw, self._probs = np.zeros(L), np.zeros(L)  # the compiled draw's scratch
         self._exported: dict[tuple[int, int], dict] = {}
 
     def needs_compiling(self) -> bool:
@@ -279,7 +278,7 @@ class FastWaveNetStepper(UnconditionalCopy):
         """Compile both kernels, or load them from numba's cache, so that no chunk's time (the
         real-time readout) includes compiling."""
         self.reset([], None)
-        self.run_chunk(SamplerSettings(), np.full(1, 0.5), TOP_CANDIDATES)
+        self.run_chunk(SamplerSettings(), np.full(1, 0.5), TOP_CANDIDATES, guided=False)
 
     def reset(self, prefix, condition=None) -> None:
         from arplayground.kernels import wavenet as k
@@ -317,27 +316,26 @@ class FastWaveNetStepper(UnconditionalCopy):
         self._step(int(value))
         self._pushed(int(value))
 
-    def run_chunk(self, settings, uniforms: np.ndarray, top: int) -> dict:
-        """len(uniforms) steps: draw with settings (clamped), guided by the unconditional copy when
-        settings ask for guidance, push, record. Returns the StepRecord fields as columns;
-        self.raw / self.probs (/ self.unconditional_probs) then hold the last step's distributions."""
-        from arplayground.core.generate import guiding
+    def run_chunk(self, settings, uniforms: np.ndarray, top: int, guided: bool) -> dict:
+        """len(uniforms) steps (core.generate.ChunkedStepper): draw with settings (clamped), guided
+        by the unconditional copy when `guided`, push, record. Returns the StepRecord fields as
+        columns, with every step's full distributions ("raw", "sampled", "unconditional" when guided)."""
         from arplayground.kernels.sampling import RECORD_COLUMNS, kernel_settings, no_rows, record_columns
 
-        guided = guiding(self, settings)
         if guided and self.copy is None:
             self.unconditional_logits()  # starts the copy
         elif not guided:
             self.stop_unconditional()
         copy = self.copy if guided else self  # unread when not guided
-        n = len(uniforms)
+        n, L = len(uniforms), len(self._raw)
         out = record_columns(n, top)
-        unconditional = np.zeros(len(self.raw))
-        none = no_rows(len(self.raw))  # keep no step's full distributions, only the last step's (self.raw, ...)
+        out["raw"], out["sampled"] = np.zeros((n, L), np.float32), np.zeros((n, L), np.float32)
+        out["unconditional"] = np.zeros((n, L), np.float32) if guided else no_rows(L)
+        last_unconditional = np.zeros(L)
         self._kernel.run_chunk(
             self.t, *kernel_settings(settings, guided), np.ascontiguousarray(uniforms, np.float64),
-            tuple(out[name] for name in RECORD_COLUMNS), none, none, none,
-            self.raw, self.probs, unconditional, *self._network,
+            tuple(out[name] for name in RECORD_COLUMNS), out["raw"], out["sampled"], out["unconditional"],
+            self._raw, self._probs, last_unconditional, *self._network,
             copy.weights["b_gate"], copy.weights["t_gate"], *copy._network[-8:],  # the copy's gate biases, queues, buffers
         )
         self.t += n
@@ -345,5 +343,6 @@ class FastWaveNetStepper(UnconditionalCopy):
         if guided:
             copy.t += n
             copy.history.extend(out["value"].tolist())
-            self.unconditional_probs = unconditional
+        else:
+            del out["unconditional"]
         return out

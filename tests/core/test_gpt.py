@@ -82,16 +82,16 @@ def test_empty_prompt_starts_from_a_newline():
 def test_rewound_to_any_step_past_block_overflows_the_run_regenerates_exactly(net):
     """The context of each position depends on the position alone, so re-priming after a rewind
     (even past one or more cache re-primes) sees what the first run saw."""
-    from arplayground.core.generate import generate
+    from arplayground.core.generate import generate, each_step
     from arplayground.core.sampling import SamplerSettings
 
     vocab = Vocabulary(list("abcdefghij\n"))
     prefix = [1, 2, 3]
-    first = [s.record.value for s in generate(GPTStepper(net, vocab), prefix, 170, lambda: SamplerSettings(1.5), 4)]
+    first = [s.record.value for s in each_step(generate(GPTStepper(net, vocab), prefix, 170, lambda: SamplerSettings(1.5), 4))]
     cache_lengths = []
     for kept in (0, 20, 45, 46, 47, 70, 74, 99, 130):  # block 48: re-primes at 49, 74, 99, 124, ...
         stepper = GPTStepper(net, vocab)
-        again = [s.record.value for s in generate(stepper, prefix + first[:kept], 170 - kept, lambda: SamplerSettings(1.5), 4)]
+        again = [s.record.value for s in each_step(generate(stepper, prefix + first[:kept], 170 - kept, lambda: SamplerSettings(1.5), 4))]
         assert again == first[kept:], f"rewound to {kept}"
         cache_lengths.append(stepper.cache.length)
     assert max(cache_lengths) <= net.cfg.block_size

@@ -93,3 +93,30 @@ def test_a_file_that_is_not_a_trace_is_refused_with_the_reason(tmp_path):
     bad.write_bytes(b"\xff\xfe not json")
     with pytest.raises(ValueError, match="not a readable trace file"):
         load_trace(bad)
+
+
+def test_an_exported_trace_keeps_every_full_distribution_and_one_saved_without_them_still_opens(setup, tmp_path):
+    import json
+
+    mode, entry, prefix, condition, steps = setup
+    stepper = catalog.load_stepper(entry)
+    main = Branch("main", prefix, condition, seed=4)
+    run(main, stepper, steps, lambda: SamplerSettings(temperature=0.9, guidance=2.0))
+    path = tmp_path / "run.trace.json"
+    export_trace(path, main, entry.name, entry.card, mode)
+    loaded, _ = load_trace(path)
+    guided = condition is not None
+    for i in (0, steps // 2, steps - 1):  # every step, inside a chunk or not
+        raw, sampled, unconditional = loaded.trace.distributions(i)
+        mine = main.trace.distributions(i)
+        np.testing.assert_array_equal(raw, mine[0])
+        assert raw.shape == (len(stepper.vocab),) and (unconditional is not None) == guided
+        assert sampled[loaded.trace[i].value] > 0 and np.count_nonzero(sampled) == loaded.trace[i].kept
+    doc = json.loads(path.read_text())  # as a trace saved before traces kept full distributions
+    for name in ("raw", "unconditional"):
+        doc["trace"]["columns"].pop(name, None)
+    doc["trace"].pop("full_from")
+    path.write_text(json.dumps(doc))
+    old, _ = load_trace(path)
+    assert old.trace.distributions(steps - 1) is None and len(old.trace[steps - 1].top_values) > 0
+    np.testing.assert_array_equal(replay(catalog.load_stepper(entry), old), main.values)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from arplayground.core.generate import generate
+from arplayground.core.generate import generate, each_step
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.vocab import GreyLevels
 from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig, PixelCNNStepper
@@ -72,7 +72,7 @@ def test_completion_from_kept_rows_equals_the_full_forward(net):
 def test_same_seed_same_image_through_the_generation_loop(net):
     def image(seed):
         stepper = PixelCNNStepper(net, GreyLevels())
-        values = [s.record.value for s in generate(stepper, [], 64, lambda: SamplerSettings(), seed, condition=2)]
+        values = [s.record.value for s in each_step(generate(stepper, [], 64, lambda: SamplerSettings(), seed, condition=2))]
         return values
 
     assert image(11) == image(11)
@@ -91,7 +91,7 @@ def test_naive_baseline_draws_the_same_image_as_the_fast_path(net):
     from arplayground.nets.baselines import NaivePixelCNNStepper
 
     def values(stepper):
-        return [s.record.value for s in generate(stepper, [], 64, lambda: SamplerSettings(), 9, condition=4)]
+        return [s.record.value for s in each_step(generate(stepper, [], 64, lambda: SamplerSettings(), 9, condition=4))]
 
     assert values(PixelCNNStepper(net, GreyLevels())) == values(NaivePixelCNNStepper(net, GreyLevels()))
 
@@ -120,12 +120,12 @@ def test_a_grid_batch_is_exact_per_lane_and_each_cell_equals_its_single_run(net)
     kept = [int(v) for v in np.random.default_rng(4).integers(0, 256, CFG.width + 3)]
     n = CFG.height * CFG.width - len(kept)
     stepper = PixelCNNStepper(net, GreyLevels())
-    steps = list(generate(stepper, kept, n, lambda: SamplerSettings(temperature=1.3), 21, condition=conditions))
+    steps = list(each_step(generate(stepper, kept, n, lambda: SamplerSettings(temperature=1.3), 21, condition=conditions)))
     assert stepper.lanes == 4 and len(steps) == 4 * n
     assert [s.lane for s in steps[:8]] == [0, 1, 2, 3, 0, 1, 2, 3]
     for lane, condition in enumerate(conditions):
         grid_values = [s.record.value for s in steps if s.lane == lane]
-        single = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), kept, n, lambda: SamplerSettings(temperature=1.3), 21 + lane, condition=condition)]
+        single = [s.record.value for s in each_step(generate(PixelCNNStepper(net, GreyLevels()), kept, n, lambda: SamplerSettings(temperature=1.3), 21 + lane, condition=condition))]
         assert grid_values == single, f"lane {lane}"
     # The batched caches against the full forward of the finished images, every lane at once.
     labels = torch.tensor([CFG.n_classes if c is None else c for c in conditions])
@@ -186,7 +186,7 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings,
 
     prefix = list(range(0, 250, 19))  # 14 pixels: row 1 is half given
     n = CFG.height * CFG.width - len(prefix)
-    per_step = list(generate(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition))
+    per_step = list(each_step(generate(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition)))
     lanes = per_step[0].lanes
     chunks = list(generate_chunks(PixelCNNStepper(net, GreyLevels()), prefix, n, lambda: settings, 5, condition, chunk_steps=11))
     assert [c.positions for c in chunks] == [11] * 4 + [6] and all(c.lanes == lanes for c in chunks)
@@ -195,7 +195,7 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings,
     raw = np.concatenate([c.columns["raw"] for c in chunks])
     sampled = np.concatenate([c.columns["sampled"] for c in chunks])
     guided = settings.guided  # every condition here has a digit in it
-    assert all(("unconditional" in c.columns) == guided and (c.last_unconditional is not None) == guided for c in chunks)
+    assert all(("unconditional" in c.columns) == guided and (c.unconditional is not None) == guided for c in chunks)
     for i in range(0, len(per_step), 7):
         mine, theirs = records[i], per_step[i].record
         assert (mine.position, mine.rank, mine.kept, mine.u) == (theirs.position, theirs.rank, theirs.kept, theirs.u)
@@ -218,7 +218,7 @@ def test_chunks_and_a_forced_value_between_them_keep_the_stepper_exact(net):
     stepper = PixelCNNStepper(net, GreyLevels())
     chunks = list(generate_chunks(stepper, [], 30, lambda: SamplerSettings(), 2, 4, chunk_steps=8, forced={20: 255}))
     values = np.concatenate([c.values for c in chunks])
-    per_step = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], 30, lambda: SamplerSettings(), 2, 4, forced={20: 255})]
+    per_step = [s.record.value for s in each_step(generate(PixelCNNStepper(net, GreyLevels()), [], 30, lambda: SamplerSettings(), 2, 4, forced={20: 255}))]
     assert values[20] == 255 and values.tolist() == per_step
     with torch.no_grad():
         image = torch.zeros(1, CFG.height, CFG.width, dtype=torch.long)
@@ -253,7 +253,7 @@ def test_guidance_switched_mid_run_draws_the_same_in_chunks_and_steps_and_stays_
         return SamplerSettings(guidance=3.0 if 10 <= p < 30 or p >= 45 else 1.0)
 
     per_step = []
-    for step in generate(PixelCNNStepper(net, GreyLevels()), [], n, settings, 4, 6):
+    for step in each_step(generate(PixelCNNStepper(net, GreyLevels()), [], n, settings, 4, 6)):
         per_step.append(step.record.value)
         position["now"] += 1
     position["now"] = 0
@@ -263,7 +263,7 @@ def test_guidance_switched_mid_run_draws_the_same_in_chunks_and_steps_and_stays_
         values.extend(chunk.values.tolist())
         position["now"] += chunk.positions
     assert values == per_step
-    plain = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], n, SamplerSettings, 4, 6)]
+    plain = [s.record.value for s in each_step(generate(PixelCNNStepper(net, GreyLevels()), [], n, SamplerSettings, 4, 6))]
     assert values[:10] == plain[:10] and values != plain
 
     stepper = PixelCNNStepper(net, GreyLevels())
@@ -286,8 +286,8 @@ def test_guidance_switched_mid_run_draws_the_same_in_chunks_and_steps_and_stays_
 def test_guidance_leaves_any_digit_alone(net):
     """With "any digit" there is no condition to guide by: guidance changes nothing."""
     n = 20
-    plain = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], n, SamplerSettings, 8, None)]
-    steps = list(generate(PixelCNNStepper(net, GreyLevels()), [], n, lambda: SamplerSettings(guidance=3.0), 8, None))
+    plain = [s.record.value for s in each_step(generate(PixelCNNStepper(net, GreyLevels()), [], n, SamplerSettings, 8, None))]
+    steps = list(each_step(generate(PixelCNNStepper(net, GreyLevels()), [], n, lambda: SamplerSettings(guidance=3.0), 8, None)))
     assert plain == [s.record.value for s in steps]
     assert all(s.record.settings.guidance == 1.0 for s in steps)  # recorded as it acted: off
 
@@ -308,7 +308,7 @@ def test_switching_guidance_draws_from_the_logits_after_the_caches_are_rebuilt()
         return SamplerSettings(guidance=2.0 if 11 <= p < 27 else 1.0)
 
     steps = []
-    for step in generate(PixelCNNStepper(wide, GreyLevels()), [], 40, settings, 9, 5):
+    for step in each_step(generate(PixelCNNStepper(wide, GreyLevels()), [], 40, settings, 9, 5)):
         steps.append(step)
         position["now"] += 1
     values = [s.record.value for s in steps]
@@ -329,9 +329,9 @@ def test_a_forced_value_in_a_guided_run_keeps_both_copies_in_step(net):
     stepper = PixelCNNStepper(net, GreyLevels())
     chunks = list(generate_chunks(stepper, [], 40, lambda: guided, 2, 4, chunk_steps=8, forced={20: 255}))
     values = np.concatenate([c.values for c in chunks])
-    per_step = [s.record.value for s in generate(PixelCNNStepper(net, GreyLevels()), [], 40, lambda: guided, 2, 4, forced={20: 255})]
+    per_step = [s.record.value for s in each_step(generate(PixelCNNStepper(net, GreyLevels()), [], 40, lambda: guided, 2, 4, forced={20: 255}))]
     assert values[20] == 255 and values.tolist() == per_step
-    assert chunks[-1].last_unconditional is not None
+    assert chunks[-1].unconditional is not None
     with torch.no_grad():
         image = torch.zeros(1, CFG.height, CFG.width, dtype=torch.long)
         image.view(-1)[:40] = torch.as_tensor(values)

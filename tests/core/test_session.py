@@ -123,7 +123,7 @@ def test_what_if_replays_the_step_under_other_settings_with_its_own_uniform(step
     steps = list(Branch("run", (5, 6, 7), None, 3).continuation(stepper, 10, SamplerSettings))
     for step in steps:
         s.branch.record_into_trace(step)
-    raw = steps[4].sample.raw_probs
+    raw = steps[4].sample(0).raw_probs
     same = s.what_if(4, raw, None, SamplerSettings())
     assert same.would_draw == s.trace[4].value  # the settings it drew with: what it drew
     greedy = s.what_if(4, raw, None, SamplerSettings(temperature=0.0))

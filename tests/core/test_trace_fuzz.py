@@ -119,6 +119,6 @@ def test_random_and_mutated_traces_are_accepted_or_refused_with_a_reason(model_a
         schedule = iter(branch.trace.settings_per_step())
         steps = run_steps(stepper, branch.prefix, min(3, len(branch.trace)), schedule.__next__, branch.seed, None,
                           {p: v for p, v in branch.forced.items() if p < len(branch.prefix) + 3}, per_step_settings=True)
-        assert all(np.isfinite(s.record.prob) for s in steps)
+        assert all(np.isfinite(block.columns["prob"]).all() for block in steps)
         outcomes["replayed"] += 1
     assert outcomes["refused"] > CASES // 3 and outcomes["replayed"] > 10, outcomes  # both kinds were exercised

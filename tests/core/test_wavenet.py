@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from arplayground.core.generate import generate, generate_chunks
+from arplayground.core.generate import generate, each_step, generate_chunks
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.vocab import MuLawLevels
 from arplayground.core.trace import Trace
@@ -83,7 +83,7 @@ SETTINGS = [
 @pytest.mark.parametrize("settings", SETTINGS, ids=str)
 def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings):
     prefix = [128, 131, 120, 140]
-    per_step = list(generate(TorchWaveNetStepper(net, MuLawLevels()), prefix, 500, lambda: settings, 5, (1, 4)))
+    per_step = list(each_step(generate(TorchWaveNetStepper(net, MuLawLevels()), prefix, 500, lambda: settings, 5, (1, 4))))
     chunks = list(generate_chunks(FastWaveNetStepper(net, MuLawLevels()), prefix, 500, lambda: settings, 5, (1, 4), chunk_steps=64))
     assert [len(c) for c in chunks] == [64] * 7 + [52]
     values = np.concatenate([c.values for c in chunks])
@@ -96,11 +96,11 @@ def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings)
         assert mine.sampled_prob == pytest.approx(theirs.sampled_prob, rel=1e-4, abs=1e-6)
         assert mine.entropy == pytest.approx(theirs.entropy, rel=1e-4)
         assert mine.top_values.tolist() == theirs.top_values.tolist()
-    np.testing.assert_allclose(chunks[-1].last_sampled, per_step[-1].sample.probs, atol=1e-5)
+    np.testing.assert_allclose(chunks[-1].sampled[-1], per_step[-1].sample.probs, atol=1e-5)
     if settings.guided:
-        np.testing.assert_allclose(chunks[-1].last_unconditional, per_step[-1].sample.unconditional_probs, atol=1e-5)
+        np.testing.assert_allclose(chunks[-1].unconditional[-1], per_step[-1].sample.unconditional_probs, atol=1e-5)
     else:
-        assert chunks[-1].last_unconditional is None
+        assert chunks[-1].unconditional is None
 
 
 def test_same_seed_same_clip_and_the_trace_takes_chunks_whole(net):
@@ -112,7 +112,7 @@ def test_same_seed_same_clip_and_the_trace_takes_chunks_whole(net):
     assert np.array_equal(a, clip(9)[1]) and not np.array_equal(a, clip(10)[1])
     trace = Trace(capacity=16)
     for c in chunks:
-        trace.extend_chunk(c)
+        trace.extend(c)
     assert len(trace) == 300 and np.array_equal(trace.values, a)
     assert trace[123].top_values.tolist() == chunks[0].record(123).top_values.tolist()
     assert trace[299].position == 299 and trace[299].u == chunks[-1].record(len(chunks[-1]) - 1).u
@@ -160,7 +160,7 @@ def test_guidance_switched_mid_run_matches_across_paths_and_the_copy_is_exact(ne
         return SamplerSettings(guidance=2.0 if 20 <= p < 60 or p >= 90 else 1.0)
 
     per_step = []
-    for step in generate(stepper_class(net, MuLawLevels()), [128, 140], n, settings, 3, (6, 1)):
+    for step in each_step(generate(stepper_class(net, MuLawLevels()), [128, 140], n, settings, 3, (6, 1))):
         per_step.append(step.record.value)
         position["now"] += 1
     position["now"] = 0
@@ -169,7 +169,7 @@ def test_guidance_switched_mid_run_matches_across_paths_and_the_copy_is_exact(ne
         values.extend(chunk.values.tolist())
         position["now"] += chunk.positions
     assert values == per_step
-    plain = [s.record.value for s in generate(TorchWaveNetStepper(net, MuLawLevels()), [128, 140], n, SamplerSettings, 3, (6, 1))]
+    plain = [s.record.value for s in each_step(generate(TorchWaveNetStepper(net, MuLawLevels()), [128, 140], n, SamplerSettings, 3, (6, 1)))]
     assert values[:20] == plain[:20] and values != plain
 
     stepper = stepper_class(net, MuLawLevels())
@@ -182,8 +182,8 @@ def test_guidance_switched_mid_run_matches_across_paths_and_the_copy_is_exact(ne
 
 
 def test_guidance_leaves_any_digit_alone(net):
-    plain = [s.record.value for s in generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, SamplerSettings, 2, (None, 3))]
-    guided = [s.record.value for s in generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, lambda: SamplerSettings(guidance=3.0), 2, (None, 3))]
+    plain = [s.record.value for s in each_step(generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, SamplerSettings, 2, (None, 3)))]
+    guided = [s.record.value for s in each_step(generate(FastWaveNetStepper(net, MuLawLevels()), [], 100, lambda: SamplerSettings(guidance=3.0), 2, (None, 3)))]
     assert plain == guided
 
 
@@ -194,6 +194,6 @@ def test_a_forced_value_in_a_guided_clip_keeps_the_copy_in_step(net):
     stepper = FastWaveNetStepper(net, MuLawLevels())
     chunks = list(generate_chunks(stepper, [128], 200, lambda: guided, 4, (2, 3), chunk_steps=32, forced={70: 10}))
     values = np.concatenate([c.values for c in chunks]).tolist()
-    per_step = [s.record.value for s in generate(TorchWaveNetStepper(net, MuLawLevels()), [128], 200, lambda: guided, 4, (2, 3), forced={70: 10})]
+    per_step = [s.record.value for s in each_step(generate(TorchWaveNetStepper(net, MuLawLevels()), [128], 200, lambda: guided, 4, (2, 3), forced={70: 10}))]
     assert values[69] == 10 and values == per_step  # position 70: after the one-sample prefix
     np.testing.assert_allclose(stepper.unconditional_logits(), full_logits(net, [128] + values + [128], CFG.n_digits, 3)[-1], atol=1e-4)

@@ -26,9 +26,9 @@ def spy_on_first_batch(view):
     """The readout as it stood when each batch arrived (before the batch rewrote it)."""
     seen, append = [], view.append
 
-    def spy(batch):
+    def spy(batch, trace=None):
         seen.append(view.readout.text())
-        append(batch)
+        append(batch, trace)
 
     view.append = spy
     return seen
@@ -77,10 +77,10 @@ def test_a_slow_run_reads_slower_than_real_time_not_fractionally_faster(qtbot, w
     view = window.views["audio"]
     view.length_spin.setValue(0.05)
     batches, append = [], view.append
-    view.append = lambda batch: (batches.append(batch), append(batch))
+    view.append = lambda batch, trace=None: (batches.append(batch), append(batch, trace))
     generate_and_wait(qtbot, window)
     assert view.readout.text().startswith("0.05 s generated  ·  ")  # nothing kept: no "after"
-    whole_chunk = next(b for b in batches if b.chunks and len(b.chunks[0]) >= 64)
+    whole_chunk = next(b for b in batches if b.blocks and len(b.blocks[0]) >= 64)
     view.append(replace(whole_chunk, steps_per_second=1600.0))  # the same samples, timed 5x slower
     assert "5.0x slower than real time" in view.readout.text()
     assert "faster" not in view.readout.text()  # was "0.2x faster than real time"
@@ -100,14 +100,18 @@ def test_single_steps_show_no_speed(qtbot, window):
 # -- 6: samples inside a chunk, and after a replay ----------------------------------------------------
 
 
-def test_a_sample_inside_a_chunk_shows_distinct_levels_that_fit_its_time_and_a_true_hint(qtbot, window):
+def test_a_sample_past_the_full_distribution_bound_shows_distinct_levels_that_fit_its_time_and_a_true_hint(
+        qtbot, window, monkeypatch):
+    from arplayground.core import trace as trace_module
+
+    monkeypatch.setattr(trace_module, "FULL_STEPS", 256)  # the trace keeps the newest 256 samples' in full
     view = window.views["audio"]
     view.length_spin.setValue(0.1)
     generate_and_wait(qtbot, window)
     qtbot.wait(50)  # let the layout settle at the window's 1280 x 900
     view.select_sample(100)
     rec, panel = window.trace[100], window.panel
-    assert 100 not in view.full  # inside a chunk: only its top candidates are known
+    assert window.trace.distributions(100) is None  # older than the bound: only its top candidates are kept
     title = panel.title.text()
     assert title.startswith(f"sample 100 (0.013 s), step 101: drew level {rec.value} (amplitude "), title
     assert "e-0" not in title
@@ -118,17 +122,18 @@ def test_a_sample_inside_a_chunk_shows_distinct_levels_that_fit_its_time_and_a_t
     drawn = painted_labels_fit(panel.candidate_labels)
     assert drawn == labels  # at full width every bar is named, without running into the next
     hint = panel.what_if_label.text()
-    assert "Only each chunk's last sample keeps its full distribution" in hint and "top 16 candidates" in hint
+    assert "keeps every sample's full distribution for its last" in hint and "top 16 candidates" in hint
     assert "Pause, or let the run finish" not in hint
     # A narrow window: labels shrink, or every other one is skipped, but never overlap.
     window.resize(760, 900)
     qtbot.wait(50)
     drawn = painted_labels_fit(panel.candidate_labels)
     assert drawn and all(t in labels or t.endswith("…") for t in drawn)
-    # The newest sample (a chunk's last) still shows all 256 levels, its hint unchanged.
-    window.show_step(len(window.trace) - 1)
-    assert panel.title.text().startswith(f"sample {len(window.trace) - 1} (0.100 s), step {len(window.trace)}: drew level")
-    assert "Only each chunk's" not in panel.what_if_label.text()
+    # A sample within the bound shows all 256 levels, without that hint.
+    for index in (len(window.trace) - 1, len(window.trace) - 200):
+        window.show_step(index)
+        assert panel.title.text().startswith(f"sample {index} ({index / 8000:.3f} s), step {index + 1}: drew level")
+        assert "keeps every sample's" not in panel.what_if_label.text() and panel.tick_labels() == []
 
 
 def test_mu_law_ticks_and_titles_read_in_plain_decimals(qtbot, window):
@@ -144,7 +149,7 @@ def test_mu_law_ticks_and_titles_read_in_plain_decimals(qtbot, window):
     assert "e-0" not in panel.title.text()
 
 
-def test_after_replaying_a_trace_each_sample_shows_its_candidates_with_a_replay_hint(qtbot, tiny_audio_models, tmp_path):
+def test_after_replaying_a_trace_each_sample_shows_its_full_distribution(qtbot, tiny_audio_models, tmp_path):
     w = open_window(qtbot, tiny_audio_models, "audio")
     w.views["audio"].length_spin.setValue(0.05)  # its smallest: 400 samples
     generate_and_wait(qtbot, w)
@@ -162,9 +167,11 @@ def test_after_replaying_a_trace_each_sample_shows_its_candidates_with_a_replay_
     for index in (5, n - 1):  # every step, the last one too
         other.show_step(index)
         assert other.panel.title.text().startswith(f"sample {index} (")
-        assert len(set(other.panel.tick_labels())) == len(other.panel.tick_labels())
+        raw, _, _ = other.trace.distributions(index)  # every replayed step keeps its 256 levels
+        assert raw.shape == (256,) and raw.sum() == pytest.approx(1.0, abs=0.02)
+        assert other.panel.tick_labels() == []  # the 256-level plot, not the top candidates
         hint = other.panel.what_if_label.text()
-        assert "A replayed trace keeps no sample's full distribution" in hint and "Pause" not in hint
+        assert "top candidates" not in hint and "Pause" not in hint
     other.close()
 
 

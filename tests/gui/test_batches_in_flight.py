@@ -30,7 +30,7 @@ def test_a_slow_window_gets_fewer_bigger_batches_never_a_queue(qtbot, tiny_model
     def slow_window(batch):  # a GUI thread busier than a frame per batch
         taken[0] += 1
         most_ahead[0] = max(most_ahead[0], sent[0] - taken[0] + 1)
-        steps.extend(r.position for r in batch.records)
+        steps.extend(block.position + i for block in batch.blocks for i in range(block.positions))
         time.sleep(0.03)
 
     runner.batch.connect(slow_window)

@@ -39,18 +39,18 @@ def test_a_guided_image_is_drawn_with_guidance_and_its_pixels_show_the_distribut
     assert title.startswith("pixel (9, 12), step 265") and "guidance 2.50" in title
     assert w.panel.unconditional_line.isVisible()
     assert "without the digit" in [label.text for _, label in w.panel.legend.items]
-    unconditional = view.unconditional[0, index]
+    raw, sampled, unconditional = w.trace.distributions(index)  # the trace keeps all three
     np.testing.assert_allclose(w.panel.unconditional_line.getData()[1], unconditional)
-    assert unconditional.sum() == pytest.approx(1.0, abs=0.02) and not np.allclose(unconditional, view.raw[0, index])
+    assert unconditional.sum() == pytest.approx(1.0, abs=0.02) and not np.allclose(unconditional, raw)
     # The what-if starts from the same three distributions and ends where the draw did.
     rec = w.trace[index]
-    st = stages(np.log(view.raw[0, index].astype(np.float64)), rec.settings, rec.u, np.log(unconditional.astype(np.float64)))
+    st = stages(np.log(np.maximum(raw, 1e-38)), rec.settings, rec.u, np.log(np.maximum(unconditional, 1e-38)))
     assert st.would_draw == rec.value
-    np.testing.assert_allclose(st.final, view.sampled[0, index], atol=1e-5)
+    np.testing.assert_allclose(st.final, sampled, atol=1e-5)
     assert "guidance moves p(grey level" in w.panel.what_if_label.text()
     w.guidance.setValue(1.0)  # the lab: the same step, now without guidance
     assert "guidance moves" not in w.panel.what_if_label.text()
-    unguided = stages(np.log(np.maximum(view.raw[0, index].astype(np.float64), 1e-38)), SamplerSettings(), rec.u)
+    unguided = stages(np.log(np.maximum(raw, 1e-38)), SamplerSettings(), rec.u)
     np.testing.assert_allclose(w.panel.levels[1], unguided.final, atol=1e-6)
     w.close()
 
@@ -63,7 +63,7 @@ def test_a_guided_clip_shows_its_newest_sample_with_and_without_the_digit(qtbot,
     w.guidance.setValue(2.0)
     generate_and_wait(qtbot, w)
     last = len(w.trace) - 1
-    assert w.trace[last].settings.guidance == 2.0 and view.unconditional_distribution(w.trace, last) is not None
+    assert w.trace[last].settings.guidance == 2.0 and w.trace.distributions(last)[2] is not None
     w.show_step(last)
     assert w.panel.unconditional_line.isVisible() and "guidance 2.00" in w.panel.title.text()
     w.guidance.setValue(1.0)
@@ -85,7 +85,8 @@ def test_the_digit_map_colours_each_guided_pixel_by_how_much_the_digit_changed_i
     w.guidance.setValue(2.0)
     generate_and_wait(qtbot, w)
     bits = view.digit_bits[0]
-    np.testing.assert_allclose(bits, kl_bits(view.raw[0], view.unconditional[0]), rtol=1e-5)
+    n = len(w.trace)  # the figures are the trace's own distributions
+    np.testing.assert_allclose(bits, kl_bits(w.trace.full_column("raw", 0, n), w.trace.full_column("unconditional", 0, n)), rtol=1e-5)
     assert np.isfinite(bits).all() and (bits >= -1e-6).all() and bits.max() > 0
     assert f"max {bits.max():.2f} bits" in view.note.text()
     shown = view.canvas.rgb().reshape(-1, 3)

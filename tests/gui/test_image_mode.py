@@ -44,7 +44,7 @@ def test_clicking_a_pixel_shows_the_distribution_it_was_drawn_from(qtbot, window
     assert window.panel.title.text().startswith("pixel (5, 7), step 148: drew grey level")
     raw, sampled, drawn = window.panel.levels
     assert drawn == window.trace[index].value
-    np.testing.assert_allclose(sampled, view.sampled[0, index].astype(float))
+    np.testing.assert_allclose(sampled, window.trace.distributions(index)[1])  # the branch's own step
     assert sampled.sum() == pytest.approx(1.0, abs=0.02) and raw.sum() == pytest.approx(1.0, abs=0.02)
     np.testing.assert_allclose(window.panel.level_bars.heights, sampled)
 
@@ -134,7 +134,7 @@ def test_a_bad_text_prompt_does_not_block_image_mode(qtbot, tiny_image_models):
 
 def test_a_grid_of_digits_is_one_batch_and_each_image_is_its_own_single_run(qtbot, window, tmp_path):
     from arplayground import catalog
-    from arplayground.core.generate import generate
+    from arplayground.core.generate import generate, each_step
 
     view = window.views["image"]
     view.grid_box.setCurrentIndex(view.grid_box.findText("digits 0-9, one each"))
@@ -146,14 +146,14 @@ def test_a_grid_of_digits_is_one_batch_and_each_image_is_its_own_single_run(qtbo
     # Image 3 is what a single run of digit 3 with seed + 3 draws.
     entry = window.current_entry()
     settings = window.settings()
-    single = [s.record.value for s in generate(catalog.load_stepper(entry), [], 784, lambda: settings, window.seed_spin.value() + 3, 3)]
+    single = [s.record.value for s in each_step(generate(catalog.load_stepper(entry), [], 784, lambda: settings, window.seed_spin.value() + 3, 3))]
     np.testing.assert_array_equal(canvas.images[3].reshape(-1), single)
     # A click on image 3 shows the distribution its pixel was drawn from.
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=pixel_centre(canvas, 2 * 28 + 5, image=3))
     assert window.panel.title.text().startswith("image 4 (digit 3), pixel (2, 5)")
     raw, sampled, drawn = window.panel.levels
     assert drawn == canvas.images[3, 2, 5]
-    np.testing.assert_allclose(sampled, view.sampled[3, 2 * 28 + 5].astype(float))
+    np.testing.assert_allclose(sampled, window.trace.distributions((2 * 28 + 5) * 10 + 3)[1])  # position-major
     # Completion on a grid: every image starts from the clicked image's kept rows.
     kept = canvas.images[3, :6].copy()
     view.keep_rows.setValue(6)

@@ -61,7 +61,7 @@ def test_a_slider_moved_while_paused_redraws_the_step_and_its_would_draw_value_a
     values, text = w.trace.values.copy(), w.text_pane.toPlainText()
     _, before = w.panel.bar_heights()
     rec = w.trace[4]
-    raw = w.views["text"].full_distribution(w.trace, 4)
+    raw = w.trace.distributions(4)[0]  # the trace keeps every step's 65 probabilities
     w.top_k.setValue(3)
     w.temperature.setValue(0.4)
     st = stages(np.log(raw.astype(np.float64)), SamplerSettings(0.4, 3, 1.0), rec.u)

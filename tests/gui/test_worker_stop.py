@@ -6,7 +6,7 @@ import threading
 import time
 
 from arplayground import catalog
-from arplayground.core.generate import generate
+from arplayground.core.generate import generate, each_step
 from arplayground.core.sampling import SamplerSettings
 from arplayground.gui.worker import GenerationRunner, RunControls, RunRequest
 
@@ -32,12 +32,12 @@ class SlowToPrime:
 def test_a_run_stopped_while_priming_finishes_alone_and_the_next_run_waits_for_its_model(qtbot, tiny_models):
     stepper = catalog.load_stepper(catalog.discover(tiny_models)[0])
     prefix, settings = tuple(stepper.vocab.encode("to be")), SamplerSettings(temperature=1.0)
-    expected = [s.record.value for s in generate(stepper, prefix, 120, lambda: settings, 7)]
+    expected = [s.record.value for s in each_step(generate(stepper, prefix, 120, lambda: settings, 7))]
 
     slow = SlowToPrime(stepper, seconds=0.8)
     runner = GenerationRunner()
     values, outcomes = [], []
-    runner.batch.connect(lambda batch: values.extend(r.value for r in batch.records))
+    runner.batch.connect(lambda batch: values.extend(v for block in batch.blocks for v in block.values.tolist()))
     runner.finished.connect(outcomes.append)
 
     def request():

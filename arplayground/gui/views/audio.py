@@ -35,6 +35,7 @@ from arplayground.core.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.core.files import replacing
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.views.base import ModeView
+from arplayground.core.trace import FULL_STEPS
 
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
@@ -99,7 +100,6 @@ class AudioModeView(ModeView):
 
     mode = "audio"
     unit = "sample"
-    keeps_distributions = False  # 8,000 x 256 a second is too much; chunks carry their last step's
     step_clicked = Signal(int)  # index of the run's step at the clicked sample
     content_replaced = Signal()  # a recording was opened: the run shown before is gone
     can_play = True
@@ -111,11 +111,8 @@ class AudioModeView(ModeView):
         self._decoded_until = 0  # samples of the clip decoded into _amplitude since levels last changed
         self.prefix_len = 0
         self.generated_until = 0  # samples of the clip that the current run has produced so far
-        self.replayed_steps = 0  # steps of the run that replay a trace (which keeps no full distribution)
+        self.replayed_steps = 0  # steps of the run that replay a trace (each with its own settings)
         self.first_pending = False  # a run has started and sent no sample yet
-        # step -> (raw, sampled, unconditional or None) full distributions: each chunk's last step
-        # (the newest step, and every step taken while paused)
-        self.full: dict[int, tuple] = {}
         self.amplitude_scale = AMPLITUDE_SCALES[-1]  # the axis shows -scale .. +scale
         self.player: Player | None = None  # made at the first clip that plays: no PortAudio before
         # None when sound can play. The check runs once Audio mode is used (set_entry, Play): Text
@@ -308,7 +305,6 @@ class AudioModeView(ModeView):
         n = int(round(self.length_spin.value() * SAMPLE_RATE))
         self.levels = np.concatenate([self.levels[:keep], np.zeros(n, np.uint8)])
         self.generated_until = keep
-        self.full = {}
         self.replayed_steps = 0
         self.cursor_line.hide()  # the last run's inspected sample, and its note, are gone
         self.note.clear()
@@ -325,19 +321,14 @@ class AudioModeView(ModeView):
             self._start_player(from_sample=keep)
         return tuple(int(v) for v in self.levels[:keep]), (self.digit_box.currentData(), self.speaker_box.currentData()), n
 
-    def append(self, batch) -> None:
-        for i, rec in enumerate(batch.records):  # a replay, step by step
-            self.levels[rec.position] = rec.value
-            self.generated_until = rec.position + 1
-            if batch.distributions:
-                self.full[rec.position - self.prefix_len] = batch.distributions[i]
-        for chunk in batch.chunks:
-            start, end = chunk.position, chunk.position + len(chunk)
-            self.levels[start:end] = chunk.values
+    def append(self, batch, trace=None) -> None:
+        """New samples: the batch's blocks (compiled chunks, or single steps of a replay)."""
+        for block in batch.blocks:
+            start, end = block.position, block.position + len(block)
+            self.levels[start:end] = block.values
             self.generated_until = end
-            self.full[end - 1 - self.prefix_len] = (chunk.last_raw, chunk.last_sampled, chunk.last_unconditional)
             if self.player is not None and self.player.active:
-                self.player.feed(decode(chunk.values))
+                self.player.feed(decode(block.values))
         self._redraw(grow_only=True)
         self.first_pending = False
         self.readout.setText(self._progress_text(batch))
@@ -352,7 +343,7 @@ class AudioModeView(ModeView):
         # A run's first few samples (single steps in the lab) time Python calls, not generation: no speed then.
         factor = batch.steps_per_second / SAMPLE_RATE
         if batch.steps_done >= SPEED_FROM_STEPS:
-            if batch.records:  # a trace replayed step by step, each with its own settings
+            if self.replayed_steps:  # a trace replayed step by step, each with its own settings
                 text += f"  ·  replayed at {factor:.1f}x real time"
             elif factor >= 1:
                 text += f"  ·  {factor:.1f}x faster than real time"
@@ -368,7 +359,6 @@ class AudioModeView(ModeView):
         self.stop_sound()
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
-        self.full = {}
         self.replayed_steps = n_steps
         self.first_pending = True
         self.readout.setText(
@@ -383,36 +373,27 @@ class AudioModeView(ModeView):
         """Keep the first `steps` generated samples."""
         self.stop_sound()
         self.generated_until = self.prefix_len + steps
-        self.full = {k: v for k, v in self.full.items() if k < steps}
         self.replayed_steps = min(self.replayed_steps, steps)  # steps taken from here on are new ones
         self._redraw(grow_only=False)
 
-    def snapshot(self):
-        return self.levels.copy(), self.generated_until, dict(self.full)
-
-    def restore(self, state) -> None:
+    def render(self, trace) -> None:
+        """Show `trace` (a chosen branch): the kept start, then its samples."""
         self.stop_sound()
-        levels, self.generated_until, full = state
-        self.levels, self.full = levels.copy(), dict(full)
+        n = len(trace)
+        self.levels[self.prefix_len : self.prefix_len + n] = trace.column("value")
+        self.generated_until = self.prefix_len + n
         self._redraw(grow_only=False)
 
-    def full_distribution(self, trace, index: int):
-        """Known for the last step of every chunk, so for every step taken while paused."""
-        return self.full[index][0] if index in self.full else None
-
-    def unconditional_distribution(self, trace, index: int):
-        """The step's distribution without the digit, where it was guided and its distributions are kept."""
-        return self.full[index][2] if index in self.full else None
-
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
-        """A step with its full distribution (the last of each chunk: the newest, and every step
-        taken while paused): all 256 levels; any other step: its top candidates from the trace."""
+        """A step whose full distribution the trace keeps (every step of the last FULL_STEPS, 60 s):
+        all 256 levels; an older one, or one of a trace saved without them: its top candidates."""
         rec = trace[index]
         self.cursor_line.setPos(rec.position / SAMPLE_RATE)
         self.cursor_line.show()
         where = f"sample {rec.position} ({rec.position / SAMPLE_RATE:.3f} s), step {index + 1}"
-        if index in self.full:
-            raw, sampled, unconditional = self.full[index]
+        distributions = trace.distributions(index)
+        if distributions is not None:
+            raw, sampled, unconditional = distributions
             if what_if is not None:
                 sampled = what_if.final
             panel.show_levels(
@@ -422,12 +403,12 @@ class AudioModeView(ModeView):
         else:
             n = min(panel.max_bars, len(rec.top_values))
             panel.show_step(panel_data(rec, index + 1, vocab), where=where)  # bars by mu-law level number
-            if index < self.replayed_steps:
-                hint = (f"A replayed trace keeps no sample's full distribution; this one shows the top {n} "
-                        "candidates it recorded, by mu-law level.")
+            if index < trace.full_from and trace.full_from < len(trace):
+                hint = (f"The run keeps every sample's full distribution for its last {FULL_STEPS / SAMPLE_RATE:.0f} s "
+                        f"only; this older one shows the top {n} candidates it recorded, by mu-law level.")
             else:
-                hint = ("Only each chunk's last sample keeps its full distribution; this one shows the top "
-                        f"{n} candidates it recorded, by mu-law level.")
+                hint = (f"This trace was saved with each sample's top candidates only; this one shows the top {n} "
+                        "candidates it recorded, by mu-law level.")
             panel.hide_what_if(hint)
             return
         if what_if is None:
@@ -688,7 +669,6 @@ class AudioModeView(ModeView):
         self.stop_sound()
         self.levels = levels
         self.prefix_len = self.generated_until = len(self.levels)
-        self.full = {}
         self.cursor_line.hide()  # the run that was inspected is gone with its readout
         self.readout.setText(READY)
         self.keep_spin.setRange(0.0, len(self.levels) / SAMPLE_RATE)

@@ -9,9 +9,10 @@ Besides what is below, every view has:
 
 - `controls` and `display`: its widgets (the window places them; an A/B side shows only `display`);
 - `step_clicked`, a Signal(int): a step of the run shown was clicked (a character, pixel, sample);
-- `mode`, `unit` (what one step emits, for "nats/char"), `keeps_distributions` (what the worker records);
-- the run-shown methods the window calls on it (append, rewind, snapshot, restore, and the
-  distributions of a step: full_distribution, unconditional_distribution), not declared here yet.
+- `mode`, `unit` (what one step emits, for "nats/char").
+
+A view keeps no run of its own: the run is the session's trace, which holds every step's full
+distributions. The view draws what the trace says (append, rewind, render) and nothing more.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from PySide6.QtCore import QObject, Signal
 class ModeView(QObject):
     mode: str
     unit: str
-    keeps_distributions: bool
 
     # The view's content was drawn over, cleared or replaced by an opened file: the run shown is
     # gone, and the window forgets it. A view whose content only runs change never emits it.
@@ -47,6 +47,18 @@ class ModeView(QObject):
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
         """(prefix, condition, steps) for a given prefix and condition (a trace's, an A/B side's)."""
+        raise NotImplementedError
+
+    def append(self, batch, trace) -> None:
+        """Draw a worker batch of step blocks, already in `trace`, after what is shown."""
+        raise NotImplementedError
+
+    def rewind(self, steps: int) -> None:
+        """Show only the run's first `steps` steps (the trace was cut to them)."""
+        raise NotImplementedError
+
+    def render(self, trace) -> None:
+        """Draw `trace` whole, from nothing: a branch chosen, a trace opened."""
         raise NotImplementedError
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:

@@ -281,7 +281,6 @@ class ImageModeView(ModeView):
 
     mode = "image"
     unit = "pixel"
-    keeps_distributions = True  # 784 x 256 per image: small enough to keep for click-to-inspect
     step_clicked = Signal(int)  # index of the run's step drawn at the clicked pixel
     content_replaced = Signal()  # drawn on, erased, cleared or opened: the run shown before is gone
 
@@ -332,9 +331,9 @@ class ImageModeView(ModeView):
         self.prefix_len = 0
         self.lanes = 1
         self.digits = (None,)  # the condition of each image of the run shown
-        # Every drawn pixel's distributions, (image, pixel, level): raw, after the sampler, and
-        # without the digit (kept for pixels drawn with guidance).
-        self._clear_distributions(1, 0, 256)
+        # The digit map: KL(with || without the digit) of every guided pixel, (image, pixel) bits;
+        # drawn from the run's full distributions (the trace keeps those, not this view).
+        self.digit_bits = np.full((1, 0), np.nan, np.float32)
 
     def check(self, entry) -> bool:
         return True
@@ -399,45 +398,25 @@ class ImageModeView(ModeView):
     def _start(self, prefix, rows: int, cols: int, digits, levels: int) -> None:
         """Empty distributions and digit map for the new run's images, and the canvas ready for them."""
         self.digits = tuple(digits)
-        self._clear_distributions(rows * cols, self.canvas.H * self.canvas.W, levels)
+        self.digit_bits = np.full((rows * cols, self.canvas.H * self.canvas.W), np.nan, np.float32)  # KL(with || without the digit): guided pixels
         self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
         self.canvas.overlay = self.digit_bits if self.digit_map_box.isChecked() else None  # filled as the run comes
 
-    def _clear_distributions(self, lanes: int, pixels: int, levels: int) -> None:
-        self.raw, self.sampled, self.unconditional = (np.zeros((lanes, pixels, levels), np.float32) for _ in range(3))
-        self.digit_bits = np.full((lanes, pixels), np.nan, np.float32)  # KL(with || without the digit): guided pixels
+    def append(self, batch, trace=None) -> None:
+        """New pixels: the batch's blocks (one position of the per-step loop, a replay, or a
+        compiled chunk); where guided, the digit map's figures from their full distributions."""
+        for block in batch.blocks:
+            if block.unconditional is not None:
+                self._map_digit(block.position, block.positions, block.raw, block.unconditional)
+            self.canvas.append(block.values, np.tile(np.arange(self.lanes), block.positions))
 
-    def append(self, batch) -> None:
-        """New pixels: StepRecords (the per-step loop: a replay) or compiled chunks, each with
-        every step's full distributions (a forced step's chunk: its own, as its last)."""
-        start = self.canvas.known
-        if batch.distributions:
-            for i, (raw, sampled, unconditional) in enumerate(batch.distributions):
-                lane = batch.lanes[i]
-                pixel = start + i // self.lanes
-                self.raw[lane, pixel], self.sampled[lane, pixel] = raw, sampled
-                if unconditional is not None:
-                    self.unconditional[lane, pixel] = unconditional
-                    self.digit_bits[lane, pixel] = kl_bits(raw, unconditional)
-        if batch.records:
-            self.canvas.append([r.value for r in batch.records], batch.lanes)
-
+    def _map_digit(self, pixel: int, positions: int, raw, unconditional) -> None:
+        """The digit map's KL figures of pixels pixel .. pixel + positions - 1 of every image, from
+        their (positions * lanes, levels) distributions, position-major."""
         def by_lane(column):  # (positions * lanes, 256), position-major -> (lanes, positions, 256)
             return column.reshape(-1, self.lanes, column.shape[-1]).transpose(1, 0, 2)
 
-        for chunk in batch.chunks:
-            pixels = slice(chunk.position, chunk.position + chunk.positions)
-            if "raw" in chunk.columns:
-                self.raw[:, pixels], self.sampled[:, pixels] = by_lane(chunk.columns["raw"]), by_lane(chunk.columns["sampled"])
-                if "unconditional" in chunk.columns:
-                    self.unconditional[:, pixels] = by_lane(chunk.columns["unconditional"])
-                    self.digit_bits[:, pixels] = kl_bits(self.raw[:, pixels], self.unconditional[:, pixels])
-            else:
-                self.raw[0, chunk.position], self.sampled[0, chunk.position] = chunk.last_raw, chunk.last_sampled
-                if chunk.last_unconditional is not None:
-                    self.unconditional[0, chunk.position] = chunk.last_unconditional
-                    self.digit_bits[0, chunk.position] = kl_bits(chunk.last_raw, chunk.last_unconditional)
-            self.canvas.append(chunk.values, np.tile(np.arange(self.lanes), chunk.positions))
+        self.digit_bits[:, pixel : pixel + positions] = kl_bits(by_lane(raw), by_lane(unconditional))
 
     def rewind(self, steps: int) -> None:
         """Keep the first `steps` drawn pixels (single image: the lab does not step grids back)."""
@@ -446,25 +425,21 @@ class ImageModeView(ModeView):
         self.canvas.selected = None
         self.canvas.update()
 
-    def snapshot(self):
-        c = self.canvas
-        return c.images.copy(), c.known, self.raw.copy(), self.sampled.copy(), self.unconditional.copy(), self.digit_bits.copy()
-
-    def restore(self, state) -> None:
-        images, known, raw, sampled, unconditional, digit_bits = state
-        self.canvas.images[:] = images
-        self.canvas.known = known
-        self.canvas.selected = None
-        self.raw, self.sampled, self.unconditional, self.digit_bits = raw.copy(), sampled.copy(), unconditional.copy(), digit_bits.copy()
+    def render(self, trace) -> None:
+        """Show `trace` (a chosen branch of a single image): its pixels after the kept ones, and the
+        digit map of its guided pixels."""
+        assert self.lanes == 1
+        c, n = self.canvas, len(trace)
+        c.images.reshape(1, -1)[0, self.prefix_len : self.prefix_len + n] = trace.column("value")
+        c.known, c.selected = self.prefix_len + n, None
+        self.digit_bits[:] = np.nan
+        guided = np.array([s.guided for s in trace.settings_per_step()], bool)
+        raw, unconditional = trace.full_column("raw", 0, n), trace.full_column("unconditional", 0, n)
+        if n and guided.any() and raw is not None and unconditional is not None:
+            bits = kl_bits(raw, unconditional)
+            self.digit_bits[0, self.prefix_len : self.prefix_len + n] = np.where(guided, bits, np.nan)
         self._show_digit_map()
-
-    def full_distribution(self, trace, index: int):
-        return self.raw[index % self.lanes, trace[index].position]
-
-    def unconditional_distribution(self, trace, index: int):
-        """The pixel's distribution without the digit, kept where it was drawn with guidance."""
-        guided = trace[index].settings.guided and self.digits[index % self.lanes] is not None
-        return self.unconditional[index % self.lanes, trace[index].position] if guided else None
+        c.update()
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         """Step `index` of the run: pixel prefix_len + index // lanes of image index % lanes (the
@@ -480,16 +455,22 @@ class ImageModeView(ModeView):
             title = f"image {lane + 1} (digit {self.canvas.labels[lane]}), pixel ({r}, {c}), step {index // self.lanes + 1} of {steps}"
         else:
             title = f"pixel ({r}, {c}), step {index + 1}"
+        distributions = trace.distributions(index)
+        if distributions is None:  # an opened trace saved before traces kept full distributions
+            panel.show_step(panel_data(rec, index + 1, vocab, lambda v: f"grey {v}"), where=title)
+            panel.hide_what_if("This trace was saved with each pixel's top candidates only.")
+            return
+        raw, sampled, unconditional = distributions
         panel.show_levels(
             title=title,
-            raw=self.raw[lane, pixel].astype(np.float64),
-            sampled=self.sampled[lane, pixel].astype(np.float64) if what_if is None else what_if.final,
+            raw=raw,
+            sampled=sampled if what_if is None else what_if.final,
             drawn=rec.value,
             drawn_prob=rec.prob,
             entropy=rec.entropy,
             settings=rec.settings,
             vocab=vocab,
-            unconditional=self.unconditional_distribution(trace, index),
+            unconditional=unconditional,
         )
         if what_if is None:
             panel.hide_what_if()

@@ -78,7 +78,8 @@ class SampledTextPane(QPlainTextEdit):
         font.setPointSize(12)
         self.setFont(font)
         self.vocab = None
-        self.records: list[StepRecord] = []
+        self.trace = None  # the run's steps (the session's branch), for the hover tooltip
+        self.shown = 0  # generated characters shown
         self.prompt, self.prompt_length = "", 0  # the prompt, and the characters of it shown
         self.highlighted: int | None = None
         self._formats = {}
@@ -86,7 +87,7 @@ class SampledTextPane(QPlainTextEdit):
     def start(self, prompt: str, vocab) -> None:
         """Show the prompt (its end, when it is long) and forget the previous run."""
         self.vocab = vocab
-        self.records = []
+        self.trace, self.shown = None, 0
         self.clear()
         self.prompt = prompt
         # Qt lays a paragraph out again at every insert: after a prompt that is one line of 100,000
@@ -106,23 +107,26 @@ class SampledTextPane(QPlainTextEdit):
             self._formats[band] = fmt
         return self._formats[band]
 
-    def append_steps(self, records) -> None:
-        """Insert a batch of characters, one insert per run of equal shading."""
+    def append_steps(self, values, probs, trace=None) -> None:
+        """Insert a batch of characters (their values and drawn probabilities), one insert per run
+        of equal shading; trace: the run's steps, which the tooltip reads."""
+        if trace is not None:
+            self.trace = trace
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.beginEditBlock()
         run_text, run_band = [], None
-        for rec in records:
-            band = min(PROBABILITY_BANDS - 1, int(rec.prob * PROBABILITY_BANDS))
+        for value, prob in zip(np.asarray(values).tolist(), np.asarray(probs).tolist()):
+            band = min(PROBABILITY_BANDS - 1, int(prob * PROBABILITY_BANDS))
             if band != run_band and run_text:
                 cursor.insertText("".join(run_text), self._format(run_band / PROBABILITY_BANDS))
                 run_text = []
             run_band = band
-            run_text.append(self.vocab.text(rec.value))
+            run_text.append(self.vocab.text(value))
         if run_text:
             cursor.insertText("".join(run_text), self._format(run_band / PROBABILITY_BANDS))
         cursor.endEditBlock()
-        self.records.extend(records)
+        self.shown += len(values)
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
@@ -132,7 +136,7 @@ class SampledTextPane(QPlainTextEdit):
         cursor.setPosition(self.prompt_length + steps)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        del self.records[steps:]
+        self.shown = min(self.shown, steps)
 
     def highlight(self, step: int) -> None:
         """Outline the character of `step` (the step the panel shows)."""
@@ -167,10 +171,10 @@ class SampledTextPane(QPlainTextEdit):
         if abs(pos.y() - rect.center().y()) > rect.height():
             return None
         step = index - self.prompt_length
-        return step if 0 <= step < len(self.records) else None
+        return step if 0 <= step < self.shown else None
 
     def describe(self, step: int) -> str:
-        rec = self.records[step]
+        rec = self.trace[step]
         label = self.vocab.label
         alternatives = "  ".join(
             f"{label(int(v))} {p:.3f}" for v, p in zip(rec.top_values[:6], rec.top_raw[:6])
@@ -201,7 +205,6 @@ class TextModeView(ModeView):
 
     mode = "text"
     unit = "char"
-    keeps_distributions = True  # 65 levels a step: kept, so the lab can reshape any step's distribution
 
     def __init__(self):
         super().__init__()
@@ -232,7 +235,6 @@ class TextModeView(ModeView):
         form.addRow(self.save_button)
         form.addRow(self.note)
 
-        self.raw_rows: list[np.ndarray] = []  # each generated step's full raw distribution
         self.pane = SampledTextPane()
         self.step_clicked = self.pane.step_clicked
         self.display = QWidget()
@@ -263,7 +265,6 @@ class TextModeView(ModeView):
         # exactly the context the run had.
         prompt = self.prompt_edit.toPlainText() or vocab.text(vocab.default_start)
         self.pane.start(prompt, vocab)
-        self.raw_rows = []
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
     def save_dialog(self) -> None:
@@ -287,27 +288,19 @@ class TextModeView(ModeView):
         self.length_spin.setValue(n_steps)
         return self.prepare(vocab)
 
-    def append(self, batch) -> None:
-        self.pane.append_steps(batch.records)
-        if batch.distributions:
-            self.raw_rows.extend(raw for raw, *_ in batch.distributions)
+    def append(self, batch, trace) -> None:
+        """New characters from the batch's blocks (trace: the run's steps, these included)."""
+        if batch.blocks:  # one insert per run of equal shading across the whole batch
+            self.pane.append_steps(np.concatenate([block.values for block in batch.blocks]),
+                                   np.concatenate([block.columns["prob"] for block in batch.blocks]), trace)
 
     def rewind(self, steps: int) -> None:
         self.pane.truncate(steps)
-        del self.raw_rows[steps:]
 
-    def full_distribution(self, trace, index: int):
-        return self.raw_rows[index] if index < len(self.raw_rows) else None
-
-    def snapshot(self):
-        """What this view shows of a branch, to show it again when the branch is chosen."""
-        return list(self.pane.records), list(self.raw_rows)
-
-    def restore(self, state) -> None:
-        records, raw_rows = state
+    def render(self, trace) -> None:
+        """Show `trace` (a chosen branch): the prompt, then its characters."""
         self.pane.truncate(0)
-        self.pane.append_steps(records)
-        self.raw_rows = list(raw_rows)
+        self.pane.append_steps(trace.column("value"), trace.column("prob"), trace)
 
     def set_running(self, running: bool) -> None:
         pass  # the prompt stays editable: it is read when Generate is clicked
@@ -328,7 +321,9 @@ def main() -> int:
     """Run the text pane alone with a fake run, for quick work on its look."""
     from PySide6.QtWidgets import QApplication
 
+    from arplayground.core.generate import StepBlock
     from arplayground.core.sampling import Sample, SamplerSettings
+    from arplayground.core.trace import Trace
     from arplayground.core.vocab import Vocabulary
 
     app = QApplication([])
@@ -336,13 +331,12 @@ def main() -> int:
     rng = np.random.default_rng(0)
     pane = SampledTextPane()
     pane.start("ROMEO:", vocab)
-    records = []
+    trace = Trace()
     for i, ch in enumerate("\nBut soft, what light through yonder window breaks?"):
         raw = rng.dirichlet(np.ones(len(vocab)) * 0.3)
         v = vocab.encode(ch)[0]
-        smp = Sample(raw, raw, v, 0.5)
-        records.append(StepRecord.from_sample(6 + i, smp, SamplerSettings(), 0.0))
-    pane.append_steps(records)
+        trace.extend(StepBlock.of_samples(6 + i, [Sample(raw, raw, v, 0.5)], SamplerSettings(), 0.0))
+    pane.append_steps(trace.column("value"), trace.column("prob"), trace)
     pane.resize(600, 300)
     pane.show()
     return app.exec()
