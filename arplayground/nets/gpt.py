@@ -232,6 +232,25 @@ class GPTStepper:
         return self._next_logits
 
     @torch.inference_mode()
+    def teacher_forced(self, prefix, values, condition=None) -> np.ndarray:
+        """(len(values), V) logits of each value given the prefix and the values before it, every
+        position with exactly the context generation gives it (context_start): one parallel pass
+        per context window, not one per character. Text models take no condition."""
+        tokens = (list(prefix) or [self.vocab.default_start]) + [int(v) for v in values]
+        first = len(tokens) - len(values)
+        out = np.empty((len(values), self.model.cfg.vocab_size), np.float64)
+        j = first  # predict tokens[j] from tokens[context_start(j):j]
+        while j < len(tokens):
+            start = self.context_start(j)
+            end = j + 1  # the positions that share this context start: until the cache would re-prime
+            while end < len(tokens) and self.context_start(end) == start:
+                end += 1
+            logits, _ = self.model(torch.tensor([tokens[start : end - 1]]))
+            out[j - first : end - first] = logits[0, j - 1 - start :].numpy()
+            j = end
+        return out
+
+    @torch.inference_mode()
     def push(self, value: int) -> None:
         self.tokens.append(int(value))
         if self.cache.length >= self.cache.capacity:

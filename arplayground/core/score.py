@@ -1,0 +1,187 @@
+"""Score: teacher forcing and the chain rule.
+
+Generation must go one value at a time, because each value is drawn from the distribution the
+earlier ones give. Scoring a sequence that is already known needs no such wait: every
+conditional p(x_t | x_<t) comes out of one parallel pass of the network (teacher forcing: the
+network is fed the true past at every position at once), and the chain rule,
+log p(x) = sum_t log p(x_t | x_<t), adds their logs into the exact log-likelihood of the whole.
+
+A scored sequence is a lab Branch like any run: its trace holds every step's full distribution,
+each step forced to the true value. So it replays exactly, exports and opens like a run, and a
+rewind to step k followed by Resume lets the model go on with its own samples from there
+(free-running after teacher forcing: exposure bias, measured). No Qt, no torch: the steppers
+(nets/) do the pass.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from arplayground.core.generate import StepBlock, check_inputs
+from arplayground.core.lab import Branch
+from arplayground.core.sampling import SamplerSettings, step_uniforms
+from arplayground.core.trace import TOP_CANDIDATES, Trace
+
+LOG2 = math.log(2.0)
+
+
+class TeacherForcedStepper(Protocol):
+    """A stepper that can give every conditional of a known sequence in parallel passes."""
+
+    vocab: object
+
+    def teacher_forced(self, prefix: Sequence[int], values: Sequence[int], condition=None) -> np.ndarray:
+        """(len(values), V) logits of values[i] given prefix + values[:i], each exactly what the
+        generation loop's logits() would give at that position."""
+
+
+def softmax_rows(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64, as core.sampling.log_softmax does it for one row."""
+    x = np.asarray(logits, np.float64)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def forced_block(position: int, logits: np.ndarray, values: np.ndarray, seed: int, seconds: float) -> StepBlock:
+    """The steps of a known sequence as the generation loop records forced steps: raw distribution
+    from the logits, sampler off (temperature 1, nothing cut), the value the true one. Columns are
+    computed for all rows at once, by the same rules as StepRecord.from_sample."""
+    raw = softmax_rows(logits)
+    n, vocab_size = raw.shape
+    rows = np.arange(n)
+    values = np.asarray(values, np.int64)
+    prob = raw[rows, values]
+    k = min(TOP_CANDIDATES, vocab_size)
+    top = np.argsort(-raw, axis=1, kind="stable")[:, :k]
+    top_p = np.take_along_axis(raw, top, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(raw > 0, raw * np.log(raw), 0.0).sum(axis=1)
+    columns = {
+        "value": values.astype(np.int32),
+        "prob": prob.astype(np.float32),
+        "sampled_prob": prob.astype(np.float32),
+        "rank": np.count_nonzero(raw > prob[:, None], axis=1).astype(np.int32),
+        "entropy": entropy.astype(np.float32),
+        "kept": np.count_nonzero(raw, axis=1).astype(np.int32),
+        "top_values": top.astype(np.int32),
+        "top_raw": top_p.astype(np.float32),
+        "top_sampled": top_p.astype(np.float32),
+        "raw": raw,
+        "sampled": raw,
+    }
+    return StepBlock(position, columns, step_uniforms(seed, position, n), SamplerSettings(), seconds)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A known sequence scored in parallel: the branch to show, and how long the pass took."""
+
+    branch: Branch
+    seconds: float  # wall time of the teacher-forced pass (and the records)
+
+    @property
+    def totals(self) -> "ChainRule":
+        return chain_rule(self.branch.trace)
+
+
+def score(stepper: TeacherForcedStepper, prefix: Sequence[int], values: Sequence[int], condition=None,
+          name: str = "scored", seed: int = 0) -> Scored:
+    """Every value of `values` (after `prefix`, which is given, not scored) under the model, in
+    parallel passes: a branch whose every step is forced to its true value. ValueError for a value
+    outside the model's vocabulary, before any pass runs."""
+    prefix = tuple(int(v) for v in prefix)
+    values = np.asarray([int(v) for v in values], np.int64)
+    if not len(values):
+        raise ValueError("there is nothing to score")
+    vocab_size = len(stepper.vocab)
+    first = len(prefix)
+    forced = {first + i: int(v) for i, v in enumerate(values)}
+    check_inputs(prefix, forced, vocab_size)
+    started = time.perf_counter()
+    logits = stepper.teacher_forced(prefix, values, condition)
+    if logits.shape != (len(values), vocab_size):
+        raise RuntimeError(f"the model gave logits of shape {logits.shape} for {len(values)} values")
+    if not np.isfinite(logits).all():
+        from arplayground.core.generate import NonFiniteLogits, nonfinite_kind
+
+        bad = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
+        raise NonFiniteLogits(first + bad, nonfinite_kind(logits[bad]))
+    trace = Trace(capacity=max(16, len(values)))
+    block = forced_block(first, logits, values, seed, 0.0)
+    seconds = time.perf_counter() - started
+    trace.extend(block.compact())
+    return Scored(Branch(name, prefix, condition, seed, trace, forced), seconds)
+
+
+@dataclass(frozen=True)
+class ChainRule:
+    """-log2 p(x) = sum over t of -log2 p(x_t | x_<t), as figures."""
+
+    steps: int
+    bits: np.ndarray  # (steps,) each step's term, bits
+    running: np.ndarray  # (steps,) the running sum; its last value is the total
+
+    @property
+    def total_bits(self) -> float:
+        return float(self.running[-1]) if self.steps else 0.0
+
+    @property
+    def bits_per_step(self) -> float:
+        return self.total_bits / self.steps if self.steps else float("nan")
+
+    @property
+    def perplexity(self) -> float:
+        """2 ** bits per step: the number of equally likely values the model is, on average, choosing among."""
+        return float(2.0 ** self.bits_per_step) if self.steps else float("nan")
+
+
+def chain_rule(trace: Trace, lo: int = 0, hi: int | None = None) -> ChainRule:
+    """The chain rule over steps lo .. hi-1 of a trace, from the probabilities it records."""
+    probs = trace.column("prob")[lo:hi].astype(np.float64)
+    bits = -np.log2(np.maximum(probs, 1e-300))
+    return ChainRule(len(bits), bits, np.cumsum(bits))
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The model as a classifier, by Bayes' rule over its conditionals (a uniform prior)."""
+
+    labels: tuple  # the conditions tried (digits), in order
+    log_likelihoods: np.ndarray  # nats: log p(x | label) for each
+    unconditional: float | None  # nats: log p(x | any label), None where the model has no "any"
+
+    @property
+    def posterior(self) -> np.ndarray:
+        x = self.log_likelihoods - self.log_likelihoods.max()
+        p = np.exp(x)
+        return p / p.sum()
+
+    @property
+    def best(self):
+        return self.labels[int(np.argmax(self.log_likelihoods))]
+
+    def share_bits(self, label) -> float | None:
+        """log2 p(x | label) - log2 p(x | any): what knowing the label is worth, in bits."""
+        if self.unconditional is None:
+            return None
+        return float((self.log_likelihoods[self.labels.index(label)] - self.unconditional) / LOG2)
+
+
+def classify(stepper: TeacherForcedStepper, prefix: Sequence[int], values: Sequence[int], conditions: Sequence,
+             any_condition=None, with_any: bool = True) -> Classification:
+    """log p(values | prefix, condition) for each condition, one teacher-forced pass each."""
+    values = np.asarray([int(v) for v in values], np.int64)
+
+    def log_likelihood(condition) -> float:
+        logits = np.asarray(stepper.teacher_forced(prefix, values, condition), np.float64)
+        m = logits.max(axis=1, keepdims=True)
+        log_z = (m[:, 0] + np.log(np.exp(logits - m).sum(axis=1)))
+        return float((logits[np.arange(len(values)), values] - log_z).sum())
+
+    lls = np.array([log_likelihood(c) for c in conditions])
+    return Classification(tuple(conditions), lls, log_likelihood(any_condition) if with_any else None)
