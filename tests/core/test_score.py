@@ -125,3 +125,37 @@ def test_the_classifier_by_bayes_rule_picks_the_digit_whose_conditional_is_most_
     assert c.posterior.sum() == pytest.approx(1.0)
     any_bits = score(stepper, [], image, None).totals.total_bits
     assert c.share_bits(3) == pytest.approx(any_bits - singles[3], rel=1e-3, abs=1e-3)
+
+
+def test_the_naive_baselines_give_the_cached_paths_numbers(tmp_path):
+    from arplayground.core.generate import generate
+    from arplayground.nets.baselines import naive_stepper
+
+    for card, prefix, n, condition in ((write_tiny_gpt(tmp_path), [4], 300, None),  # past block 128
+                                       (write_tiny_pixelcnn(tmp_path), [], 60, 2),
+                                       (write_tiny_wavenet(tmp_path), [], 120, (1, 0))):
+        fast = stepper_of(card)
+        slow = naive_stepper(fast)
+        a = list(generate(fast, prefix, n, SamplerSettings, 9, condition))
+        b = list(generate(slow, prefix, n, SamplerSettings, 9, condition))
+        assert [int(x.values[0]) for x in a] == [int(x.values[0]) for x in b]
+        np.testing.assert_allclose(np.concatenate([x.raw for x in a]), np.concatenate([x.raw for x in b]), atol=1e-5)
+
+
+def test_generation_seconds_times_a_run_and_stops_when_cancelled(tmp_path):
+    from arplayground.core.score import generation_seconds
+
+    stepper = stepper_of(write_tiny_gpt(tmp_path))
+    assert generation_seconds(stepper, [1], 20) > 0
+    assert generation_seconds(stepper, [1], 20, cancelled=lambda: True) is None
+
+
+def test_top_candidates_are_the_stable_sorts_first_k_ties_included():
+    from arplayground.core.score import top_candidates
+
+    x = rng.normal(0, 3, (2000, 256))
+    x[::7, 10:60] = 0.5  # ties across the edge of the top 16
+    x[::11] = 0.0  # every value tied
+    raw = np.exp(x)
+    for k in (1, 16, 256):
+        np.testing.assert_array_equal(top_candidates(raw, k), np.argsort(-raw, axis=1, kind="stable")[:, :k])
