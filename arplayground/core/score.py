@@ -131,7 +131,7 @@ def score(stepper: TeacherForcedStepper, prefix: Sequence[int], values: Sequence
     block = forced_block(first, logits, values, seed, 0.0)
     seconds = time.perf_counter() - started
     trace.extend(block.compact())
-    return Scored(Branch(name, prefix, condition, seed, trace, forced), seconds)
+    return Scored(Branch(name, prefix, condition, seed, trace, forced, scored_steps=len(values)), seconds)
 
 
 @dataclass(frozen=True)

@@ -159,3 +159,25 @@ def test_top_candidates_are_the_stable_sorts_first_k_ties_included():
     raw = np.exp(x)
     for k in (1, 16, 256):
         np.testing.assert_array_equal(top_candidates(raw, k), np.argsort(-raw, axis=1, kind="stable")[:, :k])
+
+
+def test_a_scored_trace_round_trips_through_export_and_open_and_replays_identically(tmp_path):
+    from arplayground.core.lab import export_trace, load_trace
+
+    card = write_tiny_wavenet(tmp_path)
+    stepper = stepper_of(card)
+    levels = rng.integers(0, 256, 500)
+    branch = score(stepper, [], levels, (1, 2)).branch
+    branch.rewind(400)
+    branch.forced[len(branch.prefix) + 420] = 7  # and a value forced after the real data, as a fork would
+    for b in branch.continuation(stepper, 100, SamplerSettings):
+        branch.record_into_trace(b.compact())
+    export_trace(tmp_path / "scored.json", branch, "tiny-wavenet", {}, "audio")
+    opened, meta = load_trace(tmp_path / "scored.json")
+    assert opened.scored_steps == 400 and opened.forced == branch.forced
+    assert '"420": 7' in (tmp_path / "scored.json").read_text() and '"3": ' not in (tmp_path / "scored.json").read_text()
+    np.testing.assert_array_equal(opened.trace.values, branch.trace.values)
+    np.testing.assert_array_equal(replay(stepper, opened), branch.trace.values)
+    np.testing.assert_array_equal(opened.trace.full_column("raw", 0, 500), branch.trace.full_column("raw", 0, 500))
+    fork = opened.fork(200, 5, "what if")
+    assert fork.scored_steps == 200
