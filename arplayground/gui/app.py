@@ -93,7 +93,12 @@ def freeze_startup_objects() -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["score"]:  # `arplayground score FILE`: no window
+        from arplayground.gui.score_command import main as score_main
+
+        return score_main(argv[1:])
+    args = parse_args(argv)
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
     from PySide6.QtWidgets import QApplication
 
