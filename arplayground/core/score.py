@@ -214,3 +214,35 @@ def generation_seconds(stepper, prefix: Sequence[int], n_steps: int, condition=N
         if cancelled is not None and cancelled():
             return None
     return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two scored sequences side by side: their bits per step, and where they differ most."""
+
+    a: ChainRule
+    b: ChainRule
+    # Aligned steps (0 .. min length - 1) where b's term exceeds a's the most, and the most a's
+    # exceeds b's: (step, a's bits, b's bits), largest difference first.
+    b_worse: tuple
+    a_worse: tuple
+
+    @property
+    def difference(self) -> float:
+        """b's bits per step minus a's."""
+        return self.b.bits_per_step - self.a.bits_per_step
+
+
+def compare(a: Trace, b: Trace, a_steps: int | None = None, b_steps: int | None = None, top: int = 5) -> Comparison:
+    """Compare the first a_steps of a with the first b_steps of b (default: all), step by step
+    where both have a step (the same pixel of two images, the same position of two texts)."""
+    ca, cb = chain_rule(a, 0, a_steps), chain_rule(b, 0, b_steps)
+    n = min(ca.steps, cb.steps)
+    diff = cb.bits[:n] - ca.bits[:n]
+    order = np.argsort(-diff, kind="stable")
+
+    def rows(indices):
+        return tuple((int(i), float(ca.bits[i]), float(cb.bits[i])) for i in indices)
+
+    return Comparison(ca, cb, rows([i for i in order[:top] if diff[i] > 0]),
+                      rows([i for i in order[::-1][:top] if diff[i] < 0]))

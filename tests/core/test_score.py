@@ -181,3 +181,21 @@ def test_a_scored_trace_round_trips_through_export_and_open_and_replays_identica
     np.testing.assert_array_equal(opened.trace.full_column("raw", 0, 500), branch.trace.full_column("raw", 0, 500))
     fork = opened.fork(200, 5, "what if")
     assert fork.scored_steps == 200
+
+
+def test_compare_puts_two_scored_sequences_side_by_side(tmp_path):
+    from arplayground.core.score import compare
+
+    stepper = stepper_of(write_tiny_pixelcnn(tmp_path))
+    flat = np.zeros(784, np.int64)
+    noisy = flat.copy()
+    noisy[[5, 300, 600]] = [255, 128, 77]  # three pixels unlike their neighbours
+    a, b = score(stepper, [], flat, 1).branch.trace, score(stepper, [], noisy, 1).branch.trace
+    c = compare(a, b, top=3)
+    assert c.a.steps == c.b.steps == 784
+    assert c.difference == pytest.approx(c.b.bits_per_step - c.a.bits_per_step)
+    # Before pixel 5 both see the same past: the same terms; pixel 5 itself is one b is worse at.
+    assert np.array_equal(c.a.bits[:5], c.b.bits[:5])
+    assert 5 in [step for step, _, _ in c.b_worse] or 300 in [step for step, _, _ in c.b_worse]
+    for step, bits_a, bits_b in c.b_worse:
+        assert bits_b > bits_a

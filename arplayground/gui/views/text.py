@@ -267,6 +267,24 @@ class TextModeView(ModeView):
         self.pane.start(prompt, vocab)
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
+    def score_input(self, vocab):
+        """The text to score: the text shown where it continues the prompt box's (the run or branch
+        shown, prompt included), else the prompt box's own text, typed or pasted. (prefix, values,
+        condition), or why not. Nothing is given as a prefix: the model reads a newline first, as a
+        run with no prompt starts, and every character is scored."""
+        prompt = self.prompt_edit.toPlainText()
+        shown = self.pane.whole_text() if self.pane.trace is not None else ""
+        text = shown if shown and shown.startswith(prompt) else prompt
+        if not text:
+            return "Type or paste text in the prompt box, or generate some, to score it."
+        unknown = vocab.unknown(text)
+        if unknown:
+            return f"The model has never seen {' '.join(repr(c) for c in unknown[:8])}: remove or replace them to score."
+        return (), tuple(vocab.encode(text)), None
+
+    def start_display(self, vocab, prefix, condition) -> None:
+        self.pane.start(vocab.decode(prefix), vocab)
+
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.controls, "Save text", "sample.txt", "Text (*.txt)")
         if path:
