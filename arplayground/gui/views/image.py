@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
 from arplayground.gui.views.base import ModeView
 
@@ -426,7 +427,7 @@ class ImageModeView(ModeView):
             title = f"pixel ({r}, {c}), step {index + 1}"
         distributions = trace.distributions(index)
         if distributions is None:  # an opened trace saved before traces kept full distributions
-            panel.show_step(panel_data(rec, index + 1, vocab, lambda v: f"grey {v}"), where=title)
+            panel.show_step(panel_data(rec, index + 1, vocab), where=title)  # bars labelled by the vocabulary
             panel.hide_what_if("This trace was saved with each pixel's top candidates only.")
             return
         raw, sampled, unconditional = distributions
