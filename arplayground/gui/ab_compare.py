@@ -68,10 +68,16 @@ class ABSide(QWidget):
         layout.addWidget(self.sampler)
         layout.addWidget(self.view.display, 1)
         layout.addWidget(self.nll_label)
-        if self.view.can_play:  # audio: hear each side on its own
-            self.play_button = QPushButton(f"Play {title}")
-            self.play_button.clicked.connect(self.view.play)
-            layout.addWidget(self.play_button)
+        if self.view.can_play:  # audio: hear each side on its own, with Audio mode's own transport
+            transport = self.view.transport  # its widgets leave the side's hidden controls for this row
+            self.play_button = transport.play_button
+            self.play_button.setText(f"Play {title}")
+            sound = QHBoxLayout()
+            sound.addWidget(self.play_button)
+            sound.addWidget(transport.stop_button)
+            sound.addStretch(1)
+            layout.addLayout(sound)
+            layout.addWidget(transport.status)
 
     def set_settings(self, s: SamplerSettings) -> None:
         self.sampler.set_settings(s)

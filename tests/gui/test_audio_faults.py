@@ -23,15 +23,11 @@ from arplayground.audio import playback
 from arplayground.audio.wav import read_wav
 from arplayground.core.mulaw import encode
 from arplayground.gui.views.audio import CHECKING_SOUND
-from tests.gui.helpers import click, generate_and_wait, open_window, write_tone
+from tests.gui.driver import WindowDriver, write_tone
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD_BOUND = 180  # seconds for a whole child scenario (torch import and a few tiny runs: ~10 s)
 SOUND_OK = [sys.executable, "-c", "print('SOUND-CHECK null')"]  # a check that finds sound working
-
-
-def wait_for_sound_check(qtbot, view) -> None:
-    qtbot.waitUntil(lambda: view.playback_reason != CHECKING_SOUND, timeout=30_000)
 
 
 def run_child(script: str, *args, env=None) -> subprocess.CompletedProcess:
@@ -179,37 +175,37 @@ def test_a_broken_alsa_configuration_costs_play_not_the_app(tiny_audio_models, t
 def test_a_sound_check_that_crashes_hangs_or_fails_disables_play_with_its_reason(qtbot, tiny_audio_models, monkeypatch,
                                                                                  command, timeout, expected):
     monkeypatch.setattr(playback, "_shared_check", playback.SoundCheck(command, timeout=timeout))
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    view = d.view()
     assert view.playback_reason == CHECKING_SOUND and not view.play_button.isEnabled()
     assert view.audio_status.text() == "Checking the sound output…"
-    wait_for_sound_check(qtbot, view)
+    d.wait_for_sound_check()
     assert view.playback_reason.startswith(expected), view.playback_reason
-    view.length_spin.setValue(0.05)
-    generate_and_wait(qtbot, w)  # the rest of Audio mode works
-    assert len(w.trace) == 400 and view.player is None
+    d.set_seconds(0.05)
+    d.generate_and_wait()  # the rest of Audio mode works
+    assert d.steps() == 400 and view.player is None
     assert not view.play_button.isEnabled() and view.play_button.toolTip().startswith("No sound: " + expected)
     assert view.audio_status.text().startswith("No sound: " + expected)
-    view.play()  # (a click that slipped through: nothing)
+    view.play()  # (a click that slipped through the disabled button, called directly: nothing)
     assert view.player is None
-    w.close()
+    d.close()
 
 
 def test_a_good_sound_check_enables_play_and_text_mode_never_checks(qtbot, tiny_audio_models, monkeypatch):
     monkeypatch.setattr(playback, "_shared_check", None)
-    w = open_window(qtbot, tiny_audio_models, "text")
-    assert playback._shared_check is None and w.views["audio"].sound_check is None  # nothing started for Text
-    w.close()
+    d = WindowDriver.open(qtbot, tiny_audio_models, "text")
+    assert playback._shared_check is None and d.view("audio").sound_check is None  # nothing started for Text
+    d.close()
     monkeypatch.setattr(playback, "_shared_check", playback.SoundCheck(SOUND_OK))
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
-    wait_for_sound_check(qtbot, view)
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    view = d.view()
+    d.wait_for_sound_check()
     assert view.playback_reason is None
     view.play_live.setChecked(False)
-    view.length_spin.setValue(0.05)
-    generate_and_wait(qtbot, w)
+    d.set_seconds(0.05)
+    d.generate_and_wait()
     assert view.play_button.isEnabled() and view.audio_status.text() == ""
-    w.close()
+    d.close()
 
 
 def test_a_clip_the_device_cannot_open_disables_play_with_the_devices_reason(qtbot, tiny_audio_models, monkeypatch):
@@ -218,16 +214,16 @@ def test_a_clip_the_device_cannot_open_disables_play_with_the_devices_reason(qtb
 
     monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(open_error="Device unavailable"))
     monkeypatch.setattr(playback, "_shared_check", playback.SoundCheck(SOUND_OK))
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
-    wait_for_sound_check(qtbot, view)
-    view.length_spin.setValue(0.05)
-    generate_and_wait(qtbot, w)
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    view = d.view()
+    d.wait_for_sound_check()
+    d.set_seconds(0.05)
+    d.generate_and_wait()
     qtbot.waitUntil(lambda: view.playback_reason is not None, timeout=10_000)
     assert view.playback_reason == "cannot open the audio output (Device unavailable)"
     assert not view.play_button.isEnabled() and "Device unavailable" in view.audio_status.text()
     sound_thread = view.player._sound_thread
-    w.close()
+    d.close()
     sound_thread.join(10)  # done with the fake before monkeypatch puts the real sounddevice back
 
 
@@ -256,10 +252,10 @@ def long_recording(tmp_path_factory) -> Path:
 
 
 def test_a_long_recording_opens_while_the_window_keeps_answering(qtbot, tiny_audio_models, long_recording):
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
-    view.length_spin.setValue(0.05)
-    generate_and_wait(qtbot, w)
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    view = d.view()
+    d.set_seconds(0.05)
+    d.generate_and_wait()
     before = view.levels.copy()
     ticks_while_converting = []
     timer = QTimer()
@@ -271,7 +267,7 @@ def test_a_long_recording_opens_while_the_window_keeps_answering(qtbot, tiny_aud
     assert view.open_progress.isVisible() and view.cancel_open_button.isVisible()
     assert not view.open_button.isEnabled() and view.note.text() == "Opening long.wav…"
     np.testing.assert_array_equal(view.levels, before)  # nothing changes until it has succeeded
-    assert len(w.trace) == 400  # the run shown is still there
+    assert d.steps() == 400  # the run shown is still there
     qtbot.waitUntil(lambda: view.conversion is None, timeout=120_000)
     timer.stop()
     assert sum(ticks_while_converting) >= 3, "the event loop did not run during the conversion"
@@ -282,17 +278,17 @@ def test_a_long_recording_opens_while_the_window_keeps_answering(qtbot, tiny_aud
     assert view.note.text().startswith(f"Opened {long_recording} (150.00 s; stereo mixed to mono; "
                                        "resampled from 44100 Hz to 8000 Hz)")
     assert not view.open_progress.isVisible() and view.open_button.isEnabled()
-    assert len(w.trace) == 0  # the recording replaced the run, as a synchronous open does
-    w.close()
+    assert d.steps() == 0  # the recording replaced the run, as a synchronous open does
+    d.close()
 
 
 def test_cancel_leaves_everything_as_it_was(qtbot, tiny_audio_models, long_recording, tmp_path):
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    view = d.view()
     assert view.open_wav(write_tone(tmp_path / "tone.wav", 0.5))
     before, note_before = view.levels.copy(), view.note.text()
     conversion = view.start_opening(str(long_recording))
-    click(qtbot, view.cancel_open_button)
+    d.click(view.cancel_open_button)
     assert view.note.text() == "Opening long.wav cancelled. Nothing changed."
     assert view.conversion is None and not view.open_progress.isVisible() and view.open_button.isEnabled()
     conversion.thread.join(30)  # it noticed within a block
@@ -302,21 +298,21 @@ def test_cancel_leaves_everything_as_it_was(qtbot, tiny_audio_models, long_recor
     assert view.note.text() == "Opening long.wav cancelled. Nothing changed." and note_before.startswith("Opened")
     # A run that starts while a file converts cancels it too: the recording would overwrite the run.
     conversion = view.start_opening(str(long_recording))
-    view.keep_spin.setValue(0.0)
-    view.length_spin.setValue(0.05)
-    generate_and_wait(qtbot, w)
+    d.keep_seconds(0.0)
+    d.set_seconds(0.05)
+    d.generate_and_wait()
     assert view.note.text() == "Opening long.wav cancelled (a run started). Nothing changed."
     conversion.thread.join(30)
     qtbot.wait(50)
-    assert len(view.levels) == 400 and len(w.trace) == 400
-    w.close()
+    assert len(view.levels) == 400 and d.steps() == 400
+    d.close()
 
 
 def test_a_bad_file_opened_in_the_background_changes_nothing(qtbot, tiny_audio_models, tmp_path):
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
-    view.length_spin.setValue(0.05)
-    generate_and_wait(qtbot, w)
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    view = d.view()
+    d.set_seconds(0.05)
+    d.generate_and_wait()
     before = view.levels.copy()
     bad = tmp_path / "notes.wav"
     bad.write_text("not a recording")
@@ -324,15 +320,14 @@ def test_a_bad_file_opened_in_the_background_changes_nothing(qtbot, tiny_audio_m
     qtbot.waitUntil(lambda: view.conversion is None, timeout=30_000)
     assert view.note.text() == "Could not open it: notes.wav is not a WAV file (no RIFF/WAVE header). Nothing changed."
     np.testing.assert_array_equal(view.levels, before)
-    assert len(w.trace) == 400 and view.open_button.isEnabled() and not view.open_progress.isVisible()
-    w.close()
+    assert d.steps() == 400 and view.open_button.isEnabled() and not view.open_progress.isVisible()
+    d.close()
 
 
 def test_closing_the_window_while_a_recording_converts(qtbot, tiny_audio_models, long_recording):
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
-    conversion = view.start_opening(str(long_recording))
-    w.close()
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    conversion = d.view().start_opening(str(long_recording))
+    d.close()
     assert not conversion.thread.is_alive() and conversion.cancel.is_set()
 
 
@@ -340,11 +335,11 @@ def test_closing_the_window_while_a_recording_converts(qtbot, tiny_audio_models,
 
 
 def test_a_save_that_fails_half_way_leaves_the_old_file_as_it_was(qtbot, tiny_audio_models, tmp_path, monkeypatch):
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    view = w.views["audio"]
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    view = d.view()
     view.play_live.setChecked(False)
-    view.length_spin.setValue(0.5)
-    generate_and_wait(qtbot, w)
+    d.set_seconds(0.5)
+    d.generate_and_wait()
     folder = tmp_path / "clips"
     folder.mkdir()
     path = folder / "digit.wav"
@@ -366,4 +361,4 @@ def test_a_save_that_fails_half_way_leaves_the_old_file_as_it_was(qtbot, tiny_au
     samples, _ = read_wav(path)
     np.testing.assert_array_equal(encode(samples), view.levels)
     assert [p.name for p in folder.iterdir()] == ["digit.wav"]
-    w.close()
+    d.close()

@@ -10,32 +10,32 @@ from safetensors.torch import load_file, save_file
 
 from arplayground.gui import worker
 from tests.core.test_faults import CORRUPTIONS, DiskFullAfter, corrupt
-from tests.gui.helpers import click, generate_and_wait, open_window, set_run_length
+from tests.gui.driver import WindowDriver
 
 
 def text_run(qtbot, folder):
     """The window in Text mode after a short run: what a bad file must leave as it was."""
-    w = open_window(qtbot, folder, "text")
-    set_run_length(w, "text", text_steps=30, audio_samples=0)
-    generate_and_wait(qtbot, w)
-    assert w.state_label.text() == "Done: 30 steps"
-    return w
+    d = WindowDriver.open(qtbot, folder, "text")
+    d.set_run_length(text_steps=30)
+    d.generate_and_wait()
+    assert d.status() == "Done: 30 steps"
+    return d
 
 
 def audio_trace(qtbot, folder, tmp_path):
     """A real trace exported from an audio run, as a document to corrupt."""
-    w = open_window(qtbot, folder, "audio")
-    set_run_length(w, "audio", text_steps=0, audio_samples=300)
-    generate_and_wait(qtbot, w)
+    d = WindowDriver.open(qtbot, folder, "audio")
+    d.set_run_length(audio_samples=300)
+    d.generate_and_wait()
     path = tmp_path / "audio.trace.json"
-    assert w.export_trace(str(path))
-    w.close()
+    assert d.export_trace(path)
+    d.close()
     return path, json.loads(path.read_text())
 
 
-def unchanged(w, text_before):
-    assert w.mode_box.currentData() == "text" and w.views["text"].pane.toPlainText() == text_before
-    assert len(w.trace) == 30 and not w.is_running()
+def unchanged(d, text_before):
+    assert d.mode == "text" and d.text_shown() == text_before
+    assert d.steps() == 30 and not d.running()
 
 
 @pytest.mark.parametrize("forced", [10**9, 256, -3])
@@ -43,15 +43,15 @@ def test_an_audio_trace_forcing_a_wild_level_is_refused_and_the_window_is_as_it_
     path, doc = audio_trace(qtbot, all_models, tmp_path)
     doc["forced"] = {"100": forced}  # the old app indexed the compiled embedding with it: a segfault
     path.write_text(json.dumps(doc))
-    w = text_run(qtbot, all_models)
-    before = w.views["text"].pane.toPlainText()
-    assert not w.open_trace(str(path))
-    label = w.state_label.text()
+    d = text_run(qtbot, all_models)
+    before = d.text_shown()
+    assert not d.open_trace(path)
+    label = d.status()
     assert label.startswith("audio.trace.json")
     assert ("cannot be replayed with tiny-wavenet" in label and "outside the model's 256 values" in label) or (
         forced < 0 and f"a forced value must be a whole number from 0 to 2,147,483,647, not {forced}" in label)
-    unchanged(w, before)
-    w.close()
+    unchanged(d, before)
+    d.close()
 
 
 @pytest.mark.parametrize("name", ["prefix of strings", "seed beyond the seed box", "steps huge", "column shape changed", "settings with nan",
@@ -59,31 +59,30 @@ def test_an_audio_trace_forcing_a_wild_level_is_refused_and_the_window_is_as_it_
 def test_a_malformed_trace_is_refused_with_a_reason_before_anything_changes(qtbot, all_models, tmp_path, name):
     path, doc = audio_trace(qtbot, all_models, tmp_path)
     path.write_text(json.dumps(corrupt(doc, CORRUPTIONS[name])))
-    w = text_run(qtbot, all_models)
-    before = w.views["text"].pane.toPlainText()
-    assert not w.open_trace(str(path))
-    assert "audio.trace.json" in w.state_label.text()
-    unchanged(w, before)
-    w.close()
+    d = text_run(qtbot, all_models)
+    before = d.text_shown()
+    assert not d.open_trace(path)
+    assert "audio.trace.json" in d.status()
+    unchanged(d, before)
+    d.close()
 
 
 def test_a_trace_with_a_speaker_the_model_lacks_is_refused(qtbot, all_models, tmp_path):
     path, doc = audio_trace(qtbot, all_models, tmp_path)
     doc["condition"] = [2, 40]
     path.write_text(json.dumps(doc))
-    w = text_run(qtbot, all_models)
-    assert not w.open_trace(str(path))
-    assert "label this model does not have" in w.state_label.text()
-    w.close()
+    d = text_run(qtbot, all_models)
+    assert not d.open_trace(path)
+    assert "label this model does not have" in d.status()
+    d.close()
 
 
 def test_the_good_trace_still_replays_identically(qtbot, all_models, tmp_path):
     path, _ = audio_trace(qtbot, all_models, tmp_path)
-    w = text_run(qtbot, all_models)
-    assert w.open_trace(str(path))
-    qtbot.waitUntil(lambda: not w.is_running(), timeout=20_000)
-    assert w.mode_box.currentData() == "audio" and "identical to the trace" in w.state_label.text()
-    w.close()
+    d = text_run(qtbot, all_models)
+    d.replay(path, timeout=20_000)
+    assert d.mode == "audio" and "identical to the trace" in d.status()
+    d.close()
 
 
 def poison(card_path, tensor_name):
@@ -98,51 +97,51 @@ def test_a_model_that_outputs_nan_stops_and_says_at_which_step(qtbot, tiny_model
     card = tiny_models / "tiny-gpt.json"
     poison(card, "transformer.ln_f.weight" if "transformer.ln_f.weight" in load_file(str(card.with_suffix(".safetensors")))
            else next(k for k in load_file(str(card.with_suffix(".safetensors"))) if k.endswith("ln_f.weight")))
-    w = open_window(qtbot, tiny_models, "text")
-    set_run_length(w, "text", text_steps=30, audio_samples=0)
-    generate_and_wait(qtbot, w)
-    label = w.state_label.text()
+    d = WindowDriver.open(qtbot, tiny_models, "text")
+    d.set_run_length(text_steps=30)
+    d.generate_and_wait()
+    label = d.status()
     assert "tiny-gpt went wrong at step 1:" in label and "not finite numbers (NaN)" in label
-    assert not label.startswith("Done") and len(w.trace) == 0
-    w.close()
+    assert not label.startswith("Done") and d.steps() == 0
+    d.close()
 
 
 def test_an_audio_model_that_outputs_nan_stops_in_the_compiled_path(qtbot, tiny_audio_models):
     card = tiny_audio_models / "tiny-wavenet.json"
     name = next(k for k in load_file(str(card.with_suffix(".safetensors"))) if "head" in k and k.endswith("bias"))
     poison(card, name)
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    set_run_length(w, "audio", text_steps=0, audio_samples=2000)
-    generate_and_wait(qtbot, w)
-    assert "tiny-wavenet went wrong at step 1:" in w.state_label.text()
-    assert not np.isnan(w.trace.column("prob")).any()
-    w.close()
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    d.set_run_length(audio_samples=2000)
+    d.generate_and_wait()
+    assert "tiny-wavenet went wrong at step 1:" in d.status()
+    assert not np.isnan(d.column("prob")).any()
+    d.close()
 
 
 def test_saves_and_exports_that_run_out_of_disk_keep_the_old_file(qtbot, all_models, tmp_path):
-    w = open_window(qtbot, all_models, "text")
-    set_run_length(w, "text", text_steps=400, audio_samples=0)
-    generate_and_wait(qtbot, w)
+    d = WindowDriver.open(qtbot, all_models, "text")
+    d.set_run_length(text_steps=400)
+    d.generate_and_wait()
     old_trace, old_text = tmp_path / "run.trace.json", tmp_path / "run.txt"
     old_trace.write_bytes(b"x" * 5000)
     old_text.write_text("y" * 200)
     with DiskFullAfter(4096):
-        assert not w.export_trace(str(old_trace))
-        exported = w.state_label.text()
+        assert not d.export_trace(old_trace)
+        exported = d.status()
     with DiskFullAfter(100):
-        assert not w.views["text"].save_text(str(old_text))
-    assert exported.startswith("Could not write") and "Could not save" in w.views["text"].note.text()
+        assert not d.view("text").save_text(str(old_text))
+    assert exported.startswith("Could not write") and "Could not save" in d.view("text").note.text()
     assert old_trace.read_bytes() == b"x" * 5000 and old_text.read_text() == "y" * 200
-    w.mode_box.setCurrentIndex(w.mode_box.findData("image"))
-    generate_and_wait(qtbot, w)
+    d.choose_mode("image")
+    d.generate_and_wait()
     png = tmp_path / "digit.png"
     png.write_bytes(b"z" * 3000)
     with DiskFullAfter(64):
-        assert not w.views["image"].save_png(str(png))
-    assert png.read_bytes() == b"z" * 3000 and "Could not save" in w.views["image"].note.text()
+        assert not d.view("image").save_png(str(png))
+    assert png.read_bytes() == b"z" * 3000 and "Could not save" in d.view("image").note.text()
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
-    assert w.views["image"].save_png(str(png)) and png.read_bytes()[:4] == b"\x89PNG"  # and with room, it saves
-    w.close()
+    assert d.view("image").save_png(str(png)) and png.read_bytes()[:4] == b"\x89PNG"  # and with room, it saves
+    d.close()
 
 
 class NeverReadyStepper:
@@ -174,16 +173,16 @@ def test_closing_the_window_during_the_first_compile_kills_the_compiler_and_wait
         return child
 
     monkeypatch.setattr(worker, "start_compiler", slow_compiler)
-    w = open_window(qtbot, tiny_image_models, "image")
-    stepper = NeverReadyStepper(catalog.load_stepper(w.current_entry()))
-    monkeypatch.setattr(w.steppers, "get", lambda entry: stepper)
-    click(qtbot, w.generate_button)
-    qtbot.waitUntil(lambda: "Compiling" in w.state_label.text(), timeout=10_000)
-    qtbot.waitUntil(lambda: len(children) == 1, timeout=10_000)
+    d = WindowDriver.open(qtbot, tiny_image_models, "image")
+    stepper = NeverReadyStepper(catalog.load_stepper(d.model_entry()))
+    monkeypatch.setattr(d.window.steppers, "get", lambda entry: stepper)  # what the worker's load returns
+    d.click_generate()
+    d.wait_until(lambda: "Compiling" in d.status(), timeout=10_000)
+    d.wait_until(lambda: len(children) == 1, timeout=10_000)
     card_path, child = children[0]
-    assert card_path == w.current_entry().card_path
-    w.close()  # returns once the worker has ended: it kills the compiler rather than wait for it
-    assert not w.is_running() and child.poll() is not None  # killed, not left behind
+    assert card_path == d.model_entry().card_path
+    d.close()  # returns once the worker has ended: it kills the compiler rather than wait for it
+    assert not d.running() and child.poll() is not None  # killed, not left behind
     assert stepper.warm_ups == 0
 
 
@@ -200,93 +199,79 @@ def test_the_compiler_process_warms_a_model_from_its_card_and_refuses_a_broken_o
 def test_an_ab_side_whose_model_turns_nan_says_where_it_stopped(qtbot, tiny_models):
     import torch
 
-    w = open_window(qtbot, tiny_models, "text")
-    set_run_length(w, "text", text_steps=30, audio_samples=0)
-    generate_and_wait(qtbot, w)
-    w.show_step(9)
-    click(qtbot, w.ab_button)
-    ab = w.ab_window
-    click(qtbot, ab.run_button)
-    qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=30_000)
-    assert "NLL" in ab.b.nll_label.text()
+    d = WindowDriver.open(qtbot, tiny_models, "text")
+    d.set_run_length(text_steps=30)
+    d.generate_and_wait()
+    d.show_step(9)
+    ab = d.open_ab()
+    ab.run_and_wait()
+    assert "NLL" in ab.nll_text("B")
     with torch.no_grad():  # side B's own model breaks: its next run meets NaN at once
-        ab.b.steppers.held(w.current_entry()).model.lm_head.weight[3] = float("nan")
-    click(qtbot, ab.run_button)
-    qtbot.waitUntil(lambda: not ab.is_running() and ab.run_button.isEnabled(), timeout=30_000)
-    assert ab.b.nll_label.text() == "Stopped at step 1 of this side: the model's output is not finite numbers (NaN)"
-    assert "NLL" in ab.a.nll_label.text()
-    w.close()
+        ab.side("B").steppers.held(d.model_entry()).model.lm_head.weight[3] = float("nan")
+    ab.run_and_wait()
+    assert ab.nll_text("B") == "Stopped at step 1 of this side: the model's output is not finite numbers (NaN)"
+    assert "NLL" in ab.nll_text("A")
+    d.close()
 
 
 def test_the_steps_made_before_a_nan_reach_the_window_and_the_status_counts_them(qtbot, tiny_audio_models):
-    from arplayground.gui.main_window import SPEEDS
-
-    w = open_window(qtbot, tiny_audio_models, "audio")
-    w.views["audio"].play_live.setChecked(False)
-    set_run_length(w, "audio", text_steps=0, audio_samples=400)
-    w.speed_slider.setValue(SPEEDS.index(1000))  # chunks of 16 samples
-    generate_and_wait(qtbot, w)
-    assert w.state_label.text() == "Done: 400 steps"
-    stepper = w.steppers.held(w.current_entry())
+    d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
+    d.view().play_live.setChecked(False)
+    d.set_run_length(audio_samples=400)
+    d.set_speed(1000)  # chunks of 16 samples
+    d.generate_and_wait()
+    assert d.status() == "Done: 400 steps"
+    stepper = d.window.steppers.held(d.model_entry())  # the model the window holds, broken in place
     for weights in stepper._exported.values():  # the time condition's third knot: NaN from sample 100 on
         weights["t_gate"][:, 2:] = np.nan
-    generate_and_wait(qtbot, w)
-    assert w.state_label.text().startswith("tiny-wavenet went wrong at step 101:")
-    assert len(w.trace) == 96 and w.state_label.text().endswith("The run stopped; 96 steps before it are kept.")
-    w.close()
+    d.generate_and_wait()
+    assert d.status().startswith("tiny-wavenet went wrong at step 101:")
+    assert d.steps() == 96 and d.status().endswith("The run stopped; 96 steps before it are kept.")
+    d.close()
 
 
 def test_a_paste_or_a_trace_that_would_make_the_prompt_too_long_for_qt_is_refused(qtbot, tiny_models, tmp_path):
-    from PySide6.QtCore import QMimeData
-
     from arplayground.gui.views.text import PROMPT_MAX
 
-    w = text_run(qtbot, tiny_models)
-    huge = QMimeData()
-    huge.setText("a" * (PROMPT_MAX + 1))  # one line of 65,536+ characters froze Qt's layout for minutes
-    w.prompt_edit.insertFromMimeData(huge)
-    assert w.prompt_edit.toPlainText() == "to be" and w.prompt_message.isVisible()
-    assert w.prompt_message.text().startswith("Not pasted: a prompt is at most 50,000 characters")
-    fine = QMimeData()
-    fine.setText(" and not")
-    w.prompt_edit.insertFromMimeData(fine)  # at the cursor: the start
-    assert w.prompt_edit.toPlainText() == " and notto be"
+    d = text_run(qtbot, tiny_models)
+    d.paste_prompt("a" * (PROMPT_MAX + 1))  # one line of 65,536+ characters froze Qt's layout for minutes
+    assert d.prompt() == "to be" and d.prompt_message() is not None
+    assert d.prompt_message().startswith("Not pasted: a prompt is at most 50,000 characters")
+    d.paste_prompt(" and not")  # at the cursor: the start
+    assert d.prompt() == " and notto be"
     path = tmp_path / "long.trace.json"
-    assert w.export_trace(str(path))
+    assert d.export_trace(path)
     doc = json.loads(path.read_text())
     doc["prefix"] = [1] * (PROMPT_MAX + 1)
     path.write_text(json.dumps(doc))
-    before = w.views["text"].pane.toPlainText()
-    assert not w.open_trace(str(path))
-    assert "this model takes at most 50,000" in w.state_label.text()
-    unchanged(w, before)
-    w.close()
+    before = d.text_shown()
+    assert not d.open_trace(path)
+    assert "this model takes at most 50,000" in d.status()
+    unchanged(d, before)
+    d.close()
 
 
 def test_a_long_prompt_is_read_whole_and_shown_by_its_end(qtbot, tiny_models, tmp_path):
     from arplayground.gui.views.text import PROMPT_SHOWN
 
-    w = open_window(qtbot, tiny_models, "text")
+    d = WindowDriver.open(qtbot, tiny_models, "text")
     prompt = "to be or not " * 1_000  # 13,000 characters
-    w.prompt_edit.setPlainText(prompt)
-    set_run_length(w, "text", text_steps=20, audio_samples=0)
-    w.prompt_edit.setPlainText(prompt)
-    generate_and_wait(qtbot, w)
-    pane = w.views["text"].pane
-    assert len(w.branch.prefix) == len(prompt)  # the model reads all of it
-    assert pane.toPlainText().startswith("…" + prompt[-PROMPT_SHOWN:]) and len(pane.generated_text()) == 20
+    d.set_prompt(prompt)
+    d.set_run_length(text_steps=20)
+    d.set_prompt(prompt)
+    d.generate_and_wait()
+    assert len(d.prefix()) == len(prompt)  # the model reads all of it
+    assert d.text_shown().startswith("…" + prompt[-PROMPT_SHOWN:]) and len(d.generated_text()) == 20
     path = tmp_path / "out.txt"
-    assert w.views["text"].save_text(str(path)) and path.read_text() == prompt + pane.generated_text()
-    w.close()
+    assert d.view("text").save_text(str(path)) and path.read_text() == prompt + d.generated_text()
+    d.close()
 
 
 def test_a_prompt_too_long_for_qt_on_the_command_line_is_not_used_and_says_so(qtbot, tiny_models):
-    from arplayground.gui.main_window import MainWindow
     from arplayground.gui.views.text import PROMPT_MAX
 
-    w = MainWindow(tiny_models, {"prompt": "a" * (PROMPT_MAX + 1), "temperature": 7.5})
-    qtbot.addWidget(w)
-    note = w.settings_note.text()
+    d = WindowDriver.open(qtbot, tiny_models, initial={"prompt": "a" * (PROMPT_MAX + 1), "temperature": 7.5}, show=False)
+    note = d.sampler_note()
     assert "the prompt is 50,001 characters, more than 50,000: not used" in note and "temperature 7.5" in note
-    assert w.prompt_edit.toPlainText() == ""
-    w.close()
+    assert d.prompt() == ""
+    d.close()

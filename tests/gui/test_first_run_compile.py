@@ -4,7 +4,7 @@ numba's cache), and says so in the status bar when it compiles, the first run af
 import threading
 
 from arplayground import catalog
-from tests.gui.helpers import generate_and_wait, open_window
+from tests.gui.driver import WindowDriver
 
 
 class CompilingStepper:
@@ -29,48 +29,50 @@ class CompilingStepper:
         return getattr(self.stepper, name)
 
 
+def compiling_window(qtbot, folder):
+    """The window in Image mode, its model's kernels in need of a (slow) compile."""
+    d = WindowDriver.open(qtbot, folder, "image")
+    compiling = CompilingStepper(catalog.load_stepper(d.model_entry()))
+    d.window.steppers.put(d.model_entry(), compiling)  # what the worker's load returns
+    return d, compiling
+
+
 def test_the_status_says_compiling_until_the_kernels_are_ready_and_only_once(qtbot, tiny_image_models):
-    w = open_window(qtbot, tiny_image_models, "image")
-    compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
-    w.steppers.put(w.current_entry(), compiling)  # what the worker's load returns
-    w.generate_button.click()
-    qtbot.waitUntil(compiling.warming.is_set, timeout=5_000)
-    qtbot.waitUntil(lambda: "Compiling" in w.state_label.text(), timeout=5_000)
-    assert "first run after installing" in w.state_label.text()
-    assert len(w.trace) == 0  # nothing is generated before the kernels are ready
+    d, compiling = compiling_window(qtbot, tiny_image_models)
+    d.click_generate()
+    d.wait_until(compiling.warming.is_set, timeout=5_000)
+    d.wait_until(lambda: "Compiling" in d.status(), timeout=5_000)
+    assert "first run after installing" in d.status()
+    assert d.steps() == 0  # nothing is generated before the kernels are ready
     compiling.may_finish.set()
-    qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)
-    assert len(w.trace) == 784 and w.state_label.text() == "Done: 784 steps"
-    generate_and_wait(qtbot, w)  # the next run finds them ready
-    assert compiling.warm_ups == 1 and w.state_label.text() == "Done: 784 steps"
+    d.wait_until_stopped(timeout=30_000)
+    assert d.steps() == 784 and d.status() == "Done: 784 steps"
+    d.generate_and_wait()  # the next run finds them ready
+    assert compiling.warm_ups == 1 and d.status() == "Done: 784 steps"
 
 
 def test_pausing_while_compiling_shows_paused_once_the_kernels_are_ready(qtbot, tiny_image_models):
-    w = open_window(qtbot, tiny_image_models, "image")
-    compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
-    w.steppers.put(w.current_entry(), compiling)
-    w.generate_button.click()
-    qtbot.waitUntil(lambda: "Compiling" in w.state_label.text(), timeout=5_000)
-    w.pause_button.click()
-    assert "Compiling" in w.state_label.text()  # still what the run is busy with
+    d, compiling = compiling_window(qtbot, tiny_image_models)
+    d.click_generate()
+    d.wait_until(lambda: "Compiling" in d.status(), timeout=5_000)
+    d.click_pause()
+    assert "Compiling" in d.status()  # still what the run is busy with
     compiling.may_finish.set()
-    qtbot.waitUntil(lambda: w.state_label.text() == "Paused", timeout=10_000)
-    w.pause_button.click()  # resume
-    qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)
-    assert w.state_label.text() == "Done: 784 steps"
+    d.wait_until(lambda: d.status() == "Paused", timeout=10_000)
+    d.click_resume()
+    d.wait_until_stopped(timeout=30_000)
+    assert d.status() == "Done: 784 steps"
 
 
 def test_a_run_started_while_a_stopped_one_still_compiles_says_it_waits(qtbot, tiny_image_models):
-    w = open_window(qtbot, tiny_image_models, "image")
-    compiling = CompilingStepper(catalog.load_stepper(w.current_entry()))
-    w.steppers.put(w.current_entry(), compiling)
-    w.generate_button.click()
-    qtbot.waitUntil(compiling.warming.is_set, timeout=5_000)
-    w.stop_button.click()  # the compile cannot be interrupted: that run keeps the model a while
-    w.generate_button.click()
-    qtbot.waitUntil(lambda: "Waiting for the stopped run" in w.state_label.text(), timeout=5_000)
-    assert len(w.trace) == 0
+    d, compiling = compiling_window(qtbot, tiny_image_models)
+    d.click_generate()
+    d.wait_until(compiling.warming.is_set, timeout=5_000)
+    d.click_stop()  # the compile cannot be interrupted: that run keeps the model a while
+    d.click_generate()
+    d.wait_until(lambda: "Waiting for the stopped run" in d.status(), timeout=5_000)
+    assert d.steps() == 0
     compiling.may_finish.set()
-    qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)
-    assert len(w.trace) == 784 and w.state_label.text() == "Done: 784 steps"
+    d.wait_until_stopped(timeout=30_000)
+    assert d.steps() == 784 and d.status() == "Done: 784 steps"
     assert compiling.warm_ups == 1

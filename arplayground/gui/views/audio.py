@@ -8,12 +8,9 @@ Run alone for quick work on the waveform:
 
 from __future__ import annotations
 
-import os
-import threading
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,24 +19,23 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from arplayground.audio.playback import PlaybackError, Player, shared_sound_check
-from arplayground.audio.wav import WavCancelled, WavError, read_wav, write_wav
+from arplayground.audio.wav import WavError, read_wav, write_wav
 from arplayground.catalog import typical_seconds
 from arplayground.core.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.core.files import replacing
+from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport  # noqa: F401 - CHECKING_SOUND: tests import it from here
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.views.base import ModeView
+from arplayground.gui.wav_open import WavConversion, WavOpener
 from arplayground.core.trace import FULL_STEPS
 
 WAVE_COLOUR = (40, 90, 160)
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
-PLAYHEAD_HZ = 30
 READY = "Pick a digit and a speaker, then Generate."  # the readout with no run to report on
 SPEED_FROM_STEPS = 64  # a run shows its speed from this many samples on (Step, a forced value: too few to time)
 # Half-heights of the amplitude axis. Many FSDD speakers (and many generated clips) peak near 0.05,
@@ -49,50 +45,6 @@ AMPLITUDE_SCALES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 # decode() of every level, looked up: decoding an opened 10-minute recording sample by sample took
 # 0.15 s of the GUI thread, the table a tenth of that, with the same float32 values.
 LEVEL_AMPLITUDES = decode(np.arange(256))
-# Until the sound check (a child process, so that a broken sound system cannot crash the app) has
-# answered, Play waits with this as its reason; Audio mode starts the check when it is first chosen.
-CHECKING_SOUND = "checking the sound output…"
-SOUND_CHECK_POLL_MS = 50
-WAITING_FOR_DEVICE = "Waiting for the sound device to open…"
-CLOSE_WAIT_SECONDS = 0.5  # closing the window waits at most this for an Open WAV to notice Cancel
-
-
-class WavConversion(QObject):
-    """Open WAV's reading and conversion, on a Python thread (a long recording takes seconds); its
-    progress and outcome come back to the view by queued signal, so the window keeps answering."""
-
-    progressed = Signal(int)  # percent converted
-    converted = Signal(object)  # (mu-law levels, notes)
-    failed = Signal(str)  # what went wrong, for the user; "" when cancelled
-
-    def __init__(self, path: str):
-        super().__init__()
-        self.path = path
-        self.cancel = threading.Event()
-        self._percent = -1
-        self.thread = threading.Thread(target=self._run, name="wav-open", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _progress(self, fraction: float) -> None:
-        percent = int(100 * fraction)
-        if percent != self._percent:  # at most 101 signals, however many blocks
-            self._percent = percent
-            self.progressed.emit(percent)
-
-    def _run(self) -> None:
-        try:
-            samples, notes = read_wav(self.path, progress=self._progress, cancel=self.cancel)
-            levels = encode(samples)
-        except WavCancelled:
-            self.failed.emit("")
-        except WavError as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # noqa: BLE001 - MemoryError, a bug: a message, never a dead thread
-            self.failed.emit(f"{os.path.basename(self.path)}: {type(e).__name__}: {e}")
-        else:
-            self.converted.emit((levels, notes))
 
 
 class AudioModeView(ModeView):
@@ -114,23 +66,15 @@ class AudioModeView(ModeView):
         self.replayed_steps = 0  # steps of the run that replay a trace (each with its own settings)
         self.first_pending = False  # a run has started and sent no sample yet
         self.amplitude_scale = AMPLITUDE_SCALES[-1]  # the axis shows -scale .. +scale
-        self.player: Player | None = None  # made at the first clip that plays: no PortAudio before
-        # None when sound can play. The check runs once Audio mode is used (set_entry, Play): Text
-        # and Image never load PortAudio, whose start can crash the process where sound is broken.
-        self.playback_reason: str | None = CHECKING_SOUND
-        self.sound_check = None  # the process's SoundCheck, once this view has asked for it
-        self.sound_check_timer = QTimer(self)
-        self.sound_check_timer.setInterval(SOUND_CHECK_POLL_MS)
-        self.sound_check_timer.timeout.connect(self._poll_sound_check)
-        self.conversion: WavConversion | None = None  # an Open WAV still converting
+        # Play, Stop sound, play live, the playhead, underruns: the A/B window's sides use the same.
+        self.transport = AudioTransport(lambda: self.levels[: self.generated_until], parent=self)
+        self.opener = WavOpener(parent=self)  # Open WAV, converting in the background
+        self.opener.said.connect(self.note_text)
+        self.opener.ended.connect(self._end_opening)
+        self.opener.opened.connect(self._show_recording)
         self.running = False
-        self._playing_from = 0  # clip sample where the current playback started
         self._build_controls()
         self._build_display()
-        self.playhead_timer = QTimer(self)
-        self.playhead_timer.setInterval(1000 // PLAYHEAD_HZ)
-        self.playhead_timer.timeout.connect(self._move_playhead)
-        self._update_play_buttons()
 
     # -- widgets -----------------------------------------------------------------------------
 
@@ -170,35 +114,24 @@ class AudioModeView(ModeView):
         form.addRow("Continue", self.keep_spin)
         for signal in (self.digit_box.currentIndexChanged, self.speaker_box.currentIndexChanged, self.keep_spin.valueChanged):
             signal.connect(self._apply_typical_length)
-        self.play_live = QCheckBox("Play while generating")
-        self.play_live.setChecked(True)
+        self.play_live = self.transport.play_live
         form.addRow(self.play_live)
         buttons = QHBoxLayout()
-        self.play_button = QPushButton("Play")
-        self.stop_audio_button = QPushButton("Stop sound")
+        self.play_button = self.transport.play_button
+        self.stop_audio_button = self.transport.stop_button
         self.open_button = QPushButton("Open WAV…")
         self.save_button = QPushButton("Save WAV…")
         for b in (self.play_button, self.stop_audio_button, self.open_button, self.save_button):
             buttons.addWidget(b)
         form.addRow(buttons)
         opening = QHBoxLayout()
-        self.open_progress = QProgressBar()
-        self.open_progress.setRange(0, 100)
-        self.open_progress.setFormat("converting %p%")
-        self.cancel_open_button = QPushButton("Cancel")
-        self.cancel_open_button.setToolTip("Stop opening the recording; nothing changes")
+        self.open_progress, self.cancel_open_button = self.opener.progress, self.opener.cancel_button
         opening.addWidget(self.open_progress, 1)
         opening.addWidget(self.cancel_open_button)
-        self.open_progress.hide()
-        self.cancel_open_button.hide()
         form.addRow(opening)
-        self.cancel_open_button.clicked.connect(self.cancel_opening)
-        self.play_button.clicked.connect(self.play)
-        self.stop_audio_button.clicked.connect(self.stop_sound)
         self.open_button.clicked.connect(self.open_dialog)
         self.save_button.clicked.connect(self.save_dialog)
-        self.audio_status = QLabel()
-        self.audio_status.setWordWrap(True)
+        self.audio_status = self.transport.status
         form.addRow(self.audio_status)
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -221,11 +154,10 @@ class AudioModeView(ModeView):
         for curve in (self.kept_curve, self.curve):  # thousands of samples a second: draw peaks per pixel
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
-        self.playhead = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((214, 40, 40), width=2))
+        self.playhead = self.transport.playhead
         self.cursor_line = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((236, 150, 40), width=1, style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.playhead)
         self.plot.addItem(self.cursor_line)
-        self.playhead.hide()
         self.cursor_line.hide()
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.readout = QLabel(READY)
@@ -247,23 +179,27 @@ class AudioModeView(ModeView):
         self._apply_typical_length()
         self.check_sound()  # Audio mode is in use: find out now whether it can play
 
-    def check_sound(self) -> None:
-        """Start the sound check (once per process; a child process, off the GUI thread); Play
-        waits for its answer. Later views find it answered."""
-        if self.sound_check is None:
-            self.sound_check = shared_sound_check()
-            self._poll_sound_check()
-            if not self.sound_check.done:
-                self.sound_check_timer.start()
+    # The transport's state, by the names the window, the tests and the benchmarks read.
+    @property
+    def player(self):
+        return self.transport.player
 
-    @Slot()
-    def _poll_sound_check(self) -> None:
-        if not self.sound_check.done:
-            return
-        self.sound_check_timer.stop()
-        if self.playback_reason == CHECKING_SOUND:
-            self.playback_reason = self.sound_check.reason
-        self._update_play_buttons()
+    @property
+    def playback_reason(self) -> str | None:
+        """None when sound can play, else why not (CHECKING_SOUND until the sound check answers)."""
+        return self.transport.reason
+
+    @property
+    def sound_check(self):
+        return self.transport.sound_check
+
+    def check_sound(self) -> None:
+        """Start the sound check (once per process, off the GUI thread); Play waits for it."""
+        self.transport.check_sound()
+
+    @Slot(str)
+    def note_text(self, text: str) -> None:
+        self.note.setText(text)
 
     @Slot(bool)
     def _on_typical_toggled(self, ticked: bool) -> None:
@@ -317,18 +253,19 @@ class AudioModeView(ModeView):
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw(grow_only=False)
         self.stop_sound()
-        if self.play_live.isChecked() and self.playback_reason is None:
-            self._start_player(from_sample=keep)
+        self.transport.start_live(from_sample=keep)
         return tuple(int(v) for v in self.levels[:keep]), (self.digit_box.currentData(), self.speaker_box.currentData()), n
 
     def append(self, batch, trace=None) -> None:
         """New samples: the batch's blocks (compiled chunks, or single steps of a replay)."""
+        had_samples = self.generated_until > 0
         for block in batch.blocks:
             start, end = block.position, block.position + len(block)
             self.levels[start:end] = block.values
             self.generated_until = end
-            if self.player is not None and self.player.active:
-                self.player.feed(decode(block.values))
+            self.transport.feed(block.values)
+        if not had_samples:  # Play has a clip now (an A/B side's, which no set_running tells)
+            self.transport.refresh()
         self._redraw(grow_only=True)
         self.first_pending = False
         self.readout.setText(self._progress_text(batch))
@@ -349,7 +286,8 @@ class AudioModeView(ModeView):
                 text += f"  ·  {factor:.1f}x faster than real time"
             elif factor > 0:
                 text += f"  ·  {1 / factor:.1f}x slower than real time"
-        return text + (f"  ·  underruns {self.player.underruns}" if self.player is not None else "")
+        underruns = self.transport.underruns
+        return text + (f"  ·  underruns {underruns}" if underruns is not None else "")
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
         """Like prepare(), for a trace being replayed: its prefix and conditions."""
@@ -367,6 +305,7 @@ class AudioModeView(ModeView):
         )
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw(grow_only=False)
+        self.transport.refresh()
         return tuple(prefix), condition, n_steps
 
     def rewind(self, steps: int) -> None:
@@ -375,6 +314,7 @@ class AudioModeView(ModeView):
         self.generated_until = self.prefix_len + steps
         self.replayed_steps = min(self.replayed_steps, steps)  # steps taken from here on are new ones
         self._redraw(grow_only=False)
+        self.transport.refresh()
 
     def render(self, trace) -> None:
         """Show `trace` (a chosen branch): the kept start, then its samples."""
@@ -383,6 +323,7 @@ class AudioModeView(ModeView):
         self.levels[self.prefix_len : self.prefix_len + n] = trace.column("value")
         self.generated_until = self.prefix_len + n
         self._redraw(grow_only=False)
+        self.transport.refresh()
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         """A step whose full distribution the trace keeps (every step of the last FULL_STEPS, 60 s):
@@ -429,9 +370,7 @@ class AudioModeView(ModeView):
                 self.first_pending = False
                 self.readout.setText("Stopped before the first sample: Generate starts again.")
             self.keep_spin.setRange(0.0, self.generated_until / SAMPLE_RATE)  # the clip can be continued
-            if self.player is not None and self.player.active:
-                self.player.finish()  # plays out what was generated, then the clip ends (the stream stays open)
-        self._update_play_buttons(running)
+        self.transport.set_running(running)  # at the end, a live clip plays out what was generated
 
     def run_forgotten(self) -> None:
         """The window let go of the run shown (another mode, an edit): its inspected sample and its
@@ -446,90 +385,23 @@ class AudioModeView(ModeView):
         """The window is closing: no sound may outlive it, and nothing here waits on the device.
         The player's sound thread closes the stream by itself (or, stuck in a device call, is left
         behind as a daemon); an Open WAV in progress is cancelled, which it notices within a block."""
-        self.playhead_timer.stop()
-        self.sound_check_timer.stop()
-        if self.player is not None:
-            self.player.close(join_timeout=0.0)
-            self.player = None
-        conversion = self.conversion
-        if conversion is not None:
-            self.conversion = None
-            conversion.cancel.set()
-            conversion.thread.join(CLOSE_WAIT_SECONDS)
+        self.transport.shutdown()
+        self.opener.shutdown()
 
     # -- playback ------------------------------------------------------------------------------
-
-    def _start_player(self, from_sample: int) -> bool:
-        """Returns at once: the player opens the device on its own thread (a clip it cannot play
-        ends by itself, and _move_playhead shows why)."""
-        if self.player is None:
-            self.player = Player()
-        try:
-            self.player.start()
-        except PlaybackError as e:
-            self.playback_reason = str(e)
-            self._update_play_buttons()
-            return False
-        self.audio_status.clear()
-        self._playing_from = from_sample
-        self.playhead.setPos(from_sample / SAMPLE_RATE)
-        self.playhead.show()
-        self.playhead_timer.start()
-        return True
 
     @Slot()
     def play(self) -> None:
         """Replay the clip from the start."""
-        self.check_sound()
-        if self.playback_reason is not None or not self.generated_until:
-            return
-        if self._start_player(from_sample=0):
-            self.player.feed(decode(self.levels[: self.generated_until]))
-            self.player.finish()
+        self.transport.play()
 
     @Slot()
     def stop_sound(self) -> None:
-        if self.player is not None:
-            self.player.stop()
-        self.playhead_timer.stop()
-        self.playhead.hide()
+        self.transport.stop()
 
-    @Slot()
     def _move_playhead(self) -> None:
-        player = self.player
-        if player is None:
-            return
-        self.playhead.setPos((self._playing_from + player.played) / SAMPLE_RATE)
-        waiting = player.active and player.played == 0 and not player.device_open
-        if waiting:
-            self.audio_status.setText(WAITING_FOR_DEVICE)
-        elif self.audio_status.text() == WAITING_FOR_DEVICE:
-            self.audio_status.clear()
-        if not player.active:
-            self.playhead_timer.stop()
-            self.playhead.hide()
-            if player.problem is not None and player.played == 0:  # the device could not play it
-                self.playback_reason = player.problem
-                self._update_play_buttons()
-            else:
-                self.audio_status.setText(f"Played {player.played / SAMPLE_RATE:.2f} s · underruns {player.underruns}")
-
-    def _update_play_buttons(self, running: bool | None = None) -> None:
-        running = self.running if running is None else running
-        ok = self.playback_reason is None
-        self.play_button.setEnabled(ok and not running and self.generated_until > 0)
-        self.stop_audio_button.setEnabled(ok)
-        self.play_live.setToolTip("" if ok else self.playback_reason)
-        if self.playback_reason == CHECKING_SOUND:
-            self.play_button.setToolTip("Checking the sound output…")
-            self.audio_status.setText("Checking the sound output…")
-        elif not ok:
-            self.play_button.setToolTip(f"No sound: {self.playback_reason}")
-            self.audio_status.setText(f"No sound: {self.playback_reason}. Generating, the waveform and Save WAV still work.")
-        else:
-            self.play_button.setToolTip("")
-            if self.audio_status.text() == "Checking the sound output…":
-                self.audio_status.clear()
+        """What the view reads from its player on each frame (the transport's timer calls it)."""
+        self.transport.move_playhead()
 
     # -- the waveform ----------------------------------------------------------------------------
 
@@ -594,64 +466,23 @@ class AudioModeView(ModeView):
     def start_opening(self, path: str) -> WavConversion:
         """Open a recording in the background (what Open WAV does): the window keeps answering,
         shows the progress and offers Cancel; nothing changes until the conversion has succeeded."""
-        if self.conversion is not None:
-            self.cancel_opening(why="another file was chosen")
-        conversion = self.conversion = WavConversion(path)
-        conversion.progressed.connect(self._on_open_progress)
-        conversion.converted.connect(self._on_opened)
-        conversion.failed.connect(self._on_open_failed)
-        self.open_progress.setValue(0)
-        self.open_progress.show()
-        self.cancel_open_button.show()
+        conversion = self.opener.start(path)
         self.open_button.setEnabled(False)
-        self.note.setText(f"Opening {os.path.basename(path)}…")
-        conversion.start()
         return conversion
+
+    @property
+    def conversion(self) -> WavConversion | None:
+        """The Open WAV still converting, if any."""
+        return self.opener.conversion
 
     @Slot()
     def cancel_opening(self, why: str = "") -> None:
         """Abandon the Open WAV in progress; the window stays as it was."""
-        conversion, self.conversion = self.conversion, None
-        if conversion is None:
-            return
-        conversion.cancel.set()  # its thread stops at the next block; what it sends now is ignored
-        self._end_opening()
-        reason = f" ({why})" if why else ""
-        self.note.setText(f"Opening {os.path.basename(conversion.path)} cancelled{reason}. Nothing changed.")
+        self.opener.cancel(why)
 
+    @Slot()
     def _end_opening(self) -> None:
-        self.open_progress.hide()
-        self.cancel_open_button.hide()
         self.open_button.setEnabled(not self.running)
-
-    def _current_conversion(self) -> WavConversion | None:
-        """The conversion that sent the signal being handled, if it is still the one wanted."""
-        sender = self.sender()
-        return sender if sender is not None and sender is self.conversion else None
-
-    @Slot(int)
-    def _on_open_progress(self, percent: int) -> None:
-        if self._current_conversion() is not None:
-            self.open_progress.setValue(percent)
-
-    @Slot(object)
-    def _on_opened(self, result) -> None:
-        conversion = self._current_conversion()
-        if conversion is None:
-            return  # cancelled meanwhile: nothing changes
-        self.conversion = None
-        self._end_opening()
-        levels, notes = result
-        self._show_recording(conversion.path, levels, notes)
-
-    @Slot(str)
-    def _on_open_failed(self, message: str) -> None:
-        if self._current_conversion() is None:
-            return
-        self.conversion = None
-        self._end_opening()
-        if message:
-            self.note.setText(f"Could not open it: {message}. Nothing changed.")
 
     def open_wav(self, path: str) -> bool:
         """A recording becomes the clip (mono, 8 kHz, with notes on what was converted); Generate
@@ -665,6 +496,7 @@ class AudioModeView(ModeView):
         self._show_recording(path, encode(samples), notes)
         return True
 
+    @Slot(str, object, object)
     def _show_recording(self, path: str, levels: np.ndarray, notes: list[str]) -> None:
         self.stop_sound()
         self.levels = levels
@@ -675,7 +507,7 @@ class AudioModeView(ModeView):
         self.keep_spin.setValue(min(0.2, len(self.levels) / SAMPLE_RATE))
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw(grow_only=False)
-        self._update_play_buttons()
+        self.transport.refresh()
         seconds = len(self.levels) / SAMPLE_RATE
         self.note.setText(f"Opened {path} ({seconds:.2f} s" + "".join(f"; {n}" for n in notes) + "). Set the seconds to keep, then Generate to continue it.")
         self.content_replaced.emit()

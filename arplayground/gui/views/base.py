@@ -32,8 +32,10 @@ class ModeView(QObject):
     # and its trace interleaves their steps.
     lanes = 1
 
-    # Whether play() makes a sound (the A/B window gives such a side a Play button).
+    # Whether play() makes a sound. Such a view has a `transport` (gui.audio_transport: Play, Stop
+    # sound, the playhead, underruns), which the A/B window shows on the view's side as it is.
     can_play = False
+    transport = None
 
     # -- what each view answers -------------------------------------------------------------
 

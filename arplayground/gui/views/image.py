@@ -9,7 +9,7 @@ Run alone for quick work on the canvas:
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, Qt, Signal, Slot
+from PySide6.QtCore import QRect, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from arplayground.core.files import replacing
+from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.image_files import ImageFileError, read_digit, write_png
 from arplayground.gui.views.base import ModeView
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
@@ -42,32 +43,6 @@ def heat(bits: np.ndarray) -> np.ndarray:
     """(..., 3) colours (0-255) for KL figures: dark, red, then yellow at DIGIT_MAP_BITS and above."""
     a = np.clip(bits / DIGIT_MAP_BITS, 0.0, 1.0)
     return np.stack([np.minimum(2 * a, 1.0), np.clip(2 * a - 1, 0.0, 1.0), np.zeros_like(a)], -1) * 255
-
-
-def grey_pixels(qimage: QImage) -> np.ndarray:
-    """A Grayscale8 image's pixels, (H, W) uint8 (its rows are padded to 4 bytes)."""
-    w, h, stride = qimage.width(), qimage.height(), qimage.bytesPerLine()
-    return np.frombuffer(qimage.constBits(), np.uint8, count=stride * h).reshape(h, stride)[:, :w].copy()
-
-
-def fit_like_mnist(ink: np.ndarray) -> np.ndarray:
-    """(28, 28) uint8 digit from ink (H, W; 0 = paper) the way MNIST was made: the ink's bounding
-    box scaled to fit 20 x 20 keeping its aspect ratio, then its centre of mass put in the middle."""
-    rows, cols = np.nonzero(ink > ink.max() / 4)  # faint specks and noise do not widen the box
-    box = np.ascontiguousarray(ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] * (255 / ink.max()), np.uint8)
-    h, w = box.shape
-    scale = 20 / max(h, w)
-    small = QImage(box.data, w, h, w, QImage.Format.Format_Grayscale8).scaled(
-        max(1, round(w * scale)), max(1, round(h * scale)), Qt.AspectRatioMode.IgnoreAspectRatio,
-        Qt.TransformationMode.SmoothTransformation).convertToFormat(QImage.Format.Format_Grayscale8)
-    digit = grey_pixels(small).astype(np.float32)
-    digit *= 255 / max(float(digit.max()), 1.0)  # a thin stroke shrunk from a large page turns faint: full ink again
-    cy, cx = (np.indices(digit.shape) * digit).sum((1, 2)) / digit.sum()  # its centre of mass, kept inside the frame
-    top = int(np.clip(round(13.5 - cy), 0, 28 - digit.shape[0]))
-    left = int(np.clip(round(13.5 - cx), 0, 28 - digit.shape[1]))
-    out = np.zeros((28, 28), np.uint8)
-    out[top : top + digit.shape[0], left : left + digit.shape[1]] = np.round(digit)
-    return out
 
 
 GAP = 6  # screen pixels between the images of a grid
@@ -259,11 +234,6 @@ class PixelCanvas(QWidget):
             r, c = divmod(image, self.cols)
             out[r * (self.H + gap) : r * (self.H + gap) + self.H, c * (self.W + gap) : c * (self.W + gap) + self.W] = self.images[image]
         return out
-
-    def grey_qimage(self) -> QImage:
-        grey = np.ascontiguousarray(self.grey_array())
-        h, w = grey.shape
-        return QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
 
 
 # (label, (rows, cols, digits or None = every image the chosen digit))
@@ -457,7 +427,7 @@ class ImageModeView(ModeView):
             title = f"pixel ({r}, {c}), step {index + 1}"
         distributions = trace.distributions(index)
         if distributions is None:  # an opened trace saved before traces kept full distributions
-            panel.show_step(panel_data(rec, index + 1, vocab, lambda v: f"grey {v}"), where=title)
+            panel.show_step(panel_data(rec, index + 1, vocab), where=title)  # bars labelled by the vocabulary
             panel.hide_what_if("This trace was saved with each pixel's top candidates only.")
             return
         raw, sampled, unconditional = distributions
@@ -507,42 +477,13 @@ class ImageModeView(ModeView):
 
     def open_image(self, path: str) -> bool:
         """Load an image as an MNIST digit and say what was done. Unreadable, or no ink: nothing changes."""
-        qimage = QImage(path)
-        if qimage.isNull():
-            self.note.setText(f"Could not open {path}: not an image file this app can read. Nothing changed.")
+        try:
+            opened = read_digit(path)
+        except ImageFileError as e:
+            self.note.setText(f"{e}. Nothing changed.")
             return False
-        notes = [] if qimage.isGrayscale() else ["colour converted to grey"]
-        w, h = qimage.width(), qimage.height()
-        argb = qimage.convertToFormat(QImage.Format.Format_ARGB32)  # one 0xAARRGGBB word per pixel
-        words = np.frombuffer(argb.constBits(), np.uint32, count=w * h).reshape(h, w)
-        alpha, red, green, blue = (((words >> shift) & 255).astype(np.float32) for shift in (24, 16, 8, 0))
-        grey, alpha = (11 * red + 16 * green + 5 * blue) / 32, alpha / 255  # Qt's qGray()
-        if alpha.min() < 1:  # transparency is paper, not ink: paper of the shade that sets off what is drawn
-            drawn_shade = (grey * alpha).sum() / max(alpha.sum(), 1e-6)  # mostly dark ink: white paper
-            grey = grey * alpha + (0.0 if drawn_shade > 127 else 255.0) * (1 - alpha)
-            notes.append("transparent areas taken as paper")
-        # A digit is mostly paper: the median pixel is the paper's shade (a frame or a dark edge
-        # along the border does not fool it, as it fooled a median of the edges).
-        paper = float(np.median(grey))
-        inverted = paper > 127  # dark ink on light paper: MNIST digits are light ink on black
-        ink = np.clip(paper - grey if inverted else grey - paper, 0, None)
-        # Textured paper (a photo, a scan) is not ink: take off a floor well above its grain,
-        # from the spread of the paper's own pixels (median absolute deviation), so MNIST's
-        # black background stays 0 and the box fits the strokes, not the page.
-        grain = float(np.median(np.abs(grey - paper)))
-        ink = np.clip(ink - 6 * grain, 0, None)
-        if ink.max() < 32:
-            self.note.setText(f"Found no digit in {path}: it is all one shade, with no ink on its paper. Nothing changed.")
-            return False
-        if inverted:
-            notes.append("inverted to light-on-dark like MNIST")
-        if (w, h) == (28, 28):  # already MNIST's size (a saved digit, say): used as it is
-            pixels = np.round(255 - grey if inverted else grey).astype(np.uint8)
-        else:
-            pixels = fit_like_mnist(ink)
-            notes.append(f"{w}x{h} fitted to 28x28 as MNIST digits are: ink cropped, scaled to fit 20x20 and centred")
-        self.canvas.set_image(pixels)
-        self.note.setText(f"Opened {path}" + (f" ({'; '.join(notes)})" if notes else "") + ".")
+        self.canvas.set_image(opened.pixels)
+        self.note.setText(f"Opened {path}" + (f" ({'; '.join(opened.notes)})" if opened.notes else "") + ".")
         return True
 
     def save_dialog(self) -> None:
@@ -552,17 +493,12 @@ class ImageModeView(ModeView):
             self.save_png(path)
 
     def save_png(self, path: str) -> bool:
-        """Encoded in memory, then written beside the target and renamed over it: a failed write
-        leaves the old file whole. (Qt's PNG writer reports success on a full disk, so Python writes.)"""
-        encoded = QByteArray()
-        buffer = QBuffer(encoded)
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        if not self.canvas.grey_qimage().save(buffer, "PNG"):
-            self.note.setText(f"Could not save {path}: the image could not be encoded")
-            return False
+        """The canvas as a grey PNG (image_files.write_png): a failed write leaves the old file whole."""
         try:
-            with replacing(path) as temporary, open(temporary, "wb") as f:
-                f.write(encoded.data())
+            write_png(path, self.canvas.grey_array())
+        except ImageFileError as e:
+            self.note.setText(f"Could not save {path}: {e}")
+            return False
         except OSError as e:
             self.note.setText(f"Could not save {path}: {e.strerror or e}")
             return False

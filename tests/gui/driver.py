@@ -1,0 +1,805 @@
+"""How GUI tests drive the real window: what a person does there (choose, type, click) and what a
+person sees (the status, the text, the panel's bars, the branch list, the timeline).
+
+Tests say what happens; this file knows how the window is built, and may reach into it to do so
+(that is its job). When a refactor moves something inside the window, this file changes and the
+tests do not. Where it reaches past what a person could see or do, the method says so.
+"""
+
+from __future__ import annotations
+
+import wave
+from contextlib import contextmanager
+from unittest import mock
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+from arplayground.gui.main_window import SPEEDS, MainWindow
+
+LEFT, RIGHT = Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+SAMPLE_RATE = 8000  # the audio views' clip rate (mu-law at 8 kHz)
+
+
+def pixel_centre(canvas, index, image=0) -> QPoint:
+    """Where to click on the image canvas for pixel `index` (raster order) of grid image `image`."""
+    left, top, cell = canvas.image_origin(image)
+    r, c = divmod(index, canvas.W)
+    return QPoint(left + c * cell + cell // 2, top + r * cell + cell // 2)
+
+
+def write_tone(path, seconds: float, peak: float = 0.3) -> str:
+    """A 200 Hz tone as a 16-bit 8 kHz mono WAV at `path`, `peak` of full scale; returns the path."""
+    t = np.arange(int(seconds * 8000)) / 8000
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(8000)
+        f.writeframes((peak * np.sin(2 * np.pi * 200 * t) * 32767).astype(np.int16).tobytes())
+    return str(path)
+
+
+def view_shows(view, vocab, whole: bool = False) -> list[int]:
+    """What a mode view shows, read from its widgets: the generated values, or with `whole` the
+    kept start as well (an A/B side shows both)."""
+    if view.mode == "text":
+        return list(vocab.encode(view.pane.toPlainText() if whole else view.pane.generated_text()))
+    if view.mode == "image":
+        start = 0 if whole else view.prefix_len
+        return view.canvas.image.reshape(-1)[start : view.canvas.known].tolist()
+    start = 0 if whole else view.prefix_len
+    return view.levels[start : view.generated_until].tolist()
+
+
+def plot_point(plot, x: float, y: float | None = None) -> QPoint:
+    """The widget pixel of plot coordinate (x, y) on a pyqtgraph PlotWidget (y: low on the plot)."""
+    vb = plot.getPlotItem().vb
+    if y is None:
+        low, high = vb.viewRange()[1]
+        y = low + (high - low) * 0.3  # low on the plot: clear of the legend and the drawn marker
+    return plot.mapFromScene(vb.mapViewToScene(QPointF(x, y)))
+
+
+def character_point(pane, step: int) -> QPoint:
+    """Where in the text pane's viewport the generated character of `step` is (scrolled into view)."""
+    cursor = QTextCursor(pane.document())
+    cursor.setPosition(pane.prompt_length + step)
+    if not pane.viewport().rect().contains(pane.cursorRect(cursor).center()):
+        pane.setTextCursor(cursor)
+        pane.ensureCursorVisible()
+    rect = pane.cursorRect(cursor)
+    return QPoint(rect.x() + 3, rect.center().y())
+
+
+def click_character(qtbot, pane, step: int) -> None:
+    """A real click on the generated character of `step` in a text pane."""
+    qtbot.mouseClick(pane.viewport(), LEFT, pos=character_point(pane, step))
+
+
+def click_pixel(qtbot, canvas, index: int, image: int = 0, button=LEFT, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    """A real click on pixel `index` (raster order) of grid image `image` on an image canvas."""
+    qtbot.mouseClick(canvas, button, modifiers, pixel_centre(canvas, index, image))
+
+
+def click_sample(qtbot, view, sample: int) -> None:
+    """A real click on an audio view's waveform at clip sample `sample`. Where the plot is too
+    narrow for a pixel a sample, it is zoomed around the sample first (as a person would) and the
+    zoom put back after."""
+    plot, vb = view.plot, view.plot.getPlotItem().vb
+    y = int(plot.mapFromScene(vb.sceneBoundingRect().center()).y())
+
+    def pixel_of(target):
+        for px in range(plot.viewport().width()):  # the view's own mapping, pixel by pixel
+            if int(round(vb.mapSceneToView(plot.mapToScene(QPoint(px, y))).x() * SAMPLE_RATE)) == target:
+                return px
+        return None
+
+    px = pixel_of(sample)
+    if px is not None:
+        qtbot.mouseClick(plot.viewport(), LEFT, pos=QPoint(px, y))
+        return
+    x_range = vb.viewRange()[0]
+    vb.setXRange((sample - 40) / SAMPLE_RATE, (sample + 40) / SAMPLE_RATE, padding=0)
+    px = pixel_of(sample)
+    assert px is not None, f"sample {sample} is not on the waveform"
+    qtbot.mouseClick(plot.viewport(), LEFT, pos=QPoint(px, y))
+    vb.setXRange(*x_range, padding=0)
+
+
+def click_view_step(qtbot, view, step: int) -> None:
+    """A real click on step `step` of the run a mode view shows (its character, pixel or sample),
+    in the main window or on an A/B side."""
+    if view.mode == "text":
+        click_character(qtbot, view.pane, step)
+    elif view.mode == "image":
+        click_pixel(qtbot, view.canvas, view.prefix_len + step)
+    else:
+        click_sample(qtbot, view, view.prefix_len + step)
+
+
+class WindowDriver:
+    """The main window as a person uses it. `window` is there for what a test checks on a widget
+    itself (a tooltip, a view's own control); everything a test does goes through here."""
+
+    # The window's buttons by the action they do, as a person names them.
+    BUTTONS = {"generate": "generate_button", "step": "step_button", "pause": "pause_button",
+               "back": "back_button", "stop": "stop_button", "export": "export_trace_button",
+               "open": "open_trace_button", "ab": "ab_button", "rename": "rename_button"}
+
+    def __init__(self, qtbot, window: MainWindow):
+        self.qtbot, self.window = qtbot, window
+
+    @classmethod
+    def open(cls, qtbot, folder, mode: str | None = None, initial: dict | None = None, show: bool = True) -> WindowDriver:
+        """The real window on the models in folder (shown, unless not `show`), in `mode` (default:
+        the first one listed), with command-line `initial` settings."""
+        w = MainWindow(folder, initial)
+        qtbot.addWidget(w)
+        if show:
+            w.show()
+        driver = cls(qtbot, w)
+        if mode is not None:
+            driver.choose_mode(mode)
+        return driver
+
+    def close(self) -> None:
+        self.window.close()
+
+    def halt(self) -> None:
+        """End whatever run is going, without closing the window (what a fixture does after a test)."""
+        self.window.runner.stop()
+
+    # ------------------------------------------------------------------ choosing and setting
+
+    @property
+    def mode(self) -> str:
+        return self.window.mode_box.currentData()
+
+    def modes(self) -> list[str]:
+        box = self.window.mode_box
+        return [box.itemData(i) for i in range(box.count())]
+
+    def mode_lines(self) -> list[str]:
+        """The mode picker's lines, as listed."""
+        box = self.window.mode_box
+        return [box.itemText(i) for i in range(box.count())]
+
+    def choose_mode(self, mode: str) -> None:
+        self.window.mode_box.setCurrentIndex(self.window.mode_box.findData(mode))
+
+    def display_shown(self):
+        """The display widget on show (the text pane, the canvas, the waveform)."""
+        return self.window.displays.currentWidget()
+
+    def view(self, mode: str | None = None):
+        """The mode's view (its own controls and display), the current mode's by default."""
+        return self.window.views[mode or self.mode]
+
+    def models(self) -> list[str]:
+        """The model picker's lines, as listed."""
+        box = self.window.model_box
+        return [box.itemText(i) for i in range(box.count())]
+
+    def model_entries(self) -> list:
+        """The catalog entries behind the picker's lines, in order."""
+        box = self.window.model_box
+        return [box.itemData(i) for i in range(box.count())]
+
+    def model_selectable(self, line: str) -> bool:
+        box = self.window.model_box
+        return box.model().item(self.models().index(line)).isEnabled()
+
+    def model_tooltip(self, line: str) -> str:
+        box = self.window.model_box
+        return box.itemData(self.models().index(line), Qt.ItemDataRole.ToolTipRole)
+
+    def model(self) -> str:
+        """The chosen model's line in the picker."""
+        return self.window.model_box.currentText()
+
+    def model_entry(self):
+        """The chosen model's catalog entry (what tests load the same model from)."""
+        return self.window.current_entry()
+
+    def model_info(self) -> str:
+        return self.window.model_info.text()
+
+    def choose_model(self, line: str) -> None:
+        """Choose the model listed as `line` in the picker."""
+        self.window.model_box.setCurrentIndex(self.models().index(line))
+
+    def choose_model_named(self, name: str) -> None:
+        """Choose the model whose card is called `name` (two may share a line's label)."""
+        box = self.window.model_box
+        self.window.model_box.setCurrentIndex(next(i for i in range(box.count()) if box.itemData(i).name == name))
+
+    def set_prompt(self, text: str) -> None:
+        self.window.prompt_edit.setPlainText(text)
+
+    def type_prompt(self, text: str) -> None:
+        self.qtbot.keyClicks(self.window.prompt_edit, text)
+
+    def paste_prompt(self, text: str) -> None:
+        """Paste `text` into the prompt at its cursor (QTest cannot type beyond Latin-1)."""
+        data = QMimeData()
+        data.setText(text)
+        self.window.prompt_edit.insertFromMimeData(data)  # what Ctrl+V hands the prompt
+
+    def prompt(self) -> str:
+        return self.window.prompt_edit.toPlainText()
+
+    def prompt_message(self) -> str | None:
+        """The inline message under the prompt, None while it is hidden."""
+        message = self.window.prompt_message
+        return message.text() if message.isVisible() else None
+
+    def set_length(self, steps: int) -> None:
+        """Text mode's length, in characters."""
+        self.window.length_spin.setValue(steps)
+
+    def set_seconds(self, seconds: float) -> None:
+        """Audio mode's length, in seconds."""
+        self.window.views["audio"].length_spin.setValue(seconds)
+
+    def set_run_length(self, text_steps: int = 0, audio_samples: int = 0) -> None:
+        """Make the next run short: text from the prompt "to be", audio at 8 kHz; an image is 784
+        pixels. Acts on the current mode."""
+        if self.mode == "text":
+            self.set_prompt("to be")
+            self.set_length(text_steps)
+        if self.mode == "audio":
+            self.set_seconds(audio_samples / SAMPLE_RATE)
+
+    def set_seed(self, seed: int) -> None:
+        self.window.seed_spin.setValue(seed)
+
+    def seed(self) -> int:
+        return self.window.seed_spin.value()
+
+    def set_speed(self, steps_per_second: int) -> None:
+        """The compute speed slider, at `steps_per_second` (0: as fast as it goes)."""
+        self.window.speed_slider.setValue(SPEEDS.index(steps_per_second))
+
+    def set_temperature(self, t: float) -> None:
+        self.window.temperature.setValue(t)
+
+    def set_top_k(self, k: int) -> None:
+        self.window.top_k.setValue(k)
+
+    def set_top_p(self, p: float) -> None:
+        self.window.top_p.setValue(p)
+
+    def set_guidance(self, g: float) -> None:
+        self.window.guidance.setValue(g)
+
+    def settings(self):
+        """The sampler settings the next step is drawn with (the sliders', clamped to the model)."""
+        return self.window.settings()
+
+    def sampler_note(self) -> str | None:
+        """The note under the sliders (a value clamped into range), None while it is hidden."""
+        note = self.window.settings_note
+        return None if note.isHidden() else note.text()
+
+    def slider(self, name: str) -> float:
+        """Where the sampler slider `name` (temperature, top_k, top_p, guidance) stands."""
+        return getattr(self.window, name).value()
+
+    # Image and audio controls every test of those modes uses.
+
+    def choose_digit(self, digit: int | None) -> None:
+        box = self.view().digit_box
+        box.setCurrentIndex(box.findData(digit))
+
+    def choose_speaker(self, name: str) -> None:
+        box = self.window.views["audio"].speaker_box
+        box.setCurrentIndex(box.findText(name))
+
+    def choose_grid(self, text: str) -> None:
+        """The image grid, by its line ("2 x 2", "digits 0-9, one each"; "one image")."""
+        box = self.window.views["image"].grid_box
+        box.setCurrentIndex(0 if text == "one image" else box.findText(text))
+
+    def keep_rows(self, rows: int) -> None:
+        self.window.views["image"].keep_rows.setValue(rows)
+
+    def keep_seconds(self, seconds: float) -> None:
+        self.window.views["audio"].keep_spin.setValue(seconds)
+
+    def wait_for_sound_check(self, timeout: int = 30_000) -> None:
+        """Audio mode checks the sound system in a child process, off the GUI thread, when first
+        chosen: until it has answered."""
+        from arplayground.gui.views.audio import CHECKING_SOUND
+
+        view = self.window.views["audio"]
+        self.wait_until(lambda: view.playback_reason != CHECKING_SOUND, timeout=timeout)
+
+    # ------------------------------------------------------------------ buttons and waiting
+
+    def button(self, action: str):
+        return getattr(self.window, self.BUTTONS[action])
+
+    def can(self, action: str) -> bool:
+        """Is the button for `action` (generate, step, pause, back, stop, export, open, ab, rename) enabled?"""
+        return self.button(action).isEnabled()
+
+    def tooltip(self, action: str) -> str:
+        return self.button(action).toolTip()
+
+    def click(self, widget, button=LEFT, modifiers=Qt.KeyboardModifier.NoModifier, pos: QPoint | None = None) -> None:
+        """A real mouse click on any widget (a view's own button too)."""
+        if pos is None:
+            self.qtbot.mouseClick(widget, button, modifiers)
+        else:
+            self.qtbot.mouseClick(widget, button, modifiers, pos)
+
+    def press(self, action: str) -> None:
+        """Click the button for `action`, whether or not it is enabled (a disabled one does nothing)."""
+        self.click(self.button(action))
+
+    def click_generate(self) -> None:
+        self.press("generate")
+
+    def click_step(self) -> None:
+        self.press("step")
+
+    def click_pause(self) -> None:
+        """Pause, or Resume where the button says so."""
+        self.press("pause")
+
+    def click_resume(self) -> None:
+        assert self.pause_label() == "Resume", f"the button says {self.pause_label()!r}"
+        self.press("pause")
+
+    def click_back(self, times: int = 1) -> None:
+        for _ in range(times):
+            self.press("back")
+
+    def click_stop(self) -> None:
+        self.press("stop")
+
+    def pause_label(self) -> str:
+        return self.window.pause_button.text()
+
+    def paused(self) -> bool:
+        return self.window.pause_button.isChecked()
+
+    def can_resume(self) -> bool:
+        """One click on Resume continues the run shown."""
+        return self.can("pause") and self.pause_label() == "Resume"
+
+    def running(self) -> bool:
+        return self.window.is_running()
+
+    def wait_until(self, condition, timeout: int = 10_000) -> None:
+        self.qtbot.waitUntil(condition, timeout=timeout)
+
+    def wait_until_done(self, timeout: int = 60_000) -> None:
+        """Until the run has ended and Generate can start another."""
+        self.wait_until(lambda: not self.running() and self.can("generate"), timeout=timeout)
+
+    def wait_until_stopped(self, timeout: int = 20_000) -> None:
+        """Until the run has ended (whether or not Generate is possible now)."""
+        self.wait_until(lambda: not self.running(), timeout=timeout)
+
+    def generate_and_wait(self, timeout: int = 60_000) -> None:
+        self.click_generate()
+        self.wait_until_done(timeout)
+
+    def wait_for_steps(self, n: int, timeout: int = 10_000) -> None:
+        """Until the run shown has exactly n steps."""
+        self.wait_until(lambda: self.steps() == n, timeout=timeout)
+
+    def wait_for_at_least(self, n: int, timeout: int = 30_000) -> None:
+        self.wait_until(lambda: self.steps() >= n, timeout=timeout)
+
+    def step_times(self, n: int) -> None:
+        """Click Step n times, each time until the step has arrived."""
+        start = self.steps() if self.running() else 0
+        for k in range(start + 1, start + n + 1):
+            self.click_step()
+            self.wait_for_steps(k)
+
+    def resume_to_the_end(self, timeout: int = 20_000) -> None:
+        """Click Resume and wait until the branch shown has all its planned steps."""
+        self.click_resume()
+        self.wait_until(lambda: not self.running() and self.steps() == self.planned_steps(), timeout=timeout)
+
+    def start_paused_run(self) -> None:
+        """A new run started paused, with no step yet: what Step leaves while its first step has
+        not come (or Stop beats it). Not a click: the window's own generate(paused=True)."""
+        self.window.generate(paused=True)
+
+    # ------------------------------------------------------------------ what the window says
+
+    def status(self) -> str:
+        """The status line (Ready, Generating…, Done: N steps, what went wrong)."""
+        return self.window.state_label.text()
+
+    def figures(self) -> str:
+        """The status bar's figures: step n / N, speed, NLL, perplexity ("" with no step)."""
+        return self.window.stats_label.text()
+
+    # ------------------------------------------------------------------ the run shown
+
+    # The run's record: what the panel, the timeline and the view are drawn from. Tests compare
+    # what they show against it; it is the shown branch's trace inside the window.
+
+    def _trace(self):
+        return self.window.trace
+
+    def steps(self) -> int:
+        """Steps made so far in the branch shown (a grid: in all its images together)."""
+        return len(self._trace())
+
+    def values(self) -> np.ndarray:
+        """Every value drawn (or forced) so far in the branch shown, a copy."""
+        return self._trace().values.copy()
+
+    def record(self, index: int):
+        """Step `index`'s record (its value, probability, rank, settings, uniform number, candidates)."""
+        return self._trace()[index]
+
+    def nll(self) -> float:
+        return self._trace().nll()
+
+    def column(self, name: str) -> np.ndarray:
+        """One field of every step (entropy, prob, rank, u, kept, ...)."""
+        return self._trace().column(name).copy()
+
+    def distributions(self, index: int):
+        """(raw, sampled, unconditional) of step `index`, or None where only its top candidates are kept."""
+        return self._trace().distributions(index)
+
+    def full_column(self, name: str) -> np.ndarray:
+        """Every step's full distribution `name` ("raw", "unconditional"), one row a step."""
+        return self._trace().full_column(name, 0, self.steps())
+
+    def planned_steps(self) -> int:
+        """How many steps the run shown is to have."""
+        return self.window.n_steps
+
+    def prefix(self) -> tuple:
+        """What the run started from (the prompt, kept rows or samples), as the model's values."""
+        return tuple(self.window.branch.prefix)
+
+    def has_run(self) -> bool:
+        """Is there a run shown, to inspect, branch or export?"""
+        return self.window.branch is not None
+
+    def shown_values(self) -> list[int]:
+        """What the current mode's view shows of the run: the generated values, read from its widgets."""
+        return view_shows(self.view(), self.window.vocab)
+
+    def label(self, value: int) -> str:
+        """How the run's vocabulary names `value` (a character, a grey level, a mu-law level)."""
+        return self.window.vocab.label(value)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.window.vocab.encode(text))
+
+    def text_shown(self) -> str:
+        """The text pane, the prompt (or its end) included."""
+        return self.window.text_pane.toPlainText()
+
+    def generated_text(self) -> str:
+        """The text pane's generated characters."""
+        return self.window.text_pane.generated_text()
+
+    def highlighted_character(self) -> int | None:
+        """The step whose character the text pane outlines."""
+        return self.window.text_pane.highlighted
+
+    # ------------------------------------------------------------------ the panel
+
+    @property
+    def panel(self):
+        return self.window.panel
+
+    def panel_title(self) -> str:
+        return self.window.panel.title.text()
+
+    def bar_heights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, after-sampler) heights of the candidate bars drawn."""
+        return self.window.panel.bar_heights()
+
+    def bar_labels(self) -> list[str]:
+        """The candidates' labels under their bars ([] where all the levels are plotted)."""
+        return self.window.panel.tick_labels()
+
+    def bar_values(self) -> list[int]:
+        """The values of the candidate bars, left to right (best first)."""
+        panel = self.window.panel
+        return [int(v) for v in panel.data.values[: min(panel.max_bars, len(panel.data.values))]]
+
+    def levels(self):
+        """(raw, sampled, drawn) of the step shown where every level is plotted (image, audio)."""
+        return self.window.panel.levels
+
+    def shows_levels(self) -> bool:
+        """Does the panel plot every level (rather than the top candidates)?"""
+        return self.window.panel.level_bars.isVisible()
+
+    def shows_unconditional(self) -> bool:
+        """Is the distribution without the digit drawn (a guided step)?"""
+        return self.window.panel.unconditional_line.isVisible()
+
+    def unconditional_shown(self) -> np.ndarray:
+        return np.asarray(self.window.panel.unconditional_line.getData()[1])
+
+    def legend(self) -> list[str]:
+        return [label.text for _, label in self.window.panel.legend.items]
+
+    def what_if_text(self) -> str:
+        return self.window.panel.what_if_label.text()
+
+    def what_if_shown(self) -> bool:
+        return self.window.panel.what_if_label.isVisible()
+
+    def what_if(self):
+        """The sampler's stages of the step shown under the current settings, as the panel draws
+        them (None while streaming, or where the step keeps only its top candidates)."""
+        return self.window.panel.what_if
+
+    def would_draw(self) -> int:
+        """The value the panel marks as what the step's uniform number picks now."""
+        return int(self.window.panel.would_line.value())
+
+    def click_bar(self, value: int) -> None:
+        """A real click on the panel's bar for `value` (a candidate shown, or any level)."""
+        panel = self.window.panel
+        if self.shows_levels():
+            x = value
+        else:
+            shown = self.bar_values()
+            assert value in shown, f"no bar for {value} among {shown}"
+            x = shown.index(value)
+        self.click(panel.plot.viewport(), pos=plot_point(panel.plot, x))
+
+    def force_value(self, index: int, value: int) -> None:
+        """Branch as a person does: show step `index`, click the bar of `value`, wait for the forced step."""
+        self.show_step(index)
+        self.click_bar(value)
+        self.wait_for_steps(index + 1)
+
+    # ------------------------------------------------------------------ choosing a step
+
+    def show_step(self, index: int) -> None:
+        """Scrub the timeline to step `index` (a grid: its record), so that the panel shows it."""
+        slider = self.window.timeline.slider
+        if slider.value() == index and slider.maximum() > 0:  # moved to where it is, a slider does nothing: nudge it first
+            slider.setValue(index + 1 if index < slider.maximum() else index - 1)
+        if slider.value() != index:
+            slider.setValue(index)
+        else:  # a run of one step: the slider cannot move; click the step on the timeline's plot
+            timeline = self.window.timeline
+            self.click(timeline.plot.viewport(), pos=plot_point(timeline.plot, index // timeline.lanes + 1))
+
+    def shown_step(self) -> int | None:
+        """The step the panel shows (a grid: its record), None when none is."""
+        return self.window.shown_index
+
+    def click_character(self, step: int) -> None:
+        """A real click on the generated character of `step` in the text pane."""
+        click_character(self.qtbot, self.window.text_pane, step)
+
+    def character_point(self, step: int) -> QPoint:
+        """Where the generated character of `step` is in the text pane's viewport."""
+        return character_point(self.window.text_pane, step)
+
+    def click_pixel(self, index: int, image: int = 0, button=LEFT, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+        """A real click on pixel `index` (raster order) of grid image `image` on the canvas."""
+        click_pixel(self.qtbot, self.window.views["image"].canvas, index, image, button, modifiers)
+
+    def draw_pixel(self, index: int, image: int = 0) -> None:
+        """Shift+click: the brush draws at the pixel."""
+        self.click_pixel(index, image, modifiers=SHIFT)
+
+    def erase_pixel(self, index: int) -> None:
+        """Right click: erase around the pixel."""
+        self.click_pixel(index, button=RIGHT)
+
+    def click_sample(self, sample: int) -> None:
+        """A real click on the waveform at clip sample `sample`."""
+        click_sample(self.qtbot, self.window.views["audio"], sample)
+
+    # ------------------------------------------------------------------ branches
+
+    def branch_name(self) -> str | None:
+        """The name of the branch shown (None: no run). The window's own, not the list's line: a
+        list that showed a choice the window did not make must not pass for it."""
+        branch = self.window.branch
+        return None if branch is None else branch.name
+
+    def branch_names(self) -> list[str]:
+        box = self.window.branch_box
+        return [box.itemData(i) for i in range(box.count())]
+
+    def branch_lines(self) -> list[str]:
+        """The branch list's lines: where each forked, what it forced, its length and NLL."""
+        box = self.window.branch_box
+        return [box.itemText(i) for i in range(box.count())]
+
+    def branch_line(self) -> str:
+        """The shown branch's line in the list."""
+        return self.window.branch_box.currentText()
+
+    def choose_branch(self, name: str) -> None:
+        """Pick the branch `name` from the branch list, with a real click on its line."""
+        box = self.window.branch_box
+        row = box.findData(name)
+        assert row >= 0, f"no branch {name!r} in {self.branch_names()}"
+        box.showPopup()
+        list_view = box.view()
+        rect = list_view.visualRect(box.model().index(row, 0))
+        self.click(list_view.viewport(), pos=rect.center())
+        if list_view.isVisible():  # the popup closes on a click; never leave it open over the window
+            box.hidePopup()
+
+    def branch_family(self, name: str | None = None) -> tuple[str | None, int]:
+        """(the branch it forked from, the step index it forked at) of branch `name` (the shown
+        one by default). The list says this too, in words; here as the session keeps it."""
+        branch = self.window.branches[name or self.branch_name()]
+        return branch.parent, branch.fork_step
+
+    def rename_branch(self, name: str) -> bool:
+        """Rename… with the dialog answering `name`; did the shown branch take that name?"""
+        before = self.branch_name()
+        with mock.patch.object(QInputDialog, "getText", staticmethod(lambda *a, **k: (name, True))):
+            self.press("rename")
+        return self.branch_name() != before
+
+    # ------------------------------------------------------------------ files
+
+    def export_trace(self, path) -> bool:
+        """Export trace… with the file dialog answering `path`; did the window write it?"""
+        with self._dialog("getSaveFileName", path):
+            self.press("export")
+        return self.status().startswith("Exported ")
+
+    def open_trace(self, path) -> bool:
+        """Open trace… with the file dialog answering `path`; did the window take it (and start
+        its replay)?"""
+        with self._dialog("getOpenFileName", path):
+            self.press("open")
+        return self.status().startswith("Replaying ")
+
+    def replay(self, path, timeout: int = 30_000) -> None:
+        """Open the trace at `path` and wait until its replay has ended."""
+        assert self.open_trace(path), self.status()
+        self.wait_until_stopped(timeout)
+
+    def open_picture(self, path) -> None:
+        """Image mode's Open PNG…, the file dialog answering `path`."""
+        with self._dialog("getOpenFileName", path):
+            self.click(self.window.views["image"].open_button)
+
+    @staticmethod
+    @contextmanager
+    def _dialog(which: str, path):
+        with mock.patch.object(QFileDialog, which, staticmethod(lambda *a, **k: (str(path), ""))):
+            yield
+
+    # ------------------------------------------------------------------ A/B
+
+    def open_ab(self) -> ABDriver | None:
+        """Click A/B…; the comparison window it opened (None if it did not)."""
+        self.press("ab")
+        ab = self.window.ab_window
+        return None if ab is None else ABDriver(self.qtbot, ab, self.window.vocab)
+
+    def ab_window(self):
+        """The A/B window open now (the window itself, to tell one from another), or None."""
+        return self.window.ab_window
+
+    # ------------------------------------------------------------------ the timeline
+
+    @property
+    def timeline(self):
+        return self.window.timeline
+
+    def timeline_values(self) -> np.ndarray:
+        """The measure plotted, one point a step."""
+        return self.window.timeline.values()
+
+    def timeline_position(self) -> str:
+        """What the timeline says of the step under its cursor ("step 11 of 40", "no steps")."""
+        return self.window.timeline.position_label.text()
+
+    def timeline_cursor(self) -> float:
+        return self.window.timeline.cursor.value()
+
+    def timeline_x_range(self) -> list[float]:
+        return self.window.timeline.plot.getPlotItem().vb.viewRange()[0]
+
+    def choose_measure(self, text: str) -> None:
+        self.window.timeline.measure_box.setCurrentText(text)
+
+    def play_timeline(self, steps_per_second: int | None = None, timeout: int = 10_000) -> None:
+        """Click the timeline's Play (at `steps_per_second`, default its fastest) and wait until it
+        has played to the end."""
+        timeline = self.window.timeline
+        speeds = timeline.display_speed
+        speeds.setCurrentIndex(speeds.count() - 1 if steps_per_second is None else speeds.findData(steps_per_second))
+        self.click(timeline.play_button)
+        self.wait_until(lambda: not timeline.play_button.isChecked(), timeout=timeout)
+
+
+class ABDriver:
+    """The A/B window as a person uses it: two sides, A and B, each with its sliders, its view and
+    its NLL; Run A/B; the summary; a click on a step of either side."""
+
+    def __init__(self, qtbot, window, vocab):
+        self.qtbot, self.window, self.vocab = qtbot, window, vocab
+
+    def side(self, name: str):
+        """Side "A" or "B" (its sliders, its view)."""
+        return {"A": self.window.a, "B": self.window.b}[name]
+
+    def start_step(self) -> int:
+        """The run's step the comparison starts at (1-based)."""
+        return self.window.start_spin.value()
+
+    def set_start_step(self, step: int) -> None:
+        self.window.start_spin.setValue(step)
+
+    def settings(self, name: str):
+        return self.side(name).settings()
+
+    def set_settings(self, name: str, settings) -> None:
+        self.side(name).set_settings(settings)
+
+    def set_temperature(self, name: str, t: float) -> None:
+        self.side(name).temperature.setValue(t)
+
+    def running(self) -> bool:
+        return self.window.is_running()
+
+    def can_run(self) -> bool:
+        return self.window.run_button.isEnabled()
+
+    def run_and_wait(self, timeout: int = 30_000) -> None:
+        """Click Run A/B and wait until both sides have ended."""
+        self.qtbot.mouseClick(self.window.run_button, LEFT)
+        self.qtbot.waitUntil(lambda: not self.running() and self.can_run(), timeout=timeout)
+
+    # Each side's run: what its view and NLL are drawn from.
+
+    def steps(self, name: str) -> int:
+        return len(self.side(name).trace)
+
+    def values(self, name: str) -> np.ndarray:
+        return self.side(name).trace.values.copy()
+
+    def column(self, name: str, field: str) -> np.ndarray:
+        return self.side(name).trace.column(field)
+
+    def record(self, name: str, index: int):
+        return self.side(name).trace[index]
+
+    def nll(self, name: str) -> float:
+        return self.side(name).trace.nll()
+
+    def nll_text(self, name: str) -> str:
+        return self.side(name).nll_label.text()
+
+    def summary(self) -> str:
+        return self.window.summary.text()
+
+    def step_text(self) -> str:
+        """What the window says of the step last clicked on either side."""
+        return self.window.step_label.text()
+
+    def shows(self, name: str) -> list[int]:
+        """What one side's view shows: the whole sequence, kept start and continuation, from its widgets."""
+        return view_shows(self.side(name).view, self.vocab, whole=True)
+
+    def click_step(self, name: str, step: int) -> None:
+        """A real click on step `step` of one side's continuation (its character, pixel or sample)."""
+        click_view_step(self.qtbot, self.side(name).view, step)
+
+    def close(self) -> None:
+        self.window.close()
