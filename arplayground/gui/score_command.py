@@ -59,15 +59,15 @@ def read_text(path: Path, vocab) -> tuple[tuple, np.ndarray, None]:
 
 
 def read_image(path: Path, digit) -> tuple[tuple, np.ndarray, object]:
-    from arplayground.gui.image_files import ImageRefused, read_digit  # Qt's reader, as Open PNG
+    from arplayground.gui.image_files import ImageFileError, read_digit  # Qt's reader, as Open PNG does
 
     try:
-        pixels, notes = read_digit(str(path))
-    except ImageRefused as e:
+        opened = read_digit(str(path))
+    except ImageFileError as e:
         raise Refused(str(e)) from None
-    for note in notes:
+    for note in opened.notes:
         print(f"note: {note}")
-    return (), pixels.reshape(-1).astype(np.int64), digit
+    return (), opened.pixels.reshape(-1).astype(np.int64), digit
 
 
 def read_audio(path: Path, digit, speaker) -> tuple[tuple, np.ndarray, object]:

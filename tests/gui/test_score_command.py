@@ -54,3 +54,20 @@ def test_a_file_whose_mode_cannot_be_told_is_refused(all_models, tmp_path, capsy
     not_wav.write_text("hello")
     assert main(["score", str(not_wav), "--models", str(all_models)]) == 2
     assert "fake.wav" in capsys.readouterr().err
+
+
+def test_a_png_is_read_as_open_png_reads_it_and_scored_under_its_digit(all_models, tmp_path, capsys):
+    from arplayground.core.lab import load_trace
+    from arplayground.gui.image_files import write_png
+
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255  # a one
+    png = tmp_path / "one.png"
+    write_png(str(png), digit)
+    out = tmp_path / "one.json"
+    assert main(["score", str(png), "--models", str(all_models), "--digit", "1", "--trace", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "784 dims" in printed and "bits/dim" in printed and "digit 1's share" in printed
+    branch, meta = load_trace(out)
+    assert meta["mode"] == "image" and branch.condition == 1
+    np.testing.assert_array_equal(branch.trace.values, digit.reshape(-1))

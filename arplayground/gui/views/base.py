@@ -72,9 +72,9 @@ class ModeView(QObject):
         given (a run, a branch, an opened file, typed text), or a sentence saying why there is none."""
         raise NotImplementedError
 
-    def start_display(self, vocab, prefix, condition) -> None:
-        """Start the display for a sequence with this prefix and condition, controls untouched
-        (a scored sequence is shown next: render() draws its steps)."""
+    def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
+        """Start the display for a sequence of n_steps after this prefix, under this condition (a
+        scored sequence is shown next: render() draws its steps)."""
         raise NotImplementedError
 
     # -- what each view may leave as it is --------------------------------------------------

@@ -282,7 +282,7 @@ class TextModeView(ModeView):
             return f"The model has never seen {' '.join(repr(c) for c in unknown[:8])}: remove or replace them to score."
         return (), tuple(vocab.encode(text)), None
 
-    def start_display(self, vocab, prefix, condition) -> None:
+    def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
         self.pane.start(vocab.decode(prefix), vocab)
 
     def save_dialog(self) -> None:
