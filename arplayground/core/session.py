@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+import math
+
 import numpy as np
 
 from arplayground.core.lab import Branch
@@ -76,6 +78,52 @@ class Session:
         if self.lanes > 1:
             return f"{steps_text(n // self.lanes)} in each of {self.lanes} images"
         return steps_text(n)
+
+    def ab_start(self, shown: int | None) -> tuple[int, SamplerSettings | None]:
+        """(first step compared, 1-based; the settings it was drawn with, None when not drawn yet)
+        for an A/B comparison of the shown branch: the step shown (`shown`, 0-based), or the first
+        step when none was chosen (nothing shown, or a finished run still showing its last step)."""
+        finished_at_end = shown == len(self.trace) - 1 and len(self.trace) == self.planned
+        start = shown + 1 if shown is not None and not finished_at_end else 1
+        return start, self.trace[start - 1].settings if start <= len(self.trace) else None
+
+    def stats_text(self, unit: str, steps_per_second: float | None = None) -> str:
+        """The status bar's figures for the shown trace: its length, the speed (while generating)
+        and the NLL per `unit` (what one step emits); "" before its first step."""
+        if not len(self.trace):
+            return ""
+        nll = self.trace.nll()
+        speed = f"  ·  {steps_per_second:,.0f} steps/s" if steps_per_second is not None else ""
+        lanes = self.lanes  # a grid's trace interleaves its images' steps
+        where = (f"step {len(self.trace) // lanes} / {self.planned} in each of {lanes} images" if lanes > 1
+                 else f"step {len(self.trace)} / {self.planned_records}")
+        return f"{where}{speed}  ·  NLL {nll:.3f} nats/{unit}  ·  perplexity {math.exp(nll):.2f}"
+
+    def outcome_text(self, outcome: str, model: str) -> str:
+        """What the state label says of a run of `model` that ended with `outcome`, the worker's
+        word for it: "done", "stopped", "nonfinite POSITION KIND" or "error: ..." (a finished
+        replay says how it compares with its file instead: finish())."""
+        if outcome == "done":
+            return f"Done: {self.steps_text()}"
+        if outcome == "stopped":
+            return f"Stopped after {self.steps_text()}"
+        if outcome.startswith("nonfinite "):  # broken weights or an overflow: the run stopped at that step
+            _, position, kind = outcome.split(" ", 2)
+            step = int(position) - len(self.branch.prefix) + 1
+            return (f"{model} went wrong at step {step:,}: its output is not finite numbers ({kind}). "
+                    f"The run stopped; {self.steps_text()} before it are kept.")
+        reason = load_failure(outcome)
+        if reason is not None:
+            return f"Could not load {model}: {reason}"
+        return f"Generation failed: {outcome}"
+
+    def export_refusal(self) -> str | None:
+        """Why the shown run cannot be exported as a trace; None when it can."""
+        if self.branch is None or not len(self.trace):
+            return "Nothing to export yet: generate first"
+        if not self.has_single_run():
+            return "A grid is not exported as a trace: generate a single image to export its run"
+        return None
 
     def what_if(self, index: int, raw, unconditional, settings: SamplerSettings) -> Stages:
         """The sampler's stages for step `index` of the shown branch under `settings`, from the
@@ -207,3 +255,9 @@ class Session:
 
 def steps_text(n: int) -> str:
     return "1 step" if n == 1 else f"{n:,} steps"
+
+
+def load_failure(outcome: str) -> str | None:
+    """Why the model did not load, when a run ended so: weights that passed the catalog's check
+    but not the loading (the worker's outcome "error: ModelError: REASON"); else None."""
+    return outcome.split(": ", 2)[-1] if outcome.startswith("error: ModelError") else None

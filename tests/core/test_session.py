@@ -1,5 +1,7 @@
-"""The session the window renders: runs, branches, rewind, rename, resume and replay checks, with
-a real tiny model and no Qt."""
+"""The session the window renders: runs, branches, rewind, rename, resume and replay checks, and
+what the window says of them, with a real tiny model and no Qt."""
+
+import math
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from arplayground import catalog
 from arplayground.core.lab import Branch
 from arplayground.core.sampling import SamplerSettings
-from arplayground.core.session import Session
+from arplayground.core.session import Session, load_failure
 from tests.conftest import write_tiny_gpt
 
 
@@ -131,3 +133,64 @@ def test_what_if_replays_the_step_under_other_settings_with_its_own_uniform(step
     top2 = s.what_if(4, raw, None, SamplerSettings(top_k=2))
     logits = np.log(np.maximum(raw, 1e-38))
     assert top2.would_draw == sample(logits, SamplerSettings(top_k=2), s.trace[4].u).value  # the step's own u
+
+
+def test_the_status_bar_figures_count_steps_per_image_and_give_the_nll(stepper):
+    s = Session()
+    assert s.stats_text("char") == ""  # no step yet
+    s.start((5, 6, 7), None, seed=3, planned=20)
+    generate(s, stepper)
+    nll = s.trace.nll()
+    assert s.stats_text("char") == f"step 20 / 20  ·  NLL {nll:.3f} nats/char  ·  perplexity {math.exp(nll):.2f}"
+    assert s.stats_text("char", 1234.4).startswith("step 20 / 20  ·  1,234 steps/s  ·  NLL ")
+    s.rewind(12)
+    assert s.stats_text("char").startswith("step 12 / 20  ·  NLL ")
+    # A grid's trace interleaves its images: six records of two images are three steps of each.
+    s.start((5, 6, 7), None, seed=3, planned=10, lanes=2)
+    for step in Branch("run", (5, 6, 7), None, 3).continuation(stepper, 6, SamplerSettings):
+        s.branch.record_into_trace(step)
+    assert s.stats_text("pixel").startswith("step 3 / 10 in each of 2 images  ·  NLL ")
+
+
+def test_a_runs_end_is_said_in_the_words_of_its_outcome(stepper):
+    s = Session()
+    s.start((5, 6, 7), None, seed=3, planned=20)
+    generate(s, stepper)
+    assert s.outcome_text("done", "tiny-gpt") == "Done: 20 steps"
+    assert s.outcome_text("stopped", "tiny-gpt") == "Stopped after 20 steps"
+    s.rewind(4)
+    # The worker counts positions from the start of the sequence, the prefix's three included.
+    assert s.outcome_text("nonfinite 7 NaN or inf", "tiny-gpt") == (
+        "tiny-gpt went wrong at step 5: its output is not finite numbers (NaN or inf). "
+        "The run stopped; 4 steps before it are kept.")
+    failed = "error: ModelError: the weights hold no tensor 'head'"
+    assert load_failure(failed) == "the weights hold no tensor 'head'" and load_failure("done") is None
+    assert s.outcome_text(failed, "tiny-gpt") == "Could not load tiny-gpt: the weights hold no tensor 'head'"
+    assert s.outcome_text("error: OSError: gone", "tiny-gpt") == "Generation failed: error: OSError: gone"
+
+
+def test_only_a_single_run_with_steps_is_exported(stepper):
+    s = Session()
+    assert s.export_refusal() == "Nothing to export yet: generate first"
+    s.start((5, 6, 7), None, seed=3, planned=20, lanes=2)
+    assert s.export_refusal() == "Nothing to export yet: generate first"  # no step yet
+    for step in Branch("run", (5, 6, 7), None, 3).continuation(stepper, 2, SamplerSettings):
+        s.branch.record_into_trace(step)
+    assert s.export_refusal() == "A grid is not exported as a trace: generate a single image to export its run"
+    s.start((5, 6, 7), None, seed=3, planned=20)
+    generate(s, stepper)
+    assert s.export_refusal() is None
+
+
+def test_ab_starts_at_the_shown_step_or_at_the_first_of_a_finished_run(stepper):
+    s = Session()
+    assert s.ab_start(None) == (1, None)  # nothing yet: the first step, not drawn
+    s.start((5, 6, 7), None, seed=3, planned=20)
+    per_step = iter(SamplerSettings(temperature=0.5 + 0.1 * i) for i in range(20))  # each step its own
+    for step in Branch("run", (5, 6, 7), None, 3).continuation(stepper, 20, per_step.__next__):
+        s.branch.record_into_trace(step)
+    assert s.ab_start(None) == (1, s.trace[0].settings)
+    assert s.ab_start(6) == (7, SamplerSettings(temperature=0.5 + 0.1 * 6))  # step 7 shown: A/B from step 7 on
+    assert s.ab_start(19) == (1, s.trace[0].settings)  # a finished run still showing its last step
+    s.rewind(10)
+    assert s.ab_start(9) == (10, s.trace[9].settings)  # the last kept step, of an unfinished run

@@ -40,8 +40,8 @@ def compiling_window(qtbot, folder):
 def test_the_status_says_compiling_until_the_kernels_are_ready_and_only_once(qtbot, tiny_image_models):
     d, compiling = compiling_window(qtbot, tiny_image_models)
     d.click_generate()
-    d.wait_until(compiling.warming.is_set, timeout=5_000)
-    d.wait_until(lambda: "Compiling" in d.status(), timeout=5_000)
+    d.wait_until(compiling.warming.is_set, timeout=30_000)  # a loaded CI machine starts the compile child slowly
+    d.wait_until(lambda: "Compiling" in d.status(), timeout=30_000)  # a loaded CI machine starts the compile child slowly
     assert "first run after installing" in d.status()
     assert d.steps() == 0  # nothing is generated before the kernels are ready
     compiling.may_finish.set()
@@ -54,7 +54,7 @@ def test_the_status_says_compiling_until_the_kernels_are_ready_and_only_once(qtb
 def test_pausing_while_compiling_shows_paused_once_the_kernels_are_ready(qtbot, tiny_image_models):
     d, compiling = compiling_window(qtbot, tiny_image_models)
     d.click_generate()
-    d.wait_until(lambda: "Compiling" in d.status(), timeout=5_000)
+    d.wait_until(lambda: "Compiling" in d.status(), timeout=30_000)  # a loaded CI machine starts the compile child slowly
     d.click_pause()
     assert "Compiling" in d.status()  # still what the run is busy with
     compiling.may_finish.set()
@@ -67,10 +67,10 @@ def test_pausing_while_compiling_shows_paused_once_the_kernels_are_ready(qtbot, 
 def test_a_run_started_while_a_stopped_one_still_compiles_says_it_waits(qtbot, tiny_image_models):
     d, compiling = compiling_window(qtbot, tiny_image_models)
     d.click_generate()
-    d.wait_until(compiling.warming.is_set, timeout=5_000)
+    d.wait_until(compiling.warming.is_set, timeout=30_000)  # a loaded CI machine starts the compile child slowly
     d.click_stop()  # the compile cannot be interrupted: that run keeps the model a while
     d.click_generate()
-    d.wait_until(lambda: "Waiting for the stopped run" in d.status(), timeout=5_000)
+    d.wait_until(lambda: "Waiting for the stopped run" in d.status(), timeout=30_000)  # a loaded CI machine starts the compile child slowly
     assert d.steps() == 0
     compiling.may_finish.set()
     d.wait_until_stopped(timeout=30_000)

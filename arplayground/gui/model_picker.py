@@ -1,0 +1,81 @@
+"""The Mode and Model boxes and the note under them: which modes and models are listed, the model
+each mode chose last (chosen again when the mode comes back), and which models stay loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel
+
+from arplayground import catalog
+
+MODE_TITLES = {"text": "Text", "image": "Image", "audio": "Audio"}
+
+
+class ModelPicker:
+    """Fills the window's mode and model boxes and says what was chosen; the window reacts to
+    their signals (a view told its model, the sampler its vocabulary)."""
+
+    def __init__(self, mode_box: QComboBox, model_box: QComboBox, info: QLabel, entries: list[catalog.ModelEntry],
+                 steppers: catalog.StepperCache):
+        self.mode_box, self.model_box, self.info = mode_box, model_box, info
+        self.entries, self.steppers = entries, steppers
+        self.chosen_models: dict[str, Path] = {}  # mode -> card of the model last chosen in it
+        modes_with_models = {e.mode for e in entries}
+        for mode in catalog.MODES:  # a mode appears once models/ holds a model for it
+            if mode in modes_with_models or mode == "text":
+                mode_box.addItem(MODE_TITLES[mode], mode)
+
+    def mode(self) -> str:
+        return self.mode_box.currentData()
+
+    def lists_mode(self, mode: str) -> bool:
+        return self.mode_box.findData(mode) >= 0
+
+    def current_entry(self) -> catalog.ModelEntry | None:
+        entry = self.model_box.currentData()
+        return entry if isinstance(entry, catalog.ModelEntry) else None
+
+    def fill(self) -> None:
+        """List the current mode's models, without a signal: the window then calls chosen()."""
+        mode = self.mode()
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        first_available = chosen = -1
+        # A card too broken to name its mode shows in every mode.
+        listed = [e for e in self.entries if e.mode == mode or e.mode not in catalog.MODES]
+        for entry, label in zip(listed, catalog.distinct_labels(listed)):  # two cards may share a name
+            self.model_box.addItem(label if entry.available else f"{label} (unavailable)", entry)
+            index = self.model_box.count() - 1
+            self.model_box.setItemData(index, entry.summary(), Qt.ItemDataRole.ToolTipRole)
+            if not entry.available:
+                self.model_box.model().item(index).setEnabled(False)
+            else:
+                first_available = index if first_available < 0 else first_available
+                chosen = index if entry.card_path == self.chosen_models.get(mode) else chosen
+        # The model last chosen in this mode, as long as it can run; else the first that can.
+        self.model_box.setCurrentIndex(chosen if chosen >= 0 else max(first_available, 0))
+        self.model_box.blockSignals(False)
+
+    def select(self, mode: str, entry: catalog.ModelEntry) -> None:
+        """Show `mode` and choose `entry` among its models (both signal, as a person's choice does)."""
+        self.mode_box.setCurrentIndex(self.mode_box.findData(mode))
+        self.model_box.setCurrentIndex(next(i for i in range(self.model_box.count()) if self.model_box.itemData(i) is entry))
+
+    def chosen(self) -> catalog.ModelEntry | None:
+        """The model now chosen (None when the mode has none): remembered for its mode, the only
+        ones kept loaded, and described in the note with the cards that are broken."""
+        entry = self.current_entry()
+        if entry is not None:
+            self.chosen_models[self.mode()] = entry.card_path
+        # Only the models chosen now (one per mode) stay loaded: ~20 MB each. A run keeps its own.
+        self.steppers.keep_only([e for e in self.entries if e.available and self.chosen_models.get(e.mode) == e.card_path])
+        notes = [f"⚠ {e.card_path.name}: {e.error}" for e in self.entries if not e.available]
+        if entry is None:
+            self.info.setText("\n".join(["No model found in models/."] + notes))
+        elif entry.available:
+            self.info.setText("\n".join([entry.summary()] + notes))
+        else:
+            self.info.setText("\n".join(notes))
+        return entry

@@ -1,0 +1,201 @@
+"""The main window's widgets and where they sit: the controls in a column on the left; the mode's
+display with its timeline above the distribution panel on the right; the state and the run's
+figures in the status bar. What the widgets do is the window's (gui/main_window.py): it wires
+them to the session and renders it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from arplayground.gui.distribution_panel import DistributionPanel
+from arplayground.gui.sampler_controls import SamplerControls
+from arplayground.gui.timeline import Timeline
+from arplayground.gui.views.audio import AudioModeView
+from arplayground.gui.views.base import ModeView
+from arplayground.gui.views.image import ImageModeView
+from arplayground.gui.views.text import TextModeView
+
+# Display speeds, steps per second, slowest first; the last notch is "as fast as it computes".
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)
+
+
+def speed_label(speed: float) -> str:
+    return "max" if speed == 0 else f"{speed:g} steps/s"
+
+
+class WindowLayout:
+    """Mixed into the main window, as Qt Designer's forms are: _build_layout() makes the widgets
+    attributes of the window itself, the names the window and its tests use."""
+
+    views: dict[str, ModeView]  # one per mode: its own controls and display; everything else is shared
+    mode_box: QComboBox  # filled by the model picker, as model_box is
+    model_box: QComboBox
+    model_info: QLabel
+    mode_controls: QStackedWidget  # the current view's controls
+    displays: QStackedWidget  # the current view's display
+    seed_spin: QSpinBox
+    new_seed_button: QPushButton
+    speed_slider: QSlider  # a notch of SPEEDS
+    speed_label: QLabel
+    sampler: SamplerControls
+    generate_button: QPushButton
+    pause_button: QPushButton  # checkable: Pause, or Resume while checked
+    back_button: QPushButton
+    step_button: QPushButton
+    stop_button: QPushButton
+    branch_box: QComboBox  # the run's branches, each named by its data
+    rename_button: QPushButton
+    ab_button: QPushButton
+    export_trace_button: QPushButton
+    open_trace_button: QPushButton
+    panel: DistributionPanel
+    timeline: Timeline
+    state_label: QLabel
+    stats_label: QLabel
+    _lab_tips: dict[QPushButton, str]  # the lab buttons' own tooltips, which a grid's reason replaces
+
+    # The text view's and the sampler's widgets, by the short names used throughout (and by the tests).
+    prompt_edit: QPlainTextEdit
+    prompt_message: QLabel
+    length_spin: QSpinBox
+    text_pane: QPlainTextEdit
+    temperature: QWidget  # the sampler's sliders
+    top_k: QWidget
+    top_p: QWidget
+    guidance: QWidget
+    settings_note: QLabel
+
+    def _build_layout(self) -> None:
+        """Make the window's widgets and place them (the window is a QMainWindow)."""
+        side = QWidget()
+        form = QFormLayout(side)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(10)
+
+        self.views = {"text": TextModeView(), "image": ImageModeView(), "audio": AudioModeView()}
+        self.mode_box = QComboBox()
+        form.addRow("Mode", self.mode_box)
+        self.model_box = QComboBox()
+        form.addRow("Model", self.model_box)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.model_info.setObjectName("modelInfo")
+        form.addRow(self.model_info)
+
+        self.mode_controls = QStackedWidget()
+        for view in self.views.values():
+            self.mode_controls.addWidget(view.controls)
+        form.addRow(self.mode_controls)
+        text_view = self.views["text"]
+        self.prompt_edit, self.prompt_message = text_view.prompt_edit, text_view.prompt_message
+        self.length_spin, self.text_pane = text_view.length_spin, text_view.pane
+
+        seed_row = QHBoxLayout()
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setValue(1234)
+        self.new_seed_button = QPushButton("New")
+        self.new_seed_button.setToolTip("Pick a random seed")
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.new_seed_button)
+        form.addRow("Seed", seed_row)
+
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal)
+        self.speed_slider.setRange(0, len(SPEEDS) - 1)
+        self.speed_slider.setValue(len(SPEEDS) - 1)
+        self.speed_label = QLabel(speed_label(0))
+        speed_row = QHBoxLayout()
+        speed_row.addWidget(self.speed_slider, 1)
+        speed_row.addWidget(self.speed_label)
+        form.addRow("Speed", speed_row)
+
+        self.sampler = SamplerControls()
+        form.addRow(self.sampler)
+        self.temperature, self.top_k, self.top_p = self.sampler.temperature, self.sampler.top_k, self.sampler.top_p
+        self.guidance, self.settings_note = self.sampler.guidance, self.sampler.note
+
+        buttons = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setDefault(True)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.back_button = QPushButton("◀ Back")
+        self.back_button.setToolTip("Step back: forget the newest step; Step or Resume regenerates from there")
+        self.step_button = QPushButton("Step")
+        self.stop_button = QPushButton("Stop")
+        for b in (self.generate_button, self.pause_button, self.back_button, self.step_button, self.stop_button):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        self.branch_box = QComboBox()
+        self.branch_box.setToolTip(
+            "Branches of this run. While paused, click a bar in the distribution panel to force that "
+            "value at the shown step: a new branch continues from there, and this one is kept."
+        )
+        form.addRow("Branch", self.branch_box)
+        lab_row = QHBoxLayout()
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip("Give the shown branch a name of your own")
+        self.ab_button = QPushButton("A/B…")
+        self.ab_button.setToolTip("Two continuations from the shown step, with two sampler settings and the same "
+                                  "random numbers, side by side with their NLL")
+        lab_row.addWidget(self.rename_button)
+        lab_row.addWidget(self.ab_button)
+        form.addRow(lab_row)
+        trace_row = QHBoxLayout()
+        self.export_trace_button = QPushButton("Export trace…")
+        self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
+                                            "settings per step, seed, model and card, timings")
+        self.open_trace_button = QPushButton("Open trace…")
+        self.open_trace_button.setToolTip("Replay a trace with its model, seed and settings (exactly), then branch it")
+        trace_row.addWidget(self.export_trace_button)
+        trace_row.addWidget(self.open_trace_button)
+        form.addRow(trace_row)
+        self._lab_tips = {b: b.toolTip() for b in (self.back_button, self.ab_button, self.rename_button, self.export_trace_button)}
+        side.setMinimumWidth(330)
+        side_column = QWidget()
+        column = QVBoxLayout(side_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(side)
+        column.addStretch(1)  # controls stay together at the top
+
+        self.displays = QStackedWidget()
+        for view in self.views.values():
+            self.displays.addWidget(view.display)
+        self.panel = DistributionPanel(max_bars=16)
+        right = QSplitter(Qt.Orientation.Vertical)
+        self.timeline = Timeline()
+        under_view = QWidget()  # the view and its timeline share one splitter pane
+        under_layout = QVBoxLayout(under_view)
+        under_layout.setContentsMargins(0, 0, 0, 0)
+        under_layout.addWidget(self.displays, 1)
+        under_layout.addWidget(self.timeline)
+        right.addWidget(under_view)
+        right.addWidget(self.panel)
+        right.setSizes([470, 390])
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(side_column)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(splitter)
+
+        self.state_label = QLabel("Ready")
+        self.stats_label = QLabel()
+        self.statusBar().addWidget(self.state_label)
+        self.statusBar().addPermanentWidget(self.stats_label)
+        screen = self.screen().availableGeometry()  # a laptop's 1366 x 768 less its panels: fit it
+        self.resize(min(1280, screen.width()), min(900, screen.height()))
