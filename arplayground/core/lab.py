@@ -37,6 +37,7 @@ class Branch:
     # The first scored_steps steps are known data read teacher-forced (core.score), each forced to
     # its true value; after them the model runs on its own (free-running). 0 for a generated run.
     scored_steps: int = 0
+    planned: int = 0  # steps the branch's run plans (the session shows the chosen branch's)
 
     @property
     def values(self) -> np.ndarray:
@@ -60,7 +61,7 @@ class Branch:
         kept = {p: v for p, v in self.forced.items() if p < position}
         return Branch(name, self.prefix, self.condition, self.seed, self.trace.copy(step),
                       {**kept, position: int(value)}, parent=self.name, fork_step=step,
-                      scored_steps=min(self.scored_steps, step))
+                      scored_steps=min(self.scored_steps, step), planned=self.planned)
 
     def continuation(self, stepper, n_steps: int, settings, chunk_steps=256):
         """Generate n_steps more from where the trace ends: StepBlocks (run_steps)."""

@@ -31,6 +31,7 @@ class JobRunner(QObject):
         self._id = 0
         self._threads: list[threading.Thread] = []
         self._cancelled = threading.Event()
+        self._pending = False  # the newest job has not reported yet
         self._report.connect(self._on_report)  # queued: emitted on the job's thread, received here
 
     def start(self, name: str, work: Callable, stepper=None) -> None:
@@ -40,7 +41,7 @@ class JobRunner(QObject):
         self.cancel()
         self._id += 1
         job, cancelled = self._id, threading.Event()
-        self._cancelled = cancelled
+        self._cancelled, self._pending = cancelled, True
 
         def run():
             try:
@@ -61,12 +62,14 @@ class JobRunner(QObject):
         thread.start()
 
     def busy(self) -> bool:
-        return any(t.is_alive() for t in self._threads) and not self._cancelled.is_set()
+        """Whether the newest job is yet to report (its result reaches done or failed)."""
+        return self._pending
 
     def cancel(self) -> None:
         """The running job's result will be dropped; its cancelled() turns true."""
         self._cancelled.set()
         self._id += 1
+        self._pending = False
 
     def wait(self, seconds: float = 5.0) -> None:
         """Wait a while for jobs still running (closing, tests); daemon threads never hold up exit."""
@@ -77,6 +80,7 @@ class JobRunner(QObject):
         if job != self._id:
             return  # superseded or cancelled
         self._cancelled.set()
+        self._pending = False
         if error:
             self.failed.emit(name, error)
         else:

@@ -18,7 +18,7 @@ import numpy as np
 from arplayground import catalog
 from arplayground.core.lab import export_trace
 from arplayground.core.score import classify, score
-from arplayground.gui.app import configure_runtime, whole_number
+from arplayground.gui.runtime import configure_runtime, whole_number
 
 MODES = {".txt": "text", ".png": "image", ".jpg": "image", ".bmp": "image", ".wav": "audio"}
 MAX_TEXT_BYTES = 4_000_000  # 4 MB of text: Tiny Shakespeare is 1.1 MB

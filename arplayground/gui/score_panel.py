@@ -7,13 +7,17 @@ term, the times, and the split between real data and the model's own continuatio
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QSizePolicy, QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from arplayground.core.score import chain_rule
+
+
+PER = {"pixel": "dim"}  # bits per dimension: how image likelihoods are quoted (bits/dim)
 
 
 def bits_text(bits: float) -> str:
@@ -25,11 +29,13 @@ class ScorePanel(QFrame):
 
     time_requested = Signal()  # "Time the sequential paths"
     free_run_requested = Signal()  # "Free-run from the shown step"
+    compare_chosen = Signal(str)  # the name of another scored branch to compare with ("" = none)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("score_panel")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)  # its lines, no more
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.totals_label = QLabel()
@@ -50,16 +56,25 @@ class ScorePanel(QFrame):
         self.free_run_button = QPushButton("Free-run from the shown step")
         self.free_run_button.setToolTip("Keep the real data before the shown step and let the model go on "
                                         "with its own samples (the sampler's settings apply)")
+        self.compare_box = QComboBox()
+        self.compare_box.setToolTip("Compare with another scored sequence: bits per step, and where each is most surprising")
+        self.compare_label = QLabel()
+        self.compare_label.setWordWrap(True)
         self.time_button.clicked.connect(self.time_requested)
         self.free_run_button.clicked.connect(self.free_run_requested)
+        self.compare_box.activated.connect(lambda row: self.compare_chosen.emit(self.compare_box.itemData(row) or ""))
         buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.time_button)
         buttons.addWidget(self.free_run_button)
+        buttons.addWidget(self.compare_box)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setSpacing(2)
         for w in (self.heading, self.totals_label, self.term_label, self.class_label, self.split_label,
-                  self.timing_label):
+                  self.timing_label, self.compare_label):
+            w.setTextFormat(Qt.TextFormat.RichText)  # Qt's guess takes "<b>" after "−log₂ p(x)" for plain text
             layout.addWidget(w)
         layout.addLayout(buttons)
         self.unit = "step"
@@ -71,7 +86,7 @@ class ScorePanel(QFrame):
 
     def clear(self) -> None:
         for w in (self.heading, self.totals_label, self.term_label, self.class_label, self.split_label,
-                  self.timing_label):
+                  self.timing_label, self.compare_label):
             w.clear()
         self.pass_seconds = None
         self.hide()
@@ -80,7 +95,7 @@ class ScorePanel(QFrame):
                    asked=None, label=str) -> None:
         """A scored branch is shown: its figures. `describe(value)` names a value ('e', 'grey 0');
         `label(condition)` a condition ('digit 3')."""
-        self.unit, self.describe, self.pass_seconds = unit, describe, pass_seconds
+        self.unit, self.describe, self.pass_seconds = PER.get(unit, unit), describe, pass_seconds
         real = branch.scored_steps
         pass_text = f" in one teacher-forced pass, {pass_seconds:.3f} s" if pass_seconds is not None else ""
         self.heading.setText(f"<b>Score</b>: {real:,} {unit}s{pass_text}: every p(x<sub>t</sub> | x<sub>&lt;t</sub>) "
@@ -97,7 +112,7 @@ class ScorePanel(QFrame):
         trace, real = branch.trace, branch.scored_steps
         whole = chain_rule(trace, 0, real)
         self.totals_label.setText(
-            f"−log₂ p(x) = Σₜ −log₂ p(xₜ | x₍<ₜ₎) = <b>{bits_text(whole.total_bits)}</b> · "
+            f"−log₂ p(x) = Σ<sub>t</sub> −log₂ p(x<sub>t</sub> | x<sub>&lt;t</sub>) = <b>{bits_text(whole.total_bits)}</b> · "
             f"<b>{whole.bits_per_step:.3f} bits/{self.unit}</b> · perplexity {whole.perplexity:,.2f}")
         own = chain_rule(trace, real) if len(trace) > real else None
         if own is None or not own.steps:
@@ -121,18 +136,41 @@ class ScorePanel(QFrame):
         rec = trace[index]
         whose = "real" if index < real else "the model's own"
         self.term_label.setText(
-            f"Step {index + 1:,} ({whose}): −log₂ p({self.describe(rec.value)} | the {index:,} before) = "
-            f"<b>{term:.3f} bits</b>, rank {rec.rank + 1} of the model's choices; running sum {bits_text(so_far)}")
+            f"Step {index + 1:,} ({whose}): −log₂ p({html.escape(self.describe(rec.value))} | {index:,} before) = "
+            f"<b>{term:.3f} bits</b> · rank {rec.rank + 1} · running sum {bits_text(so_far)}")
 
-    def show_timing(self, n: int, cached: float | None, naive: float | None) -> None:
-        """The measured sequential times beside the pass's."""
-        parts = [f"{n:,} conditionals in one pass: {self.pass_seconds:.3f} s"]
+    def show_timing(self, n: int, cached: float | None, naive: float | None, naive_over: float | None = None,
+                    naive_pending: float | None = None) -> None:
+        """The measured sequential times beside the pass's. naive_over: the naive run was stopped
+        after that many seconds (it would take longer); naive_pending: it runs now, for at most that long."""
+        pass_s = self.pass_seconds
+        parts = [f"{n:,} conditionals in one pass: {pass_s:.3f} s"]
         if cached is not None:
-            parts.append(f"generating them one at a time: {cached:.3f} s cached ({cached / self.pass_seconds:,.1f}x)")
+            parts.append(f"generating them one at a time: {cached:.3f} s cached ({cached / pass_s:,.1f}x the pass)")
         if naive is not None:
-            parts.append(f"{naive:.2f} s naive ({naive / self.pass_seconds:,.0f}x)")
+            parts.append(f"{naive:.2f} s naive ({naive / pass_s:,.0f}x)")
+        elif naive_over is not None:
+            parts.append(f"naive: more than {naive_over:.0f} s (stopped there; over {naive_over / pass_s:,.0f}x)")
+        elif naive_pending is not None:
+            self.timing_label.setText("; ".join(parts) + f"; now naively, the whole network for every value "
+                                      f"(at most {naive_pending:.0f} s)…")
+            self.time_button.setEnabled(False)
+            return
         self.timing_label.setText("; ".join(parts) + ". Measured now, on this machine.")
         self.time_button.setEnabled(True)
+
+    def set_compare_choices(self, names: list[str]) -> None:
+        self.compare_box.blockSignals(True)
+        self.compare_box.clear()
+        self.compare_box.addItem("Compare with…", "")
+        for name in names:
+            self.compare_box.addItem(name, name)
+        self.compare_box.blockSignals(False)
+        self.compare_box.setVisible(bool(names))
+        self.compare_label.clear()
+
+    def show_comparison(self, text: str) -> None:
+        self.compare_label.setText(text)
 
     def show_timing_busy(self, text: str) -> None:
         self.timing_label.setText(text)
@@ -142,11 +180,11 @@ class ScorePanel(QFrame):
     def _classification_text(c, asked, label) -> str:
         posterior = c.posterior
         best = c.best
-        parts = [f"The model as a classifier (Bayes' rule over its {len(c.labels)} conditionals): most likely "
-                 f"<b>{label(best)}</b> (p = {posterior[c.labels.index(best)]:.3f})"]
+        parts = [f"As a classifier (Bayes' rule over its {len(c.labels)} conditionals): most likely "
+                 f"<b>{label(best)}</b> (p {posterior[c.labels.index(best)]:.3f})"]
         if asked is not None and asked in c.labels:
-            parts.append(f"asked: {label(asked)} (p = {posterior[c.labels.index(asked)]:.3f})")
+            parts.append(f"asked {label(asked)} (p {posterior[c.labels.index(asked)]:.3f})")
             share = c.share_bits(asked)
             if share is not None:
                 parts.append(f"{label(asked)}'s share: log₂ p(x | {label(asked)}) − log₂ p(x | any) = {share:+,.1f} bits")
-        return "; ".join(parts) + "."
+        return " · ".join(parts)

@@ -164,7 +164,8 @@ class AudioModeView(ModeView):
         self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
         # Under the waveform, on its time axis: -log2 p of each sample the run or Score drew.
         self.surprisal_plot = pg.PlotWidget(background="w")
-        self.surprisal_plot.setFixedHeight(90)
+        self.surprisal_plot.setFixedHeight(80)
+        self.plot.setMinimumHeight(120)  # the waveform keeps its room when the Score figures show
         self.surprisal_plot.setMouseEnabled(x=True, y=False)
         self.surprisal_plot.setMenuEnabled(False)
         self.surprisal_plot.setLabel("left", "surprisal (bits)")
@@ -556,7 +557,7 @@ class AudioModeView(ModeView):
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.replayed_steps = 0
         self.cursor_line.hide()
-        self.readout.setText(f"Scored {n_steps / SAMPLE_RATE:.2f} s in one teacher-forced pass.")
+        self.readout.setText(f"{n_steps / SAMPLE_RATE:.2f} s")
         self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
         self._redraw(grow_only=False)
         self.transport.refresh()

@@ -304,7 +304,9 @@ class TextModeView(ModeView):
         """Like prepare(), for a trace being replayed: its prompt and length."""
         self.prompt_edit.setPlainText(vocab.decode(prefix))
         self.length_spin.setValue(n_steps)
-        return self.prepare(vocab)
+        # The trace's own prefix, as it is: a scored text has none (the model reads its newline first).
+        self.pane.start(vocab.decode(prefix), vocab)
+        return tuple(prefix), None, n_steps
 
     def append(self, batch, trace) -> None:
         """New characters from the batch's blocks (trace: the run's steps, these included)."""
