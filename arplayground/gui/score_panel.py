@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSizePolicy, QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from arplayground.core.score import chain_rule
 
@@ -35,7 +35,6 @@ class ScorePanel(QFrame):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("score_panel")
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)  # its lines, no more
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.totals_label = QLabel()
@@ -69,13 +68,25 @@ class ScorePanel(QFrame):
         buttons.addWidget(self.free_run_button)
         buttons.addWidget(self.compare_box)
         buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.setSpacing(2)
+        # The figures scroll inside the pane when it is short (a small screen); the buttons stay in sight.
+        figures = QWidget()
+        lines = QVBoxLayout(figures)
+        lines.setContentsMargins(0, 0, 0, 0)
+        lines.setSpacing(2)
         for w in (self.heading, self.totals_label, self.term_label, self.class_label, self.split_label,
                   self.timing_label, self.compare_label):
             w.setTextFormat(Qt.TextFormat.RichText)  # Qt's guess takes "<b>" after "−log₂ p(x)" for plain text
-            layout.addWidget(w)
+            lines.addWidget(w)
+        lines.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(figures)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setSpacing(2)
+        layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
         self.unit = "step"
         self.describe = str
