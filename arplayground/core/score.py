@@ -28,6 +28,7 @@ from arplayground.core.sampling import SamplerSettings, step_uniforms
 from arplayground.core.trace import TOP_CANDIDATES, Trace
 
 LOG2 = math.log(2.0)
+RECORD_ROWS = 16_384  # steps recorded at once: a chunk's float64 distributions stay near 30 MB
 
 
 class TeacherForcedStepper(Protocol):
@@ -127,10 +128,13 @@ def score(stepper: TeacherForcedStepper, prefix: Sequence[int], values: Sequence
     if not np.isfinite(logits).all():
         bad = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
         raise NonFiniteLogits(first + bad, nonfinite_kind(logits[bad]))
+    seconds = time.perf_counter() - started  # the pass; then the records, as generation makes them
     trace = Trace(capacity=max(16, len(values)))
-    block = forced_block(first, logits, values, seed, 0.0)
-    seconds = time.perf_counter() - started
-    trace.extend(block.compact())
+    for lo in range(0, len(values), RECORD_ROWS):
+        started = time.perf_counter()
+        block = forced_block(first + lo, logits[lo : lo + RECORD_ROWS], values[lo : lo + RECORD_ROWS], seed, 0.0)
+        seconds += time.perf_counter() - started
+        trace.extend(block.compact())
     return Scored(Branch(name, prefix, condition, seed, trace, forced, scored_steps=len(values)), seconds)
 
 

@@ -20,6 +20,9 @@ from arplayground.gui.jobs import JobRunner
 from arplayground.gui.timeline import CHAIN_RULE
 from arplayground.gui.worker import run_lock
 
+# The classifier reads the sequence ten more times: up to 10 s of sound (a spoken digit is under 1 s;
+# a 30 s recording would take ten passes of 30 s for a question about one word).
+CLASSIFY_MAX_STEPS = 80_000
 NAIVE_SECONDS = 60.0  # the naive path is timed for at most this long (it is quadratic in the length), then said so
 
 
@@ -82,7 +85,7 @@ class ScoreControl(QObject):
             with run_lock(stepper):  # never beside a generation run on the same model
                 scored = score(stepper, prefix, values, condition)
                 classification = None
-                if classes is not None and not cancelled():
+                if classes is not None and len(values) <= CLASSIFY_MAX_STEPS and not cancelled():
                     labels, any_label, asked, _ = classes
                     classification = classify(stepper, prefix, values, labels, any_label)
             return scored, classification

@@ -244,7 +244,7 @@ class GPTStepper:
         per context window, not one per character. Text models take no condition."""
         tokens = (list(prefix) or [self.vocab.default_start]) + [int(v) for v in values]
         first = len(tokens) - len(values)
-        out = np.empty((len(values), self.model.cfg.vocab_size), np.float64)
+        out = np.empty((len(values), self.model.cfg.vocab_size), np.float32)
         j = first  # predict tokens[j] from tokens[context_start(j):j]
         while j < len(tokens):
             start = self.context_start(j)

@@ -382,7 +382,7 @@ class PixelCNNStepper:
         assert 0 <= label <= cfg.n_classes
         image = torch.tensor(pixels, dtype=torch.int64).view(1, self.H, self.W)
         logits = self.model(image, torch.tensor([label]))  # (1, L, H, W)
-        return logits[0].reshape(cfg.levels, -1).T[len(prefix) :].numpy().astype(np.float64)
+        return np.ascontiguousarray(logits[0].reshape(cfg.levels, -1).T[len(prefix) :].numpy())
 
     def logits(self) -> np.ndarray:
         """(256,) for one image; (lanes, 256) for a grid."""
