@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Slot
 from arplayground import catalog
 from arplayground.core.score import classify, compare, generation_seconds, score
 from arplayground.gui.jobs import JobRunner
+from arplayground.gui.score_panel import PER
 from arplayground.gui.timeline import CHAIN_RULE
 from arplayground.gui.worker import run_lock
 
@@ -133,7 +134,7 @@ class ScoreControl(QObject):
         self.render_branch()
         totals = scored.totals
         w.state_label.setText(f"Scored {totals.steps:,} {unit}s in one pass ({scored.seconds:.3f} s): "
-                              f"{totals.bits_per_step:.3f} bits/{unit}")
+                              f"{totals.bits_per_step:.3f} bits/{PER.get(unit, unit)}")
 
     def render_branch(self) -> None:
         """Draw the shown (scored) branch from nothing: display, timeline, panel, figures."""
