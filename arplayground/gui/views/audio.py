@@ -164,8 +164,7 @@ class AudioModeView(ModeView):
         self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
         # Under the waveform, on its time axis: -log2 p of each sample the run or Score drew.
         self.surprisal_plot = pg.PlotWidget(background="w")
-        self.surprisal_plot.setFixedHeight(80)
-        self.plot.setMinimumHeight(120)  # the waveform keeps its room when the Score figures show
+        self.surprisal_plot.setFixedHeight(70)
         self.surprisal_plot.setMouseEnabled(x=True, y=False)
         self.surprisal_plot.setMenuEnabled(False)
         self.surprisal_plot.setLabel("left", "surprisal (bits)")
