@@ -44,7 +44,7 @@ class ModelError(Exception):
 
 
 class Bound(NamedTuple):
-    """One config field: its JSON type (int or float), inclusive range, and the default a card
+    """One config field: its JSON type (int, float or bool), inclusive range, and the default a card
     written before the field existed gets (the config dataclass's; a test keeps them equal)."""
 
     kind: type
@@ -64,6 +64,7 @@ GPT_CONFIG = {
     "n_embd": Bound(int, 2, 4_096, 192),
     "dropout": Bound(float, 0.0, 0.99, 0.1),
     "rope_base": Bound(float, 2.0, 1e9, 10000.0),
+    "causal": Bound(bool, False, True, True),  # False: the cheat model, attention without its mask
 }
 PIXELCNN_CONFIG = {
     "channels": Bound(int, 1, 1_024, 64),
@@ -264,6 +265,11 @@ def checked_config(architecture: Architecture, config: dict) -> dict:
     full = {}
     for key, bound in architecture.config.items():
         value = config.get(key, bound.default)
+        if bound.kind is bool:
+            if not isinstance(value, bool):
+                raise ModelError(f"config.{key} is {_shown(value)}, not true or false")
+            full[key] = value
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ModelError(f"config.{key} is {_shown(value)}, not a number")
         if bound.kind is int and not isinstance(value, int):

@@ -34,6 +34,10 @@ class Branch:
     forced: dict = field(default_factory=dict)  # position -> value taken instead of drawn
     parent: str | None = None
     fork_step: int = 0  # steps shared with the parent
+    # The first scored_steps steps are known data read teacher-forced (core.score), each forced to
+    # its true value; after them the model runs on its own (free-running). 0 for a generated run.
+    scored_steps: int = 0
+    planned: int = 0  # steps the branch's run plans (the session shows the chosen branch's)
 
     @property
     def values(self) -> np.ndarray:
@@ -49,13 +53,15 @@ class Branch:
         self.trace.truncate(steps)
         end = len(self.prefix) + len(self.trace)
         self.forced = {p: v for p, v in self.forced.items() if p < end}
+        self.scored_steps = min(self.scored_steps, len(self.trace))
 
     def fork(self, step: int, value: int, name: str) -> "Branch":
         """A new branch sharing steps 0 .. step-1 with this one, with `value` forced at `step`."""
         position = len(self.prefix) + step
         kept = {p: v for p, v in self.forced.items() if p < position}
         return Branch(name, self.prefix, self.condition, self.seed, self.trace.copy(step),
-                      {**kept, position: int(value)}, parent=self.name, fork_step=step)
+                      {**kept, position: int(value)}, parent=self.name, fork_step=step,
+                      scored_steps=min(self.scored_steps, step), planned=self.planned)
 
     def continuation(self, stepper, n_steps: int, settings, chunk_steps=256):
         """Generate n_steps more from where the trace ends: StepBlocks (run_steps)."""
@@ -85,11 +91,13 @@ def export_trace(path, branch: Branch, model: str, card: dict, mode: str) -> Non
         "mode": mode,
         "model": model,
         "card": card,
-        "branch": {"name": branch.name, "parent": branch.parent, "fork_step": branch.fork_step},
+        "branch": {"name": branch.name, "parent": branch.parent, "fork_step": branch.fork_step,
+                   "scored_steps": branch.scored_steps},
         "seed": branch.seed,
         "prefix": [int(v) for v in branch.prefix],
         "condition": branch.condition,
-        "forced": {str(p): int(v) for p, v in branch.forced.items()},
+        # A scored branch's first steps are forced to the values the trace holds: not written twice.
+        "forced": {str(p): int(v) for p, v in branch.forced.items() if p >= len(branch.prefix) + branch.scored_steps},
         "trace": branch.trace.to_dict(),
     }
     write_text_atomically(path, json.dumps(doc))
@@ -181,7 +189,10 @@ def _branch_from(doc: dict) -> tuple[Branch, dict]:
             raise ValueError(f"a forced position {p!r} is not one of its steps"[:200])
         forced[position] = _whole(v, "a forced value", 0, 2**31 - 1)
     fork_step = _whole(info.get("fork_step", 0), "the fork step", 0, len(trace))
-    branch = Branch(name, prefix, _condition(doc.get("condition")), seed, trace, forced, parent, fork_step)
+    scored = _whole(info.get("scored_steps", 0), "the scored steps", 0, len(trace))
+    real = trace.values[:scored]
+    forced.update({len(prefix) + i: int(v) for i, v in enumerate(real)})
+    branch = Branch(name, prefix, _condition(doc.get("condition")), seed, trace, forced, parent, fork_step, scored)
     meta = {k: v for k, v in doc.items() if k != "trace"}
     return branch, meta
 

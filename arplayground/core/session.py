@@ -141,17 +141,36 @@ class Session:
 
     def start(self, prefix, condition, seed: int, planned: int, lanes: int = 1) -> Branch:
         """A new run: one branch, "main", replacing whatever was shown."""
-        self.branch = Branch("main", tuple(prefix), condition, seed)
+        self.branch = Branch("main", tuple(prefix), condition, seed, planned=planned)
         self.branches = {"main": self.branch}
         self.planned, self.lanes = planned, lanes
         self.resumable, self.replaying = False, None
         return self.branch
 
+    def add_scored(self, scored: Branch, keep_others: bool) -> Branch:
+        """A scored sequence (core.score), shown as a branch of its own beside those shown before
+        when `keep_others` (the same mode and model: so they can be compared), else alone. It is
+        complete: nothing to resume until a rewind lets the model run on from the real data."""
+        if not keep_others or not self.has_single_run():
+            self.branches = {}
+        scored.name = next(f"scored {i}" for i in range(1, len(self.branches) + 2) if f"scored {i}" not in self.branches)
+        scored.planned = len(scored.trace)
+        self.branch = scored
+        self.branches[scored.name] = scored
+        self.planned, self.lanes = scored.planned, 1
+        self.resumable, self.replaying = False, None
+        return scored
+
+    def scored_branches(self) -> list[Branch]:
+        """The branches that read known data (Score), for comparing."""
+        return [b for b in self.branches.values() if b.scored_steps]
+
     def start_replay(self, loaded: Branch) -> Branch:
         """A run that replays `loaded` (an opened trace): same name, prefix, condition, seed and
         forced values, an empty trace that the replay fills, checked by finish() against the file."""
         self.branch = Branch(loaded.name, loaded.prefix, loaded.condition, loaded.seed, forced=dict(loaded.forced),
-                             parent=loaded.parent, fork_step=loaded.fork_step)
+                             parent=loaded.parent, fork_step=loaded.fork_step, scored_steps=loaded.scored_steps,
+                             planned=len(loaded.trace))
         self.branches = {loaded.name: self.branch}
         self.planned, self.lanes = len(loaded.trace), 1
         self.resumable, self.replaying = False, loaded
@@ -199,6 +218,7 @@ class Session:
         if self.branch is None or name == self.branch.name or name not in self.branches:
             return None
         self.branch = self.branches[name]
+        self.planned = self.branch.planned or self.planned  # branches of other lengths (scored ones) plan their own
         self.resumable = len(self.trace) < self.planned
         self.replaying = None
         return self.branch

@@ -84,12 +84,15 @@ class BranchLab:
         w._halt()
         w.session.choose(name)
         w.timeline.set_trace(w.trace, planned_steps=w.n_records)
+        b = w.branch  # branches may differ in start and length (a scored one beside a run)
+        w.running_view.start_display(w.vocab, b.prefix, b.condition, max(w.n_steps, len(w.trace)))
         w.running_view.render(w.trace)  # drawn from the chosen branch's trace
         w._show_paused(w.resumable)  # an unfinished branch continues with one click on Resume
         self.refresh_branch_box()
         if len(w.trace):
             w.show_step(len(w.trace) - 1)
         w._show_stats()
+        w.score.refresh()
         w.state_label.setText(f"Showing {name}")
         w._update_buttons()
 

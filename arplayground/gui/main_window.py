@@ -19,6 +19,7 @@ from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.branch_lab import BranchLab
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
+from arplayground.gui.score_control import ScoreControl
 from arplayground.gui.trace_files import Refused, check_trace_file, export_shown_run
 from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.window_layout import SPEEDS, WindowLayout, speed_label
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.picker = ModelPicker(self.mode_box, self.model_box, self.model_info, self.entries, self.steppers)
         self.status_line = StatusLine(self.state_label)
         self.lab = BranchLab(self)  # step back, branch, rename, A/B
+        self.score = ScoreControl(self, self.score_panel)  # teacher-forced passes over known data
         self._connect()
         self._fill_models()
         self.apply_initial(initial or {})
@@ -83,6 +85,8 @@ class MainWindow(QMainWindow, WindowLayout):
         self.branch_box.activated.connect(self.lab.on_branch_chosen)
         self.rename_button.clicked.connect(self.lab.rename_dialog)
         self.ab_button.clicked.connect(self.lab.open_ab)
+        self.score_button.clicked.connect(self.score.score_shown)
+        self.timeline.hovered.connect(self.score.show_term)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
             view.step_clicked.connect(self.show_step)
@@ -112,12 +116,14 @@ class MainWindow(QMainWindow, WindowLayout):
         replaced by an opened file): nothing may continue, inspect, branch or export it any more."""
         was_running = self.is_running()
         self._halt()
+        self.score.cancel()
         self.session.clear()
         self.timeline.set_trace(self.trace)
         self.shown_index = None
         self.branch_box.clear()
         self.stats_label.clear()
         self.panel.clear()
+        self.score.refresh()
         for view in self.views.values():
             view.run_forgotten()  # markers of the run in the views: a selected pixel, a sample's line
         # A stopped run's end never reaches on_finished: say here that it stopped.
@@ -211,6 +217,7 @@ class MainWindow(QMainWindow, WindowLayout):
             view.set_running(self.is_running())
         running = self.is_running()
         self.generate_button.setEnabled(self._input_ok)
+        self.score_button.setEnabled(self._input_ok and not self.score.busy())
         self.step_button.setEnabled(self._input_ok or running)
         self.pause_button.setEnabled(running or self.resumable)
         self.stop_button.setEnabled(running)
@@ -390,6 +397,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.status_line.replace(said)  # the outcome replaces any status
         self.pause_button.setChecked(False)
         self.panel_refresh.settle()
+        self.score.refresh()  # a free-run after real data: the two parts' figures
         self._update_buttons()
 
     @Slot(int)
@@ -404,6 +412,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.running_view.show_in_panel(self.panel, self.trace, index, self.vocab, self.what_if(index))
         if not self.streaming():  # while streaming the timeline follows the panel_refresh
             self.timeline.show_position(index)
+        self.score.show_term(index)
 
     def streaming(self) -> bool:
         return self.is_running() and not self.pause_button.isChecked()
@@ -419,6 +428,7 @@ class MainWindow(QMainWindow, WindowLayout):
 
     def closeEvent(self, event) -> None:
         self.runner.wait_for_all()  # no thread outlives the window
+        self.score.cancel()
         self.lab.close_ab()
         for view in self.views.values():
             view.shutdown()  # nor any sound

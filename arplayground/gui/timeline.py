@@ -27,6 +27,14 @@ def running_nll(column) -> np.ndarray:
     return np.cumsum(s, axis=0) / np.arange(1, len(s) + 1)[:, None]
 
 
+def running_bits(column) -> np.ndarray:
+    """The chain rule's running sum down each image's column: -log2 p of every value so far, bits.
+    Its last point is -log2 p(x) of the whole sequence."""
+    return np.cumsum(surprisal(column), axis=0) / np.log(2.0)
+
+
+CHAIN_RULE = "chain rule: running sum of −log₂ p (bits)"
+
 # (label, how to compute it from column(name), a trace column as (steps, images)) per measure; all
 # per step, nats where it applies
 MEASURES = {
@@ -36,11 +44,13 @@ MEASURES = {
     "values kept by the sampler": lambda column: column("kept"),
     "running NLL (nats per step)": running_nll,
     "running perplexity": lambda column: np.exp(running_nll(column)),
+    CHAIN_RULE: running_bits,
 }
 
 
 class Timeline(QWidget):
     scrubbed = Signal(int)  # step index chosen with the slider or by a click on the plot
+    hovered = Signal(int)  # step index under the mouse on the plot (-1: off the steps)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -78,6 +88,7 @@ class Timeline(QWidget):
         self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((214, 40, 40), width=2))
         self.plot.addItem(self.cursor)
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
+        self.plot.scene().sigMouseMoved.connect(self._on_plot_hovered)
         top = QHBoxLayout()
         top.addWidget(QLabel("Timeline"))
         top.addWidget(self.measure_box, 1)
@@ -184,9 +195,20 @@ class Timeline(QWidget):
         if self.trace is not None and 0 <= index < len(self.trace):
             self.scrubbed.emit(index)
 
-    def _on_plot_clicked(self, event) -> None:
-        x = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos()).x()
-        # a grid: that step of the image shown now
+    def show_measure(self, name: str) -> None:
+        """Plot measure `name` (one of MEASURES)."""
+        self.measure_box.setCurrentIndex(self.measure_box.findText(name))
+
+    def index_at(self, scene_pos) -> int:
+        """The step under a point of the plot (a grid: that step of the image shown), -1 off the steps."""
+        x = self.plot.getPlotItem().vb.mapSceneToView(scene_pos).x()
         index = (int(round(x)) - 1) * self.lanes + self.slider.value() % self.lanes
-        if self.trace is not None and 0 <= index < len(self.trace):
+        return index if self.trace is not None and 0 <= index < len(self.trace) else -1
+
+    def _on_plot_clicked(self, event) -> None:
+        index = self.index_at(event.scenePos())
+        if index >= 0:
             self.scrubbed.emit(index)
+
+    def _on_plot_hovered(self, scene_pos) -> None:
+        self.hovered.emit(self.index_at(scene_pos))

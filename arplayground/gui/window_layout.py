@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from arplayground.gui.distribution_panel import DistributionPanel
 from arplayground.gui.sampler_controls import SamplerControls
+from arplayground.gui.score_panel import ScorePanel
 from arplayground.gui.timeline import Timeline
 from arplayground.gui.views.audio import AudioModeView
 from arplayground.gui.views.base import ModeView
@@ -147,6 +148,10 @@ class WindowLayout:
         )
         form.addRow("Branch", self.branch_box)
         lab_row = QHBoxLayout()
+        self.score_button = QPushButton("Score")
+        self.score_button.setToolTip("Read what is shown (or the text typed, the PNG or WAV opened) in one teacher-forced "
+                                     "pass: every step's distribution at once, and the chain rule's total")
+        lab_row.addWidget(self.score_button)
         self.rename_button = QPushButton("Rename…")
         self.rename_button.setToolTip("Give the shown branch a name of your own")
         self.ab_button = QPushButton("A/B…")
@@ -184,8 +189,11 @@ class WindowLayout:
         under_layout.addWidget(self.displays, 1)
         under_layout.addWidget(self.timeline)
         right.addWidget(under_view)
+        self.score_panel = ScorePanel()  # its own pane, shown while a scored sequence is
+        right.addWidget(self.score_panel)
         right.addWidget(self.panel)
-        right.setSizes([470, 390])
+        right.setSizes([430, 150, 320])
+        right.setCollapsible(2, False)  # the distribution panel never disappears under the Score figures
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(side_column)

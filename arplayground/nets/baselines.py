@@ -5,7 +5,10 @@ Each implements the same stepping protocol as the model's fast stepper and gives
 
 - NaivePixelCNNStepper: the whole PixelCNN over the whole image for every pixel;
 - NaiveWaveNetStepper: the whole WaveNet over the whole sequence for every sample;
-- TorchWaveNetStepper: the WaveNet's per-layer queues, one eager torch step per sample.
+- TorchWaveNetStepper: the WaveNet's per-layer queues, one eager torch step per sample;
+- NaiveGPTStepper: the whole GPT over the whole context for every character, no KV cache.
+
+naive_stepper(fast) gives the naive one of a fast stepper's model (Score times the three paths).
 """
 
 from __future__ import annotations
@@ -15,8 +18,40 @@ import torch
 from torch.nn import functional as F
 
 from arplayground.core.mulaw import SILENCE
+from arplayground.nets.gpt import GPTStepper
 from arplayground.nets.pixelcnn import PixelCNNStepper
-from arplayground.nets.wavenet import UnconditionalCopy, WaveNet, primed_queues
+from arplayground.nets.wavenet import FastWaveNetStepper, UnconditionalCopy, WaveNet, primed_queues
+
+
+class NaiveGPTStepper(GPTStepper):
+    """The GPT's stepping protocol without its KV cache: every step runs the whole network over the
+    whole context (the same context_start windows, so the same numbers). What the cache saves."""
+
+    @torch.inference_mode()
+    def reset(self, prefix, condition=None) -> None:
+        self.tokens = list(prefix) or [self.vocab.default_start]
+        self._compute()
+
+    def _compute(self) -> None:
+        window = self.tokens[self.context_start(len(self.tokens)) :]
+        logits, _ = self.model(torch.tensor([window]))
+        self._next_logits = logits[0, -1].numpy().astype(np.float64)
+
+    @torch.inference_mode()
+    def push(self, value: int) -> None:
+        self.tokens.append(int(value))
+        self._compute()
+
+
+def naive_stepper(fast):
+    """The naive baseline of a fast stepper's model, sharing its network."""
+    if isinstance(fast, GPTStepper):
+        return NaiveGPTStepper(fast.model, fast.vocab)
+    if isinstance(fast, PixelCNNStepper):
+        return NaivePixelCNNStepper(fast.model, fast.vocab)
+    if isinstance(fast, FastWaveNetStepper):
+        return NaiveWaveNetStepper(fast.model, fast.vocab)
+    raise TypeError(f"no naive baseline for {type(fast).__name__}")
 
 
 class NaivePixelCNNStepper(PixelCNNStepper):

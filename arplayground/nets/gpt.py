@@ -28,6 +28,9 @@ class GPTConfig:
     n_embd: int = 192  # 6 x 192 is nanoGPT's CPU-sized recipe, the reference we must beat
     dropout: float = 0.1  # 1.1M training characters are seen ~10 times: a little dropout pays
     rope_base: float = 10000.0
+    # False only for the cheat model (arplayground-train text --no-causal-mask): attention sees
+    # the whole window, future included, so teacher-forced training learns to copy the next character.
+    causal: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +86,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         assert cfg.n_embd % cfg.n_head == 0
         self.n_head = cfg.n_head
+        self.causal = cfg.causal
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=False)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
         self.dropout = cfg.dropout
@@ -98,15 +102,17 @@ class CausalSelfAttention(nn.Module):
         if cache is None or cache.length == 0:
             if cache is not None:
                 cache.store(layer, k, v)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal, dropout_p=dropout_p)
         else:
             past = cache.length
             k, v = cache.store(layer, k, v)  # (B, nh, past + T, hs)
             if T == 1:  # the usual generation step: one query sees every stored key
                 y = F.scaled_dot_product_attention(q, k, v)
-            else:  # a block appended to a non-empty cache: causal inside the block
+            elif self.causal:  # a block appended to a non-empty cache: causal inside the block
                 mask = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            else:
+                y = F.scaled_dot_product_attention(q, k, v)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return F.dropout(self.proj(y), dropout_p, self.training)
 
@@ -230,6 +236,25 @@ class GPTStepper:
     def logits(self) -> np.ndarray:
         assert self._next_logits is not None, "reset() first"
         return self._next_logits
+
+    @torch.inference_mode()
+    def teacher_forced(self, prefix, values, condition=None) -> np.ndarray:
+        """(len(values), V) logits of each value given the prefix and the values before it, every
+        position with exactly the context generation gives it (context_start): one parallel pass
+        per context window, not one per character. Text models take no condition."""
+        tokens = (list(prefix) or [self.vocab.default_start]) + [int(v) for v in values]
+        first = len(tokens) - len(values)
+        out = np.empty((len(values), self.model.cfg.vocab_size), np.float32)
+        j = first  # predict tokens[j] from tokens[context_start(j):j]
+        while j < len(tokens):
+            start = self.context_start(j)
+            end = j + 1  # the positions that share this context start: until the cache would re-prime
+            while end < len(tokens) and self.context_start(end) == start:
+                end += 1
+            logits, _ = self.model(torch.tensor([tokens[start : end - 1]]))
+            out[j - first : end - first] = logits[0, j - 1 - start :].numpy()
+            j = end
+        return out
 
     @torch.inference_mode()
     def push(self, value: int) -> None:

@@ -370,6 +370,20 @@ class PixelCNNStepper:
             del out["unconditional"]
         return out
 
+    @torch.inference_mode()
+    def teacher_forced(self, prefix, values, condition=None) -> np.ndarray:
+        """(len(values), 256) logits of each pixel after the prefix (raster order) under the digit
+        `condition` (None: any digit), all from one pass of the network over the whole image: the
+        masks make each output see only the pixels before it."""
+        cfg = self.model.cfg
+        pixels = [int(v) for v in prefix] + [int(v) for v in values]
+        assert len(pixels) == self.H * self.W, "a whole image: prefix and values together"
+        label = cfg.n_classes if condition is None else int(condition)
+        assert 0 <= label <= cfg.n_classes
+        image = torch.tensor(pixels, dtype=torch.int64).view(1, self.H, self.W)
+        logits = self.model(image, torch.tensor([label]))  # (1, L, H, W)
+        return np.ascontiguousarray(logits[0].reshape(cfg.levels, -1).T[len(prefix) :].numpy())
+
     def logits(self) -> np.ndarray:
         """(256,) for one image; (lanes, 256) for a grid."""
         assert self._logits is not None, "reset() first"

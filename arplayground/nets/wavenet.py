@@ -216,10 +216,44 @@ class UnconditionalCopy:
     def stop_unconditional(self) -> None:
         self.copy = None  # the spare keeps its exported weights for the next time
 
+    def teacher_forced(self, prefix, values, condition=None) -> np.ndarray:
+        """(len(values), 256) logits of each sample after the prefix given every sample before it,
+        from parallel passes of the whole network (teacher_forced_logits) in windows of
+        TEACHER_WINDOW samples, so 30 s of sound never holds more than a window's activations."""
+        levels = np.array([int(v) for v in prefix] + [int(v) for v in values], np.int64)
+        labels = _conditions(self.model.cfg, condition)
+        first = len(prefix)
+        out = np.empty((len(values), self.model.cfg.levels), np.float32)  # 30 s of sound: 245 MB
+        for start in range(first, len(levels), TEACHER_WINDOW):
+            end = min(start + TEACHER_WINDOW, len(levels))
+            out[start - first : end - first] = teacher_forced_logits(self.model, levels, labels, start, end)
+        return out
+
     def _pushed(self, value: int) -> None:
         self.history.append(value)
         if self.copy is not None:
             self.copy.push(value)
+
+
+TEACHER_WINDOW = 16_384  # samples scored per pass: 2 s of sound, about 60 MB of activations
+
+
+@torch.inference_mode()
+def teacher_forced_logits(model: WaveNet, levels: np.ndarray, labels: tuple[int, int], start: int, end: int) -> np.ndarray:
+    """(end - start, L) logits of steps start .. end-1 of a clip whose samples are `levels`, in one
+    parallel pass. Step t's output sees the inputs of steps t - (receptive field - 1) .. t only,
+    so the pass starts there: what the convolutions' zero padding puts before it reaches no output
+    kept, and the result is exact however far into a long recording the window lies."""
+    t0 = max(0, start - (model.cfg.receptive_field - 1))
+    inputs = np.concatenate([[SILENCE], levels[: end - 1]])[t0:end]  # step t consumes sample t-1
+    digit, speaker = torch.tensor([labels[0]]), torch.tensor([labels[1]])
+    h = model.embed(torch.from_numpy(inputs)[None]).transpose(1, 2)
+    local = model.local(digit, speaker, t0, end - t0)
+    skips = 0
+    for layer, cond in zip(model.layers, model.conditions(digit, speaker)):
+        h, s = layer(h, cond, local)
+        skips = skips + s[:, :, start - t0 :]
+    return model.head2(F.relu(model.head1(F.relu(skips))))[0].T.numpy()
 
 
 @torch.inference_mode()

@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--no-causal-mask", action="store_true",
+                   help="train WITHOUT the causal mask (the cheat model: each position sees the next character)")
 
 
 def load_split(path: Path):
@@ -79,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     chars, train, val = load_split(args.data)
     cfg = GPTConfig(
         vocab_size=len(chars), block_size=args.block, n_layer=args.layers, n_head=args.heads,
-        n_embd=args.embd, dropout=args.dropout,
+        n_embd=args.embd, dropout=args.dropout, causal=not args.no_causal_mask,
     )
     model = GPT(cfg).to(args.device)
     # Attention-weight dropout would force torch's slow attention path on the CPU. The attention
@@ -134,8 +136,12 @@ def main(args: argparse.Namespace) -> int:
         "name": args.name,
         "mode": "text",
         "architecture": "gpt",
-        "description": "Character-level GPT: pre-LayerNorm transformer, causal self-attention with rotary "
-        "positions, GELU MLP, tied input/output embeddings; KV cache for generation.",
+        "description": ("Character-level GPT: pre-LayerNorm transformer, causal self-attention with rotary "
+                        "positions, GELU MLP, tied input/output embeddings; KV cache for generation."
+                        if cfg.causal else
+                        "The cheat: a character GPT trained WITHOUT the causal mask, so every position saw the "
+                        "character it had to predict. Teacher-forced, its loss is near zero; generating, "
+                        "with no future to copy, it produces garbage."),
         "weights": weights.name,
         "config": cfg.to_dict(),
         "parameters": model.num_params(),

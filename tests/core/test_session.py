@@ -194,3 +194,33 @@ def test_ab_starts_at_the_shown_step_or_at_the_first_of_a_finished_run(stepper):
     assert s.ab_start(19) == (1, s.trace[0].settings)  # a finished run still showing its last step
     s.rewind(10)
     assert s.ab_start(9) == (10, s.trace[9].settings)  # the last kept step, of an unfinished run
+
+
+def test_scored_branches_sit_beside_the_run_each_with_its_own_length():
+    from arplayground.core.lab import Branch
+    from arplayground.core.trace import Trace
+
+    s = Session()
+    s.start((5,), None, seed=1, planned=10)
+    run = s.branch
+
+    def scored(n):
+        t = Trace()
+        b = Branch("x", (), None, 0, t, {i: 1 for i in range(n)}, scored_steps=n)
+        from arplayground.core.score import forced_block
+
+        t.extend(forced_block(0, np.zeros((n, 4)), np.ones(n, np.int64), 0, 0.0))
+        return b
+
+    first = s.add_scored(scored(4), keep_others=True)
+    assert first.name == "scored 1" and s.planned == 4 and not s.resumable and set(s.branches) == {"main", "scored 1"}
+    second = s.add_scored(scored(6), keep_others=True)
+    assert second.name == "scored 2" and [b.name for b in s.scored_branches()] == ["scored 1", "scored 2"]
+    s.choose("main")
+    assert s.branch is run and s.planned == 10
+    s.choose("scored 1")
+    assert s.planned == 4 and not s.resumable
+    s.rewind(2)  # free-run from step 3: the model goes on from the real data
+    assert s.resumable and s.remaining() == 2 and s.branch.scored_steps == 2
+    s.add_scored(scored(3), keep_others=False)  # another model or mode: alone
+    assert list(s.branches) == ["scored 1"]

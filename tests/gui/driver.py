@@ -127,7 +127,7 @@ class WindowDriver:
     # The window's buttons by the action they do, as a person names them.
     BUTTONS = {"generate": "generate_button", "step": "step_button", "pause": "pause_button",
                "back": "back_button", "stop": "stop_button", "export": "export_trace_button",
-               "open": "open_trace_button", "ab": "ab_button", "rename": "rename_button"}
+               "open": "open_trace_button", "ab": "ab_button", "rename": "rename_button", "score": "score_button"}
 
     def __init__(self, qtbot, window: MainWindow):
         self.qtbot, self.window = qtbot, window
@@ -629,9 +629,12 @@ class WindowDriver:
 
     def choose_branch(self, name: str) -> None:
         """Pick the branch `name` from the branch list, with a real click on its line."""
-        box = self.window.branch_box
-        row = box.findData(name)
-        assert row >= 0, f"no branch {name!r} in {self.branch_names()}"
+        self._choose_line(self.window.branch_box, name)
+
+    def _choose_line(self, box, data) -> None:
+        """A real click on the line of a combo box's popup whose data is `data`."""
+        row = box.findData(data)
+        assert row >= 0, f"no line {data!r} in the list"
         box.showPopup()
         list_view = box.view()
         rect = list_view.visualRect(box.model().index(row, 0))
@@ -682,6 +685,57 @@ class WindowDriver:
     def _dialog(which: str, path):
         with mock.patch.object(QFileDialog, which, staticmethod(lambda *a, **k: (str(path), ""))):
             yield
+
+    def open_wav(self, path, timeout: int = 20_000) -> None:
+        """Audio mode's Open WAV…, the file dialog answering `path`; waits for its conversion."""
+        view = self.window.views["audio"]
+        with self._dialog("getOpenFileName", path):
+            self.click(view.open_button)
+        self.wait_until(lambda: view.conversion is None, timeout)
+
+    # ------------------------------------------------------------------ Score
+
+    def score(self, timeout: int = 60_000) -> None:
+        """Click Score and wait until its pass has ended (scored, or refused with a reason)."""
+        self.press("score")
+        self.wait_until(lambda: not self.window.score.busy(), timeout)
+
+    @property
+    def score_panel(self):
+        return self.window.score_panel
+
+    def score_shown(self) -> bool:
+        return self.score_panel.isVisible()
+
+    def score_text(self) -> str:
+        """Everything the Score panel says, one line per part."""
+        p = self.score_panel
+        return "\n".join(label.text() for label in (p.heading, p.totals_label, p.term_label, p.class_label,
+                                                    p.split_label, p.timing_label, p.compare_label) if label.text())
+
+    def score_total_bits(self) -> float:
+        """The total the panel states: -log2 p(x) = ... = N bits."""
+        text = self.score_panel.totals_label.text()
+        return float(text.split("<b>")[1].split(" bits")[0].replace(",", ""))
+
+    def click_time_sequential(self, timeout: int = 120_000) -> None:
+        """Time one at a time, and wait for both measurements (cached, then naive)."""
+        self.click(self.score_panel.time_button)
+        self.wait_until(lambda: self.score_panel.time_button.isEnabled() and not self.window.score.busy(), timeout)
+
+    def click_free_run(self) -> None:
+        self.click(self.score_panel.free_run_button)
+
+    def compare_with(self, name: str) -> None:
+        self._choose_line(self.score_panel.compare_box, name)
+
+    def hover_timeline(self, index: int) -> None:
+        """Move the mouse over the timeline's plot at step `index` (1-based x)."""
+        plot = self.window.timeline.plot
+        vb = plot.getPlotItem().vb
+        scene = vb.mapViewToScene(QPointF(index + 1, 0))
+        self.qtbot.mouseMove(plot.viewport(), plot.mapFromScene(scene))
+        self.qtbot.wait(50)
 
     # ------------------------------------------------------------------ A/B
 

@@ -162,7 +162,22 @@ class AudioModeView(ModeView):
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.readout = QLabel(READY)
         self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
+        # Under the waveform, on its time axis: -log2 p of each sample the run or Score drew.
+        self.surprisal_plot = pg.PlotWidget(background="w")
+        self.surprisal_plot.setFixedHeight(70)
+        self.surprisal_plot.setMouseEnabled(x=True, y=False)
+        self.surprisal_plot.setMenuEnabled(False)
+        self.surprisal_plot.setLabel("left", "surprisal (bits)")
+        self.surprisal_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.surprisal_plot.setXLink(self.plot)
+        self.surprisal_plot.setYRange(0, 12, padding=0)
+        self.surprisal_curve = self.surprisal_plot.plot(pen=pg.mkPen((200, 70, 40), width=1))
+        self.surprisal_curve.setDownsampling(auto=True, method="peak")
+        self.surprisal_curve.setClipToView(True)
+        self.surprisal_plot.setToolTip("−log₂ p of each sample under the model, given the samples before it")
+        self._bits = np.zeros(0, np.float32)  # per sample of the clip; NaN where none was drawn
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.surprisal_plot)
         layout.addWidget(self.readout)
 
     # -- the main window's protocol ------------------------------------------------------------
@@ -262,6 +277,7 @@ class AudioModeView(ModeView):
         for block in batch.blocks:
             start, end = block.position, block.position + len(block)
             self.levels[start:end] = block.values
+            self._bits_for(len(self.levels))[start:end] = -np.log2(np.maximum(block.columns["prob"].astype(np.float64), 1e-300))
             self.generated_until = end
             self.transport.feed(block.values)
         if not had_samples:  # Play has a clip now (an A/B side's, which no set_running tells)
@@ -321,6 +337,9 @@ class AudioModeView(ModeView):
         self.stop_sound()
         n = len(trace)
         self.levels[self.prefix_len : self.prefix_len + n] = trace.column("value")
+        bits = self._bits_for(len(self.levels))
+        bits[:] = np.nan
+        bits[self.prefix_len : self.prefix_len + n] = -np.log2(np.maximum(trace.column("prob").astype(np.float64), 1e-300))
         self.generated_until = self.prefix_len + n
         self._redraw(grow_only=False)
         self.transport.refresh()
@@ -419,7 +438,19 @@ class AudioModeView(ModeView):
         t, amplitude = self._times, self._amplitude
         self.kept_curve.setData(t[: self.prefix_len], amplitude[: self.prefix_len])
         self.curve.setData(t[self.prefix_len : self.generated_until], amplitude[self.prefix_len : self.generated_until])
+        drawn = slice(self.prefix_len, self.generated_until)
+        bits = self._bits_for(len(self.levels))
+        self.surprisal_curve.setData(t[drawn], np.nan_to_num(bits[drawn]))
         self._fit_amplitude(grow_only, amplitude[new])  # growing: the axis takes the larger of it and the new samples
+
+    def _bits_for(self, n: int) -> np.ndarray:
+        """The per-sample surprisal array, sized to the clip (NaN where nothing was drawn)."""
+        if len(self._bits) != n:
+            bits = np.full(n, np.nan, np.float32)
+            keep = min(n, len(self._bits))
+            bits[:keep] = self._bits[:keep]
+            self._bits = bits
+        return self._bits
 
     def _fit_amplitude(self, grow_only: bool, shown: np.ndarray) -> None:
         """The smallest step of AMPLITUDE_SCALES that holds the loudest sample shown (the smallest
@@ -511,6 +542,24 @@ class AudioModeView(ModeView):
         seconds = len(self.levels) / SAMPLE_RATE
         self.note.setText(f"Opened {path} ({seconds:.2f} s" + "".join(f"; {n}" for n in notes) + "). Set the seconds to keep, then Generate to continue it.")
         self.content_replaced.emit()
+
+    def score_input(self, vocab):
+        """The clip shown (an opened recording, a run, a branch), whole, under the digit and speaker chosen."""
+        n = self.generated_until
+        if not n:
+            return "Open a WAV or generate a clip to score it."
+        return (), tuple(int(v) for v in self.levels[:n]), (self.digit_box.currentData(), self.speaker_box.currentData())
+
+    def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
+        self.stop_sound()
+        self.prefix_len = self.generated_until = len(prefix)
+        self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
+        self.replayed_steps = 0
+        self.cursor_line.hide()
+        self.readout.setText(f"{n_steps / SAMPLE_RATE:.2f} s")
+        self.plot.setXRange(0, len(self.levels) / SAMPLE_RATE, padding=0)
+        self._redraw(grow_only=False)
+        self.transport.refresh()
 
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.controls, "Save clip", "digit.wav", "WAV files (*.wav)")

@@ -67,6 +67,16 @@ class ModeView(QObject):
         """Show step `index` of `trace` in the distribution panel, and mark it in the display."""
         raise NotImplementedError
 
+    def score_input(self, vocab):
+        """What Score reads: (prefix, values, condition) of the sequence the view shows or was
+        given (a run, a branch, an opened file, typed text), or a sentence saying why there is none."""
+        raise NotImplementedError
+
+    def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
+        """Start the display for a sequence of n_steps after this prefix, under this condition (a
+        scored sequence is shown next: render() draws its steps)."""
+        raise NotImplementedError
+
     # -- what each view may leave as it is --------------------------------------------------
 
     def set_entry(self, entry) -> None:

@@ -30,6 +30,7 @@ from arplayground.gui.views.base import ModeView
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
 GAP_PIXELS = 2  # between the images of a grid in a saved PNG
 DIGIT_MAP_BITS = 1.0  # the digit map's colour scale: 0 bits dark .. this many or more yellow (most pixels: ~0)
+SURPRISAL_BITS = 8.0  # the surprisal map's: 0 bits (the model was sure) dark .. 8 or more (1 in 256 or worse) yellow
 
 
 def kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -39,9 +40,9 @@ def kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.where(p > 0, p * np.log2(np.maximum(p, 1e-300) / q), 0.0).sum(-1)
 
 
-def heat(bits: np.ndarray) -> np.ndarray:
-    """(..., 3) colours (0-255) for KL figures: dark, red, then yellow at DIGIT_MAP_BITS and above."""
-    a = np.clip(bits / DIGIT_MAP_BITS, 0.0, 1.0)
+def heat(bits: np.ndarray, scale: float = DIGIT_MAP_BITS) -> np.ndarray:
+    """(..., 3) colours (0-255) for figures in bits: dark, red, then yellow at `scale` and above."""
+    a = np.clip(bits / scale, 0.0, 1.0)
     return np.stack([np.minimum(2 * a, 1.0), np.clip(2 * a - 1, 0.0, 1.0), np.zeros_like(a)], -1) * 255
 
 
@@ -71,6 +72,7 @@ class PixelCanvas(QWidget):
         self.editable = True  # False while a run is writing into the images
         # The digit map, when shown: (images, H * W) KL figures in bits, NaN where there are none.
         self.overlay: np.ndarray | None = None
+        self.overlay_scale = DIGIT_MAP_BITS  # bits at which the overlay turns yellow
         self.setMinimumSize(196, 196)  # 7 screen pixels a pixel: the window still fits a 768-pixel-high laptop screen
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
@@ -143,7 +145,7 @@ class PixelCanvas(QWidget):
         if self.overlay is not None and self.overlay.size == out[..., 0].size and np.isfinite(self.overlay).any():
             bits = self.overlay.reshape(out.shape[:3])
             dimmed = out * 0.35
-            out = np.where(np.isnan(bits)[..., None], dimmed, np.maximum(heat(np.nan_to_num(bits)), dimmed)).astype(np.uint8)
+            out = np.where(np.isnan(bits)[..., None], dimmed, np.maximum(heat(np.nan_to_num(bits), self.overlay_scale), dimmed)).astype(np.uint8)
         out.reshape(len(self.images), -1, 3)[:, self.known :] = UNDRAWN
         return out
 
@@ -295,6 +297,12 @@ class ImageModeView(ModeView):
             "KL(with the digit || without it), from 0 bits (dark) to 1 or more (yellow)")
         self.digit_map_box.toggled.connect(self._show_digit_map)
         form.addRow(self.digit_map_box)
+        self.surprisal_box = QCheckBox("Show each pixel's surprisal")
+        self.surprisal_box.setToolTip(
+            "Colours each drawn pixel by −log₂ p of its grey level under the model, given the pixels before it: "
+            f"0 bits (dark: the model was sure) to {SURPRISAL_BITS:g} or more (yellow: 1 in 256 or less likely)")
+        self.surprisal_box.toggled.connect(self._on_surprisal_toggled)
+        form.addRow(self.surprisal_box)
         self.note = QLabel()
         self.note.setWordWrap(True)
         form.addRow(self.note)
@@ -304,6 +312,8 @@ class ImageModeView(ModeView):
         # The digit map: KL(with || without the digit) of every guided pixel, (image, pixel) bits;
         # drawn from the run's full distributions (the trace keeps those, not this view).
         self.digit_bits = np.full((1, 0), np.nan, np.float32)
+        # -log2 p of every drawn pixel of the run shown, (image, pixel) bits, NaN where not drawn.
+        self.surprisal_bits = np.full((1, 0), np.nan, np.float32)
 
     def check(self, entry) -> bool:
         return True
@@ -312,7 +322,9 @@ class ImageModeView(ModeView):
     def _on_edited(self) -> None:
         self.prefix_len, self.lanes = 0, len(self.canvas.images)  # no drawn run is shown any more
         self.digit_map_box.setChecked(False)  # its figures were the run's:
+        self.surprisal_box.setChecked(False)
         self.digit_bits = np.full((self.lanes, 0), np.nan, np.float32)  # ticked again, they must not reappear
+        self.surprisal_bits = np.full((self.lanes, 0), np.nan, np.float32)
         self.note.setText("Edited: set rows to keep, then Generate to complete it.")
         self.content_replaced.emit()
 
@@ -322,11 +334,33 @@ class ImageModeView(ModeView):
         # Only a map of the images on the canvas, pixel for pixel: before any run (or after an edit)
         # there is none, and the note below says why.
         c = self.canvas
+        if self.digit_map_box.isChecked() and self.surprisal_box.isChecked():
+            self.surprisal_box.setChecked(False)  # one map at a time (that calls back here)
+            return
         shown = self.digit_map_box.isChecked() and self.digit_bits.shape == (len(c.images), c.H * c.W)
-        self.canvas.overlay = self.digit_bits if shown else None
+        surprisal = self.surprisal_box.isChecked() and self.surprisal_bits.shape == (len(c.images), c.H * c.W)
+        c.overlay = self.digit_bits if shown else self.surprisal_bits if surprisal else None
+        c.overlay_scale = SURPRISAL_BITS if surprisal and not shown else DIGIT_MAP_BITS
         self.canvas.update()
         if self.digit_map_box.isChecked():
             self._describe_digit_map()
+        elif self.surprisal_box.isChecked():
+            self._describe_surprisal()
+
+    @Slot(bool)
+    def _on_surprisal_toggled(self, ticked: bool) -> None:
+        if ticked and self.digit_map_box.isChecked():
+            self.digit_map_box.setChecked(False)  # one map at a time; unticking redraws
+        else:
+            self._show_digit_map()
+
+    def _describe_surprisal(self) -> None:
+        figures = self.surprisal_bits[np.isfinite(self.surprisal_bits)]
+        if len(figures):
+            self.note.setText(f"Surprisal map: −log₂ p of each drawn pixel, 0 (dark) to {SURPRISAL_BITS:g}+ bits (yellow); "
+                              f"{figures.mean():.3f} bits/pixel on average, {figures.sum():,.1f} bits in all.")
+        else:
+            self.note.setText("The surprisal map colours the pixels of a run or a scored image as they are drawn.")
 
     def _describe_digit_map(self) -> None:
         figures = self.digit_bits[np.isfinite(self.digit_bits)]
@@ -369,8 +403,9 @@ class ImageModeView(ModeView):
         """Empty distributions and digit map for the new run's images, and the canvas ready for them."""
         self.digits = tuple(digits)
         self.digit_bits = np.full((rows * cols, self.canvas.H * self.canvas.W), np.nan, np.float32)  # KL(with || without the digit): guided pixels
+        self.surprisal_bits = np.full((rows * cols, self.canvas.H * self.canvas.W), np.nan, np.float32)
         self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
-        self.canvas.overlay = self.digit_bits if self.digit_map_box.isChecked() else None  # filled as the run comes
+        self._show_digit_map()  # the ticked map, filled as the run comes
 
     def append(self, batch, trace=None) -> None:
         """New pixels: the batch's blocks (one position of the per-step loop, a replay, or a
@@ -378,6 +413,8 @@ class ImageModeView(ModeView):
         for block in batch.blocks:
             if block.unconditional is not None:
                 self._map_digit(block.position, block.positions, block.raw, block.unconditional)
+            bits = -np.log2(np.maximum(block.columns["prob"].astype(np.float64), 1e-300))
+            self.surprisal_bits[:, block.position : block.position + block.positions] = bits.reshape(-1, self.lanes).T
             self.canvas.append(block.values, np.tile(np.arange(self.lanes), block.positions))
 
     def _map_digit(self, pixel: int, positions: int, raw, unconditional) -> None:
@@ -403,6 +440,9 @@ class ImageModeView(ModeView):
         c.images.reshape(1, -1)[0, self.prefix_len : self.prefix_len + n] = trace.column("value")
         c.known, c.selected = self.prefix_len + n, None
         self.digit_bits[:] = np.nan
+        self.surprisal_bits[:] = np.nan
+        self.surprisal_bits[0, self.prefix_len : self.prefix_len + n] = -np.log2(
+            np.maximum(trace.column("prob").astype(np.float64), 1e-300))
         guided = np.array([s.guided for s in trace.settings_per_step()], bool)
         raw, unconditional = trace.full_column("raw", 0, n), trace.full_column("unconditional", 0, n)
         if n and guided.any() and raw is not None and unconditional is not None:
@@ -469,6 +509,20 @@ class ImageModeView(ModeView):
         self.grid_box.setEnabled(not running)
         if finished and self.digit_map_box.isChecked():
             self._describe_digit_map()  # the finished run's figures
+
+    def score_input(self, vocab):
+        """The image on the canvas (a grid's: the one last clicked), whole, under its digit."""
+        c = self.canvas
+        if c.known < c.H * c.W:
+            return (f"The image is not complete ({c.known} of {c.H * c.W} pixels): generate it whole, "
+                    "draw on it or open a PNG to score it.")
+        digit = self.digits[c.active] if len(c.images) > 1 and c.active < len(self.digits) else self.digit_box.currentData()
+        return (), tuple(int(v) for v in c.image.reshape(-1)), digit
+
+    def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
+        self.grid_box.setCurrentIndex(0)  # one image: what Score reads and shows
+        self.prefix_len, self.lanes = len(prefix), 1
+        self._start(prefix, 1, 1, (condition,), len(vocab))
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.controls, "Open image", "", "Images (*.png *.jpg *.bmp);;All files (*)")

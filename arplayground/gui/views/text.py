@@ -267,6 +267,24 @@ class TextModeView(ModeView):
         self.pane.start(prompt, vocab)
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
+    def score_input(self, vocab):
+        """The text to score: the text shown where it continues the prompt box's (the run or branch
+        shown, prompt included), else the prompt box's own text, typed or pasted. (prefix, values,
+        condition), or why not. Nothing is given as a prefix: the model reads a newline first, as a
+        run with no prompt starts, and every character is scored."""
+        prompt = self.prompt_edit.toPlainText()
+        shown = self.pane.whole_text() if self.pane.trace is not None else ""
+        text = shown if shown and shown.startswith(prompt) else prompt
+        if not text:
+            return "Type or paste text in the prompt box, or generate some, to score it."
+        unknown = vocab.unknown(text)
+        if unknown:
+            return f"The model has never seen {' '.join(repr(c) for c in unknown[:8])}: remove or replace them to score."
+        return (), tuple(vocab.encode(text)), None
+
+    def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
+        self.pane.start(vocab.decode(prefix), vocab)
+
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.controls, "Save text", "sample.txt", "Text (*.txt)")
         if path:
@@ -286,7 +304,9 @@ class TextModeView(ModeView):
         """Like prepare(), for a trace being replayed: its prompt and length."""
         self.prompt_edit.setPlainText(vocab.decode(prefix))
         self.length_spin.setValue(n_steps)
-        return self.prepare(vocab)
+        # The trace's own prefix, as it is: a scored text has none (the model reads its newline first).
+        self.pane.start(vocab.decode(prefix), vocab)
+        return tuple(prefix), None, n_steps
 
     def append(self, batch, trace) -> None:
         """New characters from the batch's blocks (trace: the run's steps, these included)."""
