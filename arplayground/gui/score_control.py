@@ -48,6 +48,15 @@ def conditions_to_classify(entry, condition):
     return None
 
 
+def context_note(entry, length: int) -> str:
+    """What the heading says of a text longer than the model's context."""
+    block = entry.card.get("config", {}).get("block_size") if entry.mode == "text" else None
+    if not block or length + 1 <= block:
+        return ""
+    return (f"It is longer than the model's {block:,}-character context: scored in windows, each position with "
+            f"the context generation gives it (the cache re-primes on the last {block // 2 + 1:,} when full).")
+
+
 class ScoreControl(QObject):
     def __init__(self, window, panel):
         super().__init__(window)
@@ -162,7 +171,8 @@ class ScoreControl(QObject):
         classes = conditions_to_classify(w.running_entry, branch.condition)
         self.panel.show_score(branch, w.running_view.unit, w.vocab.describe,
                               info.seconds if info else None, info.classification if info else None,
-                              info.asked if info else None, classes[3] if classes else str)
+                              info.asked if info else None, classes[3] if classes else str,
+                              note=context_note(w.running_entry, len(branch.prefix) + branch.scored_steps))
         others = [b.name for b in w.session.scored_branches() if b is not branch]
         self.panel.set_compare_choices(others)
         if w.shown_index is not None:

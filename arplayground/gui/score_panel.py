@@ -103,14 +103,14 @@ class ScorePanel(QFrame):
         self.hide()
 
     def show_score(self, branch, unit: str, describe, pass_seconds: float | None, classification=None,
-                   asked=None, label=str) -> None:
+                   asked=None, label=str, note: str = "") -> None:
         """A scored branch is shown: its figures. `describe(value)` names a value ('e', 'grey 0');
         `label(condition)` a condition ('digit 3')."""
         self.unit, self.describe, self.pass_seconds = PER.get(unit, unit), describe, pass_seconds
         real = branch.scored_steps
         pass_text = f" in one teacher-forced pass, {pass_seconds:.3f} s" if pass_seconds is not None else ""
         self.heading.setText(f"<b>Score</b>: {real:,} {unit}s{pass_text}: every p(x<sub>t</sub> | x<sub>&lt;t</sub>) "
-                             "at once, because the whole sequence is known.")
+                             "at once, because the whole sequence is known." + (f" {note}" if note else ""))
         self.show_split(branch)
         self.class_label.setText(self._classification_text(classification, asked, label) if classification else "")
         self.class_label.setVisible(classification is not None)

@@ -149,3 +149,10 @@ def test_a_scored_trace_exports_opens_and_replays_identically(qtbot, tiny_models
     d.replay(tmp_path / "scored.json")
     assert "identical" in d.status().lower() and list(d.values()) == list(values)
     assert d.score_shown()  # the replayed branch is a scored one: its figures are back
+
+
+def test_a_text_longer_than_the_context_is_scored_in_windows_and_says_so(qtbot, tiny_models):
+    d = WindowDriver.open(qtbot, tiny_models, "text")  # the tiny GPT's context is 128
+    d.set_prompt("To be, or not to be, that is the question. " * 5)
+    d.score()
+    assert d.steps() == 215 and "longer than the model's 128-character context: scored in windows" in d.score_text()
