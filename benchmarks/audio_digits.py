@@ -27,11 +27,18 @@ right-centred but broad distribution does), and its accuracy on jittered real te
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
+
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
 
 RATE, FRAME, HOP, MELS, SECONDS = 8000, 256, 80, 32, 1.0
 FRAMES = int(SECONDS * RATE) // HOP + 1
@@ -123,8 +130,13 @@ def main() -> None:
                         help="repeat to compare top-p values (with every temperature) on the same listeners and seeds (default 1)")
     parser.add_argument("--guidance", type=float, action="append", default=[],
                         help="repeat to compare guidance values (with every temperature and top-p) on the same listeners and seeds (default 1: off)")
+    report.add_argument(parser)
     args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs, gui=False):
+        measure(args)
 
+
+def measure(args) -> None:
     import torch
 
     from arplayground import catalog
