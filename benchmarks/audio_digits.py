@@ -178,6 +178,11 @@ def measure(args) -> None:
     entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
     lengths = args.seconds or ["typical"]
 
+    def card(entry) -> str:
+        """The card's path as given from the working folder (the tables go into docs)."""
+        path = Path(entry.card_path).resolve()
+        return str(path.relative_to(Path.cwd().resolve())) if path.is_relative_to(Path.cwd().resolve()) else str(path)
+
     def clip_samples(entry, seconds: str, digit: int, speaker: int | None) -> int:
         if seconds != "typical":
             return int(float(seconds) * RATE)
@@ -216,7 +221,7 @@ def measure(args) -> None:
                                        f"{' '.join(map(str, by_tolerant))} | {statistics.median(rms):.3f} |")
         for seconds in lengths:
             length = "the typical length of the digit by the speaker" if seconds == "typical" else f"{seconds} s"
-            print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips per digit, {length}, at "
+            print(f"\nmodel {entry.name} ({card(entry)}): {args.per_digit} clips per digit, {length}, at "
                   f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {top_p}, guidance {guidance}, "
                   f"speaker: any, then each in turn\n")
             print("| digit | clean listener: right | read as | hiss-tolerant: right | read as | RMS (median) |")
@@ -231,7 +236,7 @@ def measure(args) -> None:
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for entry, seconds, temperature, top_p, guidance, total, total_tolerant, rms in summary:
         length = "typical" if seconds == "typical" else f"{seconds} s"
-        print(f"| {entry.name} | {entry.card_path} | {length} | {temperature} | {top_p} | {guidance} | {total} of {10 * args.per_digit} | "
+        print(f"| {entry.name} | {card(entry)} | {length} | {temperature} | {top_p} | {guidance} | {total} of {10 * args.per_digit} | "
               f"{total_tolerant} of {10 * args.per_digit} | {rms:.3f} | {args.per_digit} |")
 
 

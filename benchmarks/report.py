@@ -124,7 +124,7 @@ def replace_section(text: str, name: str, body: str) -> str:
     lines = text.splitlines(keepends=True)
     opens = [i for i, line in enumerate(lines) if line.strip() == start]
     closes = [i for i, line in enumerate(lines) if line.strip() == end]
-    body = body.rstrip("\n") + "\n"
+    body = body.rstrip("\n") + "\n\n"  # a blank line: a table ends before the closing marker
     if not opens and not closes:
         tail = "" if not text or text.endswith("\n") else "\n"
         return f"{text}{tail}\n{start}\n{body}{end}\n"

@@ -44,7 +44,7 @@ Last line without a newline"""
 def test_replaces_its_section_and_keeps_the_rest(report):
     new = report.replace_section(DOC, "image_speed", "| a | b |\n|---|---|\n| 3 | 4 |\n")
     start, end = new.index("<!-- bench:image_speed -->"), new.index("<!-- /bench:image_speed -->")
-    assert new[start:end] == "<!-- bench:image_speed -->\n| a | b |\n|---|---|\n| 3 | 4 |\n"
+    assert new[start:end] == "<!-- bench:image_speed -->\n| a | b |\n|---|---|\n| 3 | 4 |\n\n"
     old_start, old_end = DOC.index("<!-- bench:image_speed -->"), DOC.index("<!-- /bench:image_speed -->")
     assert new[:start] == DOC[:old_start]  # the text section, the prose: untouched
     assert new[end:] == DOC[old_end:]  # the guided variant (a name that starts the same) and the end: untouched
@@ -60,7 +60,7 @@ def test_replacing_twice_is_replacing_once(report):
 def test_a_new_section_is_added_at_the_end(report):
     new = report.replace_section(DOC, "lab_rewind", "rows")
     assert new.startswith(DOC + "\n")
-    assert new.endswith("\n<!-- bench:lab_rewind -->\nrows\n<!-- /bench:lab_rewind -->\n")
+    assert new.endswith("\n<!-- bench:lab_rewind -->\nrows\n\n<!-- /bench:lab_rewind -->\n")
 
 
 @pytest.mark.parametrize("broken", [
