@@ -84,8 +84,9 @@ def cpu_summary(cpuinfo: str | None = None, cores: int | None = None) -> str:
 
 
 def commit_of(folder: Path | None) -> str:
-    """The commit checked out in `folder`, with '+ uncommitted changes' where tracked files differ
-    from it (docs/benchmarks.md aside: writing it is what a run does), or 'not a git checkout'."""
+    """The commit checked out in `folder`, with '+ uncommitted changes' where what is measured
+    differs from it (the package, the scripts, the weights; not the docs, which a run writes), or
+    'not a git checkout'."""
     if folder is None:
         return "unknown"
 
@@ -95,7 +96,7 @@ def commit_of(folder: Path | None) -> str:
 
     try:
         head = git("rev-parse", "--short=12", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs/benchmarks.md")
+        dirty = git("status", "--porcelain", "--", "arplayground", "benchmarks", "models", "pyproject.toml")
     except (OSError, subprocess.SubprocessError):
         return "not a git checkout"
     return head + (" + uncommitted changes" if dirty else "")
