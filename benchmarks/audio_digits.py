@@ -27,11 +27,18 @@ right-centred but broad distribution does), and its accuracy on jittered real te
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
+
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
 
 RATE, FRAME, HOP, MELS, SECONDS = 8000, 256, 80, 32, 1.0
 FRAMES = int(SECONDS * RATE) // HOP + 1
@@ -123,8 +130,13 @@ def main() -> None:
                         help="repeat to compare top-p values (with every temperature) on the same listeners and seeds (default 1)")
     parser.add_argument("--guidance", type=float, action="append", default=[],
                         help="repeat to compare guidance values (with every temperature and top-p) on the same listeners and seeds (default 1: off)")
+    report.add_argument(parser)
     args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs, gui=False):
+        measure(args)
 
+
+def measure(args) -> None:
     import torch
 
     from arplayground import catalog
@@ -166,6 +178,11 @@ def main() -> None:
     entries = [find(m) for m in args.model] or [next(e for e in catalog.discover() if e.available and e.mode == "audio")]
     lengths = args.seconds or ["typical"]
 
+    def card(entry) -> str:
+        """The card's path as given from the working folder (the tables go into docs)."""
+        path = Path(entry.card_path).resolve()
+        return str(path.relative_to(Path.cwd().resolve())) if path.is_relative_to(Path.cwd().resolve()) else str(path)
+
     def clip_samples(entry, seconds: str, digit: int, speaker: int | None) -> int:
         if seconds != "typical":
             return int(float(seconds) * RATE)
@@ -204,7 +221,7 @@ def main() -> None:
                                        f"{' '.join(map(str, by_tolerant))} | {statistics.median(rms):.3f} |")
         for seconds in lengths:
             length = "the typical length of the digit by the speaker" if seconds == "typical" else f"{seconds} s"
-            print(f"\nmodel {entry.name} ({entry.card_path}): {args.per_digit} clips per digit, {length}, at "
+            print(f"\nmodel {entry.name} ({card(entry)}): {args.per_digit} clips per digit, {length}, at "
                   f"temperature {temperature}, top-k {args.top_k or 'off'}, top-p {top_p}, guidance {guidance}, "
                   f"speaker: any, then each in turn\n")
             print("| digit | clean listener: right | read as | hiss-tolerant: right | read as | RMS (median) |")
@@ -219,7 +236,7 @@ def main() -> None:
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for entry, seconds, temperature, top_p, guidance, total, total_tolerant, rms in summary:
         length = "typical" if seconds == "typical" else f"{seconds} s"
-        print(f"| {entry.name} | {entry.card_path} | {length} | {temperature} | {top_p} | {guidance} | {total} of {10 * args.per_digit} | "
+        print(f"| {entry.name} | {card(entry)} | {length} | {temperature} | {top_p} | {guidance} | {total} of {10 * args.per_digit} | "
               f"{total_tolerant} of {10 * args.per_digit} | {rms:.3f} | {args.per_digit} |")
 
 

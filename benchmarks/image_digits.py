@@ -12,6 +12,8 @@ reads as the requested digit.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -20,10 +22,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from arplayground import catalog
-from arplayground.core.generate import generate, each_step
-from arplayground.core.sampling import SamplerSettings
-from arplayground.train.image import IMAGES, LABELS, N_TRAIN, read_idx
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
+
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
+
+from arplayground import catalog  # noqa: E402
+from arplayground.core.generate import generate, each_step  # noqa: E402
+from arplayground.core.sampling import SamplerSettings  # noqa: E402
+from arplayground.train.image import IMAGES, LABELS, N_TRAIN, read_idx  # noqa: E402
 
 
 def classifier() -> nn.Module:
@@ -45,7 +52,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--guidance", type=float, action="append", default=[],
                         help="repeat to compare guidance values on the same classifier and seeds (default 1: off)")
+    report.add_argument(parser)
     args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs, gui=False):
+        measure(args)
+
+
+def measure(args) -> None:
     torch.manual_seed(0)
     images, labels = read_idx(args.data / IMAGES), read_idx(args.data / LABELS).astype(np.int64)
     x, y = as_input(images[:N_TRAIN]), torch.from_numpy(labels[:N_TRAIN])

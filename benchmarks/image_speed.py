@@ -27,6 +27,9 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
+
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
 import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
 
 
@@ -47,8 +50,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gui-seconds", type=float, default=8.0)
     parser.add_argument("--guidance", type=float, default=1.0, help="draw with this guidance (1 = off)")
+    report.add_argument(parser)
     args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs, variant=None if args.guidance == 1 else f"guidance-{args.guidance:g}", gui=True):
+        measure(args)
 
+
+def measure(args) -> None:
     import torch
 
     from arplayground import catalog

@@ -5,20 +5,27 @@
    equal the ones forgotten (same seed, same settings);
 2. what the trace of 60 s of audio (480,000 steps) weighs in memory and as an exported file.
 
-    .venv/bin/python benchmarks/lab_rewind.py
+    .venv/bin/python benchmarks/lab_rewind.py [--repeats N] [--write-docs]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
 
-def rewind_seconds(entry, total: int, back: int, repeats: int = 3):
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
+
+
+def rewind_seconds(entry, total: int, back: int, repeats: int):
     from arplayground import catalog
     from arplayground.core.lab import Branch
     from arplayground.core.sampling import SamplerSettings
@@ -44,6 +51,15 @@ def rewind_seconds(entry, total: int, back: int, repeats: int = 3):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="rewinds timed per mode (the median is shown)")
+    report.add_argument(parser)
+    args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs):
+        measure(args)
+
+
+def measure(args) -> None:
     import torch
 
     from arplayground import catalog
@@ -63,7 +79,7 @@ def main() -> None:
             print(f"| {mode} | (no model) | | | | |")
             continue
         back = min(1000, total)
-        seconds, same = rewind_seconds(entries[0], total, back)
+        seconds, same = rewind_seconds(entries[0], total, back, args.repeats)
         print(f"| {mode} | {entries[0].name} | {total:,} | {back:,} | {seconds * 1000:.1f} | {'yes' if same else 'NO'} |", flush=True)
 
     # 60 s of audio: 480,000 steps, as the compiled chunks hand them to the trace.

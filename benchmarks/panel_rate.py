@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
+
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
 import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
 
 
@@ -37,15 +40,21 @@ MODES = (
 
 
 def main() -> None:
-    import torch
-
-    import arplayground.gui.main_window as main_window
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--modes", default="text,image,audio")
+    report.add_argument(parser)
     args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs, gui=True):
+        measure(args)
+
+
+def measure(args) -> None:
+    import torch
+
+    import arplayground.gui.main_window as main_window
+
     torch.set_num_threads(1)  # as the app runs
     print(f"{args.repeats} runs of {args.seconds:g} s per mode and rate, alternating; medians\n")
     print("| mode | steps at 20 redraws/s | steps at 60 redraws/s | 60 vs 20 | GUI p99 at 20 (ms) | GUI p99 at 60 (ms) |")

@@ -23,6 +23,9 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
+
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
 import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
 
 
@@ -73,8 +76,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="characters generated per measurement (1000 + 20 fits the 1024 context)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--gui-seconds", type=float, default=8.0)
+    report.add_argument(parser)
     args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs, gui=True):
+        measure(args)
 
+
+def measure(args) -> None:
     import torch
 
     from arplayground.gui.app import configure_runtime

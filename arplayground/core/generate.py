@@ -8,9 +8,8 @@ from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from arplayground.core.half import to_float16
 from arplayground.core.sampling import Sample, SamplerSettings, sample, step_uniform, step_uniforms
-from arplayground.core.trace import TOP_CANDIDATES, StepRecord
+from arplayground.core.trace import TOP_CANDIDATES, StepRecord, as_float16
 
 CHUNK_VALUES = 256  # values drawn in one compiled chunk at most (audio: 32 ms of sound)
 
@@ -165,9 +164,9 @@ class StepBlock:
         distributions in float16, without the sampled one (the trace recomputes it from raw, the
         settings and the kept count: core.sampling.sampled_from)."""
         columns = {name: col for name, col in self.columns.items() if name not in ("raw", "sampled", "unconditional")}
-        columns["raw"] = to_float16(self.raw)
+        columns["raw"] = as_float16(self.raw)
         if self.unconditional is not None:
-            columns["unconditional"] = to_float16(self.unconditional)
+            columns["unconditional"] = as_float16(self.unconditional)
         return replace(self, columns=columns)
 
     def record(self, i: int) -> StepRecord:

@@ -8,6 +8,7 @@ and export build on.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,29 @@ MAX_STEPS = 1_000_000  # the most steps a trace file may hold (about 180 MB in m
 # 130 bytes a text step. Older steps keep their top candidates only.
 FULL_STEPS = 480_000
 MAX_VALUES = 65_536  # the most values a trace file's full distributions may hold per step
+# The per-step columns grow by doubling up to this many steps, then by new segments of as many,
+# never by copying what they hold: a trace grows on the GUI thread, and doubling at 262,144 steps
+# (a long audio trace replayed) copied 46 MB there: 70 ms on a quiet machine, 190 ms on a busy one.
+SEGMENT_STEPS = 65_536
+_HALF_NORMAL = 2.0**-14  # float16's smallest normal number; below it float16 counts in steps of 2**-24
+
+
+def as_float16(x) -> np.ndarray:
+    """x.astype(np.float16), bit for bit, about ten times faster on probabilities. numpy converts
+    a value whose float16 is subnormal or zero one at a time, raising the underflow flag (about
+    75 ns each, 30 times its normal path), and most of a peaked distribution's values are that
+    small: 5 ms for a chunk of 250 x 256, longer than drawing it. A float16 below 2**-14 is
+    k * 2**-24, so here k is x * 2**24 (exact: a power of two) rounded half to even, as numpy rounds;
+    the rest, NaN and inf included, go through numpy's normal path."""
+    x = np.asarray(x)
+    if x.dtype == np.float16:
+        return x
+    magnitude = np.abs(x)
+    small = magnitude < _HALF_NORMAL  # False for NaN
+    normal = np.where(small, 0, x).astype(np.float16).view(np.uint16)
+    steps = np.rint(np.where(small, magnitude, 0) * 2.0**24).astype(np.uint16)  # 0 .. 1024 (1024: 2**-14 itself)
+    sign = np.signbit(x).astype(np.uint16) << 15
+    return np.where(small, steps | sign, normal).view(np.float16)
 
 
 @dataclass(frozen=True)
@@ -67,8 +91,33 @@ class StepRecord:
         )
 
 
+def _empty_columns(capacity: int) -> dict[str, np.ndarray]:
+    """StepRecord's fields as zeroed columns of `capacity` rows (top candidates in float16)."""
+    k = TOP_CANDIDATES
+    return {
+        "position": np.zeros(capacity, np.int64),
+        "value": np.zeros(capacity, np.int32),
+        "prob": np.zeros(capacity, np.float32),
+        "sampled_prob": np.zeros(capacity, np.float32),
+        "rank": np.zeros(capacity, np.int32),
+        "entropy": np.zeros(capacity, np.float32),
+        "kept": np.zeros(capacity, np.int32),
+        "top_values": np.zeros((capacity, k), np.int32),
+        "top_raw": np.zeros((capacity, k), np.float16),
+        "top_sampled": np.zeros((capacity, k), np.float16),
+        "top_count": np.zeros(capacity, np.int16),
+        "settings": np.zeros(capacity, np.int32),
+        "u": np.zeros(capacity, np.float64),
+        "seconds": np.zeros(capacity, np.float32),
+    }
+
+
+COLUMNS = _empty_columns(0)  # each per-step column's dtype and row shape
+
+
 class Trace:
-    """Columnar store of StepRecords; grows by doubling, owned by one thread."""
+    """Columnar store of StepRecords, owned by one thread. The columns live in segments: the first
+    grows by doubling up to SEGMENT_STEPS, later ones hold SEGMENT_STEPS each (no growth copies)."""
 
     def __init__(self, capacity: int = 1024):
         self._n = 0
@@ -80,30 +129,63 @@ class Trace:
         self._full: dict[str, list] = {}  # name -> the ring's segments, (segment, V) float16 each, or None
         self._full_from = 0
         self._values = self._seg = self._ring = 0
-        self._alloc(capacity)
+        # The per-step columns: segments (dicts of columns), the first step of each, and the rows
+        # they hold together.
+        self._segments = [_empty_columns(max(1, capacity))]
+        self._starts = [0]
+        self._capacity = max(1, capacity)
 
-    def _alloc(self, capacity: int) -> None:
-        k = TOP_CANDIDATES
-        fresh = {
-            "position": np.zeros(capacity, np.int64),
-            "value": np.zeros(capacity, np.int32),
-            "prob": np.zeros(capacity, np.float32),
-            "sampled_prob": np.zeros(capacity, np.float32),
-            "rank": np.zeros(capacity, np.int32),
-            "entropy": np.zeros(capacity, np.float32),
-            "kept": np.zeros(capacity, np.int32),
-            "top_values": np.zeros((capacity, k), np.int32),
-            "top_raw": np.zeros((capacity, k), np.float16),
-            "top_sampled": np.zeros((capacity, k), np.float16),
-            "top_count": np.zeros(capacity, np.int16),
-            "settings": np.zeros(capacity, np.int32),
-            "u": np.zeros(capacity, np.float64),
-            "seconds": np.zeros(capacity, np.float32),
-        }
-        if hasattr(self, "_cols"):
-            for name, col in self._cols.items():
-                fresh[name][: self._n] = col[: self._n]
-        self._cols = fresh
+    def _grow(self, needed: int) -> None:
+        """Room for `needed` steps: the one segment doubled while it is under SEGMENT_STEPS (small
+        traces stay one array each, so column() is a view), else new segments."""
+        while self._capacity < needed:
+            if len(self._segments) == 1 and self._capacity < SEGMENT_STEPS:
+                fresh = _empty_columns(min(SEGMENT_STEPS, 2 * self._capacity))
+                for name, col in self._segments[0].items():
+                    fresh[name][: self._n] = col[: self._n]
+                self._segments[0] = fresh
+                self._capacity = len(fresh["value"])
+            else:
+                self._segments.append(_empty_columns(SEGMENT_STEPS))
+                self._starts.append(self._capacity)
+                self._capacity += SEGMENT_STEPS
+
+    def _pieces(self, lo: int, hi: int):
+        """(segment, a, b) for each segment holding some of steps lo .. hi-1 (its rows a .. b-1), in order."""
+        k = bisect.bisect_right(self._starts, lo) - 1
+        while lo < hi:
+            start, segment = self._starts[k], self._segments[k]
+            m = min(hi, start + len(segment["value"])) - lo
+            yield segment, lo - start, lo - start + m
+            lo += m
+            k += 1
+
+    def _rows(self, name: str, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Column `name` of steps lo .. hi-1 (default: all): a view where one segment holds them, else a copy."""
+        hi = self._n if hi is None else hi
+        parts = [segment[name][a:b] for segment, a, b in self._pieces(lo, hi)]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return self._segments[0][name][:0]
+        return np.concatenate(parts)
+
+    def _write(self, name: str, lo: int, data: np.ndarray) -> None:
+        """Rows lo .. lo + len(data) - 1 of column `name` (within capacity); 2-D data may hold
+        fewer columns than the column (top candidates of a smaller vocabulary)."""
+        done = 0
+        for segment, a, b in self._pieces(lo, lo + len(data)):
+            column = segment[name]
+            if column.ndim == 2:
+                column[a:b, : data.shape[1]] = data[done : done + b - a]
+            else:
+                column[a:b] = data[done : done + b - a]
+            done += b - a
+
+    def _step(self, i: int) -> tuple[dict, int]:
+        """The segment holding step i, and its row there."""
+        k = bisect.bisect_right(self._starts, i) - 1
+        return self._segments[k], i - self._starts[k]
 
     def __len__(self) -> int:
         return self._n
@@ -117,8 +199,8 @@ class Trace:
         """A new trace holding the first n steps (all by default): a branch's shared history."""
         n = self._n if n is None else max(0, min(n, self._n))
         out = Trace(capacity=max(16, n))
-        for name, col in self._cols.items():
-            out._cols[name][:n] = col[:n]
+        for name in COLUMNS:
+            out._write(name, 0, self._rows(name, 0, n))
         out._settings, out._settings_index = list(self._settings), dict(self._settings_index)
         out._n = n
         lo = min(self._full_from, n)
@@ -171,7 +253,7 @@ class Trace:
                 segments = self._full[name]
                 if segments[k] is None:
                     segments[k] = np.zeros((size, self._values), np.float16)
-                segments[k][at : at + m] = data[t - start : t - start + m]
+                segments[k][at : at + m] = as_float16(data[t - start : t - start + m])
             t += m
         self._full_from = max(self._full_from, end - self._ring)
 
@@ -191,12 +273,13 @@ class Trace:
             i += self._n
         if not self.has_full(i):
             return None
-        settings = self._settings[int(self._cols["settings"][i])]
+        segment, row = self._step(i)
+        settings = self._settings[int(segment["settings"][row])]
         raw = self._full_rows("raw", i, i + 1)[0].astype(np.float64)
         unconditional = None
         if settings.guided and "unconditional" in self._full:
             unconditional = self._full_rows("unconditional", i, i + 1)[0].astype(np.float64)
-        return raw, sampled_from(raw, unconditional, settings, int(self._cols["kept"][i])), unconditional
+        return raw, sampled_from(raw, unconditional, settings, int(segment["kept"][row])), unconditional
 
     def full_column(self, name: str, lo: int, hi: int) -> np.ndarray | None:
         """Full column `name` ("raw" or "unconditional") of steps lo .. hi-1, (hi - lo, V) float16,
@@ -210,21 +293,21 @@ class Trace:
         per-step loop, or a compiled chunk), column by column, without a StepRecord per step."""
         position, columns, us, settings, seconds = block.position, block.columns, block.us, block.settings, block.seconds
         n = len(us)
-        while self._n + n > len(self._cols["value"]):
-            self._alloc(2 * len(self._cols["value"]))
-        i, c = self._n, self._cols
+        self._grow(self._n + n)
+        i = self._n
         k = columns["top_values"].shape[1]
-        c["position"][i : i + n] = position + np.arange(n) // block.lanes
-        for name in ("value", "prob", "sampled_prob", "rank", "entropy", "kept"):
-            c[name][i : i + n] = columns[name]
-        for name in ("top_values", "top_raw", "top_sampled"):
-            c[name][i : i + n, :k] = columns[name]
-        c["top_count"][i : i + n] = k
+        self._write("position", i, position + np.arange(n) // block.lanes)
+        for name in ("value", "prob", "sampled_prob", "rank", "entropy", "kept", "top_values"):
+            self._write(name, i, columns[name])
+        for name in ("top_raw", "top_sampled"):  # float16 columns
+            self._write(name, i, as_float16(columns[name]))
+        self._write("top_count", i, np.full(n, k, np.int16))
         if settings not in self._settings_index:
             self._settings_index[settings] = len(self._settings)
             self._settings.append(settings)
-        c["settings"][i : i + n] = self._settings_index[settings]
-        c["u"][i : i + n], c["seconds"][i : i + n] = us, seconds / n
+        self._write("settings", i, np.full(n, self._settings_index[settings], np.int32))
+        self._write("u", i, us)
+        self._write("seconds", i, np.full(n, seconds / n, np.float32))
         if "raw" in columns:
             self._write_full(i, {name: columns[name] for name in ("raw", "unconditional") if name in columns})
         self._n += n
@@ -234,7 +317,7 @@ class Trace:
             i += self._n
         if not 0 <= i < self._n:
             raise IndexError(i)
-        c = self._cols
+        c, i = self._step(i)
         k = int(c["top_count"][i])
         return StepRecord(
             position=int(c["position"][i]),
@@ -254,26 +337,27 @@ class Trace:
 
     @property
     def values(self) -> np.ndarray:
-        return self._cols["value"][: self._n].copy()
+        return np.array(self._rows("value"))
 
     def settings_per_step(self) -> tuple:
         """The sampler settings of every step, in order (what a replay applies)."""
-        return tuple(self._settings[int(i)] for i in self._cols["settings"][: self._n])
+        return tuple(self._settings[int(i)] for i in self._rows("settings"))
 
     def column(self, name: str) -> np.ndarray:
-        """One per-step field for all steps (a view, valid until the next append): for plots."""
-        return self._cols[name][: self._n]
+        """One per-step field for all steps, for plots and drawing: a view (valid until the next
+        append) up to SEGMENT_STEPS steps, a copy past them. Read it, never write to it."""
+        return self._rows(name)
 
     def nll(self) -> float:
         """Mean negative log-likelihood of the drawn values under the model, nats per step."""
         if self._n == 0:
             return float("nan")
-        p = self._cols["prob"][: self._n].astype(np.float64)
+        p = self._rows("prob").astype(np.float64)
         return float(-np.mean(np.log(np.maximum(p, 1e-300))))
 
     def nbytes(self) -> int:
         kept = self._n - self.full_from
-        return (sum(col[: self._n].nbytes for col in self._cols.values())
+        return (sum(self._n * col.itemsize * int(np.prod(col.shape[1:])) for col in COLUMNS.values())
                 + sum(kept * self._values * 2 for _ in self._full))
 
     def to_dict(self) -> dict:
@@ -282,8 +366,9 @@ class Trace:
         import base64
 
         columns = {}
-        for name, col in self._cols.items():
-            data = np.ascontiguousarray(col[: self._n]).astype(col.dtype.newbyteorder("<"), copy=False)
+        for name in COLUMNS:
+            col = self._rows(name)
+            data = np.ascontiguousarray(col).astype(col.dtype.newbyteorder("<"), copy=False)
             columns[name] = {"dtype": data.dtype.str, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode()}
         doc = {"steps": self._n, "settings": [s.to_dict() for s in self._settings], "columns": columns}
         if self._full:  # steps full_from .. n-1: their full distributions, float16, in step order
@@ -306,7 +391,7 @@ class Trace:
         n = d.get("steps")
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_STEPS:
             raise ValueError(f"the trace's step count must be a whole number from 0 to {MAX_STEPS:,}, not {n!r}")
-        template = Trace(capacity=1)._cols  # each column's dtype and row shape
+        template = COLUMNS  # each column's dtype and row shape
         expected, given = set(template), set(d["columns"]) - (FULL_COLUMNS if "raw" in d["columns"] else {"raw"})
         if given != expected:
             missing, unknown = sorted(expected - given), sorted(given - expected)
@@ -335,7 +420,7 @@ class Trace:
                 raise ValueError(f"trace column {name!r} is not valid base64") from None
             if data.size != int(np.prod(shape)):
                 raise ValueError(f"trace column {name!r} does not hold {n} steps")
-            trace._cols[name][:n] = data.reshape(shape)
+            trace._write(name, 0, data.reshape(shape))
         full_from, full_columns = full if full is not None else (n, {})
         for name, shape in full_columns.items():
             try:
@@ -351,7 +436,9 @@ class Trace:
             raise ValueError("the trace holds more settings than steps")
         trace._settings = [SamplerSettings.from_dict(s) for s in d["settings"]]
         trace._settings_index = {s: i for i, s in enumerate(trace._settings)}
-        c = trace._cols
+        trace._n = n  # for the checks below (_rows reads the first n)
+        c = {name: trace._rows(name) for name in ("settings", "top_count", "prob", "sampled_prob", "entropy", "u",
+                                                   "seconds", "top_raw", "top_sampled")}
         if n and not (0 <= int(c["settings"][:n].min()) and int(c["settings"][:n].max()) < len(trace._settings)):
             raise ValueError("trace steps refer to settings the file does not hold")
         if n and not (0 <= int(c["top_count"][:n].min()) and int(c["top_count"][:n].max()) <= TOP_CANDIDATES):
@@ -369,7 +456,8 @@ class Trace:
     def values_problem(self, vocab_size: int) -> str | None:
         """Why these steps cannot be a run of a model with vocab_size values (a drawn value or a top
         candidate outside 0 .. vocab_size - 1), or None: checked before a replay reaches compiled code."""
-        c, n = self._cols, self._n
+        n = self._n
+        c = {name: self._rows(name) for name in ("value", "top_values", "rank", "kept")}
         for name, what in (("value", "drawn values"), ("top_values", "top candidates"), ("rank", "ranks")):
             column = c[name][:n]
             if n and not (column.min() >= 0 and column.max() < vocab_size):
