@@ -26,7 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402  (benchmarks/report.py, beside this script)
+
+report.use_checkout()  # arplayground from the working folder or PYTHONPATH
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -128,7 +132,13 @@ def main() -> None:
     parser.add_argument("--audio-naive-seconds", type=float, default=0.25)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gui-seconds", type=float, default=30.0, help="seconds of speech scored in the window (0: skip)")
+    report.add_argument(parser)
     args = parser.parse_args()
+    with report.docs_section(__file__, args.write_docs, gui=True):
+        measure(args)
+
+
+def measure(args) -> None:
 
     import torch
 
@@ -159,9 +169,9 @@ def main() -> None:
     if args.gui_seconds:
         p50, p99, worst, passed = gui_latency_while_scoring(args.gui_seconds)
         print()
-        print(f"GUI event loop while Score reads {args.gui_seconds:g} s of speech in the window (the pass and the "
-              f"classifier's ten more: {passed:.2f} s for the pass): p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms "
-              "of a 10 ms timer's lateness")
+        print(f"GUI event loop while Score reads {args.gui_seconds:g} s of speech in the window ({passed:.2f} s for "
+              f"the pass and its records; the classifier reads clips up to 10 s): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+              f"max {worst:.1f} ms of a 10 ms timer's lateness")
 
 
 if __name__ == "__main__":
