@@ -699,6 +699,7 @@ class WindowDriver:
         """Click Score and wait until its pass has ended (scored, or refused with a reason)."""
         self.press("score")
         self.wait_until(lambda: not self.window.score.busy(), timeout)
+        self.qtbot.wait(20)  # the Score pane just appeared: its layout is laid out before anything clicks in it
 
     @property
     def score_panel(self):
