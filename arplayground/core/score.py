@@ -160,10 +160,15 @@ class ChainRule:
         return float(2.0 ** self.bits_per_step) if self.steps else float("nan")
 
 
+def surprisal_bits(probs) -> np.ndarray:
+    """-log2 p of each recorded probability (a step's term of the chain rule), bits; a zero
+    probability is floored so the figure stays finite."""
+    return -np.log2(np.maximum(np.asarray(probs, np.float64), 1e-300))
+
+
 def chain_rule(trace: Trace, lo: int = 0, hi: int | None = None) -> ChainRule:
     """The chain rule over steps lo .. hi-1 of a trace, from the probabilities it records."""
-    probs = trace.column("prob")[lo:hi].astype(np.float64)
-    bits = -np.log2(np.maximum(probs, 1e-300))
+    bits = surprisal_bits(trace.column("prob")[lo:hi])
     return ChainRule(len(bits), bits, np.cumsum(bits))
 
 

@@ -8,13 +8,11 @@ term, the times, and the split between real data and the model's own continuatio
 from __future__ import annotations
 
 import html
-import math
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from arplayground.core.score import chain_rule
+from arplayground.core.score import chain_rule, surprisal_bits
 
 
 PER = {"pixel": "dim"}  # bits per dimension: how image likelihoods are quoted (bits/dim)
@@ -141,9 +139,8 @@ class ScorePanel(QFrame):
         if index is None or not 0 <= index < len(trace):
             self.term_label.clear()
             return
-        probs = trace.column("prob")[: index + 1].astype(np.float64)
-        term = -math.log2(max(float(probs[-1]), 1e-300))
-        so_far = float(-np.log2(np.maximum(probs, 1e-300)).sum())
+        bits = surprisal_bits(trace.column("prob")[: index + 1])
+        term, so_far = float(bits[-1]), float(bits.sum())
         rec = trace[index]
         whose = "real" if index < real else "the model's own"
         self.term_label.setText(

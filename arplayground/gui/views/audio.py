@@ -28,6 +28,7 @@ from arplayground.audio.wav import WavError, read_wav, write_wav
 from arplayground.catalog import typical_seconds
 from arplayground.core.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.core.files import replacing
+from arplayground.core.score import surprisal_bits
 from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport  # noqa: F401 - CHECKING_SOUND: tests import it from here
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.views.base import ModeView
@@ -277,7 +278,7 @@ class AudioModeView(ModeView):
         for block in batch.blocks:
             start, end = block.position, block.position + len(block)
             self.levels[start:end] = block.values
-            self._bits_for(len(self.levels))[start:end] = -np.log2(np.maximum(block.columns["prob"].astype(np.float64), 1e-300))
+            self._bits_for(len(self.levels))[start:end] = surprisal_bits(block.columns["prob"])
             self.generated_until = end
             self.transport.feed(block.values)
         if not had_samples:  # Play has a clip now (an A/B side's, which no set_running tells)
@@ -339,7 +340,7 @@ class AudioModeView(ModeView):
         self.levels[self.prefix_len : self.prefix_len + n] = trace.column("value")
         bits = self._bits_for(len(self.levels))
         bits[:] = np.nan
-        bits[self.prefix_len : self.prefix_len + n] = -np.log2(np.maximum(trace.column("prob").astype(np.float64), 1e-300))
+        bits[self.prefix_len : self.prefix_len + n] = surprisal_bits(trace.column("prob"))
         self.generated_until = self.prefix_len + n
         self._redraw(grow_only=False)
         self.transport.refresh()

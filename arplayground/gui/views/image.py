@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from arplayground.core.score import surprisal_bits as chain_rule_terms  # the view's own surprisal_bits is its map
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
 from arplayground.gui.views.base import ModeView
@@ -413,7 +414,7 @@ class ImageModeView(ModeView):
         for block in batch.blocks:
             if block.unconditional is not None:
                 self._map_digit(block.position, block.positions, block.raw, block.unconditional)
-            bits = -np.log2(np.maximum(block.columns["prob"].astype(np.float64), 1e-300))
+            bits = chain_rule_terms(block.columns["prob"])
             self.surprisal_bits[:, block.position : block.position + block.positions] = bits.reshape(-1, self.lanes).T
             self.canvas.append(block.values, np.tile(np.arange(self.lanes), block.positions))
 
@@ -441,8 +442,7 @@ class ImageModeView(ModeView):
         c.known, c.selected = self.prefix_len + n, None
         self.digit_bits[:] = np.nan
         self.surprisal_bits[:] = np.nan
-        self.surprisal_bits[0, self.prefix_len : self.prefix_len + n] = -np.log2(
-            np.maximum(trace.column("prob").astype(np.float64), 1e-300))
+        self.surprisal_bits[0, self.prefix_len : self.prefix_len + n] = chain_rule_terms(trace.column("prob"))
         guided = np.array([s.guided for s in trace.settings_per_step()], bool)
         raw, unconditional = trace.full_column("raw", 0, n), trace.full_column("unconditional", 0, n)
         if n and guided.any() and raw is not None and unconditional is not None:
