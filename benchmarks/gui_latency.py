@@ -21,9 +21,11 @@ def measure(mode: str, model_name: str, seconds: float, generate: bool, setup=No
     from PySide6.QtWidgets import QApplication
 
     from arplayground.gui.app import freeze_startup_objects
+    from arplayground.gui.collector import collect_on_gui_thread
     from arplayground.gui.main_window import SPEEDS, MainWindow
 
     app = QApplication.instance() or QApplication([])
+    collect_on_gui_thread(app)  # as the app does
     window = MainWindow(None)
     window.show()
     window.mode_box.setCurrentIndex(window.mode_box.findData(mode))

@@ -81,6 +81,7 @@ def gui_latency_while_scoring(seconds: float) -> tuple[float, float, float, floa
 
     from arplayground.audio.wav import read_wav, write_wav
     from arplayground.gui.app import freeze_startup_objects
+    from arplayground.gui.collector import collect_on_gui_thread
     from arplayground.gui.main_window import MainWindow
 
     clips = sorted((Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fsdd" / "recordings").glob("*_0.wav"))
@@ -94,6 +95,7 @@ def gui_latency_while_scoring(seconds: float) -> tuple[float, float, float, floa
     path = Path(tempfile.mkdtemp()) / "speech.wav"
     write_wav(path, np.concatenate(speech)[: int(seconds * 8000)])
     app = QApplication.instance() or QApplication([])
+    collect_on_gui_thread(app)  # as the app does
     window = MainWindow(None)
     window.show()
     window.mode_box.setCurrentIndex(window.mode_box.findData("audio"))

@@ -51,11 +51,13 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from arplayground.gui.collector import collect_on_gui_thread
     from arplayground.gui.main_window import MainWindow
 
     configure_runtime()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("arplayground")
+    collect_on_gui_thread(app)  # no Qt object may die on a worker thread
     initial = {k: getattr(args, k) for k in ("mode", "prompt", "temperature", "top_k", "top_p", "guidance", "length", "seed")}
     window = MainWindow(args.models, initial)
     window.show()

@@ -7,9 +7,18 @@ import pytest
 from PySide6.QtCore import QThread
 
 from arplayground.gui.app import configure_runtime
+from arplayground.gui.collector import collect_on_gui_thread
 from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
 
 configure_runtime()  # the same process settings as the app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gc_on_the_gui_thread(qapp):
+    """As the app does: no Qt object may be destroyed by a collection on a worker thread."""
+    collector = collect_on_gui_thread(qapp)
+    yield
+    collector.stop()  # the tests after these run with Python's usual collector
 
 
 @pytest.fixture(autouse=True)
