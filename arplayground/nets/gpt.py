@@ -16,7 +16,9 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from arplayground.core.causality import Field, gpt_structural
 from arplayground.core.vocab import Vocabulary
+from arplayground.nets.influence import gradients_on, input_influence, step_measure
 
 
 @dataclass
@@ -81,6 +83,17 @@ class KVCache:
 # ---------------------------------------------------------------- the network
 
 
+class KeptAttention:
+    """Asks a pass without a cache (GPT.forward_embedded) to compute every layer's attention weights
+    explicitly, softmax(q k^T / sqrt(hs)) under the causal mask where the model has one, to make
+    its output from exactly those weights, and to keep the row of one query: so the weights shown
+    are the forward's own, not recomputed beside it. Generation never asks (it uses SDPA)."""
+
+    def __init__(self, query: int):
+        self.query = query  # an index into the pass's positions
+        self.rows: list[torch.Tensor] = []  # per layer, (B, nh, T): that query's weights over every key
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -91,7 +104,7 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
         self.dropout = cfg.dropout
 
-    def forward(self, x, cos, sin, cache: KVCache | None = None, layer: int = 0):
+    def forward(self, x, cos, sin, cache: KVCache | None = None, layer: int = 0, kept: KeptAttention | None = None):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
@@ -99,7 +112,9 @@ class CausalSelfAttention(nn.Module):
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         dropout_p = self.dropout if self.training else 0.0
-        if cache is None or cache.length == 0:
+        if kept is not None:
+            y = self._explicit(q, k, v, kept)
+        elif cache is None or cache.length == 0:
             if cache is not None:
                 cache.store(layer, k, v)
             y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal, dropout_p=dropout_p)
@@ -115,6 +130,21 @@ class CausalSelfAttention(nn.Module):
                 y = F.scaled_dot_product_attention(q, k, v)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return F.dropout(self.proj(y), dropout_p, self.training)
+
+    def _explicit(self, q, k, v, kept: KeptAttention) -> torch.Tensor:
+        """Attention with its weights as a tensor, kept for the query asked: what SDPA computes (the
+        same logits to float32 round-off, tested), slower, for one pass of a field (gpt_field)."""
+        assert not self.training, "kept attention weights are for eval passes (no dropout)"
+        B, nh, T, hs = q.shape
+        # The mask as a bias added inside the one scaled matmul: a (T, T) score tensor per head is
+        # the pass's largest, and each elementwise op over it (and its backward) costs as much.
+        mask = (torch.full((T, T), float("-inf"), dtype=q.dtype).triu(1) if self.causal
+                else torch.zeros(1, 1, dtype=q.dtype))
+        att = torch.baddbmm(mask, q.reshape(B * nh, T, hs), k.reshape(B * nh, T, hs).transpose(1, 2),
+                            alpha=1.0 / math.sqrt(hs))
+        att = torch.softmax(att, dim=-1).view(B, nh, T, T)  # exactly 0 where masked: exp(-inf)
+        kept.rows.append(att[:, :, kept.query])
+        return att @ v
 
 
 class MLP(nn.Module):
@@ -136,8 +166,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, cache=None, layer=0):
-        x = x + self.attn(self.ln_1(x), cos, sin, cache, layer)
+    def forward(self, x, cos, sin, cache=None, layer=0, kept=None):
+        x = x + self.attn(self.ln_1(x), cos, sin, cache, layer, kept)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -173,20 +203,83 @@ class GPT(nn.Module):
 
         With a cache, idx continues the stored positions and the cache grows by T.
         """
-        B, T = idx.shape
-        start = cache.length if cache is not None else 0
-        assert start + T <= self.cfg.block_size, f"context {start + T} > block_size {self.cfg.block_size}"
-        cos, sin = self.rope_cos[start : start + T], self.rope_sin[start : start + T]
-        x = self.drop(self.wte(idx))  # (B, T, C)
-        for layer, block in enumerate(self.blocks):
-            x = block(x, cos, sin, cache, layer)
-        if cache is not None:
-            cache.length += T
-        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        logits = self.forward_embedded(self.wte(idx), cache)  # (B, T, V)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
+
+    def forward_embedded(self, x: torch.Tensor, cache: KVCache | None = None, kept: KeptAttention | None = None):
+        """The logits (B, T, V) from the embedded characters x = wte(idx) (B, T, C): differentiable
+        in x, for the measured field. `kept` (no cache) keeps every layer's attention weights of
+        one query, from this very pass."""
+        B, T, _ = x.shape
+        start = cache.length if cache is not None else 0
+        assert start + T <= self.cfg.block_size, f"context {start + T} > block_size {self.cfg.block_size}"
+        assert kept is None or cache is None, "kept attention is for a pass without a cache"
+        cos, sin = self.rope_cos[start : start + T], self.rope_sin[start : start + T]
+        x = self.drop(x)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, layer, kept)
+        if cache is not None:
+            cache.length += T
+        return self.lm_head(self.ln_f(x))
+
+
+# ---------------------------------------------------------------- what one output sees
+
+
+def field_window(tokens_known: int, position: int, context_start) -> tuple[int, int]:
+    """The characters [start, end) one pass reads to give character `position`'s logits exactly as
+    Score's teacher-forced pass does (GPTStepper.teacher_forced): its context window from
+    context_start(position), running on to the last character whose prediction shares that
+    start. For a causal model the characters from `position` on change nothing; the pass still
+    reads them, so the field shows that they are seen by nothing (and, without the mask, that they are)."""
+    start = context_start(position)
+    end = position + 1
+    while end < tokens_known and context_start(end) == start:
+        end += 1
+    return start, end - 1
+
+
+def gpt_field(model: GPT, tokens, position: int, context_start, measure: str = "log-prob") -> Field:
+    """What character `position` of `tokens` sees: the gradient of log p(tokens[position]) (or the
+    entropy there) with respect to the embeddings of every character in its window, L2 over the
+    embedding, and every layer's and head's attention weights of the query that predicts it (the
+    character before it), all from one pass. position runs from 1 (character 0 is the prompt's
+    start, predicted by nothing) to len(tokens), the character not drawn yet (its most likely value
+    is measured then). context_start(n) is the stepper's (GPTStepper.context_start)."""
+    tokens = [int(t) for t in tokens]
+    cfg = model.cfg
+    if not 1 <= position <= len(tokens):
+        raise ValueError(f"character {position} is not an output of a {len(tokens)}-character text "
+                         f"(outputs run from 1 to {len(tokens)})")
+    if any(not 0 <= t < cfg.vocab_size for t in tokens):
+        raise ValueError(f"a character outside the model's {cfg.vocab_size} values")
+    start, end = field_window(len(tokens), position, context_start)
+    query = position - 1 - start  # the query that predicts character `position`
+    known = tokens[position] if position < len(tokens) else None
+    with gradients_on(model):
+        x = model.wte(torch.tensor([tokens[start:end]])).detach().requires_grad_(True)
+        kept = KeptAttention(query)
+        logits = model.forward_embedded(x, kept=kept)
+        target, value = step_measure(logits[0, query], known, measure)
+        seen = input_influence(target, x, channel_dim=2)[0]
+    length = len(tokens)
+    measured = np.zeros(length, np.float32)
+    measured[start:end] = seen
+    attention = np.zeros((cfg.n_layer, cfg.n_head, length), np.float32)
+    attention[:, :, start:end] = torch.stack([row[0] for row in kept.rows]).detach().numpy()
+    if cfg.causal:
+        note = (f"The {position - start:,} characters before this one (from character {start:,}; the context "
+                f"holds {cfg.block_size:,}): the causal mask hides the rest of the window from it.")
+    else:
+        note = (f"No causal mask: this output sees the whole window of {end - start:,} characters, itself and "
+                f"those after it too (the cheat), so teacher forcing can copy what it should predict.")
+    return Field(position=position, length=length,
+                 structural=gpt_structural(length, position, start, causal=cfg.causal, window_end=end),
+                 measured=measured, measure=measure, value=value, note=note, attention=attention,
+                 field_span=cfg.block_size, score=float(target.detach()), window=(start, end))
 
 
 # ---------------------------------------------------------------- stepping protocol adapter
@@ -255,6 +348,12 @@ class GPTStepper:
             out[j - first : end - first] = logits[0, j - 1 - start :].numpy()
             j = end
         return out
+
+    def sees(self, values, position: int, condition=None, measure: str = "log-prob") -> Field:
+        """What character `position` of the text `values` sees (gpt_field), in the window generation
+        gives it (context_start). Reads the model only: the KV cache and the next logits stay as
+        they are. Text models take no condition."""
+        return gpt_field(self.model, values, position, self.context_start, measure)
 
     @torch.inference_mode()
     def push(self, value: int) -> None:

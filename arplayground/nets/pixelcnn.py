@@ -30,8 +30,11 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from arplayground.core.causality import (Field, gated_pixelcnn_structural, pixelcnn_field_span, pixelcnn_reach,
+                                         raster_cone)
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.trace import TOP_CANDIDATES
+from arplayground.nets.influence import gradients_on, input_influence, step_measure
 
 
 @dataclass
@@ -151,6 +154,58 @@ class PixelCNN(nn.Module):
     def loss(self, pixels: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood in nats per pixel."""
         return F.cross_entropy(self(pixels, label), pixels.long())
+
+
+# ---------------------------------------------------------------- what one pixel sees
+
+
+def image_field(model: nn.Module, values, position: int, condition, measure: str, structural: np.ndarray,
+                note: str, field_span: int, blind_spot: np.ndarray | None = None) -> Field:
+    """The measured field of pixel `position` (raster order) of a PixelCNN-like model (one with
+    cfg, normalise() and forward_normalised(x, label)): the gradient of log p(its grey level), or
+    the entropy there, with respect to every pixel of the normalised image, from one pass over the
+    whole image. `values` are the pixels known, in raster order (fewer than H x W: the rest are
+    0, as the stepper holds them; a pixel not known yet is measured at its most likely level);
+    condition a digit or None (any digit), as teacher_forced takes it."""
+    cfg = model.cfg
+    H, W = cfg.height, cfg.width
+    pixels = np.zeros(H * W, np.int64)
+    values = [int(v) for v in values]
+    if len(values) > H * W:
+        raise ValueError(f"{len(values)} pixels for a {H} x {W} image")
+    if any(not 0 <= v < cfg.levels for v in values):
+        raise ValueError(f"a pixel outside the model's {cfg.levels} grey levels")
+    if not 0 <= position < H * W:
+        raise ValueError(f"pixel {position} is outside the {H} x {W} image")
+    if isinstance(condition, (list, tuple)):
+        raise ValueError("a field is one image's: give one digit, or None for any digit")
+    label = cfg.n_classes if condition is None else int(condition)
+    if not 0 <= label <= cfg.n_classes:
+        raise ValueError(f"digit {condition} is not one of the model's {cfg.n_classes}")
+    pixels[: len(values)] = values
+    r, c = divmod(position, W)
+    with gradients_on(model):
+        x = model.normalise(torch.from_numpy(pixels).view(1, H, W)).detach().requires_grad_(True)
+        logits = model.forward_normalised(x, torch.tensor([label]))  # (1, L, H, W)
+        target, value = step_measure(logits[0, :, r, c], values[position] if position < len(values) else None, measure)
+        measured = input_influence(target, x, channel_dim=1)[0].reshape(-1)  # (H * W,)
+    return Field(position=position, length=H * W, structural=structural, measured=measured, measure=measure,
+                 value=value, note=note, field_span=field_span, score=float(target.detach()), window=(0, H * W),
+                 blind_spot=blind_spot)
+
+
+def pixelcnn_field(model: PixelCNN, values, position: int, condition=None, measure: str = "log-prob") -> Field:
+    """What pixel `position` of the gated PixelCNN sees (image_field), beside its structural field:
+    rows above and the pixels to the left within the stacks' reach, no blind spot."""
+    cfg = model.cfg
+    shape = (cfg.first_kernel, cfg.kernel, cfg.n_layers)
+    structural = gated_pixelcnn_structural(cfg.height, cfg.width, position, *shape)
+    reach = pixelcnn_reach(*shape)
+    note = (f"Gated PixelCNN: the rows above and the pixels to the left, up to {reach} away "
+            f"({int(structural.sum())} pixels here); its two stacks leave no blind spot.")
+    blind_spot = raster_cone(cfg.height, cfg.width, position, reach) & ~structural  # empty, by construction
+    return image_field(model, values, position, condition, measure, structural, note,
+                       pixelcnn_field_span(gated_pixelcnn_structural, *shape), blind_spot)
 
 
 class PixelCNNStepper:
@@ -383,6 +438,12 @@ class PixelCNNStepper:
         image = torch.tensor(pixels, dtype=torch.int64).view(1, self.H, self.W)
         logits = self.model(image, torch.tensor([label]))  # (1, L, H, W)
         return np.ascontiguousarray(logits[0].reshape(cfg.levels, -1).T[len(prefix) :].numpy())
+
+    def sees(self, values, position: int, condition=None, measure: str = "log-prob") -> Field:
+        """What pixel `position` sees (pixelcnn_field), for one image: `values` its known pixels,
+        condition its digit or None. Reads the model only: the caches, the pixels drawn and the
+        next logits stay as they are."""
+        return pixelcnn_field(self.model, values, position, condition, measure)
 
     def logits(self) -> np.ndarray:
         """(256,) for one image; (lanes, 256) for a grid."""

@@ -35,9 +35,11 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from arplayground.core.causality import Field, wavenet_field_span, wavenet_structural, wavenet_tree
 from arplayground.core.mulaw import SILENCE
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.trace import TOP_CANDIDATES
+from arplayground.nets.influence import gradients_on, input_influence, step_measure
 
 
 @dataclass
@@ -229,6 +231,11 @@ class UnconditionalCopy:
             out[start - first : end - first] = teacher_forced_logits(self.model, levels, labels, start, end)
         return out
 
+    def sees(self, values, position: int, condition=None, measure: str = "log-prob") -> Field:
+        """What sample `position` of the clip `values` sees (wavenet_field). Reads the model only:
+        the queues, the guidance copy and the next logits stay as they are."""
+        return wavenet_field(self.model, values, position, condition, measure)
+
     def _pushed(self, value: int) -> None:
         self.history.append(value)
         if self.copy is not None:
@@ -246,14 +253,65 @@ def teacher_forced_logits(model: WaveNet, levels: np.ndarray, labels: tuple[int,
     kept, and the result is exact however far into a long recording the window lies."""
     t0 = max(0, start - (model.cfg.receptive_field - 1))
     inputs = np.concatenate([[SILENCE], levels[: end - 1]])[t0:end]  # step t consumes sample t-1
-    digit, speaker = torch.tensor([labels[0]]), torch.tensor([labels[1]])
     h = model.embed(torch.from_numpy(inputs)[None]).transpose(1, 2)
-    local = model.local(digit, speaker, t0, end - t0)
+    return window_logits(model, h, labels, t0, start - t0)[0].T.numpy()
+
+
+def window_logits(model: WaveNet, h: torch.Tensor, labels: tuple[int, int], t0: int, first_kept: int = 0) -> torch.Tensor:
+    """The logits (1, L, T - first_kept) of steps t0 + first_kept .. t0 + T - 1 from the embedded
+    inputs h (1, R, T) of steps t0 .. t0 + T - 1 (step t's input: sample t - 1, silence at step 0).
+    Exact for every step kept from one receptive field after t0 on (or from t0 = 0): what the
+    zero padding puts before t0 reaches none of them. Only the kept steps' skips are summed."""
+    digit, speaker = torch.tensor([labels[0]]), torch.tensor([labels[1]])
+    local = model.local(digit, speaker, t0, h.shape[2])
     skips = 0
     for layer, cond in zip(model.layers, model.conditions(digit, speaker)):
         h, s = layer(h, cond, local)
-        skips = skips + s[:, :, start - t0 :]
-    return model.head2(F.relu(model.head1(F.relu(skips))))[0].T.numpy()
+        skips = skips + s[:, :, first_kept:]
+    return model.head2(F.relu(model.head1(F.relu(skips))))
+
+
+FIELD_AFTER = 256  # samples after the output that its field's pass also reads (32 ms): to show they reach nothing
+
+
+def wavenet_field(model: WaveNet, values, position: int, condition=None, measure: str = "log-prob",
+                  after: int = FIELD_AFTER) -> Field:
+    """What sample `position` of the clip `values` (mu-law levels) sees: the gradient of log p(its
+    level), or the entropy there, with respect to the embedded level of every sample in one
+    parallel pass over a window of the field: from one receptive field before the output to
+    `after` samples past it, so a long clip costs what a short one does (and the pass is exact:
+    nothing before the window reaches the output). position runs from 0 to len(values) (the
+    sample not drawn yet: its most likely level is measured); condition as teacher_forced takes it."""
+    levels = np.array([int(v) for v in values], np.int64)
+    cfg = model.cfg
+    if not 0 <= position <= len(levels):
+        raise ValueError(f"sample {position} is not an output of a {len(levels)}-sample clip (0 to {len(levels)})")
+    if ((levels < 0) | (levels >= cfg.levels)).any():
+        raise ValueError(f"a sample outside the model's {cfg.levels} levels")
+    labels = _conditions(cfg, condition)
+    kernel = model.layers[0].conv.kernel_size[0]
+    span = wavenet_field_span(cfg.dilations, kernel)
+    first = max(0, position - span)  # the samples the pass reads: [first, last)
+    last = min(len(levels), position + 1 + after)
+    t0 = max(0, position - (span - 1))  # the first step whose input reaches the output
+    inputs = np.concatenate([[SILENCE], levels])[t0 : last + 1]  # steps t0 .. last (step t reads sample t - 1)
+    known = int(levels[position]) if position < len(levels) else None
+    with gradients_on(model):
+        h = model.embed(torch.from_numpy(inputs)[None]).transpose(1, 2).detach().requires_grad_(True)
+        logits = window_logits(model, h, labels, t0, position - t0)  # steps position .. last
+        target, value = step_measure(logits[0, :, 0], known, measure)
+        per_step = input_influence(target, h, channel_dim=1)[0]  # (steps,)
+    measured = np.zeros(len(levels), np.float32)
+    measured[first:last] = per_step[first + 1 - t0 : last + 1 - t0]  # sample s is the input of step s + 1
+    rate = cfg.sample_rate
+    note = (f"{span:,} samples ({1000 * span / rate:,.1f} ms at {rate / 1000:g} kHz) before this one reach it through "
+            f"{len(cfg.dilations)} dilated layers (dilations {min(cfg.dilations)} to {max(cfg.dilations):,}); "
+            f"nothing after it does.")
+    return Field(position=position, length=len(levels),
+                 structural=wavenet_structural(len(levels), position, cfg.dilations, kernel),
+                 measured=measured, measure=measure, value=value, note=note,
+                 layers=wavenet_tree(position, cfg.dilations, kernel), field_span=span,
+                 score=float(target.detach()), window=(first, last))
 
 
 @torch.inference_mode()
