@@ -68,6 +68,7 @@ class BranchLab:
             w.state_label.setText(f"Step {index + 1} already drew that value")
             return
         w._halt()
+        w.causality.clear()  # the field shown was of the branch left
         name = w.session.fork(index, value).name
         w.timeline.set_trace(w.trace, planned_steps=w.n_records)  # a branch runs to the same length
         w.running_view.rewind(index)
@@ -82,6 +83,7 @@ class BranchLab:
         if w.branch is None or name == w.branch.name or name not in w.branches:
             return
         w._halt()
+        w.causality.clear()
         w.session.choose(name)
         w.timeline.set_trace(w.trace, planned_steps=w.n_records)
         b = w.branch  # branches may differ in start and length (a scored one beside a run)

@@ -17,6 +17,7 @@ from arplayground.core.sampling import SamplerSettings
 from arplayground.core.session import Session, load_failure
 from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.branch_lab import BranchLab
+from arplayground.gui.causality_control import CausalityControl
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.status_line = StatusLine(self.state_label)
         self.lab = BranchLab(self)  # step back, branch, rename, A/B
         self.score = ScoreControl(self, self.score_panel)  # teacher-forced passes over known data
+        self.causality = CausalityControl(self, self.causality_panel, self.sees_button)  # what an output sees
         self._connect()
         self._fill_models()
         self.apply_initial(initial or {})
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow, WindowLayout):
         was_running = self.is_running()
         self._halt()
         self.score.cancel()
+        self.causality.clear()
         self.session.clear()
         self.timeline.set_trace(self.trace)
         self.shown_index = None
@@ -243,6 +246,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.running_view = view
         prefix, condition, n_steps = view.prepare(self.vocab)
         # a grid draws one value per image per step
+        self.causality.clear()
         self.session.start(prefix, condition, self.seed_spin.value(), n_steps, view.lanes)
         self.lab.refresh_branch_box()
         self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=view.lanes)
@@ -280,6 +284,7 @@ class MainWindow(QMainWindow, WindowLayout):
             return False
         loaded, n = replay.loaded, len(replay.loaded.trace)
         self.runner.stop()  # checked: from here on the file replaces the run shown
+        self.causality.clear()
         self.picker.select(replay.mode, replay.entry)
         self.vocab = replay.vocab
         self.running_entry, self.running_view = replay.entry, replay.view
@@ -413,6 +418,7 @@ class MainWindow(QMainWindow, WindowLayout):
         if not self.streaming():  # while streaming the timeline follows the panel_refresh
             self.timeline.show_position(index)
         self.score.show_term(index)
+        self.causality.step_shown()
 
     def streaming(self) -> bool:
         return self.is_running() and not self.pause_button.isChecked()
@@ -429,6 +435,7 @@ class MainWindow(QMainWindow, WindowLayout):
     def closeEvent(self, event) -> None:
         self.runner.wait_for_all()  # no thread outlives the window
         self.score.cancel()
+        self.causality.clear()
         self.lab.close_ab()
         for view in self.views.values():
             view.shutdown()  # nor any sound

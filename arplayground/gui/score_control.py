@@ -149,6 +149,7 @@ class ScoreControl(QObject):
         """Draw the shown (scored) branch from nothing: display, timeline, panel, figures."""
         w = self.window
         branch, view, trace = w.branch, w.running_view, w.trace
+        w.causality.clear()
         view.start_display(w.vocab, branch.prefix, branch.condition, max(w.n_steps, len(trace)))
         view.render(trace)
         w.timeline.set_trace(trace, planned_steps=w.n_records)

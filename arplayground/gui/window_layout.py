@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from arplayground.gui.causality_panel import CausalityPanel
 from arplayground.gui.distribution_panel import DistributionPanel
 from arplayground.gui.sampler_controls import SamplerControls
 from arplayground.gui.score_panel import ScorePanel
@@ -160,6 +161,12 @@ class WindowLayout:
         lab_row.addWidget(self.rename_button)
         lab_row.addWidget(self.ab_button)
         form.addRow(lab_row)
+        self.sees_button = QPushButton("What it sees")
+        self.sees_button.setCheckable(True)
+        self.sees_button.setToolTip("Show what the shown output can see: the inputs its masks or dilations let reach it, "
+                                    "and each one's measured influence (the gradient on the real weights). While on, "
+                                    "click any character, pixel or sample to see its field.")
+        form.addRow(self.sees_button)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
         self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
@@ -191,9 +198,11 @@ class WindowLayout:
         right.addWidget(under_view)
         self.score_panel = ScorePanel()  # its own pane, shown while a scored sequence is
         right.addWidget(self.score_panel)
+        self.causality_panel = CausalityPanel()  # its own pane, shown while What it sees is on
+        right.addWidget(self.causality_panel)
         right.addWidget(self.panel)
-        right.setSizes([430, 150, 320])
-        right.setCollapsible(2, False)  # the distribution panel never disappears under the Score figures
+        right.setSizes([430, 150, 220, 320])
+        right.setCollapsible(3, False)  # the distribution panel never disappears under the Score figures
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(side_column)

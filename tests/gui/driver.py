@@ -120,6 +120,14 @@ def click_view_step(qtbot, view, step: int) -> None:
         click_sample(qtbot, view, view.prefix_len + step)
 
 
+def _plain(rich: str) -> str:
+    """A rich-text label as a person reads it."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", rich.replace("<br>", "\n")))
+
+
 class WindowDriver:
     """The main window as a person uses it. `window` is there for what a test checks on a widget
     itself (a tooltip, a view's own control); everything a test does goes through here."""
@@ -781,6 +789,67 @@ class WindowDriver:
         speeds.setCurrentIndex(speeds.count() - 1 if steps_per_second is None else speeds.findData(steps_per_second))
         self.click(timeline.play_button)
         self.wait_until(lambda: not timeline.play_button.isChecked(), timeout=timeout)
+
+
+    # ------------------------------------------------------------------ What it sees
+
+    def click_output(self, step: int) -> None:
+        """A real click on step `step` of the run shown (its character, pixel or sample)."""
+        click_view_step(self.qtbot, self.window.current_view(), step)
+
+    def show_what_it_sees(self, on: bool = True) -> None:
+        """Switch What it sees on (or off) with its button, as a person does."""
+        if self.window.sees_button.isChecked() != on:
+            self.click(self.window.sees_button)
+
+    def wait_for_field(self, timeout: int = 60_000) -> None:
+        """Until the field asked for is drawn (the job done and its heading shown)."""
+        c = self.window.causality
+        self.wait_until(lambda: c.field is not None and not c.jobs.busy(), timeout=timeout)
+
+    def field(self):
+        """The field drawn (reaches past what a person sees: the figures behind the colours)."""
+        return self.window.causality.field
+
+    def sees_panel_shown(self) -> bool:
+        return self.window.causality_panel.isVisible()
+
+    def sees_heading(self) -> str:
+        return _plain(self.window.causality_panel.heading.text())
+
+    def sees_detail(self) -> str:
+        return _plain(self.window.causality_panel.detail.text())
+
+    def choose_sees_measure(self, measure: str) -> None:
+        box = self.window.causality_panel.measure_box
+        box.setCurrentIndex(box.findData(measure))
+        box.activated.emit(box.currentIndex())
+
+    def text_shading(self) -> list:
+        """The background colour (QColor or None) What it sees gives each character of the text pane."""
+        pane = self.window.text_pane
+        colours = [None] * (pane.document().characterCount() - 1)
+        for selection in pane.extraSelections():
+            brush = selection.format.background()
+            if brush.style() == Qt.BrushStyle.NoBrush:
+                continue  # the shown step's underline
+            cursor = selection.cursor
+            for i in range(cursor.selectionStart(), cursor.selectionEnd()):
+                colours[i] = brush.color()
+        return colours
+
+    def click_attention_cell(self, layer: int, head: int) -> None:
+        grid = self.window.causality_panel.attention_grid
+        self.click(grid, pos=grid._cell(layer, head).center().toPoint())
+
+    def canvas_colours(self) -> np.ndarray:
+        """The image on screen, (H, W, 3): what the canvas paints."""
+        return self.window.views["image"].canvas.rgb()
+
+    def field_region_seconds(self):
+        """The span of the waveform What it sees shades, in seconds, or None when none is shown."""
+        region = self.window.views["audio"].field_region
+        return tuple(region.getRegion()) if region.isVisible() else None
 
 
 class ABDriver:

@@ -30,6 +30,7 @@ from arplayground.core.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.core.files import replacing
 from arplayground.core.score import surprisal_bits
 from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport  # noqa: F401 - CHECKING_SOUND: tests import it from here
+from arplayground.gui.causality_panel import influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.views.base import ModeView
 from arplayground.gui.wav_open import WavConversion, WavOpener
@@ -161,6 +162,12 @@ class AudioModeView(ModeView):
         self.plot.addItem(self.cursor_line)
         self.cursor_line.hide()
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
+        # What it sees: the field's span shaded, the measured influence rising from the bottom.
+        self.field_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(120, 160, 230, 50), pen=pg.mkPen(None))
+        self.field_curve = pg.PlotDataItem(pen=pg.mkPen((214, 90, 20), width=1))
+        for item in (self.field_region, self.field_curve):
+            self.plot.addItem(item)
+            item.hide()
         self.readout = QLabel(READY)
         self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
         # Under the waveform, on its time axis: -log2 p of each sample the run or Score drew.
@@ -344,6 +351,23 @@ class AudioModeView(ModeView):
         self.generated_until = self.prefix_len + n
         self._redraw(grow_only=False)
         self.transport.refresh()
+
+    def show_field(self, field, head=None) -> None:
+        """What it sees: the span of samples the output can see shaded over the waveform, and each
+        one's measured influence (log scale) drawn up from the bottom of the axis."""
+        if field is None:
+            self.field_region.hide()
+            self.field_curve.hide()
+            return
+        seen = np.flatnonzero(field.structural)
+        first = int(seen[0]) if seen.size else field.position
+        self.field_region.setRegion((first / SAMPLE_RATE, (field.position + 1) / SAMPLE_RATE))
+        start, end = field.window if field.window[1] > field.window[0] else (first, field.position + 1)
+        levels = influence_levels(field.measured[start:end])
+        low, high = self.plot.viewRange()[1]  # up to half the axis, whatever amplitude it was fitted to
+        self.field_curve.setData(np.arange(start, end) / SAMPLE_RATE, low + levels * (high - low) / 2)
+        self.field_region.show()
+        self.field_curve.show()
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         """A step whose full distribution the trace keeps (every step of the last FULL_STEPS, 60 s):

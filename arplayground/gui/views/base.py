@@ -91,6 +91,11 @@ class ModeView(QObject):
     def shutdown(self) -> None:
         """The window is closing: nothing the view started (sound, a file being read) outlives it."""
 
+    def show_field(self, field, head=None) -> None:
+        """What it sees: draw the field of one output (core.causality.Field) in place, the inputs
+        shaded by their measured influence (or, for text, by one attention head = (layer, head));
+        None clears it. An A/B side shows none."""
+
     def play(self) -> None:
         """Play what the display shows (where can_play)."""
 

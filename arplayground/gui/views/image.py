@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from arplayground.core.score import surprisal_bits as chain_rule_terms  # the view's own surprisal_bits is its map
+from arplayground.gui.causality_panel import FIELD_TINT, heat_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
 from arplayground.gui.views.base import ModeView
@@ -73,6 +74,7 @@ class PixelCanvas(QWidget):
         self.editable = True  # False while a run is writing into the images
         # The digit map, when shown: (images, H * W) KL figures in bits, NaN where there are none.
         self.overlay: np.ndarray | None = None
+        self.field_rgb: np.ndarray | None = None  # What it sees: (H, W, 3) for the one image, over everything
         self.overlay_scale = DIGIT_MAP_BITS  # bits at which the overlay turns yellow
         self.setMinimumSize(196, 196)  # 7 screen pixels a pixel: the window still fits a 768-pixel-high laptop screen
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
@@ -148,6 +150,8 @@ class PixelCanvas(QWidget):
             dimmed = out * 0.35
             out = np.where(np.isnan(bits)[..., None], dimmed, np.maximum(heat(np.nan_to_num(bits), self.overlay_scale), dimmed)).astype(np.uint8)
         out.reshape(len(self.images), -1, 3)[:, self.known :] = UNDRAWN
+        if self.field_rgb is not None and len(self.images) == 1:
+            out[0] = self.field_rgb
         return out
 
     def paintEvent(self, event) -> None:
@@ -449,6 +453,28 @@ class ImageModeView(ModeView):
             bits = kl_bits(raw, unconditional)
             self.digit_bits[0, self.prefix_len : self.prefix_len + n] = np.where(guided, bits, np.nan)
         self._show_digit_map()
+        c.update()
+
+    def show_field(self, field, head=None) -> None:
+        """What it sees: the image dimmed, the pixels the masks let reach the output tinted, the
+        measured influence (log scale) over them; the output is the shown pixel's box."""
+        c = self.canvas
+        if field is None or len(c.images) != 1:
+            c.field_rgb = None
+            c.update()
+            return
+        grey = c.images[0].reshape(-1).astype(np.float64)
+        known = np.arange(grey.size) < c.known
+        base = np.where(known, 50 + 0.45 * grey, 225.0)
+        rgb = np.repeat(base[:, None], 3, axis=1)
+        tint = np.array([FIELD_TINT.red(), FIELD_TINT.green(), FIELD_TINT.blue()], np.float64)
+        a = FIELD_TINT.alpha() / 255
+        rgb[field.structural] = rgb[field.structural] * (1 - a) + tint * a
+        levels = influence_levels(field.measured)
+        for i in np.flatnonzero(levels > 0):
+            colour = heat_colour(levels[i])
+            rgb[i] = (colour.red(), colour.green(), colour.blue())
+        c.field_rgb = np.ascontiguousarray(rgb.reshape(c.H, c.W, 3).astype(np.uint8))
         c.update()
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:

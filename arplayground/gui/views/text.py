@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from arplayground.catalog import vocabulary
 from arplayground.core.files import write_text_atomically
 from arplayground.core.trace import StepRecord
+from arplayground.gui.causality_panel import cool_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.views.base import ModeView
 
@@ -37,6 +38,7 @@ PROMPT_SHOWN = 2_000  # characters of a long prompt the pane shows: its end, aft
 # Qt lays out a line of more than 65,536 characters very slowly (a line of 80,000 froze the window
 # for minutes in setPlainText): a prompt stays below, pasted or from a trace. The model reads 1,024.
 PROMPT_MAX = 50_000
+FIELD_TINT_TEXT = QColor(236, 240, 250)  # allowed by the mask, no measured influence
 
 
 class PromptEdit(QPlainTextEdit):
@@ -83,6 +85,7 @@ class SampledTextPane(QPlainTextEdit):
         self.prompt, self.prompt_length = "", 0  # the prompt, and the characters of it shown
         self.highlighted: int | None = None
         self._formats = {}
+        self._field_selections: list = []  # What it sees: the inputs shaded by influence
 
     def start(self, prompt: str, vocab) -> None:
         """Show the prompt (its end, when it is long) and forget the previous run."""
@@ -150,8 +153,45 @@ class SampledTextPane(QPlainTextEdit):
         cursor.setPosition(self.prompt_length + step)
         cursor.movePosition(QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor)
         selection.cursor = cursor
-        self.setExtraSelections([selection])
+        self._highlight_selection = selection
+        self.setExtraSelections(self._field_selections + [selection])
         self.highlighted = step
+
+    def shade_field(self, colours: list | None) -> None:
+        """Shade the pane's characters (What it sees): colours[i] for pane character i, None for
+        none; runs of one colour make one selection. None clears the shading."""
+        self._field_selections = []
+        runs = []  # (start, end, colour)
+        for i, colour in enumerate(colours or []):
+            if colour is None:
+                continue
+            if runs and runs[-1][1] == i and runs[-1][2] == colour:
+                runs[-1] = (runs[-1][0], i + 1, colour)
+            else:
+                runs.append((i, i + 1, colour))
+        end_of_text = self.document().characterCount() - 1
+        for start, end, colour in runs:
+            if start >= end_of_text:
+                break
+            selection = QTextEdit.ExtraSelection()
+            fmt = QTextCharFormat()
+            fmt.setBackground(colour)
+            selection.format = fmt
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start)
+            cursor.setPosition(min(end, end_of_text), QTextCursor.MoveMode.KeepAnchor)
+            selection.cursor = cursor
+            self._field_selections.append(selection)
+        highlight = getattr(self, "_highlight_selection", None)
+        self.setExtraSelections(self._field_selections + ([highlight] if highlight is not None and self.highlighted is not None else []))
+
+    def pane_index(self, sequence_index: int) -> int | None:
+        """Where a character of the whole text (prompt included) is in the pane, or None where the
+        pane shows only the end of a long prompt."""
+        hidden = len(self.prompt) - PROMPT_SHOWN if len(self.prompt) > PROMPT_SHOWN else 0
+        if sequence_index < hidden:
+            return None
+        return sequence_index - hidden + (1 if hidden else 0)  # after the "…"
 
     def generated_text(self) -> str:
         return self.toPlainText()[self.prompt_length :]
@@ -324,6 +364,30 @@ class TextModeView(ModeView):
 
     def set_running(self, running: bool) -> None:
         pass  # the prompt stays editable: it is read when Generate is clicked
+
+    def show_field(self, field, head=None) -> None:
+        """What it sees: shade each character by its measured influence on the output (or by one
+        attention head's weight, head = (layer, head)); None clears the shading."""
+        if field is None:
+            self.pane.shade_field(None)
+            return
+        if head is not None and field.attention is not None:
+            weights = field.attention[head[0], head[1]]
+            top = float(weights.max()) or 1.0
+            levels = weights / top
+        else:
+            levels = influence_levels(field.measured)
+        bands = 12  # few colours: runs of one colour merge into one selection
+        colours: list = [None] * (self.pane.document().characterCount())
+        for i in range(field.length):
+            j = self.pane.pane_index(i)
+            if j is None or j >= len(colours):
+                continue
+            if levels[i] > 0:
+                colours[j] = cool_colour(round(levels[i] * bands) / bands)
+            elif field.structural[i]:
+                colours[j] = FIELD_TINT_TEXT
+        self.pane.shade_field(colours)
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         rec = trace[index]
