@@ -338,12 +338,17 @@ class CausalityPanel(QFrame):
             self.attention_grid.show_attention(field.attention, field.position, labels)
         self.heading.setText(self._heading(field, "character", labels))
         start, end = field.window
-        row = ("the causal mask's row for it lets it attend to itself and the characters before it"
-               if causal else "this model has <b>no causal mask</b>: it attends to characters after it too, "
-               "which is how it cheats in training")
+        p = field.position
+        if causal:
+            row = (f"the causal mask's row lets it attend only to that character and those before it (window "
+                   f"{start + 1:,}–{min(end, p):,})")
+        else:
+            row = ("this model has <b>no causal mask</b>: the query attends to the characters after it too, the one "
+                   "it predicts among them, which is how it cheats in training")
+        where = f"it sits on character {p:,}, the one before" if p else "it sits on the newline every text starts from"
         self.make_room(300)
-        self.detail.setText(f"Attention of the query at character {field.position + 1:,} in every layer and head "
-                            f"(window {start + 1:,}–{end:,}; {row}). Each strip ends at the character itself; "
+        self.detail.setText(f"Attention of the query that predicts character {p + 1:,} ({where}) "
+                            f"in every layer and head: {row}. Each strip ends at character {p + 1:,}; "
                             f"the label names the character each head attends to most. Click a cell to shade the text by it.")
         self.show()
 
