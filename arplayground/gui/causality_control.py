@@ -17,6 +17,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Slot
 
 from arplayground import catalog
+from arplayground.core.causality import wavenet_tree_edges
+from arplayground.core.mulaw import SAMPLE_RATE
 from arplayground.gui.causality_panel import INFLUENCE
 from arplayground.gui.jobs import JobRunner
 from arplayground.nets.pixelcnn_plain import build_plain_pixelcnn
@@ -101,6 +103,8 @@ class CausalityControl(QObject):
             stepper = models.get(entry)
             field = stepper.sees(values, position, condition, measure)
             plain = None
+            if entry.mode == "audio":  # the tree's connections, drawn in the pane
+                plain = wavenet_tree_edges(position, stepper.model.cfg.dilations)
             if entry.mode == "image" and not cancelled():
                 key = str(entry.card_path)
                 if key not in plains:
@@ -117,7 +121,7 @@ class CausalityControl(QObject):
         self.panel.working(text)
 
     def _on_done(self, name: str, result) -> None:
-        field, plain = result
+        field, plain = result  # plain: the plain PixelCNN's field (image), the tree's edges (audio)
         view, entry, labels, image = self._asked
         self.field = field
         view.show_field(field)
@@ -127,7 +131,7 @@ class CausalityControl(QObject):
             cfg = entry.card["config"]
             self.panel.show_image(field, plain, image, cfg.get("height", 28), cfg.get("width", 28))
         else:
-            self.panel.show_audio(field, 8000)
+            self.panel.show_audio(field, SAMPLE_RATE, plain)
 
     def _on_failed(self, name: str, why: str) -> None:
         self.panel.working(f"Could not measure the field: {why}")

@@ -191,12 +191,12 @@ class DilationTree(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.field = None
+        self.field, self.edges = None, None
         self.setMinimumHeight(120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def show_field(self, field) -> None:
-        self.field = field
+    def show_field(self, field, edges) -> None:
+        self.field, self.edges = field, edges
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -216,18 +216,10 @@ class DilationTree(QWidget):
             return margin + (1 - np.log2(1 + last - t) / scale) * (self.width() - 2 * margin)
 
         painter.setPen(QPen(QColor(120, 150, 210, 110), 1))
-        for depth in range(len(layers) - 1):
-            upper, lower = np.asarray(layers[depth]), np.asarray(layers[depth + 1])
-            # A layer of dilation d (kernel 2) computes step u from its input at u and u - d: the
-            # input layer holds both, so d is how far the newest input not also above lies back.
-            extra = np.setdiff1d(lower, upper)
-            dilation = int(upper.max() - extra.max()) if extra.size else 0
+        for depth, pairs in enumerate(self.edges or []):  # (lower, upper) per kernel tap that reaches the output
             y_up, y_low = top + depth * row, top + (depth + 1) * row
-            reached = set(lower.tolist())
-            for u in upper.tolist():
-                painter.drawLine(QPointF(x(u), y_up), QPointF(x(u), y_low))
-                if dilation and u - dilation in reached:
-                    painter.drawLine(QPointF(x(u), y_up), QPointF(x(u - dilation), y_low))
+            for lower, upper in pairs.tolist():
+                painter.drawLine(QPointF(x(upper), y_up), QPointF(x(lower), y_low))
         painter.setPen(QPen(QColor(40, 70, 150), 3))
         for depth, nodes in enumerate(layers):
             y = top + depth * row
@@ -239,7 +231,7 @@ class DilationTree(QWidget):
         ticks = [2**k for k in range(0, int(scale) + 1, 2)] + [back]
         for b in ticks:
             xb = x(last - b)
-            painter.drawText(QRectF(xb - 30, bottom + 2, 60, 14), Qt.AlignmentFlag.AlignHCenter, f"{b:,}")
+            painter.drawText(QRectF(min(max(0.0, xb - 30), self.width() - 60), bottom + 2, 60, 14), Qt.AlignmentFlag.AlignHCenter, f"{b:,}")
         painter.drawText(QRectF(0, bottom + 2, self.width(), 14), Qt.AlignmentFlag.AlignRight, "samples back ")
         painter.end()
 
@@ -369,12 +361,12 @@ class CausalityPanel(QFrame):
             f"Tinted: allowed by the masks; yellow to red: measured influence (log scale); red box: the output.")
         self.show()
 
-    def show_audio(self, field, rate: int) -> None:
+    def show_audio(self, field, rate: int, edges) -> None:
         self.mode = "audio"
         self.pages.setCurrentWidget(self.tree)
         self.influence_button.hide()
         self.make_room(320)
-        self.tree.show_field(field)
+        self.tree.show_field(field, edges)
         self.heading.setText(self._heading(field, "sample", None))
         self.detail.setText(
             f"Field: <b>{field.field_span:,} samples = {field.field_span / rate * 1000:.1f} ms</b> of sound before the "
