@@ -61,6 +61,7 @@ class WindowLayout:
     branch_box: QComboBox  # the run's branches, each named by its data
     rename_button: QPushButton
     ab_button: QPushButton
+    cheat_button: QPushButton  # Mask on/off…: the real text model beside the cheat
     export_trace_button: QPushButton
     open_trace_button: QPushButton
     panel: DistributionPanel
@@ -152,6 +153,10 @@ class WindowLayout:
         self.score_button.setToolTip("Read what is shown (or the text typed, the PNG or WAV opened) in one teacher-forced "
                                      "pass: every step's distribution at once, and the chain rule's total")
         lab_row.addWidget(self.score_button)
+        self.cheat_button = QPushButton("Mask on/off…")  # Text mode only (gui/cheat_compare.py shows it)
+        self.cheat_button.setToolTip("The same text read and written by the real model and by the cheat, a model "
+                                     "trained without its causal mask, side by side")
+        lab_row.addWidget(self.cheat_button)
         self.rename_button = QPushButton("Rename…")
         self.rename_button.setToolTip("Give the shown branch a name of your own")
         self.ab_button = QPushButton("A/B…")
