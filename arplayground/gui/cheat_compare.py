@@ -195,6 +195,7 @@ class CheatCompare(QObject):
     @Slot()
     def compare(self) -> None:
         w, dialog = self.window, self.dialog
+        self.jobs.cancel()  # whatever this click comes to replaces what an earlier one still computes
         if w.mode_box.currentData() != "text":
             dialog.show_refusal("Mask on / off compares text models: choose Text mode.")
             return

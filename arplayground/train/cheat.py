@@ -80,7 +80,8 @@ def main(args: argparse.Namespace) -> int:
     val_nats = {name: evaluate(stepper.model, val, args.window, "cpu")
                 for name, stepper in (("cheat", cheat), ("real", real))}
     seeds = list(range(args.samples))
-    prompt_real, prompt_cheat = encoded(real.vocab, args.prompt, real_entry.name), encoded(cheat.vocab, args.prompt, cheat_entry.name)
+    prompt_real = encoded(real.vocab, args.prompt, real_entry.name)
+    prompt_cheat = encoded(cheat.vocab, args.prompt, cheat_entry.name)
     read = {"cheat": [], "real": []}  # the real model's nats/char of each sample
     drawn = {"cheat": [], "real": []}  # each model's own nats/char of its samples, as it drew them
     snippets = {}

@@ -72,18 +72,21 @@ def test_the_cheat_card_says_what_it_is_and_records_the_figures_the_issue_asks_f
     _, _, real_card, card = bundled
     assert card["demonstration"] == catalog.NO_CAUSAL_MASK and card["config"]["causal"] is False
     assert "WITHOUT the causal mask" in card["description"]
-    assert "--no-causal-mask" in card["training"]["command"] and card["training"]["command"].startswith("arplayground-train text")
+    command = card["training"]["command"]
+    assert command.startswith("arplayground-train text") and "--no-causal-mask" in command
     for key in ("wall_time_s", "hardware"):
         assert card["training"][key]
-    assert card["dataset"]["md5"] == real_card["dataset"]["md5"] and card["dataset"]["split"] == real_card["dataset"]["split"]
+    assert all(card["dataset"][key] == real_card["dataset"][key] for key in ("md5", "split"))
     figures = card["figures"]
     assert figures["command"].startswith("arplayground-train cheat-figures")
     assert figures["real_model"] == real_card["name"]
     assert "windows of 128" in figures["validation"]
     assert figures["val_loss_nats_per_char"] < 0.3
     # The same split and windows as the real card's context-128 figure, measured again beside the cheat's.
-    assert figures["real_model_val_loss_nats_per_char"] == pytest.approx(real_card["validation"]["val_loss_nats_per_char_context_128"], abs=2e-3)
-    of_cheat, of_own = figures["real_model_nll_of_cheat_samples_nats_per_char"], figures["real_model_nll_of_its_own_samples_nats_per_char"]
+    real_figure = real_card["validation"]["val_loss_nats_per_char_context_128"]
+    assert figures["real_model_val_loss_nats_per_char"] == pytest.approx(real_figure, abs=2e-3)
+    of_cheat = figures["real_model_nll_of_cheat_samples_nats_per_char"]
+    of_own = figures["real_model_nll_of_its_own_samples_nats_per_char"]
     assert of_cheat > 2 * of_own and of_cheat > of_own + 1.5
     assert len(figures["real_model_nll_of_each_cheat_sample"]) == figures["samples"] == len(figures["seeds"]) >= 4
     assert min(figures["real_model_nll_of_each_cheat_sample"]) > max(figures["real_model_nll_of_each_own_sample"])

@@ -35,7 +35,7 @@ def test_the_two_columns_show_the_cheat_reading_for_free_and_writing_garbage(qtb
     assert len(real["sample"]) == len(cheat["sample"]) == 300
     (real_sample,), (cheat_sample, cheat_own) = bits(real["read"]), bits(cheat["read"])
     assert "The real model reads this sample at" in cheat["read"] and "by its own reckoning" in cheat["read"]
-    assert cheat_sample > real_sample + 1.0, (cheat_sample, real_sample)
+    assert cheat_sample > real_sample + 1.0 and cheat_own > 0, (cheat_sample, real_sample)
     assert "each position saw the character it had to predict" in said["why"]
     assert "there is no future to copy" in said["why"]
     d.choose_mode("image")  # Mask on/off is Text mode's
