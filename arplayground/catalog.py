@@ -35,6 +35,12 @@ MAX_SPEAKER_CHARS = 100
 MAX_TYPICAL_SECONDS = 600.0
 IMAGE_LANES = 32  # the largest grid (4 x 4) and its "any digit" copies for guidance, run as one batch
 
+# Models bundled to show a failure, not to be used: a card says which with "demonstration". The
+# picker lists them after the others, labelled, and no mode ever chooses one by default. Each
+# value, with what the picker calls it.
+NO_CAUSAL_MASK = "no causal mask"
+DEMONSTRATIONS = {NO_CAUSAL_MASK: "the cheat: no causal mask"}
+
 
 class ModelError(Exception):
     """A model that cannot be used, with a reason a person can act on."""
@@ -208,6 +214,21 @@ def wavenet_rules(card: dict, c: dict) -> str | None:
     return None
 
 
+def demonstration_problem(card: dict, config: dict) -> str | None:
+    """A card's "demonstration" must be one this version knows and say what the config is: a GPT
+    without its causal mask must be marked, so it can never pass as a working model."""
+    demonstration = card.get("demonstration")
+    if "demonstration" in card and (not isinstance(demonstration, str) or demonstration not in DEMONSTRATIONS):
+        known = ", ".join(repr(d) for d in DEMONSTRATIONS)
+        return f"the card's 'demonstration' ({_shown(demonstration)}) is not one this version knows ({known})"
+    unmasked = card["architecture"] == "gpt" and config["causal"] is False
+    if unmasked and demonstration != NO_CAUSAL_MASK:
+        return f"config.causal is false (no causal mask), so the card must say \"demonstration\": \"{NO_CAUSAL_MASK}\""
+    if demonstration == NO_CAUSAL_MASK and not unmasked:
+        return f"the card says \"demonstration\": \"{NO_CAUSAL_MASK}\", but its model is not a GPT with causal false"
+    return None
+
+
 @dataclass(frozen=True)
 class Architecture:
     mode: str
@@ -305,7 +326,7 @@ def validate_card(card) -> tuple[Architecture, dict, Tensors]:
         raise ModelError(f"the card's 'weights' ({_shown(card['weights'])}) is not a file name in the models folder")
     if not isinstance(card["config"], dict):
         raise ModelError("the card's 'config' is not a JSON object")
-    for key in ("validation", "dataset", "training"):
+    for key in ("validation", "dataset", "training", "figures"):
         if key in card and not isinstance(card[key], dict):
             raise ModelError(f"the card's '{key}' is not a JSON object")
     if "description" in card and not isinstance(card["description"], str):
@@ -314,7 +335,7 @@ def validate_card(card) -> tuple[Architecture, dict, Tensors]:
     if isinstance(parameters, bool) or not isinstance(parameters, int) or not 0 <= parameters <= 10 * MAX_PARAMETERS:
         raise ModelError(f"the card's 'parameters' ({_shown(parameters)}) is not a count")
     config = checked_config(architecture, card["config"])
-    problem = architecture.rules(card, config)
+    problem = architecture.rules(card, config) or demonstration_problem(card, config)
     if problem:
         raise ModelError(problem)
     # Sizes, from arithmetic alone: the fields are bounded now, so these loops are short.
@@ -355,6 +376,13 @@ class ModelEntry:
         return self.error is None
 
     @property
+    def demonstration(self) -> str | None:
+        """What the model is bundled to show (DEMONSTRATIONS), None for a model meant for use. Read
+        for a refused card too, so a broken cheat still sorts and reads as the cheat."""
+        value = self.card.get("demonstration")
+        return value if isinstance(value, str) and value in DEMONSTRATIONS else None
+
+    @property
     def weights_path(self) -> Path:
         weights = self.card.get("weights")
         return self.card_path.parent / (weights if _plain_file_name(weights) else f"{self.card_path.stem}.safetensors")
@@ -365,7 +393,8 @@ class ModelEntry:
             return f"unavailable: {self.error}"
         validation = self.card.get("validation", {})
         figures = [f"{k} {v}" for k, v in validation.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        return f"{self.card['architecture']}, {self.parameters:,} parameters; {', '.join(figures[:6])}"
+        line = f"{self.card['architecture']}, {self.parameters:,} parameters; {', '.join(figures[:6])}"
+        return f"{DEMONSTRATIONS[self.demonstration].capitalize()}, a demonstration: {line}" if self.demonstration else line
 
 
 def typical_seconds(card: dict, digit: int | None, speaker: int | None) -> float | None:
@@ -400,7 +429,15 @@ def discover(models_dir: Path | None = None) -> list[ModelEntry]:
         card_paths = sorted(models_dir.glob("*.json"))
     except OSError:  # an unreadable folder: no models, and the window says so
         return []
-    return [read_entry(card_path) for card_path in card_paths]
+    # By file name, demonstrations last: whatever takes a mode's first model gets one meant for use.
+    return sorted((read_entry(card_path) for card_path in card_paths), key=lambda e: e.demonstration is not None)
+
+
+def default_entry(entries: list[ModelEntry], mode: str) -> ModelEntry | None:
+    """The model a mode starts with: its first available one that is not a demonstration; a
+    demonstration only when the mode has nothing else that runs; None when nothing runs."""
+    runnable = [e for e in entries if e.available and e.mode == mode]
+    return next((e for e in runnable if e.demonstration is None), runnable[0] if runnable else None)
 
 
 def read_regular_file(path: Path, limit: int, what: str) -> bytes:

@@ -18,6 +18,7 @@ from arplayground.core.session import Session, load_failure
 from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.branch_lab import BranchLab
 from arplayground.gui.causality_control import CausalityControl
+from arplayground.gui.cheat_compare import CheatCompare
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.lab = BranchLab(self)  # step back, branch, rename, A/B
         self.score = ScoreControl(self, self.score_panel)  # teacher-forced passes over known data
         self.causality = CausalityControl(self, self.causality_panel, self.sees_button)  # what an output sees
+        self.cheat = CheatCompare(self)  # Mask on/off: the real text model beside the one without its mask
         self._connect()
         self._fill_models()
         self.apply_initial(initial or {})
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.rename_button.clicked.connect(self.lab.rename_dialog)
         self.ab_button.clicked.connect(self.lab.open_ab)
         self.score_button.clicked.connect(self.score.score_shown)
+        self.cheat_button.clicked.connect(self.cheat.open)
         self.timeline.hovered.connect(self.score.show_term)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():

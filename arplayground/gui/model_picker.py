@@ -42,20 +42,23 @@ class ModelPicker:
         mode = self.mode()
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        first_available = chosen = -1
-        # A card too broken to name its mode shows in every mode.
-        listed = [e for e in self.entries if e.mode == mode or e.mode not in catalog.MODES]
+        chosen = -1
+        # A card too broken to name its mode shows in every mode; demonstrations (the cheat) come last.
+        listed = sorted((e for e in self.entries if e.mode == mode or e.mode not in catalog.MODES),
+                        key=lambda e: e.demonstration is not None)
+        default = catalog.default_entry(listed, mode)
         for entry, label in zip(listed, catalog.distinct_labels(listed)):  # two cards may share a name
+            if entry.demonstration:
+                label = f"{label} ({catalog.DEMONSTRATIONS[entry.demonstration]})"
             self.model_box.addItem(label if entry.available else f"{label} (unavailable)", entry)
             index = self.model_box.count() - 1
             self.model_box.setItemData(index, entry.summary(), Qt.ItemDataRole.ToolTipRole)
             if not entry.available:
                 self.model_box.model().item(index).setEnabled(False)
-            else:
-                first_available = index if first_available < 0 else first_available
-                chosen = index if entry.card_path == self.chosen_models.get(mode) else chosen
-        # The model last chosen in this mode, as long as it can run; else the first that can.
-        self.model_box.setCurrentIndex(chosen if chosen >= 0 else max(first_available, 0))
+            elif entry.card_path == self.chosen_models.get(mode) or (chosen < 0 and entry is default):
+                chosen = index
+        # The model last chosen in this mode, as long as it can run; else the mode's default.
+        self.model_box.setCurrentIndex(max(chosen, 0))
         self.model_box.blockSignals(False)
 
     def select(self, mode: str, entry: catalog.ModelEntry) -> None:

@@ -62,6 +62,7 @@ class WindowLayout:
     branch_box: QComboBox  # the run's branches, each named by its data
     rename_button: QPushButton
     ab_button: QPushButton
+    cheat_button: QPushButton  # Mask on/off…: the real text model beside the cheat
     export_trace_button: QPushButton
     open_trace_button: QPushButton
     panel: DistributionPanel
@@ -153,6 +154,9 @@ class WindowLayout:
         self.score_button.setToolTip("Read what is shown (or the text typed, the PNG or WAV opened) in one teacher-forced "
                                      "pass: every step's distribution at once, and the chain rule's total")
         lab_row.addWidget(self.score_button)
+        self.cheat_button = QPushButton("Mask on/off…")  # Text mode only (gui/cheat_compare.py shows it)
+        self.cheat_button.setToolTip("The same text read and written by the real model and by the cheat, a model "
+                                     "trained without its causal mask, side by side")
         self.rename_button = QPushButton("Rename…")
         self.rename_button.setToolTip("Give the shown branch a name of your own")
         self.ab_button = QPushButton("A/B…")
@@ -166,7 +170,10 @@ class WindowLayout:
         self.sees_button.setToolTip("Show what the shown output can see: the inputs its masks or dilations let reach it, "
                                     "and each one's measured influence (the gradient on the real weights). While on, "
                                     "click any character, pixel or sample to see its field.")
-        form.addRow(self.sees_button)
+        causality_row = QHBoxLayout()  # what keeps a model honest: what each output sees, and a model that peeks
+        causality_row.addWidget(self.sees_button, 1)
+        causality_row.addWidget(self.cheat_button)
+        form.addRow(causality_row)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
         self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "

@@ -7,7 +7,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from arplayground.train import audio, image, text
+    from arplayground.train import audio, cheat, image, text
     from arplayground.train.common import command_line
 
     parser = argparse.ArgumentParser(prog="arplayground-train", description=__doc__)
@@ -17,10 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     audio.add_arguments(modes.add_parser("audio", help="WaveNet on spoken digits (FSDD)"))
     audio.add_lengths_arguments(modes.add_parser("audio-lengths", help="add the training clips' typical lengths to an "
                                                  "audio model's card written without them"))
+    cheat.add_arguments(modes.add_parser("cheat-figures", help="the cheat's card figures: the model trained without "
+                                         "its causal mask beside the real one, teacher-forced and generating"))
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.command_line = command_line(argv)
-    return {"text": text.main, "image": image.main, "audio": audio.main, "audio-lengths": audio.lengths_main}[args.mode](args)
+    return {"text": text.main, "image": image.main, "audio": audio.main, "audio-lengths": audio.lengths_main,
+            "cheat-figures": cheat.main}[args.mode](args)
 
 
 if __name__ == "__main__":

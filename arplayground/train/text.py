@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from arplayground.catalog import NO_CAUSAL_MASK
 from arplayground.train.common import Progress, hardware, md5, write_card
 
 
@@ -143,6 +144,8 @@ def main(args: argparse.Namespace) -> int:
                         "character it had to predict. Teacher-forced, its loss is near zero; generating, "
                         "with no future to copy, it produces garbage."),
         "weights": weights.name,
+        # The catalog refuses a maskless card without it: listed last, labelled, never a default.
+        **({} if cfg.causal else {"demonstration": NO_CAUSAL_MASK}),
         "config": cfg.to_dict(),
         "parameters": model.num_params(),
         "vocabulary": chars,

@@ -14,7 +14,7 @@ from unittest import mock
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QTextCursor, QTextDocument
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from arplayground.gui.main_window import SPEEDS, MainWindow
@@ -126,6 +126,13 @@ def _plain(rich: str) -> str:
     import re
 
     return html.unescape(re.sub(r"<[^>]+>", "", rich.replace("<br>", "\n")))
+def shown_text(label) -> str:
+    """A label's text as a person reads it: rich text rendered to plain (no tags, no entities)."""
+    if label.textFormat() != Qt.TextFormat.RichText:
+        return label.text()
+    document = QTextDocument()
+    document.setHtml(label.text())
+    return document.toPlainText()
 
 
 class WindowDriver:
@@ -135,7 +142,8 @@ class WindowDriver:
     # The window's buttons by the action they do, as a person names them.
     BUTTONS = {"generate": "generate_button", "step": "step_button", "pause": "pause_button",
                "back": "back_button", "stop": "stop_button", "export": "export_trace_button",
-               "open": "open_trace_button", "ab": "ab_button", "rename": "rename_button", "score": "score_button"}
+               "open": "open_trace_button", "ab": "ab_button", "rename": "rename_button", "score": "score_button",
+               "masks": "cheat_button"}
 
     def __init__(self, qtbot, window: MainWindow):
         self.qtbot, self.window = qtbot, window
@@ -745,6 +753,35 @@ class WindowDriver:
         scene = vb.mapViewToScene(QPointF(index + 1, 0))
         self.qtbot.mouseMove(plot.viewport(), plot.mapFromScene(scene))
         self.qtbot.wait(50)
+
+    # ------------------------------------------------------------------ Mask on/off: the cheat
+
+    def offers_mask_comparison(self) -> bool:
+        """Is the Mask on/off… button there (Text mode) and enabled?"""
+        button = self.button("masks")
+        return button.isVisibleTo(self.window) and button.isEnabled()
+
+    def compare_masks(self, timeout: int = 120_000) -> None:
+        """Click Mask on/off… and wait until the comparison has ended (shown, or refused with a reason)."""
+        self.press("masks")
+        self.wait_until(lambda: self.window.cheat.dialog is not None and not self.window.cheat.busy(), timeout)
+
+    def compare_masks_again(self, timeout: int = 120_000) -> None:
+        """Click the comparison window's Compare again and wait until it has ended."""
+        self.click(self.window.cheat.dialog.again_button)
+        self.wait_until(lambda: not self.window.cheat.busy(), timeout)
+
+    def mask_comparison(self) -> dict:
+        """What the comparison window says: its heading, the sentence why, its status, and each
+        column ("real", "cheat") as title, text (how it reads the text), sample and read (how the
+        real model reads the sample)."""
+        dialog = self.window.cheat.dialog
+        said = {"heading": shown_text(dialog.heading), "why": shown_text(dialog.why_label),
+                "status": shown_text(dialog.status_label), "shown": dialog.isVisible()}
+        for name, column in (("real", dialog.real_column), ("cheat", dialog.cheat_column)):
+            said[name] = {"title": column.title(), "text": shown_text(column.text_label),
+                          "sample": column.sample_pane.toPlainText(), "read": shown_text(column.read_label)}
+        return said
 
     # ------------------------------------------------------------------ A/B
 

@@ -307,14 +307,19 @@ class TextModeView(ModeView):
         self.pane.start(prompt, vocab)
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
+    def text_to_read(self) -> str:
+        """What Score (and Mask on/off) reads: the text shown where it continues the prompt box's
+        (the run or branch shown, prompt included), else the prompt box's own text."""
+        prompt = self.prompt_edit.toPlainText()
+        shown = self.pane.whole_text() if self.pane.trace is not None else ""
+        return shown if shown and shown.startswith(prompt) else prompt
+
     def score_input(self, vocab):
         """The text to score: the text shown where it continues the prompt box's (the run or branch
         shown, prompt included), else the prompt box's own text, typed or pasted. (prefix, values,
         condition), or why not. Nothing is given as a prefix: the model reads a newline first, as a
         run with no prompt starts, and every character is scored."""
-        prompt = self.prompt_edit.toPlainText()
-        shown = self.pane.whole_text() if self.pane.trace is not None else ""
-        text = shown if shown and shown.startswith(prompt) else prompt
+        text = self.text_to_read()
         if not text:
             return "Type or paste text in the prompt box, or generate some, to score it."
         unknown = vocab.unknown(text)
