@@ -19,6 +19,7 @@ from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.branch_lab import BranchLab
 from arplayground.gui.causality_control import CausalityControl
 from arplayground.gui.cheat_compare import CheatCompare
+from arplayground.gui.decoding_lab import DecodingLab
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.session = Session()  # the run shown: its branches, plan and replay (core, no Qt)
         self.vocab = None
         self.shown_index: int | None = None  # the step the panel shows
+        self.decoding_lab = None  # the Decoding lab window, once opened
         self._build_layout()
         self.timeline.set_trace(self.trace)
         self.picker = ModelPicker(self.mode_box, self.model_box, self.model_info, self.entries, self.steppers)
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.ab_button.clicked.connect(self.lab.open_ab)
         self.score_button.clicked.connect(self.score.score_shown)
         self.cheat_button.clicked.connect(self.cheat.open)
+        self.decoding_button.clicked.connect(self.open_decoding_lab)
         self.timeline.hovered.connect(self.score.show_term)
         self.stop_button.clicked.connect(self.stop)
         for view in self.views.values():
@@ -105,6 +108,7 @@ class MainWindow(QMainWindow, WindowLayout):
     @Slot()
     def on_mode_changed(self) -> None:
         view = self.current_view()
+        self.decoding_button.setVisible(view.mode == "text")
         self.mode_controls.setCurrentWidget(view.controls)
         self.displays.setCurrentWidget(view.display)
         self.forget_run()
@@ -435,7 +439,17 @@ class MainWindow(QMainWindow, WindowLayout):
         raw, _, unconditional = distributions
         return self.session.what_if(index, raw, unconditional, self.settings())
 
+    def open_decoding_lab(self) -> DecodingLab:
+        """The decoding lab's window (one per main window), in front."""
+        if self.decoding_lab is None:
+            self.decoding_lab = DecodingLab(self)
+        self.decoding_lab.show()
+        self.decoding_lab.raise_()
+        return self.decoding_lab
+
     def closeEvent(self, event) -> None:
+        if self.decoding_lab is not None:
+            self.decoding_lab.close()
         self.runner.wait_for_all()  # no thread outlives the window
         self.score.cancel()
         self.causality.clear()

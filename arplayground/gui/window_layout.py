@@ -174,6 +174,9 @@ class WindowLayout:
         causality_row.addWidget(self.sees_button, 1)
         causality_row.addWidget(self.cheat_button)
         form.addRow(causality_row)
+        self.decoding_button = QPushButton("Decoding lab…")  # Text mode only
+        self.decoding_button.setToolTip("Other ways to decode the same prompt with the same model, step by step")
+        form.addRow(self.decoding_button)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
         self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
