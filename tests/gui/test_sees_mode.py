@@ -134,3 +134,26 @@ def test_with_nothing_shown_it_says_what_to_do(qtbot, tiny_models):
     d.show_what_it_sees()
     assert "Generate or score something" in d.sees_heading()
     assert d.field() is None
+
+
+def test_the_cheat_sees_the_character_it_predicts(qtbot, tiny_models):
+    """A model trained without its causal mask: What it sees lights the future, the very
+    character it is asked for among it, and its attention says it has no mask."""
+    from tests.core.test_cheat import write_tiny_cheat
+
+    write_tiny_cheat(tiny_models)
+    d = WindowDriver.open(qtbot, tiny_models, "text")
+    d.choose_model_named("aa-cheat")
+    d.set_prompt("To be, or not")
+    score_text = d.prompt()
+    d.score()  # teacher-forced: the whole text is known, future included
+    d.click_output(6)
+    d.show_what_it_sees()
+    d.wait_for_field()
+    field = d.field()
+    assert field.position == 6 and not field.after_output_is_zero()
+    assert field.measured[6] > 0  # the character it predicts is among its inputs
+    assert "it sees the future" in d.sees_heading() and "no causal mask" in d.sees_detail()
+    shading = d.text_shading()
+    assert shading[6] is not None and any(c is not None for c in shading[7 : len(score_text)])
+    d.halt()
