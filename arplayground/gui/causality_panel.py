@@ -228,7 +228,7 @@ class DilationTree(QWidget):
         painter.setPen(QPen(OUTPUT_PEN, 7))
         painter.drawPoint(QPointF(x(last), top))
         painter.setPen(QColor(60, 60, 60))
-        ticks = [2**k for k in range(0, int(scale) + 1, 2)] + [back]
+        ticks = [2**k for k in range(2, int(scale) + 1, 2) if 2**k < back * 0.8] + [back]
         for b in ticks:
             xb = x(last - b)
             painter.drawText(QRectF(min(max(0.0, xb - 30), self.width() - 60), bottom + 2, 60, 14), Qt.AlignmentFlag.AlignHCenter, f"{b:,}")

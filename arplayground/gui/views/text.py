@@ -388,11 +388,17 @@ class TextModeView(ModeView):
             j = self.pane.pane_index(i)
             if j is None or j >= len(colours):
                 continue
-            if levels[i] > 0:
-                colours[j] = cool_colour(round(levels[i] * bands) / bands)
+            if levels[i] > 0:  # squared: the pale end for the many weak inputs, deep blue for the few strong
+                colours[j] = cool_colour(round(levels[i] ** 2 * bands) / bands)
             elif field.structural[i]:
                 colours[j] = FIELD_TINT_TEXT
         self.pane.shade_field(colours)
+        output = self.pane.pane_index(field.position)
+        if output is not None and output < len(colours):  # the output in sight: the field is around it
+            cursor = QTextCursor(self.pane.document())
+            cursor.setPosition(output)
+            self.pane.setTextCursor(cursor)
+            self.pane.ensureCursorVisible()
 
     def show_in_panel(self, panel, trace, index: int, vocab, what_if=None) -> None:
         rec = trace[index]
