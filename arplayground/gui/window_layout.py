@@ -173,10 +173,10 @@ class WindowLayout:
         causality_row = QHBoxLayout()  # what keeps a model honest: what each output sees, and a model that peeks
         causality_row.addWidget(self.sees_button, 1)
         causality_row.addWidget(self.cheat_button)
-        form.addRow(causality_row)
         self.decoding_button = QPushButton("Decoding lab…")  # Text mode only
         self.decoding_button.setToolTip("Other ways to decode the same prompt with the same model, step by step")
-        form.addRow(self.decoding_button)
+        causality_row.addWidget(self.decoding_button)
+        form.addRow(causality_row)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
         self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
