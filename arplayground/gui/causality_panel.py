@@ -59,36 +59,46 @@ OUTPUT_PEN = QColor(214, 40, 40)
 
 
 class AttentionGrid(QWidget):
-    """Layers x heads cells; each a strip of the query's weights over the keys just before it."""
+    """The causal mask's row for the query, then layers x heads cells: each a strip of the query's
+    attention weights over the keys around the output (the same keys in every strip)."""
 
     cell_clicked = Signal(int, int)  # layer, head
 
-    KEYS = 48  # the keys drawn per cell: the nearest ones, where most of the weight is
+    KEYS = 48  # keys drawn per strip: the nearest ones before the output, where most weight is ...
+    AFTER = 6  # ... and a few after it, where a model without its mask looks
+    MASK_ROW = 20.0  # pixels for the mask's row above the grid
+    LABEL_W = 64.0
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.attention: np.ndarray | None = None  # (layers, heads, length)
+        self.allowed: np.ndarray | None = None  # (length,): the keys the mask lets the query see
         self.position = 0
         self.chosen = INFLUENCE
         self.labels: list[str] = []  # the characters, to name the most attended one
         self.setMinimumHeight(60)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def show_attention(self, attention: np.ndarray, position: int, labels: list[str]) -> None:
-        self.attention, self.position, self.labels = attention, position, labels
+    def show_attention(self, attention: np.ndarray, allowed: np.ndarray, position: int, labels: list[str]) -> None:
+        self.attention, self.allowed, self.position, self.labels = attention, allowed, position, labels
         self.chosen = INFLUENCE
-        layers = attention.shape[0]
-        self.setMinimumHeight(layers * 24 + 4)
+        self.setMinimumHeight(int(self.MASK_ROW + attention.shape[0] * 15 + 4))
         self.update()
 
     def choose(self, layer: int, head: int) -> None:
         self.chosen = (layer, head)
         self.update()
 
+    def _keys(self) -> tuple[int, int]:
+        """[first, last) of the keys every strip draws."""
+        last = min(self.attention.shape[2], self.position + 1 + self.AFTER)
+        return max(0, last - self.KEYS), last
+
     def _cell(self, layer: int, head: int) -> QRectF:
         layers, heads = self.attention.shape[:2]
-        w, h = self.width() / heads, max(20.0, min(30.0, self.height() / layers))
-        return QRectF(head * w + 2, layer * h + 2, w - 4, h - 4)
+        w = self.width() / heads
+        h = max(14.0, min(26.0, (self.height() - self.MASK_ROW) / layers))  # every layer in sight
+        return QRectF(head * w + 2, self.MASK_ROW + layer * h + 2, w - 4, h - 4)
 
     def cell_at(self, point) -> tuple[int, int] | None:
         if self.attention is None:
@@ -106,6 +116,18 @@ class AttentionGrid(QWidget):
             self.choose(*cell)
             self.cell_clicked.emit(*cell)
 
+    def _strip(self, painter: QPainter, rect: QRectF, levels: np.ndarray, colour) -> None:
+        """One strip: a box per key of _keys(), the output's key marked below in red."""
+        first, last = self._keys()
+        strip = QRectF(rect.left() + self.LABEL_W, rect.top() + 2, rect.width() - self.LABEL_W, rect.height() - 4)
+        step = strip.width() / self.KEYS
+        for k in range(first, last):
+            x = strip.left() + (k - first) * step
+            painter.fillRect(QRectF(x, strip.top(), step + 0.5, strip.height()), colour(levels[k - first]))
+        if first <= self.position < last:  # the character being predicted
+            x = strip.left() + (self.position - first) * step
+            painter.fillRect(QRectF(x, strip.bottom() - 2, step, 2), OUTPUT_PEN)
+
     def paintEvent(self, event) -> None:
         if self.attention is None:
             return
@@ -114,24 +136,23 @@ class AttentionGrid(QWidget):
         small.setPointSizeF(max(6.5, small.pointSizeF() - 2.5))
         painter.setFont(small)
         layers, heads, _ = self.attention.shape
-        first = max(0, self.position - self.KEYS + 1)  # the query sees itself and the keys before it
+        first, last = self._keys()
+        mask = QRectF(2, 2, self.width() / heads * 2 - 4, self.MASK_ROW - 4)  # as wide as two cells
+        painter.setPen(QColor(40, 40, 40))
+        painter.drawText(QRectF(mask.left(), mask.top(), self.LABEL_W, mask.height()), Qt.AlignmentFlag.AlignVCenter, "mask row")
+        allowed = self.allowed[first:last].astype(float)
+        self._strip(painter, mask, allowed, lambda a: QColor(70, 90, 140) if a else QColor(225, 225, 225))
         for layer in range(layers):
             for head in range(heads):
                 rect = self._cell(layer, head)
-                weights = self.attention[layer, head, first : self.position + 1]
-                label_w = 64.0
-                strip = QRectF(rect.left() + label_w, rect.top() + 2, rect.width() - label_w, rect.height() - 4)
-                step = strip.width() / self.KEYS
+                weights = self.attention[layer, head, first:last]
                 top = float(weights.max()) if weights.size else 0.0
-                for k, weight in enumerate(weights):
-                    x = strip.right() - (len(weights) - k) * step
-                    painter.fillRect(QRectF(x, strip.top(), step + 0.5, strip.height()),
-                                     cool_colour(weight / top if top > 0 else 0.0))
-                whole = self.attention[layer, head, : self.position + 1]
+                self._strip(painter, rect, weights / top if top > 0 else weights, cool_colour)
+                whole = self.attention[layer, head]
                 most = int(np.argmax(whole)) if whole.size else 0
                 name = self.labels[most] if most < len(self.labels) else "?"
                 painter.setPen(QColor(40, 40, 40))
-                painter.drawText(QRectF(rect.left(), rect.top(), label_w, rect.height()),
+                painter.drawText(QRectF(rect.left(), rect.top(), self.LABEL_W, rect.height()),
                                  Qt.AlignmentFlag.AlignVCenter, f"L{layer + 1} H{head + 1} {name}")
                 if (layer, head) == self.chosen:
                     painter.setPen(QPen(OUTPUT_PEN, 2))
@@ -327,7 +348,7 @@ class CausalityPanel(QFrame):
         self.pages.setCurrentWidget(self.attention_grid)
         self.influence_button.show()
         if field.attention is not None:
-            self.attention_grid.show_attention(field.attention, field.position, labels)
+            self.attention_grid.show_attention(field.attention, field.structural, field.position, labels)
         self.heading.setText(self._heading(field, "character", labels))
         start, end = field.window
         p = field.position
@@ -338,10 +359,10 @@ class CausalityPanel(QFrame):
             row = ("this model has <b>no causal mask</b>: the query attends to the characters after it too, the one "
                    "it predicts among them, which is how it cheats in training")
         where = f"it sits on character {p:,}, the one before" if p else "it sits on the newline every text starts from"
-        self.make_room(300)
+        self.make_room(390)
         self.detail.setText(f"Attention of the query that predicts character {p + 1:,} ({where}) "
-                            f"in every layer and head: {row}. Each strip ends at character {p + 1:,}; "
-                            f"the label names the character each head attends to most. Click a cell to shade the text by it.")
+                            f"in every layer and head: {row}. Each strip shows the {AttentionGrid.KEYS} characters around character {p + 1:,}; "
+                            f"the label names the character each head attends to most; the top row is the mask's (dark: allowed; the red mark: the character predicted). Click a cell to shade the text by it.")
         self.show()
 
     def show_image(self, gated, plain, image: np.ndarray, height: int, width: int) -> None:
