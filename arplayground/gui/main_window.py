@@ -17,6 +17,7 @@ from arplayground.core.sampling import SamplerSettings
 from arplayground.core.session import Session, load_failure
 from arplayground.gui.ab_compare import ABWindow
 from arplayground.gui.branch_lab import BranchLab
+from arplayground.gui.cache_check import CacheCheck
 from arplayground.gui.causality_control import CausalityControl
 from arplayground.gui.cheat_compare import CheatCompare
 from arplayground.gui.decoding_lab import DecodingLab
@@ -28,6 +29,15 @@ from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.window_layout import SPEEDS, WindowLayout, speed_label
 from arplayground.gui.worker import Batch
 
+# What the Cache switch turns off, per mode; off, every step runs the whole network (nets/baselines.py).
+CACHE_TIPS = {
+    "text": "KV cache: each character attends to the keys and values kept from before. Off: the whole context "
+            "is recomputed for every character (the time per step grows with the position).",
+    "image": "Cached activations: each pixel reuses the rows and columns computed so far. Off: the whole "
+             "network re-runs over the whole image for every pixel.",
+    "audio": "Queues: each sample reuses every layer's past activations. Off: the network re-runs over the "
+             "whole clip for every sample.",
+}
 PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming: one a frame, never behind
 FIRST_STEP_LATE_MS = 300  # a new run with no step by then: the panel stops showing the last run's
 
@@ -51,6 +61,8 @@ class MainWindow(QMainWindow, WindowLayout):
         self.vocab = None
         self.shown_index: int | None = None  # the step the panel shows
         self.decoding_lab = None  # the Decoding lab window, once opened
+        self.cache_check = CacheCheck()  # the Cache switch: same seed, same values, checked live
+        self.run_cached = True  # whether the run shown was computed with the cache
         self._build_layout()
         self.timeline.set_trace(self.trace)
         self.picker = ModelPicker(self.mode_box, self.model_box, self.model_info, self.entries, self.steppers)
@@ -143,6 +155,8 @@ class MainWindow(QMainWindow, WindowLayout):
 
     def _fill_models(self) -> None:
         self.picker.fill()
+        if self.mode_box.currentData() in CACHE_TIPS:
+            self.cache_box.setToolTip(CACHE_TIPS[self.mode_box.currentData()])
         self.on_model_changed()
 
     def current_entry(self) -> catalog.ModelEntry | None:
@@ -319,8 +333,9 @@ class MainWindow(QMainWindow, WindowLayout):
         """Start the worker on this branch: a new run, or the continuation of a rewound one."""
         self.session.continued(is_replay=schedule is not None)
         self._show_paused(paused)
+        self.run_cached = self.cache_box.isChecked()
         self.run_control.start(self.running_entry, self.branch, prefix, n_steps, self.settings(), self.speed(),
-                               paused, forced, schedule)
+                               paused, forced, schedule, cache=self.run_cached)
         self.status_line.replace("Paused" if paused else "Generating…")
         self._update_buttons()
 
@@ -406,6 +421,9 @@ class MainWindow(QMainWindow, WindowLayout):
             self.running_entry.error = reason
             self._fill_models()
         said = replay.text() if replay is not None else self.session.outcome_text(outcome, self.running_entry.name)
+        if outcome == "done":
+            checked = self.cache_check.finished(self.running_entry, self.branch, self.run_cached)
+            said = said if checked is None else f"{said}; {checked}"
         self.status_line.replace(said)  # the outcome replaces any status
         self.pause_button.setChecked(False)
         self.panel_refresh.settle()

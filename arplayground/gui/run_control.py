@@ -13,6 +13,7 @@ from arplayground import catalog
 from arplayground.core.lab import Branch
 from arplayground.core.sampling import SamplerSettings
 from arplayground.gui.worker import GenerationRunner, RunControls, RunRequest
+from arplayground.nets.baselines import naive_stepper
 
 TIMELINE_HZ = 4  # the timeline's redraws while streaming: a repaint of all its steps costs as much as the panel's
 
@@ -27,13 +28,19 @@ class RunControl:
         self.controls: RunControls | None = None
 
     def start(self, entry: catalog.ModelEntry, branch: Branch, prefix, n_steps: int, settings: SamplerSettings,
-              speed: float, paused: bool, forced, schedule=None) -> None:
+              speed: float, paused: bool, forced, schedule=None, cache: bool = True) -> None:
         """Run `entry` on `branch` (its seed and condition) from `prefix` for `n_steps` steps, taking
-        `forced` values; `schedule`: the settings per step of a replayed trace."""
+        `forced` values; `schedule`: the settings per step of a replayed trace. Without `cache`, the
+        naive path: the whole network for every step (nets/baselines.py), on the same weights."""
         self.controls = RunControls(settings, speed, paused=paused)
         steppers = self.steppers
+
+        def load():
+            fast = steppers.get(entry)
+            return fast if cache else naive_stepper(fast)
+
         request = RunRequest(
-            load=lambda: steppers.get(entry),
+            load=load,
             prefix=prefix,
             n_steps=n_steps,
             seed=branch.seed,

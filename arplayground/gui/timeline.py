@@ -34,6 +34,7 @@ def running_bits(column) -> np.ndarray:
 
 
 CHAIN_RULE = "chain rule: running sum of −log₂ p (bits)"
+LATENCY = "compute time per step (ms)"
 
 # (label, how to compute it from column(name), a trace column as (steps, images)) per measure; all
 # per step, nats where it applies
@@ -45,6 +46,9 @@ MEASURES = {
     "running NLL (nats per step)": running_nll,
     "running perplexity": lambda column: np.exp(running_nll(column)),
     CHAIN_RULE: running_bits,
+    # Per-step latency: flat with the cache, rising with the position without it (a chunk's steps
+    # share its time evenly: the compiled paths time blocks, not single values).
+    LATENCY: lambda column: column("seconds") * 1000.0,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -53,6 +54,7 @@ class WindowLayout:
     new_seed_button: QPushButton
     speed_slider: QSlider  # a notch of SPEEDS
     speed_label: QLabel
+    cache_box: QCheckBox  # off: the naive path, the whole network for every step (nets/baselines.py)
     sampler: SamplerControls
     generate_button: QPushButton
     pause_button: QPushButton  # checkable: Pause, or Resume while checked
@@ -124,6 +126,9 @@ class WindowLayout:
         speed_row = QHBoxLayout()
         speed_row.addWidget(self.speed_slider, 1)
         speed_row.addWidget(self.speed_label)
+        self.cache_box = QCheckBox("Cache")  # its tooltip says what it caches in the mode shown
+        self.cache_box.setChecked(True)
+        speed_row.addWidget(self.cache_box)
         form.addRow("Speed", speed_row)
 
         self.sampler = SamplerControls()

@@ -801,6 +801,15 @@ class WindowDriver:
     def timeline(self):
         return self.window.timeline
 
+    def choose_timeline_measure(self, label: str) -> None:
+        box = self.window.timeline.measure_box
+        box.setCurrentIndex(box.findText(label))
+
+    def set_cache(self, on: bool) -> None:
+        """Tick or clear the Cache switch, as a person does."""
+        if self.window.cache_box.isChecked() != on:
+            self.click(self.window.cache_box)
+
     def timeline_values(self) -> np.ndarray:
         """The measure plotted, one point a step."""
         return self.window.timeline.values()
