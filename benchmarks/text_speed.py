@@ -1,7 +1,8 @@
 """Text mode speed, on the bundled weights, in one process:
 
-1. characters per second with the KV cache vs full recompute (nanoGPT-style: the whole context
-   through the network for every new character), at contexts 64, 256 and 1000, with the ratio;
+1. characters per second with the KV cache, through the compiled decode step (kernels/gpt.py, the
+   app's path) and through torch op by op, vs full recompute (nanoGPT-style: the whole context
+   through the network for every new character), at contexts 64, 256 and 1000, with the ratios;
 2. GUI event-loop latency (p50 / p99) on the real window (offscreen) while text generates at full
    speed, beside the same window idle.
 
@@ -37,22 +38,29 @@ def load(name: str | None):
     return entry, catalog.load_stepper(entry)
 
 
-def tokens_per_second(stepper, context: int, steps: int, repeats: int) -> tuple[float, float]:
-    """Median characters/s for (KV cache, full recompute), starting at `context` characters."""
+def tokens_per_second(stepper, context: int, steps: int, repeats: int) -> tuple[float, float, float]:
+    """Median characters/s for (the compiled decode step, torch's cached step op by op, full
+    recompute), starting at `context` characters; all three must write the same text."""
     import torch
 
     model = stepper.model
     rng = np.random.default_rng(0)
     prefix = [int(v) for v in rng.integers(0, len(stepper.vocab), context)]
-    cached, full = [], []
+    compiled, torch_cached, full = [], [], []
+
+    def cached_run(use_kernel: bool, into: list) -> list[int]:
+        stepper.compiled = use_kernel
+        stepper.reset(prefix)
+        start = time.perf_counter()
+        for _ in range(steps):
+            stepper.push(int(np.argmax(stepper.logits())))
+        into.append(steps / (time.perf_counter() - start))
+        return stepper.tokens[context:]
+
     with torch.inference_mode():
         for _ in range(repeats):
-            stepper.reset(prefix)
-            start = time.perf_counter()
-            for _ in range(steps):
-                stepper.push(int(np.argmax(stepper.logits())))
-            cached.append(steps / (time.perf_counter() - start))
-
+            text = cached_run(True, compiled)
+            assert cached_run(False, torch_cached) == text, "the compiled step and torch's must write the same text"
             ids = list(prefix)
             start = time.perf_counter()
             for _ in range(steps):
@@ -60,8 +68,9 @@ def tokens_per_second(stepper, context: int, steps: int, repeats: int) -> tuple[
                 logits, _ = model(window)
                 ids.append(int(torch.argmax(logits[0, -1])))
             full.append(steps / (time.perf_counter() - start))
-            assert ids[context:] == stepper.tokens[context:], "both paths must produce the same text"
-    return statistics.median(cached), statistics.median(full)
+            assert ids[context:] == text, "both paths must produce the same text"
+    stepper.compiled = True
+    return statistics.median(compiled), statistics.median(torch_cached), statistics.median(full)
 
 
 def long_text(window) -> None:
@@ -93,11 +102,14 @@ def measure(args) -> None:
     print(f"model {entry.name}: {entry.card['parameters']:,} parameters, block {stepper.model.cfg.block_size}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print()
-    print("| context | KV cache (chars/s) | full recompute (chars/s) | ratio |")
-    print("|--------:|-------------------:|-------------------------:|------:|")
+    stepper.warm_up()  # the compiled decode step, compiled or loaded before anything is timed
+    print("| context | compiled decode step (chars/s) | torch KV cache, op by op (chars/s) | full recompute (chars/s) "
+          "| compiled / torch | cache / recompute |")
+    print("|--------:|---------------:|---------------:|---------------:|------:|------:|")
     for context in (64, 256, 1000):
-        cached, full = tokens_per_second(stepper, context, args.steps, args.repeats)
-        print(f"| {context} | {cached:,.0f} | {full:,.1f} | {cached / full:.1f}x |", flush=True)
+        compiled, cached, full = tokens_per_second(stepper, context, args.steps, args.repeats)
+        print(f"| {context} | {compiled:,.0f} | {cached:,.0f} | {full:,.1f} | {compiled / cached:.2f}x "
+              f"| {compiled / full:.1f}x |", flush=True)
     print()
     gui_latency.print_table(
         "text", entry.name, args.gui_seconds, "chars",

@@ -101,7 +101,7 @@ def compiled_on_disk(*kernels) -> bool:
 # and freezes a module global's value (core.sampling.GREEDY_BELOW) into the caller's cached object.
 KERNEL_SOURCES = tuple(str(p) for p in (
     _KERNELS / "fast_math.py", _KERNELS / "sampling.py", _KERNELS / "pixelcnn.py", _KERNELS / "wavenet.py",
-    _KERNELS.parent / "core" / "sampling.py",
+    _KERNELS / "gpt.py", _KERNELS.parent / "core" / "sampling.py",
 ))
 
 

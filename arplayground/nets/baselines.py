@@ -27,6 +27,11 @@ class NaiveGPTStepper(GPTStepper):
     """The GPT's stepping protocol without its KV cache: every step runs the whole network over the
     whole context (the same context_start windows, so the same numbers). What the cache saves."""
 
+    compiled = False  # no decode step to compile: nothing is cached
+
+    def warm_up(self) -> None:
+        pass
+
     @torch.inference_mode()
     def reset(self, prefix, condition=None) -> None:
         self.tokens = list(prefix) or [self.vocab.default_start]

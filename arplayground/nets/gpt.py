@@ -282,6 +282,48 @@ def gpt_field(model: GPT, tokens, position: int, context_start, measure: str = "
                  field_span=cfg.block_size, score=float(target.detach()), window=(start, end))
 
 
+# ---------------------------------------------------------------- the compiled decode step
+
+
+class DecodeStep:
+    """One cached step of `model` through kernels/gpt.decode_step, on `cache`'s own storage (numpy
+    views of its tensors): torch's passes (priming, re-priming) and this step share one cache."""
+
+    def __init__(self, model: GPT, cache: KVCache):
+        from arplayground.kernels.gpt import decode_step
+
+        self.kernel = decode_step
+        cfg = model.cfg
+        C = cfg.n_embd
+
+        def f32(t: torch.Tensor) -> np.ndarray:
+            return np.ascontiguousarray(t.detach().numpy(), dtype=np.float32)
+
+        def stacked(get) -> np.ndarray:
+            return f32(torch.stack([get(b) for b in model.blocks]))
+
+        self.weights = (
+            f32(model.wte.weight),
+            stacked(lambda b: b.ln_1.weight), stacked(lambda b: b.ln_1.bias),
+            stacked(lambda b: b.attn.qkv.weight), stacked(lambda b: b.attn.proj.weight),
+            stacked(lambda b: b.ln_2.weight), stacked(lambda b: b.ln_2.bias),
+            stacked(lambda b: b.mlp.fc.weight), stacked(lambda b: b.mlp.proj.weight),
+            f32(model.ln_f.weight), f32(model.ln_f.bias),
+            f32(model.rope_cos), f32(model.rope_sin),
+        )
+        self.k, self.v = cache.k.numpy()[:, 0], cache.v.numpy()[:, 0]  # (layers, heads, block, head size), shared
+        self.scratch = (np.empty(C, np.float32), np.empty(C, np.float32), np.empty(3 * C, np.float32),
+                        np.empty(C, np.float32), np.empty(4 * C, np.float32), np.empty(cfg.block_size, np.float32))
+        self.logits = np.empty(cfg.vocab_size, np.float32)
+
+    def __call__(self, token: int, pos: int) -> np.ndarray:
+        """The logits after `token` at position `pos`, as float64 (the loop's precision)."""
+        if not 0 <= token < len(self.logits) or not 0 <= pos < self.k.shape[2]:
+            raise ValueError(f"token {token} at position {pos} is outside the model")  # checked before compiled code
+        self.kernel(token, pos, *self.weights, self.k, self.v, *self.scratch, self.logits)
+        return self.logits.astype(np.float64)
+
+
 # ---------------------------------------------------------------- stepping protocol adapter
 
 
@@ -297,6 +339,10 @@ class GPTStepper:
     to any step and re-primed there sees exactly what it saw the first time.
     """
 
+    # Cached steps through the compiled decode step (kernels/gpt.py); False: torch's, op by op
+    # (the reference the compiled step is tested against).
+    compiled = True
+
     def __init__(self, model: GPT, vocab: Vocabulary):
         assert model.cfg.vocab_size == len(vocab)
         self.model = model.eval()
@@ -304,6 +350,20 @@ class GPTStepper:
         self.cache = KVCache(model.cfg)
         self.tokens: list[int] = []
         self._next_logits: np.ndarray | None = None
+        self._decode: DecodeStep | None = None  # made at the first compiled step
+
+    def needs_compiling(self) -> bool:
+        """Whether warm_up() will compile the decode step (the first run after installing)."""
+        from arplayground.kernels import gpt as k
+        from arplayground.kernels.cache import compiled_on_disk
+
+        return self.compiled and not compiled_on_disk(k.decode_step)
+
+    def warm_up(self) -> None:
+        """Compile the decode step, or load it from numba's cache, before a run times its steps."""
+        if self.compiled:
+            self.reset([])
+            self.push(self.vocab.default_start)
 
     def context_start(self, n: int) -> int:
         """Where the context begins when n tokens are known: 0 until the cache first fills; then the
@@ -362,6 +422,12 @@ class GPTStepper:
             start = self.context_start(len(self.tokens))
             assert start == len(self.tokens) - self.cache.capacity // 2
             self._prime(self.tokens[start:])
+            return
+        if self.compiled:
+            if self._decode is None:
+                self._decode = DecodeStep(self.model, self.cache)
+            self._next_logits = self._decode(int(value), self.cache.length)
+            self.cache.length += 1
             return
         logits, _ = self.model(torch.tensor([[int(value)]]), cache=self.cache)
         self._next_logits = logits[0, -1].numpy().astype(np.float64)

@@ -89,7 +89,7 @@ def test_the_app_kernels_fingerprint_every_file_they_take_code_from():
     assert all(p.is_file() for p in sources)
     kernels = REPO / "arplayground" / "kernels"
     compiled = {p for p in kernels.glob("*.py") if re.search(r"^@njit\b", p.read_text(), re.MULTILINE)}
-    assert {p.name for p in compiled} == {"fast_math.py", "sampling.py", "pixelcnn.py", "wavenet.py"}
+    assert {p.name for p in compiled} == {"fast_math.py", "sampling.py", "pixelcnn.py", "wavenet.py", "gpt.py"}
     taken_from = set().union(*(_imported_files(p) for p in compiled)) - {kernels / "cache.py"}
     assert REPO / "arplayground" / "core" / "sampling.py" in taken_from  # GREEDY_BELOW
     assert compiled | taken_from == sources
