@@ -222,6 +222,11 @@ class SpeculativeDecoder:
         self.rounds.append(record)
         return record
 
+    def reprime(self) -> None:
+        """Prime both models on the text again, after something else drove them (a plain run timed
+        on the same target): the next round goes on as if nothing had happened."""
+        self._prime(self.tokens)
+
     def back(self) -> Round | None:
         """Take the last round back: the text as it was before it, both models primed on it again
         (one pass each). Running that round again meets the same numbers and draws the same."""
