@@ -301,6 +301,7 @@ class SpeculativeTab(QWidget):
         self.plot.setMinimumHeight(170)
         item = self.plot.getPlotItem()
         item.setLabel("left", "probability")
+        item.getAxis("left").enableAutoSIPrefix(False)  # probabilities, not "x0.001" of them
         item.addLegend(offset=(-10, 10))
         self.p_bars = pg.BarGraphItem(x=[], height=[], width=0.28, brush=(120, 144, 176), pen=None, name="p (target)")
         self.q_bars = pg.BarGraphItem(x=[], height=[], width=0.28, brush=(236, 150, 40), pen=None, name="q (draft)")
@@ -615,9 +616,9 @@ class SpeculativeTab(QWidget):
         for i, x in enumerate(r.proposals):
             x = int(x)
             if i < r.accepted:
-                verdict, colour = f"yes: {r.u_accept[i]:.3f} < {r.ratios[i]:.3f}, accepted", ACCEPTED
+                verdict, colour = "yes: accepted", ACCEPTED
             elif i == r.accepted:
-                verdict, colour = f"no: {r.u_accept[i]:.3f} ≥ {r.ratios[i]:.3f}, rejected", REJECTED
+                verdict, colour = "no: rejected", REJECTED
             else:
                 verdict, colour = "not tested (after the rejection)", QColor(235, 235, 235)
             cells = [str(i + 1), label(x), f"{r.q[i, x]:.3f}", f"{r.p[i, x]:.3f}", f"{r.ratios[i]:.3f}",
