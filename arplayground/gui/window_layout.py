@@ -162,8 +162,11 @@ class WindowLayout:
         self.ab_button = QPushButton("A/B…")
         self.ab_button.setToolTip("Two continuations from the shown step, with two sampler settings and the same "
                                   "random numbers, side by side with their NLL")
+        self.decoding_button = QPushButton("Decoding lab…")  # Text mode only
+        self.decoding_button.setToolTip("Other ways to decode the same prompt with the same model, step by step")
         lab_row.addWidget(self.rename_button)
         lab_row.addWidget(self.ab_button)
+        lab_row.addWidget(self.decoding_button)  # in a row of its own it made the window too tall for 768 pixels
         form.addRow(lab_row)
         self.sees_button = QPushButton("What it sees")
         self.sees_button.setCheckable(True)
@@ -174,9 +177,6 @@ class WindowLayout:
         causality_row.addWidget(self.sees_button, 1)
         causality_row.addWidget(self.cheat_button)
         form.addRow(causality_row)
-        self.decoding_button = QPushButton("Decoding lab…")  # Text mode only
-        self.decoding_button.setToolTip("Other ways to decode the same prompt with the same model, step by step")
-        form.addRow(self.decoding_button)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
         self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
