@@ -40,6 +40,11 @@ IMAGE_LANES = 32  # the largest grid (4 x 4) and its "any digit" copies for guid
 # value, with what the picker calls it.
 NO_CAUSAL_MASK = "no causal mask"
 DEMONSTRATIONS = {NO_CAUSAL_MASK: "the cheat: no causal mask"}
+# Models bundled to help another one, not to be used alone: a card says which with "role". The
+# picker lists them after the models meant for use, labelled, and a mode starts with one only
+# where no such model runs. Each value, with what the picker calls it.
+DRAFT = "draft"
+ROLES = {DRAFT: "the draft for speculative decoding"}
 
 
 class ModelError(Exception):
@@ -229,6 +234,20 @@ def demonstration_problem(card: dict, config: dict) -> str | None:
     return None
 
 
+def role_problem(card: dict, config: dict) -> str | None:
+    """A card's "role" must be one this version knows; a draft is a causal GPT (speculative decoding
+    proposes text left to right, so a draft without its mask could not propose anything)."""
+    role = card.get("role")
+    if "role" in card and (not isinstance(role, str) or role not in ROLES):
+        known = ", ".join(repr(r) for r in ROLES)
+        return f"the card's 'role' ({_shown(role)}) is not one this version knows ({known})"
+    if role == DRAFT and not (card["architecture"] == "gpt" and config["causal"] is True):
+        return f"the card says \"role\": \"{DRAFT}\", but its model is not a GPT with its causal mask"
+    if role is not None and "demonstration" in card:
+        return "the card has both a 'role' and a 'demonstration': a model is one or the other"
+    return None
+
+
 @dataclass(frozen=True)
 class Architecture:
     mode: str
@@ -335,7 +354,7 @@ def validate_card(card) -> tuple[Architecture, dict, Tensors]:
     if isinstance(parameters, bool) or not isinstance(parameters, int) or not 0 <= parameters <= 10 * MAX_PARAMETERS:
         raise ModelError(f"the card's 'parameters' ({_shown(parameters)}) is not a count")
     config = checked_config(architecture, card["config"])
-    problem = architecture.rules(card, config) or demonstration_problem(card, config)
+    problem = architecture.rules(card, config) or role_problem(card, config) or demonstration_problem(card, config)
     if problem:
         raise ModelError(problem)
     # Sizes, from arithmetic alone: the fields are bounded now, so these loops are short.
@@ -383,6 +402,18 @@ class ModelEntry:
         return value if isinstance(value, str) and value in DEMONSTRATIONS else None
 
     @property
+    def role(self) -> str | None:
+        """What other model it serves (ROLES), None for a model meant for use alone. Read for a
+        refused card too, so a broken draft still sorts and reads as the draft."""
+        value = self.card.get("role")
+        return value if isinstance(value, str) and value in ROLES else None
+
+    @property
+    def listed_after(self) -> int:
+        """Where it sorts among its mode's models: 0 meant for use, 1 a helper (a draft), 2 a demonstration."""
+        return 2 if self.demonstration else 1 if self.role else 0
+
+    @property
     def weights_path(self) -> Path:
         weights = self.card.get("weights")
         return self.card_path.parent / (weights if _plain_file_name(weights) else f"{self.card_path.stem}.safetensors")
@@ -394,7 +425,9 @@ class ModelEntry:
         validation = self.card.get("validation", {})
         figures = [f"{k} {v}" for k, v in validation.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
         line = f"{self.card['architecture']}, {self.parameters:,} parameters; {', '.join(figures[:6])}"
-        return f"{DEMONSTRATIONS[self.demonstration].capitalize()}, a demonstration: {line}" if self.demonstration else line
+        if self.demonstration:
+            return f"{DEMONSTRATIONS[self.demonstration].capitalize()}, a demonstration: {line}"
+        return f"{ROLES[self.role].capitalize()}: {line}" if self.role else line
 
 
 def typical_seconds(card: dict, digit: int | None, speaker: int | None) -> float | None:
@@ -429,15 +462,17 @@ def discover(models_dir: Path | None = None) -> list[ModelEntry]:
         card_paths = sorted(models_dir.glob("*.json"))
     except OSError:  # an unreadable folder: no models, and the window says so
         return []
-    # By file name, demonstrations last: whatever takes a mode's first model gets one meant for use.
-    return sorted((read_entry(card_path) for card_path in card_paths), key=lambda e: e.demonstration is not None)
+    # By file name, helpers (a draft) after the models meant for use and demonstrations last:
+    # whatever takes a mode's first model gets one meant for use.
+    return sorted((read_entry(card_path) for card_path in card_paths), key=lambda e: e.listed_after)
 
 
 def default_entry(entries: list[ModelEntry], mode: str) -> ModelEntry | None:
-    """The model a mode starts with: its first available one that is not a demonstration; a
-    demonstration only when the mode has nothing else that runs; None when nothing runs."""
-    runnable = [e for e in entries if e.available and e.mode == mode]
-    return next((e for e in runnable if e.demonstration is None), runnable[0] if runnable else None)
+    """The model a mode starts with: its first available one meant for use alone; a helper (the
+    draft) only when the mode has no such model that runs, a demonstration only when it has
+    nothing else that runs; None when nothing runs."""
+    runnable = sorted((e for e in entries if e.available and e.mode == mode), key=lambda e: e.listed_after)
+    return runnable[0] if runnable else None
 
 
 def read_regular_file(path: Path, limit: int, what: str) -> bytes:

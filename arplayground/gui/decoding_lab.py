@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from arplayground.gui.speculative_tab import SpeculativeTab
+
 # The tab classes, in the order shown. A decoding method adds its class here (its own module).
-TABS: list[type] = []
+TABS: list[type] = [SpeculativeTab]
 
 
 class DecodingLab(QWidget):

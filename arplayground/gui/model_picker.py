@@ -43,13 +43,16 @@ class ModelPicker:
         self.model_box.blockSignals(True)
         self.model_box.clear()
         chosen = -1
-        # A card too broken to name its mode shows in every mode; demonstrations (the cheat) come last.
+        # A card too broken to name its mode shows in every mode; a draft after the models meant for
+        # use, demonstrations (the cheat) last.
         listed = sorted((e for e in self.entries if e.mode == mode or e.mode not in catalog.MODES),
-                        key=lambda e: e.demonstration is not None)
+                        key=lambda e: e.listed_after)
         default = catalog.default_entry(listed, mode)
         for entry, label in zip(listed, catalog.distinct_labels(listed)):  # two cards may share a name
             if entry.demonstration:
                 label = f"{label} ({catalog.DEMONSTRATIONS[entry.demonstration]})"
+            elif entry.role:
+                label = f"{label} ({catalog.ROLES[entry.role]})"
             self.model_box.addItem(label if entry.available else f"{label} (unavailable)", entry)
             index = self.model_box.count() - 1
             self.model_box.setItemData(index, entry.summary(), Qt.ItemDataRole.ToolTipRole)

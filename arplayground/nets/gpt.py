@@ -351,6 +351,10 @@ class GPTStepper:
         self.tokens: list[int] = []
         self._next_logits: np.ndarray | None = None
         self._decode: DecodeStep | None = None  # made at the first compiled step
+        self._start = 0  # where the cache's window begins in tokens (context_start of the last prime)
+        # The next logits at recent lengths, so rollback() (speculative decoding's rejected
+        # proposals) needs no pass: length -> logits, the newest RECENT_LOGITS lengths.
+        self._recent: dict[int, np.ndarray] = {}
 
     def needs_compiling(self) -> bool:
         """Whether warm_up() will compile the decode step (the first run after installing)."""
@@ -383,8 +387,17 @@ class GPTStepper:
 
     def _prime(self, window: list[int]) -> None:
         self.cache.length = 0
+        self._start = len(self.tokens) - len(window)
+        self._recent.clear()
         logits, _ = self.model(torch.tensor([window]), cache=self.cache)
-        self._next_logits = logits[0, -1].numpy().astype(np.float64)
+        self._set_next(logits[0, -1].numpy().astype(np.float64))
+
+    RECENT_LOGITS = 40  # more than speculative decoding's longest block (16 proposals and a pending value)
+
+    def _set_next(self, logits: np.ndarray) -> None:
+        n = len(self.tokens)
+        self._next_logits = self._recent[n] = logits
+        self._recent.pop(n - self.RECENT_LOGITS, None)
 
     def logits(self) -> np.ndarray:
         assert self._next_logits is not None, "reset() first"
@@ -426,8 +439,52 @@ class GPTStepper:
         if self.compiled:
             if self._decode is None:
                 self._decode = DecodeStep(self.model, self.cache)
-            self._next_logits = self._decode(int(value), self.cache.length)
+            logits = self._decode(int(value), self.cache.length)
             self.cache.length += 1
+            self._set_next(logits)
             return
         logits, _ = self.model(torch.tensor([[int(value)]]), cache=self.cache)
-        self._next_logits = logits[0, -1].numpy().astype(np.float64)
+        self._set_next(logits[0, -1].numpy().astype(np.float64))
+
+    @torch.inference_mode()
+    def score_block(self, values) -> np.ndarray:
+        """Append several values at once, as push() would one by one, and return (len(values), V):
+        row i is the next-character logits after values[: i + 1]. One cached pass for the whole
+        block (a speculative target scoring k proposals), unless the block would overflow the cache:
+        then value by value, re-priming where push() does, so every row has exactly the context
+        generation gives it. rollback() takes back what was not accepted."""
+        values = [int(v) for v in values]
+        if not values:
+            return np.empty((0, self.model.cfg.vocab_size))
+        if self.cache.length + len(values) > self.cache.capacity:
+            rows = []
+            for value in values:
+                self.push(value)
+                rows.append(self._next_logits)
+            return np.stack(rows)
+        logits, _ = self.model(torch.tensor([values]), cache=self.cache)
+        rows = logits[0].numpy().astype(np.float64)
+        for value, row in zip(values, rows):
+            self.tokens.append(value)
+            self._set_next(row)
+        return rows
+
+    @torch.inference_mode()
+    def rollback(self, n: int) -> None:
+        """Forget the last n values (proposals the target rejected), as if they had never been
+        pushed. Usually free: the cache is cut back and the logits there are remembered; where the
+        cache was re-primed since (or the length is no longer remembered), the kept text is primed
+        again in one pass, on the window generation gives that length."""
+        if n <= 0:
+            return
+        length = len(self.tokens) - n
+        assert length >= 1, "rollback() past the start"
+        del self.tokens[length:]
+        remembered = self._recent.get(length)
+        if remembered is not None and length > self._start and self.context_start(length) == self._start:
+            self.cache.length = length - self._start
+            for later in [k for k in self._recent if k > length]:
+                del self._recent[later]
+            self._next_logits = remembered
+        else:
+            self._prime(self.tokens[self.context_start(length) :])

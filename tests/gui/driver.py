@@ -973,3 +973,127 @@ class ABDriver:
 
     def close(self) -> None:
         self.window.close()
+
+
+class SpeculativeDriver:
+    """The Decoding lab's Speculative tab as a person uses it: k, the length and the pace; Start,
+    Pause, Step, Back, Stop; the coloured text, the round shown (its table of proposals and tests,
+    the draw that ended it, the residual's bars) and the live figures."""
+
+    def __init__(self, qtbot, tab):
+        self.qtbot, self.tab = qtbot, tab
+
+    @classmethod
+    def open(cls, window_driver: WindowDriver) -> SpeculativeDriver:
+        """Click the main window's Decoding lab… button and choose the Speculative tab."""
+        w = window_driver.window
+        window_driver.qtbot.mouseClick(w.decoding_button, LEFT)
+        lab = w.decoding_lab
+        window_driver.qtbot.waitUntil(lab.isVisible)
+        lab.show_page("Speculative")
+        return cls(window_driver.qtbot, lab.page("Speculative"))
+
+    def set_k(self, k: int) -> None:
+        self.tab.k_spin.setValue(k)
+
+    def set_length(self, characters: int) -> None:
+        self.tab.length_spin.setValue(characters)
+
+    def set_pace(self, line: str) -> None:
+        """The pace box's line: "2 rounds/s", "10 rounds/s", "50 rounds/s" or "As fast as it computes"."""
+        self.tab.speed_box.setCurrentIndex(self.tab.speed_box.findText(line))
+
+    def click(self, name: str) -> None:
+        """Click "start", "pause", "step", "back" or "stop"."""
+        self.qtbot.mouseClick(getattr(self.tab, f"{name}_button"), LEFT)
+
+    def can(self, name: str) -> bool:
+        return getattr(self.tab, f"{name}_button").isEnabled()
+
+    def paused(self) -> bool:
+        return self.tab.pause_button.isChecked()
+
+    def running(self) -> bool:
+        return self.tab.is_running()
+
+    # What the tab shows.
+
+    def rounds(self) -> int:
+        """Rounds received and shown."""
+        return len(self.tab.rounds)
+
+    def round(self, index: int = -1):
+        """A round's record as the tab holds it (reaches past the screen: what tests compare with)."""
+        return self.tab.rounds[index]
+
+    def wait_for_rounds(self, n: int, timeout: int = 30_000) -> None:
+        self.qtbot.waitUntil(lambda: self.rounds() >= n, timeout=timeout)
+
+    def pause(self) -> None:
+        """Click Pause and wait until the run has finished the round it was in and waits."""
+        self.click("pause")
+        self.wait_until_idle()
+
+    def wait_until_idle(self, timeout: int = 30_000) -> None:
+        """Until the run has done all it was asked (paused or at its end) and it is all drawn."""
+        self.qtbot.waitUntil(lambda: self.tab.idle, timeout=timeout)
+        self.wait_until_shown()
+
+    def wait_for_speed_up(self, timeout: int = 60_000) -> None:
+        """Until the run has reached its length and plain decoding has been timed."""
+        self.qtbot.waitUntil(lambda: "speed-up" in self.figures() and "×" in self.figures(), timeout=timeout)
+
+    def wait_until_shown(self) -> None:
+        """Until the last redraw is done (they come at most one a frame)."""
+        self.qtbot.waitUntil(lambda: not self.tab._render_timer.isActive() and self.tab._rendered == self.rounds())
+
+    def status(self) -> str:
+        return self.tab.status.text()
+
+    def figures(self) -> str:
+        return shown_text(self.tab.figures)
+
+    def round_shown(self) -> int:
+        return self.tab.round_spin.value()
+
+    def show_round(self, number: int) -> None:
+        self.tab.round_spin.setValue(number)
+
+    def round_heading(self) -> str:
+        return self.tab.round_heading.text()
+
+    def table(self) -> list[list[str]]:
+        """The round's table, row by row: #, proposed, q, p, min(1, p/q), u, the test's verdict."""
+        t = self.tab.table
+        return [[t.item(r, c).text() for c in range(t.columnCount())] for r in range(t.rowCount())]
+
+    def draw_text(self) -> str:
+        return shown_text(self.tab.draw_label)
+
+    def bars(self) -> dict:
+        """The residual plot: the labels under the bars and each series' heights."""
+        axis = self.tab.plot.getPlotItem().getAxis("bottom")
+        labels = [label for _, label in axis._tickLevels[0]] if axis._tickLevels else []
+        heights = {name: list(getattr(self.tab, f"{name}_bars").opts["height"]) for name in ("residual", "p", "q", "drawn")}
+        return {"labels": labels, **heights}
+
+    def text(self) -> str:
+        return self.tab.pane.toPlainText()
+
+    def marks(self) -> list[str]:
+        """Every character after the prompt by its colour: "accepted", "rejected", "replacement" or "bonus"."""
+        from arplayground.gui.speculative_tab import ACCEPTED, BONUS, REJECTED, REPLACEMENT
+
+        names = {ACCEPTED.name(): "accepted", REJECTED.name(): "rejected", REPLACEMENT.name(): "replacement",
+                 BONUS.name(): "bonus"}
+        out, block = [], self.tab.pane.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                name = names.get(fragment.charFormat().background().color().name())
+                if name and fragment.charFormat().background().style() != Qt.BrushStyle.NoBrush:
+                    out += [name] * fragment.length()
+                it += 1
+            block = block.next()
+        return out

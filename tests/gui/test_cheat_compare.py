@@ -19,7 +19,8 @@ def bits(text: str) -> list[float]:
 
 def test_the_two_columns_show_the_cheat_reading_for_free_and_writing_garbage(qtbot):
     d = WindowDriver.open(qtbot, MODELS, "text")
-    assert d.models() == ["shakespeare-char-gpt", "shakespeare-char-cheat (the cheat: no causal mask)"]
+    assert d.models() == ["shakespeare-char-gpt", "shakespeare-char-draft (the draft for speculative decoding)",
+                          "shakespeare-char-cheat (the cheat: no causal mask)"]
     assert d.model_entry().name == "shakespeare-char-gpt"  # the real model is Text mode's default
     assert d.offers_mask_comparison()
     d.set_prompt(PASSAGE)
