@@ -31,6 +31,9 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from arplayground.core.cheat import nats_per_char, sample
+from arplayground.core.sampling import SamplerSettings
+
 WIDTH_MAX = 8
 KEPT, FINISHED, PRUNED = "kept", "finished", "pruned"
 ROOT = -1  # the parent of the first step's candidates: the prompt
@@ -235,3 +238,28 @@ class BeamSearch:
 def nll_bits(total_logp: float, length: int) -> float:
     """Bits per value of a hypothesis from its total log p (nats)."""
     return -total_logp / length / math.log(2.0) if length else float("nan")
+
+
+@dataclass(frozen=True)
+class BesideASample:
+    """The search's winner beside a sample of as many values from the same prompt (the window's
+    seed and sampler settings), both read by the model, teacher-forced, in bits per value."""
+
+    beam_values: tuple
+    beam_bits: float
+    sample_values: tuple
+    sample_bits: float
+    seed: int
+    settings: SamplerSettings
+
+
+def beside_a_sample(stepper, prompt: Sequence[int], values: Sequence[int], seed: int,
+                    settings: SamplerSettings) -> BesideASample:
+    """`stepper` is a single-sequence stepper of the same model (reset, logits, push,
+    teacher_forced); the sample is drawn as a run of the app draws it (run_steps, step_uniform)."""
+    values = tuple(int(v) for v in values)
+    if not values:
+        raise ValueError("the search has no values yet")
+    drawn, _ = sample(stepper, prompt, len(values), seed, settings)
+    bits = lambda vs: nats_per_char(stepper, prompt, vs) / math.log(2.0)  # noqa: E731
+    return BesideASample(values, bits(values), tuple(drawn), bits(drawn), seed, settings)

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from arplayground.gui.beam_tab import BeamTab
+
 # The tab classes, in the order shown. A decoding method adds its class here (its own module).
-TABS: list[type] = []
+TABS: list[type] = [
+    BeamTab,
+]
 
 
 class DecodingLab(QWidget):

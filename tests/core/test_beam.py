@@ -170,3 +170,20 @@ def test_beam_search_on_the_gpt_is_deterministic(tiny_stepper):
     for search in runs:
         search.run()
     assert runs[0].nodes == runs[1].nodes
+
+
+def test_the_winner_beside_a_sample_both_read_by_the_model(tiny_stepper):
+    from arplayground.core.beam import beside_a_sample
+    from arplayground.core.cheat import nats_per_char, sample
+    from arplayground.nets.gpt_beams import GPTBeams
+
+    prompt = tiny_stepper.vocab.encode("to be")
+    best = BeamSearch(GPTBeams.of(tiny_stepper, 4), prompt, width=4, length=40).run()
+    settings = SamplerSettings(temperature=0.8, top_k=20)
+    beside = beside_a_sample(tiny_stepper, prompt, best.values, seed=11, settings=settings)
+    assert beside.sample_values == sample(tiny_stepper, prompt, 40, 11, settings)[0]
+    assert beside.beam_bits == pytest.approx(nats_per_char(tiny_stepper, prompt, best.values) / np.log(2))
+    assert beside.beam_bits == pytest.approx(-best.total / 40 / np.log(2), rel=1e-4)  # its own score, batched
+    assert beside.beam_bits < beside.sample_bits
+    with pytest.raises(ValueError):
+        beside_a_sample(tiny_stepper, prompt, (), seed=11, settings=settings)
