@@ -14,7 +14,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,6 +39,7 @@ from arplayground.gui.worker import run_lock
 from arplayground.nets.gpt_beams import GPTBeams
 
 LENGTH_MAX = 2000
+REFRESH_MS = 50  # the tree and texts redrawn at most this often while a search streams
 ENDS = (("never: the length only", None), ("at a newline", "\n"), ("at a full stop", "."))
 
 
@@ -219,6 +220,10 @@ class BeamTab(QWidget):
         self.steps_done = 0
         self.done = False
         self.runner = BeamRunner(self)
+        self.refresh = QTimer(self)
+        self.refresh.setSingleShot(True)
+        self.refresh.setInterval(REFRESH_MS)
+        self.refresh.timeout.connect(self._show_steps)
         self.runner.stepped.connect(self._on_step)
         self.runner.went_back.connect(self._on_back)
         self.runner.waiting.connect(self._on_waiting)
@@ -292,7 +297,7 @@ class BeamTab(QWidget):
         layout.addLayout(settings)
         layout.addLayout(buttons)
         layout.addWidget(legend)
-        layout.addWidget(self.scroll, 3)
+        layout.addWidget(self.scroll, 5)
         layout.addLayout(texts, 2)
 
         self.start_button.clicked.connect(lambda: self.start(paused=False))
@@ -333,6 +338,7 @@ class BeamTab(QWidget):
         if isinstance(request, str):
             self.state_label.setText(request)
             return
+        self.refresh.stop()
         self.request, self.steps_done, self.done = request, 0, False
         self.tree.clear(self.vocab.label)
         self.beam_pane.setPlainText(self.vocab.decode(request.prompt))
@@ -375,6 +381,7 @@ class BeamTab(QWidget):
     @Slot()
     def stop(self) -> None:
         self.runner.stop()
+        self._flush()
         if self.request is not None:
             self.state_label.setText(f"Stopped after {self.steps_done} steps")
         self._update_buttons()
@@ -387,14 +394,23 @@ class BeamTab(QWidget):
     @Slot(object)
     def _on_step(self, step) -> None:
         self.steps_done = step.step + 1
-        self.tree.add_step(step)
+        self.tree.add_step(step, show=False)
+        if not self.refresh.isActive():  # streaming: the tree and texts redrawn at most REFRESH_MS apart
+            self.refresh.start()
+
+    @Slot()
+    def _show_steps(self) -> None:
+        self.refresh.stop()
+        self.tree.show_steps()
         self._show_best()
+        self.tree.adjustSize()
         bar = self.scroll.horizontalScrollBar()
         bar.setValue(bar.maximum())  # the newest column in view
         self._say(f"Step {self.steps_done} of at most {self.request.length}")
 
     @Slot(int)
     def _on_back(self, steps: int) -> None:
+        self._flush()
         self.steps_done, self.done = steps, False
         self.tree.back()
         self._show_best()
@@ -405,6 +421,7 @@ class BeamTab(QWidget):
 
     @Slot(int)
     def _on_waiting(self, steps: int) -> None:
+        self._flush()
         if steps < len(self.tree.steps):
             return  # a Back still on its way
         self._say(("Paused after " if self.pause_button.isChecked() and not self.done else "Done: ")
@@ -412,6 +429,7 @@ class BeamTab(QWidget):
 
     @Slot(object)
     def _on_compared(self, beside) -> None:
+        self._flush()
         self.done = True
         vocab, prompt = self.vocab, self.vocab.decode(self.request.prompt)
         self.beam_pane.setPlainText(prompt + vocab.decode(beside.beam_values))
@@ -426,6 +444,11 @@ class BeamTab(QWidget):
     def _on_failed(self, why: str) -> None:
         self.state_label.setText(f"Beam search failed: {html.escape(why)}")
         self._update_buttons()
+
+    def _flush(self) -> None:
+        """Steps still waiting for the refresh are shown first: what follows reads the tree."""
+        if self.refresh.isActive():
+            self._show_steps()
 
     def _show_best(self) -> None:
         values = self.tree.best_values()

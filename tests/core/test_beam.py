@@ -150,16 +150,21 @@ def test_the_batched_beams_read_what_the_single_sequence_stepper_reads(tiny_step
     from arplayground.nets.gpt_beams import GPTBeams
 
     beams = GPTBeams.of(tiny_stepper)
+    beams.capacity = 180  # a pool this small fills every few dozen steps: compacted, on the same window
     prompt = tiny_stepper.vocab.encode("to be")
     search = BeamSearch(beams, prompt, width=4, length=150)  # past the 128-character context too
+    compactions = 0
     for _ in range(150):
+        before = beams.pool.length
         search.step()
-        if search.steps[-1].step in (5, 40, 126, 127, 149):
+        compactions += beams.window < 128 and beams.pool.length < before
+        if search.steps[-1].step in (5, 40, 60, 126, 127, 149):
             for row, hypothesis in enumerate(search.live):
                 assert beams.sequences[row] == list(prompt) + list(hypothesis.values)
                 tiny_stepper.reset(beams.sequences[row])
                 np.testing.assert_allclose(search._logp[row] - search._logp[row].max(),
                                            tiny_stepper.logits() - tiny_stepper.logits().max(), atol=2e-4)
+    assert compactions >= 2
 
 
 def test_beam_search_on_the_gpt_is_deterministic(tiny_stepper):
