@@ -9,7 +9,6 @@ BeamControls; every step reaches the GUI thread as an immutable BeamStep by queu
 
 from __future__ import annotations
 
-import html
 import threading
 import traceback
 from dataclasses import dataclass
@@ -257,6 +256,7 @@ class BeamTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.state_label = QLabel("Beam search from the main window's prompt with its text model.")
         self.state_label.setWordWrap(True)
+        self.state_label.setTextFormat(Qt.TextFormat.PlainText)  # a failure's reason is shown as it is
 
         self.tree = BeamTree()
         self.scroll = QScrollArea()
@@ -442,7 +442,7 @@ class BeamTab(QWidget):
 
     @Slot(str)
     def _on_failed(self, why: str) -> None:
-        self.state_label.setText(f"Beam search failed: {html.escape(why)}")
+        self.state_label.setText(f"Beam search failed: {why}")
         self._update_buttons()
 
     def _flush(self) -> None:

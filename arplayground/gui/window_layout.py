@@ -170,13 +170,13 @@ class WindowLayout:
         self.sees_button.setToolTip("Show what the shown output can see: the inputs its masks or dilations let reach it, "
                                     "and each one's measured influence (the gradient on the real weights). While on, "
                                     "click any character, pixel or sample to see its field.")
+        self.decoding_button = QPushButton("Decoding lab…")  # Text mode only
+        self.decoding_button.setToolTip("Other ways to decode the same prompt with the same model, step by step")
         causality_row = QHBoxLayout()  # what keeps a model honest: what each output sees, and a model that peeks
         causality_row.addWidget(self.sees_button, 1)
         causality_row.addWidget(self.cheat_button)
+        causality_row.addWidget(self.decoding_button)  # on this row, not its own: the window fits 768 pixels
         form.addRow(causality_row)
-        self.decoding_button = QPushButton("Decoding lab…")  # Text mode only
-        self.decoding_button.setToolTip("Other ways to decode the same prompt with the same model, step by step")
-        form.addRow(self.decoding_button)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
         self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
