@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from arplayground.gui.beam_tab import BeamTab
 from arplayground.gui.speculative_tab import SpeculativeTab
 
 # The tab classes, in the order shown. A decoding method adds its class here (its own module).
-TABS: list[type] = [SpeculativeTab]
+TABS: list[type] = [SpeculativeTab, BeamTab]
 
 
 class DecodingLab(QWidget):

@@ -783,6 +783,15 @@ class WindowDriver:
                           "sample": column.sample_pane.toPlainText(), "read": shown_text(column.read_label)}
         return said
 
+    # ------------------------------------------------------------------ the Decoding lab: beam search
+
+    def open_beam_search(self) -> BeamDriver:
+        """Click Decoding lab… and choose its Beam search tab."""
+        self.click(self.window.decoding_button)
+        lab = self.window.decoding_lab
+        lab.show_page("Beam search")
+        return BeamDriver(self.qtbot, lab)
+
     # ------------------------------------------------------------------ A/B
 
     def open_ab(self) -> ABDriver | None:
@@ -1097,3 +1106,112 @@ class SpeculativeDriver:
                 it += 1
             block = block.next()
         return out
+class BeamDriver:
+    """The Decoding lab's Beam search tab as a person uses it: its settings, its buttons, the tree
+    it draws (read from the tree widget: its columns, the fate of each candidate, the path drawn
+    highlighted) and the two texts with their NLLs."""
+
+    BUTTONS = {"start": "start_button", "pause": "pause_button", "step": "step_button", "back": "back_button",
+               "stop": "stop_button"}
+
+    def __init__(self, qtbot, lab):
+        self.qtbot, self.lab = qtbot, lab
+        self.tab = lab.page("Beam search")
+
+    def shown(self) -> bool:
+        return self.lab.isVisible() and self.lab.tabs.currentWidget() is self.tab
+
+    def set_width(self, width: int) -> None:
+        self.tab.width_spin.setValue(width)
+
+    def set_length(self, n: int) -> None:
+        self.tab.length_spin.setValue(n)
+
+    def set_normalise(self, on: bool) -> None:
+        self.tab.normalise_box.setChecked(on)
+
+    def set_end(self, starts: str) -> None:
+        """Choose the end whose line starts with `starts` ("never", "at a newline", "at a full stop")."""
+        box = self.tab.end_box
+        box.setCurrentIndex(next(i for i in range(box.count()) if box.itemText(i).startswith(starts)))
+
+    def can(self, action: str) -> bool:
+        return getattr(self.tab, self.BUTTONS[action]).isEnabled()
+
+    def press(self, action: str) -> None:
+        button = getattr(self.tab, self.BUTTONS[action])
+        assert button.isEnabled(), f"{action} is greyed out"
+        self.qtbot.mouseClick(button, LEFT)
+
+    def state(self) -> str:
+        return self.tab.state_label.text()
+
+    def steps(self) -> int:
+        """Columns of the tree drawn."""
+        return len(self.tab.tree.steps)
+
+    def wait_until(self, condition, timeout: int = 20_000) -> None:
+        self.qtbot.waitUntil(condition, timeout=timeout)
+
+    def wait_for_steps(self, n: int) -> None:
+        self.wait_until(lambda: self.steps() == n)
+
+    def wait_until_paused(self) -> None:
+        """Until the search says it waits, paused (the steps it made before the Pause have arrived)."""
+        self.wait_until(lambda: self.state().startswith("Paused after"))
+
+    def wait_until_done(self, timeout: int = 60_000) -> None:
+        """Until the search has ended and both texts are shown with their NLLs."""
+        self.wait_until(lambda: self.state().startswith("Done") and bool(self.sample_text()), timeout)
+
+    def click_step(self) -> None:
+        """Step, until that step has arrived."""
+        n = self.steps()
+        self.press("step")
+        self.wait_for_steps(n + 1)
+
+    def click_back(self) -> None:
+        """Back, until the tree has forgotten its newest step."""
+        n = self.steps()
+        self.press("back")
+        self.wait_for_steps(n - 1)
+
+    def column(self, step: int) -> list[tuple[str, str, float]]:
+        """Step `step`'s candidates as drawn: (character, fate, cumulative log p)."""
+        tree = self.tab.tree
+        return [(tree.label(n.value), n.fate, n.total) for n in tree.steps[step].nodes]
+
+    def counts(self, step: int) -> dict:
+        fates = [fate for _, fate, _ in self.column(step)]
+        return {fate: fates.count(fate) for fate in ("kept", "finished", "pruned")}
+
+    def highlighted(self) -> list[str]:
+        """The characters of the path drawn highlighted, first step first."""
+        tree = self.tab.tree
+        return [tree.label(tree.nodes[i].value) for i in sorted(tree.best_path)]
+
+    def highlighted_in_colour(self) -> bool:
+        """The tree's painting holds the highlight's orange (what a person sees as the best path)."""
+        from arplayground.gui.beam_tree import BEST
+
+        image = self.tab.tree.grab().toImage()
+        near = lambda c: max(abs(c.red() - BEST.red()), abs(c.green() - BEST.green()), abs(c.blue() - BEST.blue())) < 24  # noqa: E731
+        return any(near(image.pixelColor(x, y)) for x in range(0, image.width(), 2) for y in range(0, image.height(), 2))
+
+    def beam_text(self) -> str:
+        return self.tab.beam_pane.toPlainText()
+
+    def sample_text(self) -> str:
+        return self.tab.sample_pane.toPlainText()
+
+    def beam_nll(self) -> str:
+        return shown_text(self.tab.beam_nll)
+
+    def sample_nll(self) -> str:
+        return shown_text(self.tab.sample_nll)
+
+    def titles(self) -> tuple[str, str]:
+        return self.tab.beam_box.title(), self.tab.sample_box.title()
+
+    def close(self) -> None:
+        self.lab.close()
