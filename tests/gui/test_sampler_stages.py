@@ -93,9 +93,11 @@ def test_the_newer_stages_act_in_compiled_runs_and_replay_exactly(qtbot, all_mod
     values = d.values()
     assert d.record(len(values) - 1).settings.order[-1] == "temperature"
     d.show_step(len(values) - 1)
-    titles = d.stage_titles()
-    if titles:  # the trace keeps this step's full distribution: every acting stage is shown
-        assert titles[0].startswith("model") and titles[-1].startswith("temperature")
+    rec, raw = d.record(len(values) - 1), d.distributions(len(values) - 1)[0]
+    st = stages(np.log(np.maximum(raw.astype(np.float64), 1e-38)), d.settings(), rec.u)
+    titles = d.stage_titles()  # the trace keeps the step's full distribution: every acting stage is shown
+    assert titles == counts(st) and titles[0].startswith("model") and titles[-1].startswith("temperature")
+    assert [t.split()[0] for t in titles] == ["model", "typical-p", "min-p", "top-nσ", "temperature"]
     path = tmp_path / "run.trace.json"
     assert d.export_trace(path)
     d.close()
