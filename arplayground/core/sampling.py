@@ -95,7 +95,16 @@ class SamplerSettings:
     def clamped(self, vocab_size: int) -> "SamplerSettings":
         """The same settings forced into their valid ranges (the GUI shows the clamped values):
         a non-finite number turns its stage off, an order that is not a permutation of STAGES
-        becomes the default one."""
+        becomes the default one. Remembered per vocabulary size: called twice a step, on the
+        same immutable snapshot."""
+        known = self.__dict__.get("_clamped")
+        if known is not None and known[0] == vocab_size:
+            return known[1]
+        out = self._clamp(vocab_size)
+        object.__setattr__(self, "_clamped", (vocab_size, out))  # not a field: equality and hash ignore it
+        return out
+
+    def _clamp(self, vocab_size: int) -> "SamplerSettings":
         t = _number(self.temperature, 0.0, 0.0, TEMPERATURE_MAX)
         k = min(max(int(self.top_k), 0), vocab_size)
         p = _number(self.top_p, 1.0, 0.0, 1.0)
@@ -142,6 +151,15 @@ class SamplerSettings:
         if stage == "top_n_sigma":
             return self.top_n_sigma > 0.0
         return self.penalised  # penalties
+
+    def acting(self, vocab_size: int) -> tuple:
+        """The stages of the order that are active() (remembered, like clamped())."""
+        known = self.__dict__.get("_acting")
+        if known is not None and known[0] == vocab_size:
+            return known[1]
+        out = tuple(s for s in self.order if self.active(s, vocab_size))
+        object.__setattr__(self, "_acting", (vocab_size, out))  # not a field: equality and hash ignore it
+        return out
 
     def to_dict(self) -> dict:
         return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "guidance": self.guidance,
@@ -279,8 +297,10 @@ def sampler_chain(logits: np.ndarray, settings: SamplerSettings, unconditional: 
     (sample()'s case: no exp() per stage)."""
     logits = np.asarray(logits, dtype=np.float64)
     L = len(logits)
-    raw = np.exp(log_softmax(logits))
-    out = [StageStep("model", raw, int(np.count_nonzero(raw)), True)]
+    out = []
+    if every_stage:
+        raw = np.exp(log_softmax(logits))
+        out.append(StageStep("model", raw, int(np.count_nonzero(raw)), True))
     x = logits
     if settings.guided and unconditional is not None:
         x = guided_logits(logits, unconditional, settings)
@@ -288,8 +308,9 @@ def sampler_chain(logits: np.ndarray, settings: SamplerSettings, unconditional: 
             p = np.exp(log_softmax(x))
             out.append(StageStep("guidance", p, int(np.count_nonzero(p)), True))
     normalised = False
-    for stage in settings.order:
-        active = settings.active(stage, L) and (stage != "penalties" or recent is not None)
+    acting = settings.acting(L)
+    for stage in settings.order if every_stage else acting:
+        active = stage in acting and (stage != "penalties" or recent is not None)
         if active:
             x, normalised = _apply(stage, x, normalised, settings, recent), True
         if every_stage:
@@ -392,9 +413,9 @@ def sample(logits: np.ndarray, settings: SamplerSettings, u: float, unconditiona
     settings = settings.clamped(len(logits))
     raw = np.exp(log_softmax(logits))
     guiding = settings.guided and unconditional is not None
-    L = len(raw)
-    if not guiding and settings.temperature == 1.0 and not any(
-            settings.active(s, L) for s in STAGES if s != "temperature"):
+    plain = (settings.top_k in (0, len(raw)) and settings.top_p >= 1.0 and settings.min_p == 0.0
+             and settings.typical_p >= 1.0 and settings.top_n_sigma == 0.0 and (recent is None or not settings.penalised))
+    if not guiding and settings.temperature == 1.0 and plain:
         probs = raw  # nothing to reshape: the chain would compute the same numbers again
     else:
         probs = sampler_chain(logits, settings, unconditional, recent, every_stage=False)[-1].probs
