@@ -84,6 +84,7 @@ class SamplerControls(QWidget):
         self.form.setVerticalSpacing(10)
         self.sliders: dict[str, QLabeledSlider | QLabeledDoubleSlider] = {}
         self.penalisable, self._hide_penalty = True, False
+        self._rebuilding = False  # set_order() at work: its removals are not a drop
         self.more_button = QToolButton()
         self.more_button.setCheckable(True)
         self.more_button.setText("More stages: min-p, typical-p, top-n-sigma, repetition, order")
@@ -111,8 +112,10 @@ class SamplerControls(QWidget):
             self.order_list.addItem(item)
         rows = len(sampling.STAGES)
         self.order_list.setFixedHeight(rows * self.order_list.sizeHintForRow(0) + 2 * self.order_list.frameWidth() + 2)
-        self.order_list.model().rowsMoved.connect(self.changed)
-        self.order_list.model().rowsMoved.connect(self._grey_off_stages)
+        # A drop moves a row (rowsMoved); should a style drop by copying the row and removing the
+        # old one, the list is whole again only after the removal: that is when it is announced.
+        for moved in (self.order_list.model().rowsMoved, self.order_list.model().rowsRemoved):
+            moved.connect(self._order_moved)
         self.form.addRow("Order", self.order_list)
         self.note = QLabel()
         self.note.setObjectName("settingsNote")
@@ -147,11 +150,19 @@ class SamplerControls(QWidget):
         if order == self.order():
             return
         items = {}
+        self._rebuilding = True
         while self.order_list.count():
             item = self.order_list.takeItem(0)
             items[item.data(Qt.ItemDataRole.UserRole)] = item
         for name in order:
             self.order_list.addItem(items[name])
+        self._rebuilding = False
+        self._grey_off_stages()
+        self.changed.emit()
+
+    def _order_moved(self, *_) -> None:
+        if self._rebuilding or sampling.valid_order(self.order()) is None:
+            return  # set_order() taking the items out and back, or a drop half done
         self._grey_off_stages()
         self.changed.emit()
 

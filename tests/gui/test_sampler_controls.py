@@ -105,3 +105,14 @@ def test_command_line_values_for_the_newer_stages_are_clamped_with_a_note(qtbot)
     s = w.settings()
     assert (s.min_p, s.top_n_sigma, s.repetition_penalty, s.order[0]) == (1.0, 0.0, 1.0, "min_p")
     assert notes == ["min-p 3 is out of range: using 1", "repetition-penalty 0.5 is out of range: using 1"]
+
+
+def test_a_drop_made_of_a_copy_and_a_removal_is_announced_once_whole(qtbot):
+    w = controls(qtbot)
+    moves = []
+    w.changed.connect(lambda: moves.append(w.order()))
+    last = w.order_list.count() - 1
+    w.order_list.insertItem(0, w.order_list.item(last).clone())  # the copy: the list names a stage twice
+    assert moves == []
+    w.order_list.takeItem(last + 1)  # the old row goes: a permutation again
+    assert len(moves) == 1 and moves[0][0] == w.order()[0] and sorted(moves[0]) == sorted(w.order())
