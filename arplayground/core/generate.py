@@ -102,9 +102,20 @@ def guiding(stepper, settings: SamplerSettings) -> bool:
     return settings.guided and getattr(stepper, "guidable", False)
 
 
+def penalisable(stepper) -> bool:
+    """Whether the repetition penalty acts on this model's runs: only where every step goes
+    through the per-step loop (text), which knows the values drawn before; a model with compiled
+    chunks (image, audio) draws without it, per step or in chunks alike, so a replay of either
+    draws the same values."""
+    return getattr(stepper, "run_chunk", None) is None
+
+
 def effective(stepper, settings: SamplerSettings) -> SamplerSettings:
     """The settings as they act on this run: guidance off where there is no condition to guide by
-    (text, "any digit"), so records and exported traces never claim a guidance that did nothing."""
+    (text, "any digit"), the repetition penalty off where it does not act (penalisable()), so
+    records and exported traces never claim a stage that did nothing."""
+    if settings.penalised and not penalisable(stepper):
+        settings = replace(settings, repetition_penalty=1.0)
     return settings if not settings.guided or guiding(stepper, settings) else replace(settings, guidance=1.0)
 
 
@@ -250,18 +261,24 @@ def generate(
     lanes = getattr(stepper, "lanes", 1)
     assert lanes == 1 or not forced, "values are forced in single sequences, not grids"
     position = len(prefix)
+    # Each lane's values so far, the prefix included: the repetition penalty's window reads their end.
+    history = [list(prefix) for _ in range(lanes)]
     for _ in range(n_steps):
         started = time.perf_counter()
         current = effective(stepper, settings().clamped(vocab_size))
+        recent = history if current.penalised else [None] * lanes
         # The unconditional copy first: starting or dropping it may rebuild the caches (a PixelCNN
         # batch of another size), and the logits must be those the compiled chunks would use.
         unconditional = unconditional_logits(stepper, current)
         logits = np.reshape(stepper.logits(), (lanes, vocab_size))
         _check_finite(logits, unconditional, position)
         unconditional = [None] * lanes if unconditional is None else np.reshape(unconditional, (lanes, vocab_size))
-        samples = [sample(logits[j], current, step_uniform(seed + j, position), unconditional[j]) for j in range(lanes)]
+        samples = [sample(logits[j], current, step_uniform(seed + j, position), unconditional[j], recent[j])
+                   for j in range(lanes)]
         if position in forced:
             samples[0] = replace(samples[0], value=int(forced[position]))
+        for j in range(lanes):
+            history[j].append(samples[j].value)
         stepper.push(samples[0].value if lanes == 1 else [s.value for s in samples])
         yield StepBlock.of_samples(position, samples, current, time.perf_counter() - started)
         position += 1

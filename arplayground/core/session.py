@@ -132,7 +132,8 @@ class Session:
         rec = self.trace[index]
         settings = settings.clamped(len(raw))
         as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-38))  # noqa: E731
-        st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional))
+        recent = self.trace.recent(index, settings.penalty_window, self.branch.prefix) if settings.penalised else None
+        st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional), recent)
         if settings == rec.settings and not self.forced_at(index):
             st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
         return st  # a forced step: what u would have drawn, which the forced value replaced

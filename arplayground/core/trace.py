@@ -265,10 +265,11 @@ class Trace:
     def has_full(self, i: int) -> bool:
         return bool(self._full) and self._full_from <= i < self._n
 
-    def distributions(self, i: int):
+    def distributions(self, i: int, prefix=()):
         """(raw, sampled, unconditional or None) float64 of step i, or None when only its top
         candidates are kept. sampled is recomputed from raw, the step's settings and kept count
-        (core.sampling.sampled_from); unconditional is there where the step was guided."""
+        (core.sampling.sampled_from); unconditional is there where the step was guided. prefix:
+        the values before the trace's first step, which a repetition penalty's window may reach."""
         if i < 0:
             i += self._n
         if not self.has_full(i):
@@ -279,7 +280,13 @@ class Trace:
         unconditional = None
         if settings.guided and "unconditional" in self._full:
             unconditional = self._full_rows("unconditional", i, i + 1)[0].astype(np.float64)
-        return raw, sampled_from(raw, unconditional, settings, int(segment["kept"][row])), unconditional
+        return raw, sampled_from(raw, unconditional, settings, int(segment["kept"][row]),
+                                 self.recent(i, settings.penalty_window, prefix) if settings.penalised else None), unconditional
+
+    def recent(self, i: int, window: int, prefix=()) -> list:
+        """The last `window` values before step i: the trace's own, after the prefix's."""
+        before = self._rows("value", max(0, i - window), i).tolist()
+        return (list(prefix) + before)[-window:] if len(before) < window else before
 
     def full_column(self, name: str, lo: int, hi: int) -> np.ndarray | None:
         """Full column `name` ("raw" or "unconditional") of steps lo .. hi-1, (hi - lo, V) float16,

@@ -55,6 +55,7 @@ class ABSide(QWidget):
         self.sampler = SamplerControls()
         self.sampler.set_vocabulary_size(vocab_size)
         self.sampler.set_guidable(entry.mode in catalog.CONDITIONAL_MODES, hide=True)  # only with a digit to guide by
+        self.sampler.set_penalisable(entry.mode == "text", hide=True)  # text only: the per-step loop's
         self.temperature, self.top_k = self.sampler.temperature, self.sampler.top_k
         self.top_p, self.guidance = self.sampler.top_p, self.sampler.guidance
         self.set_settings(settings)

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 
-from arplayground.gui.runtime import WIDGET_INT_MAX, configure_runtime, finite_number, whole_number  # noqa: F401  (also imported from here)
+from arplayground.gui.runtime import (  # noqa: F401  (also imported from here)
+    WIDGET_INT_MAX, configure_runtime, finite_number, sampler_order, whole_number)
+
+# The sampler's options, as the window's initial settings take them (SamplerControls.apply).
+SAMPLER_KEYS = ("temperature", "top_k", "top_p", "guidance", "min_p", "typical_p", "top_n_sigma",
+                "repetition_penalty", "penalty_window", "order")
 
 
 def parse_args(argv):
@@ -23,6 +28,19 @@ def parse_args(argv):
     p.add_argument("--top-p", type=finite_number("top-p"), default=None, help="0 to 1; clamped into range")
     p.add_argument("--guidance", type=finite_number("guidance"), default=None,
                    help="0 to 4, 1 = off (Image and Audio); clamped into range")
+    p.add_argument("--min-p", type=finite_number("min-p"), default=None,
+                   help="0 (off) to 1: keep values at least this fraction as likely as the top; clamped into range")
+    p.add_argument("--typical-p", type=finite_number("typical-p"), default=None,
+                   help="0 to 1, 1 = off: locally typical sampling; clamped into range")
+    p.add_argument("--top-n-sigma", type=finite_number("top-n-sigma"), default=None,
+                   help="0 (off) to 5: keep logits within n standard deviations of the top; clamped into range")
+    p.add_argument("--repetition-penalty", type=finite_number("repetition-penalty"), default=None,
+                   help="1 (off) to 3, Text mode only: recent values made this many times less likely; clamped into range")
+    p.add_argument("--penalty-window", type=whole_number("penalty-window", 1), default=None,
+                   help="values back the repetition penalty looks (1 to 1024, default 64); clamped into range")
+    p.add_argument("--sampler-order", dest="order", type=sampler_order, default=None, metavar="STAGE,STAGE,...",
+                   help="the order the stages act in, from penalties, temperature, top_k, typical_p, top_p, "
+                        "min_p, top_n_sigma (default that order); stages left out follow in their default order")
     p.add_argument("--length", type=whole_number("length", 1), default=None,
                    help="characters to generate (Text mode); clamped to the most the window offers")
     # A seed names a run: one changed to fit would repeat a different run, so it is refused instead.
@@ -58,7 +76,7 @@ def main(argv=None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("arplayground")
     collect_on_gui_thread(app)  # no Qt object may die on a worker thread
-    initial = {k: getattr(args, k) for k in ("mode", "prompt", "temperature", "top_k", "top_p", "guidance", "length", "seed")}
+    initial = {k: getattr(args, k) for k in ("mode", "prompt", *SAMPLER_KEYS, "length", "seed")}
     window = MainWindow(args.models, initial)
     window.show()
     freeze_startup_objects()

@@ -1,6 +1,8 @@
 """The distribution panel: one step's top candidates, raw beside after-sampler, the drawn one marked.
 
 Plot items are made once; each update only calls setOpts / setTicks (no per-frame item churn).
+While paused (the lab's what-if), a strip of small panels under the bars shows the distribution
+after each stage of the sampler chain, and the cumulative distribution beside it the draw's u.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPainter
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from arplayground.core.sampling import Stages
+from arplayground.core.sampling import STAGE_LABELS, Stages
 from arplayground.core.trace import StepRecord
 from arplayground.core.vocab import GreyLevels
 
@@ -37,10 +39,114 @@ GREY_LEVELS = GreyLevels()  # the levels show_levels draws unless told otherwise
 
 
 def settings_text(s) -> str:
-    """The sampler settings of a step, as the panel's title shows them."""
+    """The sampler settings of a step, as the panel's title shows them (the newer stages only when on)."""
     text = "greedy" if s.greedy else f"T {s.temperature:.2f}"
     text += f" · top-k {s.top_k or 'off'} · top-p {s.top_p:.2f}"
-    return text + (f" · guidance {s.guidance:.2f}" if s.guided else "")
+    text += f" · guidance {s.guidance:.2f}" if s.guided else ""
+    text += f" · min-p {s.min_p:.2f}" if s.min_p > 0 else ""
+    text += f" · typical {s.typical_p:.2f}" if s.typical_p < 1 else ""
+    text += f" · top-nσ {s.top_n_sigma:.2f}" if s.top_n_sigma > 0 else ""
+    text += f" · repetition {s.repetition_penalty:.2f}/{s.penalty_window}" if s.repetition_penalty != 1 else ""
+    return text
+
+
+STAGE_TITLES = {"model": "model", "guidance": "guidance", **STAGE_LABELS, "penalties": "repetition",
+                "top_n_sigma": "top-nσ"}
+REMOVED_COLOUR = (185, 185, 185)  # a value this stage removed: its bar at its height before, greyed
+
+
+@dataclass(frozen=True)
+class StageCell:
+    """One small panel of the strip: a stage and the distribution after it, over the values shown."""
+
+    name: str  # "model", "guidance" or one of core.sampling.STAGES
+    kept: int  # values the stage left with non-zero probability (over the whole vocabulary)
+    heights: np.ndarray  # after the stage, one per value shown
+    removed: np.ndarray  # bool: this stage removed the value (drawn greyed, at its height before)
+    before: np.ndarray  # the heights before the stage (where a removed bar is drawn)
+
+
+def stage_cells(st: Stages, values) -> list[StageCell]:
+    """The strip's cells for these stages over `values` (the candidates shown): the model's
+    distribution, then guidance and every stage that acts (those that are off change nothing)."""
+    values = np.asarray(values, np.int64)
+    cells, before = [], None
+    for step in st.chain:
+        if not step.active:
+            continue
+        heights = step.probs[values]
+        prior = heights if before is None else before
+        removed = (heights == 0) & (prior > 0)
+        cells.append(StageCell(step.name, step.kept, heights, removed, prior))
+        before = heights
+    return cells
+
+
+class StageStrip(QWidget):
+    """The sampler chain, stage by stage: a row of small bar charts over the same values (the
+    candidates shown), each titled with its stage and how many values it keeps; what a stage
+    removed stays in place, greyed. Painted in one go (no plot items): it changes with every
+    slider move while paused. The value u draws is marked in the last one."""
+
+    HEIGHT = 96
+
+    def __init__(self):
+        super().__init__()
+        self.cells: list[StageCell] = []
+        self.drawn_at: int | None = None  # index into the values shown of what u would draw
+        self.setFixedHeight(self.HEIGHT)
+        font = self.font()
+        font.setPointSize(8)
+        self.setFont(font)
+        self.setToolTip("The distribution after each stage of the sampler, in the order they act, over the "
+                        "candidates shown above; grey: what that stage removed. The count is how many values it keeps.")
+
+    def set_cells(self, cells: list[StageCell], drawn_at: int | None) -> None:
+        self.cells, self.drawn_at = cells, drawn_at
+        self.update()
+
+    def titles(self) -> list[str]:
+        """Each cell's two title lines as one, for tests: "top-k 12" (the stage, then the values it keeps)."""
+        return [f"{STAGE_TITLES.get(c.name, c.name)} {c.kept}" for c in self.cells]
+
+    def paintEvent(self, event) -> None:
+        if not self.cells:
+            return
+        painter = QPainter(self)
+        metrics = painter.fontMetrics()
+        gap, n = 6.0, len(self.cells)
+        width = (self.width() - gap * (n - 1)) / n
+        line = metrics.height()
+        top = 2 * line + 2  # the stage's name, then what it keeps
+        chart = self.height() - top - 2
+        for k, cell in enumerate(self.cells):
+            x0 = k * (width + gap)
+            painter.setPen(QColor(40, 40, 40))
+            name = metrics.elidedText(STAGE_TITLES.get(cell.name, cell.name), Qt.TextElideMode.ElideRight, int(width))
+            painter.drawText(QRectF(x0, 0, width, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+            painter.setPen(QColor(110, 110, 110))
+            kept = metrics.elidedText(f"keeps {cell.kept}", Qt.TextElideMode.ElideRight, int(width))
+            painter.drawText(QRectF(x0, line, width, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, kept)
+            painter.fillRect(QRectF(x0, top, width, chart), QColor(248, 248, 248))
+            m = len(cell.heights)
+            if not m:
+                continue
+            scale = max(float(cell.heights.max()), float(np.where(cell.removed, cell.before, 0).max()), 1e-12)
+            bar = width / m
+            last = k == n - 1
+            for i in range(m):
+                removed = bool(cell.removed[i])
+                h = (cell.before[i] if removed else cell.heights[i]) / scale * (chart - 1)
+                if h <= 0:
+                    continue
+                if removed:
+                    colour = QColor(*REMOVED_COLOUR)
+                elif last and i == self.drawn_at:
+                    colour = QColor(*DRAWN_COLOUR)
+                else:
+                    colour = QColor(*(RAW_COLOUR if cell.name == "model" else SAMPLED_COLOUR))
+                painter.fillRect(QRectF(x0 + i * bar + 0.5, top + chart - h, max(1.0, bar - 1.0), h), colour)
+        painter.end()
 
 
 class CandidateLabels(QWidget):
@@ -285,8 +391,9 @@ class DistributionPanel(QWidget):
         self.what_if_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.what_if_label.setFixedHeight(3 * self.what_if_label.fontMetrics().lineSpacing() + 4)
         self.cdf_plot = pg.PlotWidget(background="w")
-        self.cdf_plot.setFixedHeight(90)
-        for widget in (self.what_if_label, self.cdf_plot):
+        self.cdf_plot.setFixedHeight(StageStrip.HEIGHT + 6)
+        self.stage_strip = StageStrip()
+        for widget in (self.what_if_label, self.cdf_plot, self.stage_strip):
             policy = widget.sizePolicy()
             policy.setRetainSizeWhenHidden(True)
             widget.setSizePolicy(policy)
@@ -308,7 +415,11 @@ class DistributionPanel(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.candidate_labels)
         layout.addWidget(self.what_if_label)
-        layout.addWidget(self.cdf_plot)
+        under = QHBoxLayout()  # the chain's stages beside the final CDF: one row's height for both
+        under.setContentsMargins(0, 0, 0, 0)
+        under.addWidget(self.stage_strip, 3)
+        under.addWidget(self.cdf_plot, 2)
+        layout.addLayout(under)
         self.hide_what_if()
 
     def _use_levels(self, levels: bool) -> None:
@@ -456,14 +567,19 @@ class DistributionPanel(QWidget):
             self.cdf_plot.getAxis("bottom").setTicks([[(int(v), label(int(v))) for v in kept]])
         else:
             self.cdf_plot.getAxis("bottom").setTicks(None)
-        raw_k = int(np.count_nonzero(st.tempered))
-        k_kept = int(np.count_nonzero(st.top_k))
-        filters = f"temperature keeps {raw_k}" + (f", top-k {k_kept}" if k_kept < raw_k else "")
+        acting = [c for c in st.chain if c.active and c.name not in ("model", "guidance")]
+        filters, kept = "", None
+        for c in acting:  # the first stage with its count, then each that removes something
+            if kept is None:
+                filters = f"{STAGE_LABELS[c.name]} keeps {c.kept}"
+            elif c.kept < kept:
+                filters += f", {STAGE_LABELS[c.name]} {c.kept}"
+            kept = c.kept
         if st.settings.guided and st.guided is None:
             filters = "no guidance here (this step has no distribution without the digit: drawn unguided, or with no digit); " + filters
         elif st.guided is not None and st.settings.guided:
             filters = f"guidance moves p({label(drawn)}) from {st.raw[drawn]:.3f} to {st.guided[drawn]:.3f}; " + filters
-        filters += f", top-p {st.kept}" if st.kept < k_kept else ""
+        self._show_stages(st)
         same = "the same value" if st.would_draw == drawn else f"{label(st.would_draw)} instead of {label(drawn)}"
         self.what_if_label.setText(
             f"Now ({settings_text(st.settings)}): {filters} values; u = {u:.3f} would draw {same} "
@@ -471,6 +587,17 @@ class DistributionPanel(QWidget):
         )
         self.what_if_label.show()
         self.cdf_plot.show()
+        self.stage_strip.show()
+
+    def _show_stages(self, st: Stages) -> None:
+        """The strip over the values the bars show: the candidates (text), or the step's most
+        likely levels under the model (image, audio: 256 levels would be hairlines)."""
+        if self.data is not None:
+            values = list(self.data.values[: self.max_bars])
+        else:
+            values = np.argsort(-st.raw, kind="stable")[: self.max_bars].tolist()
+        drawn_at = values.index(st.would_draw) if st.would_draw in values else None
+        self.stage_strip.set_cells(stage_cells(st, values), drawn_at)
 
     def hide_what_if(self, hint: str | None = None) -> None:
         """While a run streams (and in views without it): a line that says what will appear here,
@@ -478,6 +605,8 @@ class DistributionPanel(QWidget):
         self.what_if = None
         self.what_if_label.setText(WHAT_IF_HINT if hint is None else f'<span style="color:#777">{hint}</span>')
         self.cdf_plot.hide()
+        self.stage_strip.hide()
+        self.stage_strip.set_cells([], None)
 
     def value_at(self, x: float) -> int | None:
         """The value of the bar at plot coordinate x (a candidate bar, or a level)."""

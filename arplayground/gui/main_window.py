@@ -173,6 +173,7 @@ class MainWindow(QMainWindow, WindowLayout):
                 self.sampler.set_vocabulary_size(size)
         # Guidance needs a condition to lean on: the digit (image, audio); the text model has none.
         self.sampler.set_guidable(entry is not None and entry.available and entry.mode in catalog.CONDITIONAL_MODES)
+        self.sampler.set_penalisable(entry is None or entry.mode == "text")  # the per-step loop's only (core.generate.penalisable)
         self.check_prompt()
 
     # ------------------------------------------------------------------ settings

@@ -48,6 +48,18 @@ def whole_number(name: str, low: int, high: int = WIDGET_INT_MAX, meaning: str =
     return parse
 
 
+def sampler_order(text: str) -> tuple:
+    """An argparse type: the sampler's stage order, "a,b,c" (core.sampling.parse_order: stages not
+    named keep their default places after the named ones). An unknown or repeated stage is
+    refused: an order quietly put back to the default would draw from another distribution."""
+    from arplayground.core.sampling import parse_order
+
+    try:
+        return parse_order(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)[:200]) from None
+
+
 def configure_runtime() -> None:
     """Process-wide settings that keep generation quick beside a live GUI thread."""
     import torch

@@ -1,8 +1,10 @@
-"""The sampler's controls: one labelled slider per stage, in the order the stages act.
+"""The sampler's controls: one labelled slider per stage, and the order the stages act in.
 
 Used by the main window and by each side of the A/B window. A stage is one row of STAGES: the
-SamplerSettings field it sets, its range, its "off" value and its tooltip. Adding a stage (issue 23's
-min-p, typical-p, ...) is adding its field to SamplerSettings and its row here.
+SamplerSettings field it sets, its range, its "off" value and its tooltip. Adding a stage is adding
+its field to SamplerSettings and its row here. The four long-standing ones are always on show; the
+chain's newer stages and the order list (drag to reorder, as llama.cpp's sampler order) sit in a
+section that "More stages" opens, so the side column keeps its height for those who do not need them.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QFormLayout, QLabel, QListWidget, QListWidgetItem, QToolButton, QWidget
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from arplayground.core.sampling import GUIDANCE_MAX, TEMPERATURE_MAX, SamplerSettings
+from arplayground.core import sampling
+from arplayground.core.sampling import (GUIDANCE_MAX, PENALTY_MAX, TEMPERATURE_MAX, TOP_N_SIGMA_MAX, WINDOW_MAX,
+                                        SamplerSettings)
 
 GUIDANCE_TIP = (
     "Classifier-free guidance: the model's logits with the digit, pushed away from its logits "
@@ -23,6 +27,12 @@ GUIDANCE_TIP = (
     "No effect when the digit is \"any\"."
 )
 NO_GUIDANCE_TIP = "Guidance needs a condition (a digit): this model has none."
+PENALTY_TIP = ("Each value seen in the last `window` values is made this many times less likely "
+               "(its probability divided by it). 1 = off. Text only.")
+NO_PENALTY_TIP = ("Text only: the repetition penalty needs the values drawn before each step, which the "
+                  "compiled image and audio runs do not keep; this model draws without it.")
+ORDER_TIP = ("The order the stages act in, first at the top: drag a stage to move it. Stages that are off "
+             "are greyed (they pass the distribution on unchanged). Guidance always comes first.")
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class Stage:
     decimals: int | None = 2  # None: a whole number
     step: float = 0.05
     if_nan: float | None = None  # what a NaN from the command line becomes; None: the top of the range
+    more: bool = False  # in the "More stages" section
 
 
 STAGES = (
@@ -44,7 +55,19 @@ STAGES = (
     Stage("top_p", "Top-p", 0.0, 1.0, 1.0, "Keep the smallest set of values whose probability reaches p; 1 = off",
           step=0.01),
     Stage("guidance", "Guidance", 0.0, GUIDANCE_MAX, 1.0, NO_GUIDANCE_TIP, if_nan=1.0),  # as SamplerSettings.clamped
+    # The newer stages: a non-finite value from the command line turns the stage off, as SamplerSettings.clamped.
+    Stage("min_p", "Min-p", 0.0, 1.0, 0.0, "Keep the values at least min-p times as likely as the most likely; 0 = off",
+          step=0.01, if_nan=0.0, more=True),
+    Stage("typical_p", "Typical-p", 0.0, 1.0, 1.0, "Locally typical sampling: keep the values whose surprisal is "
+          "nearest the entropy until their probability reaches p (may drop the most likely); 1 = off",
+          step=0.01, if_nan=1.0, more=True),
+    Stage("top_n_sigma", "Top-n-sigma", 0.0, TOP_N_SIGMA_MAX, 0.0, "Keep the values whose logit is within n "
+          "standard deviations of the highest; 0 = off", if_nan=0.0, more=True),
+    Stage("repetition_penalty", "Repetition", 1.0, PENALTY_MAX, 1.0, PENALTY_TIP, if_nan=1.0, more=True),
+    Stage("penalty_window", "Window", 1, WINDOW_MAX, sampling.DEFAULT_WINDOW,
+          "How many values back the repetition penalty looks. Text only.", decimals=None, more=True),
 )
+PENALTY_KEYS = ("repetition_penalty", "penalty_window")  # text only (set_penalisable)
 
 
 class SamplerControls(QWidget):
@@ -60,17 +83,112 @@ class SamplerControls(QWidget):
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.form.setVerticalSpacing(10)
         self.sliders: dict[str, QLabeledSlider | QLabeledDoubleSlider] = {}
+        self.penalisable, self._hide_penalty = True, False
+        self._rebuilding = False  # set_order() at work: its removals are not a drop
+        self.more_button = QToolButton()
+        self.more_button.setCheckable(True)
+        self.more_button.setText("More stages: min-p, typical-p, top-n-sigma, repetition, order")
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.more_button.setAutoRaise(True)
+        self.more_button.toggled.connect(self.show_more)
         for stage in STAGES:
+            if stage.more and self.more_button.parent() is None:
+                self.form.addRow(self.more_button)
             self.sliders[stage.key] = slider = self._slider(stage)
             slider.valueChanged.connect(self.changed)
+            slider.valueChanged.connect(self._grey_off_stages)
             self.form.addRow(stage.label, slider)
             setattr(self, stage.key, slider)  # w.sampler.temperature, ...
+        self.order_list = QListWidget()
+        self.order_list.setObjectName("samplerOrder")
+        self.order_list.setToolTip(ORDER_TIP)
+        self.order_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.order_list.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.order_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        for name in sampling.DEFAULT_ORDER:
+            item = QListWidgetItem(sampling.STAGE_LABELS[name])
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            self.order_list.addItem(item)
+        rows = len(sampling.STAGES)
+        self.order_list.setFixedHeight(rows * self.order_list.sizeHintForRow(0) + 2 * self.order_list.frameWidth() + 2)
+        # A drop moves a row (rowsMoved); should a style drop by copying the row and removing the
+        # old one, the list is whole again only after the removal: that is when it is announced.
+        for moved in (self.order_list.model().rowsMoved, self.order_list.model().rowsRemoved):
+            moved.connect(self._order_moved)
+        self.form.addRow("Order", self.order_list)
         self.note = QLabel()
         self.note.setObjectName("settingsNote")
         self.note.setStyleSheet("color: #8a5a00;")
         self.note.setWordWrap(True)
         self.note.hide()
         self.form.addRow(self.note)
+        self._grey_off_stages()
+        self.show_more(False)
+
+    def show_more(self, shown: bool) -> None:
+        """Open or close the section of the newer stages and the order (what they are set to
+        applies either way; the button's text says which are on while it is closed)."""
+        if self.more_button.isChecked() != shown:
+            self.more_button.setChecked(shown)  # toggled comes back here
+            return
+        self.more_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        for stage in STAGES:
+            if stage.more:
+                visible = shown and (self.penalisable or stage.key not in PENALTY_KEYS or not self._hide_penalty)
+                self.form.setRowVisible(self.sliders[stage.key], visible)
+        self.form.setRowVisible(self.order_list, shown)
+
+    def order(self) -> tuple:
+        """The stages in the order the list shows them, first at the top."""
+        return tuple(self.order_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.order_list.count()))
+
+    def set_order(self, order) -> None:
+        """Put the list in this order (a trace's, the command line's); not a permutation of the
+        stages: the default order."""
+        order = sampling.valid_order(order) or sampling.DEFAULT_ORDER
+        if order == self.order():
+            return
+        items = {}
+        self._rebuilding = True
+        while self.order_list.count():
+            item = self.order_list.takeItem(0)
+            items[item.data(Qt.ItemDataRole.UserRole)] = item
+        for name in order:
+            self.order_list.addItem(items[name])
+        self._rebuilding = False
+        self._grey_off_stages()
+        self.changed.emit()
+
+    def _order_moved(self, *_) -> None:
+        if self._rebuilding or sampling.valid_order(self.order()) is None:
+            return  # set_order() taking the items out and back, or a drop half done
+        self._grey_off_stages()
+        self.changed.emit()
+
+    def move_stage(self, name: str, row: int) -> None:
+        """Move one stage to `row` of the list, as a drag does (for the keyboard and tests)."""
+        order = [s for s in self.order() if s != name]
+        order.insert(max(0, min(row, len(order))), name)
+        self.set_order(order)
+
+    def _grey_off_stages(self, *_) -> None:
+        """Stages that are off with the current sliders are greyed in the order list; the closed
+        section's button names the newer stages that are on."""
+        settings = self.settings()
+        for i in range(self.order_list.count()):
+            item = self.order_list.item(i)
+            name = item.data(Qt.ItemDataRole.UserRole)
+            active = settings.active(name, 2**31 - 1)
+            if name == "penalties" and not self.penalisable:
+                active = False
+            item.setForeground(Qt.GlobalColor.black if active else Qt.GlobalColor.gray)
+            item.setText(sampling.STAGE_LABELS[name] + ("" if active or name == "temperature" else "  (off)"))
+        short = {"min_p": "min-p", "typical_p": "typical-p", "top_n_sigma": "top-nσ", "penalties": "repetition"}
+        on = [short[s] for s in short if settings.active(s, 2**31 - 1) and (s != "penalties" or self.penalisable)]
+        reordered = settings.order != sampling.DEFAULT_ORDER
+        summary = ", ".join(on) + (" · reordered" if reordered else "")
+        self.more_button.setText("More stages" + (f" ({summary})" if summary else ": min-p, typical-p, top-n-sigma, repetition, order"))
 
     @staticmethod
     def _slider(stage: Stage):
@@ -86,18 +204,21 @@ class SamplerControls(QWidget):
         return slider
 
     def settings(self) -> SamplerSettings:
-        """The settings the sliders show; a disabled stage (guidance without a digit) is off."""
+        """The settings the sliders and the order list show; a disabled stage (guidance without a
+        digit, the repetition penalty outside text) is off."""
         values = {}
         for stage in STAGES:
             slider = self.sliders[stage.key]
             value = slider.value() if slider.isEnabled() else stage.off
             values[stage.key] = int(value) if stage.decimals is None else round(float(value), 4)
-        return SamplerSettings(**values)
+        order = self.order() if hasattr(self, "order_list") else sampling.DEFAULT_ORDER
+        return SamplerSettings(**values, order=order)
 
     def set_settings(self, settings: SamplerSettings) -> None:
-        """Set the sliders to these settings (a trace's, a run's), as if the user had moved them."""
+        """Set the sliders and the order to these settings (a trace's, a run's), as if the user had moved them."""
         for stage in STAGES:
             self.sliders[stage.key].setValue(getattr(settings, stage.key))
+        self.set_order(settings.order)
 
     def set_vocabulary_size(self, size: int) -> None:
         """Top-k reaches as far as the model's vocabulary; a k beyond it is clamped, and the note says so."""
@@ -112,6 +233,18 @@ class SamplerControls(QWidget):
         self.guidance.setToolTip(GUIDANCE_TIP if guidable else NO_GUIDANCE_TIP)
         if hide:
             self.form.setRowVisible(self.guidance, guidable)
+
+    def set_penalisable(self, penalisable: bool, hide: bool = False) -> None:
+        """The repetition penalty acts on text only (core.generate.penalisable): elsewhere its
+        sliders keep their place, disabled, and say why; `hide` takes their rows away too."""
+        self.penalisable, self._hide_penalty = penalisable, hide
+        for key in PENALTY_KEYS:
+            self.sliders[key].setEnabled(penalisable)
+        for stage in STAGES:
+            if stage.key in PENALTY_KEYS:
+                self.sliders[stage.key].setToolTip(stage.tip if penalisable else NO_PENALTY_TIP)
+        self.show_more(self.more_button.isChecked())
+        self._grey_off_stages()
 
     def apply(self, values: dict) -> list[str]:
         """Set the stages named in `values` (from the command line), each clamped into its range;
@@ -129,6 +262,8 @@ class SamplerControls(QWidget):
             if clamped != value:
                 notes.append(f"{stage.key.replace('_', '-')} {value:g} is out of range: using {clamped:g}")
             slider.setValue(clamped)
+        if values.get("order") is not None:
+            self.set_order(values["order"])  # already checked by the command line (core.sampling.parse_order)
         return notes
 
     def show_note(self, text: str) -> None:

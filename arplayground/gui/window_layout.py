@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QPlainTextEdit,
     QPushButton,
     QSlider,
@@ -220,7 +221,15 @@ class WindowLayout:
         right.setCollapsible(3, False)  # the distribution panel never disappears under the Score figures
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(side_column)
+        # The controls scroll when they are taller than the window (the sampler's More stages open
+        # on a laptop's screen) instead of making the window taller than the screen.
+        side_scroll = QScrollArea()
+        side_scroll.setWidget(side_column)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(side.minimumWidth() + side_scroll.verticalScrollBar().sizeHint().width())
+        splitter.addWidget(side_scroll)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         self.setCentralWidget(splitter)

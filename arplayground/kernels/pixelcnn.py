@@ -69,7 +69,7 @@ def pixel_column(c, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_
 
 
 @njit(nogil=True, cache=True)
-def run_pixels(c0, n, temperature, top_k, top_p, guidance, uniforms, records, out_raw, out_probs, out_unconditional,
+def run_pixels(c0, n, temperature, top_k, top_p, guidance, chain, uniforms, records, out_raw, out_probs, out_unconditional,
                raw, probs, row_pixels, x_row_pad, x_row, h_rows, v_to_h, w_first, b_first, w_h, b_h, w_out, b_out,
                w_head1, b_head1, w_head2, b_head2, h, pre, g, z, logits):
     """Pixels c0 .. c0 + n - 1 of the current row (n <= W - c0), every lane: draw each from the
@@ -95,7 +95,7 @@ def run_pixels(c0, n, temperature, top_k, top_p, guidance, uniforms, records, ou
         c = c0 + i
         for b in range(lanes):
             shadow = b + lanes if guided else b
-            value = draw_step(i * lanes + b, logits[b], logits[shadow], temperature, top_k, top_p, guidance, uniforms[i, b],
+            value = draw_step(i * lanes + b, logits[b], logits[shadow], temperature, top_k, top_p, guidance, chain, uniforms[i, b],
                               raw, probs, work, records, out_raw, out_probs, out_unconditional)
             x = np.float32(value) / np.float32(127.5) - np.float32(1.0)  # as PixelCNN.normalise
             for lane in (b, shadow):

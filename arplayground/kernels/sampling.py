@@ -1,6 +1,6 @@
 """Sampling and per-step records in compiled code (numba, nogil), for the models' chunk loops.
 
-Sampling follows core.sampling rule for rule (log-space, temperature, then top-k, then top-p,
+Sampling follows core.sampling rule for rule (log-space, the chain's stages in the settings' order,
 stable ties, inverse-CDF draw), so a chunk draws what the per-step generation loop would draw from
 the same logits and uniform numbers; record_into() writes what core.trace.StepRecord.from_sample
 records (the readable reference; the tests hold the two equal). draw_step() is the one step both
@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from arplayground.core.sampling import GREEDY_BELOW
+from arplayground.core.sampling import DEFAULT_ORDER, GREEDY_BELOW, SIGMA_SLACK, STAGES, valid_order
 from arplayground.kernels.cache import forget_stale
 
 # The StepRecord fields record_into() writes, in the order of its `records` tuple: a chunk's columns.
@@ -33,12 +33,18 @@ def record_columns(n: int, top: int) -> dict:
     }
 
 
-def kernel_settings(settings, guided: bool) -> tuple[float, int, float, float]:
-    """(temperature, top_k, top_p, guidance) as the chunk kernels take them: temperature 0 when
-    greedy, guidance 1 (off) unless this chunk is guided (core.generate.guiding)."""
+def kernel_settings(settings, guided: bool) -> tuple[float, int, float, float, np.ndarray]:
+    """(temperature, top_k, top_p, guidance, chain) as the chunk kernels take them: temperature 0
+    when greedy, guidance 1 (off) unless this chunk is guided (core.generate.guiding); chain is
+    float64 [min_p, typical_p, top_n_sigma, then each stage of settings.order as its index in
+    core.sampling.STAGES]. The repetition penalty is not among them: it needs the values drawn
+    before, which only the per-step loop has (core.generate.effective turns it off for chunked
+    models)."""
     temperature = 0.0 if settings.greedy else settings.temperature
     guidance = settings.guidance if guided else 1.0
-    return float(temperature), int(settings.top_k), float(settings.top_p), float(guidance)
+    order = valid_order(settings.order) or DEFAULT_ORDER
+    chain = np.array([settings.min_p, settings.typical_p, settings.top_n_sigma] + [STAGES.index(s) for s in order], np.float64)
+    return float(temperature), int(settings.top_k), float(settings.top_p), float(guidance), chain
 
 
 @njit(nogil=True, cache=True)
@@ -88,11 +94,95 @@ def softmax_into(logits, out):
         out[i] = math.exp(out[i])
 
 
+# Stage numbers: core.sampling.STAGES's indices, as kernel_settings() writes them.
+_PENALTIES, _TEMPERATURE, _TOP_K, _TYPICAL_P, _TOP_P, _MIN_P, _TOP_N_SIGMA = range(7)
+
+
 @njit(nogil=True, cache=True)
-def sample_into(logits, shaped, guided, temperature, top_k, top_p, u, raw, probs, logp):
+def _cut_below(logp, threshold):
+    """Remove every value under threshold, renormalise."""
+    for i in range(len(logp)):
+        if logp[i] < threshold:
+            logp[i] = -np.inf
+    _log_softmax_inplace(logp)
+
+
+@njit(nogil=True, cache=True)
+def _keep_mass(logp, order, mass):
+    """Keep values in `order` until their cumulative probability reaches mass (at least one)."""
+    L = len(logp)
+    cumulative, keep = 0.0, L
+    for j in range(L):  # the first rank whose cumulative mass reaches p, kept with all above it
+        cumulative += math.exp(logp[order[j]])
+        if cumulative >= mass:
+            keep = j + 1
+            break
+    _keep_top(logp, order, keep)
+
+
+@njit(nogil=True, cache=True)
+def _apply_stage(stage, logp, normalised, temperature, top_k, top_p, min_p, typical_p, top_n_sigma, spare):
+    """One active stage on logp in place: core.sampling._apply, rule for rule (the same sums in
+    the same order). normalised: whether logp holds log-probabilities yet (else the logits)."""
+    L = len(logp)
+    if stage == _TEMPERATURE:
+        if temperature < GREEDY_BELOW:  # the most likely value left; ties keep the lower value
+            best = 0
+            for i in range(L):
+                if logp[i] > logp[best]:
+                    best = i
+            for i in range(L):
+                logp[i] = -np.inf
+            logp[best] = 0.0
+        else:
+            for i in range(L):
+                logp[i] = logp[i] / temperature
+            _log_softmax_inplace(logp)
+        return
+    if stage == _MIN_P:
+        top = -np.inf
+        for v in logp:
+            if v > top:
+                top = v
+        _cut_below(logp, top + math.log(min_p))
+        return
+    if stage == _TOP_N_SIGMA:
+        top, total, count = -np.inf, 0.0, 0
+        for v in logp:
+            if v > top:
+                top = v
+            if np.isfinite(v):
+                total += v
+                count += 1
+        mean = total / count
+        spread = 0.0
+        for v in logp:
+            if np.isfinite(v):
+                spread += (v - mean) * (v - mean)
+        _cut_below(logp, top - top_n_sigma * math.sqrt(spread / count) * SIGMA_SLACK)
+        return
+    if not normalised:
+        _log_softmax_inplace(logp)
+    if stage == _TOP_K:
+        _keep_top(logp, np.argsort(-logp, kind="mergesort"), top_k)
+    elif stage == _TOP_P:
+        _keep_mass(logp, np.argsort(-logp, kind="mergesort"), top_p)
+    elif stage == _TYPICAL_P:
+        h = 0.0
+        for v in logp:
+            if np.isfinite(v):
+                h -= math.exp(v) * v
+        for i in range(L):
+            spare[i] = abs(-logp[i] - h) if np.isfinite(logp[i]) else np.inf
+        _keep_mass(logp, np.argsort(spare, kind="mergesort"), typical_p)
+
+
+@njit(nogil=True, cache=True)
+def sample_into(logits, shaped, guided, temperature, top_k, top_p, chain, u, raw, probs, logp, spare):
     """core.sampling.sample(), compiled: fills raw (from logits) and probs (from shaped: the
     logits after guidance, shape_into()), both float64; returns the drawn value and the raw
-    distribution's entropy (nats)."""
+    distribution's entropy (nats). chain: kernel_settings()'s [min_p, typical_p, top_n_sigma,
+    the stage order]; spare: an (L,) float64 scratch buffer."""
     L = len(logits)
     for i in range(L):
         raw[i] = logits[i]
@@ -102,30 +192,35 @@ def sample_into(logits, shaped, guided, temperature, top_k, top_p, u, raw, probs
         log_p = raw[i]
         raw[i] = math.exp(log_p)
         entropy -= raw[i] * log_p  # from the log-probabilities at hand: no 256 extra logs
-    if not guided and temperature == 1.0 and top_k == 0 and top_p >= 1.0:
+    min_p, typical_p, top_n_sigma = chain[0], chain[1], chain[2]
+    others = (0 < top_k < L) or top_p < 1.0 or min_p > 0.0 or typical_p < 1.0 or top_n_sigma > 0.0
+    if not guided and temperature == 1.0 and not others:
         probs[:] = raw  # nothing to reshape
-    elif temperature < GREEDY_BELOW:
-        best = 0
-        for i in range(L):
-            if shaped[i] > shaped[best]:
-                best = i
-        probs[:] = 0.0
-        probs[best] = 1.0
     else:
         for i in range(L):
-            logp[i] = shaped[i] / temperature
-        _log_softmax_inplace(logp)
-        if 0 < top_k < L:
-            _keep_top(logp, np.argsort(-logp, kind="mergesort"), top_k)
-        if top_p < 1.0:
-            order = np.argsort(-logp, kind="mergesort")
-            cumulative, keep = 0.0, L
-            for j in range(L):  # the first rank whose cumulative mass reaches p, kept with all above it
-                cumulative += math.exp(logp[order[j]])
-                if cumulative >= top_p:
-                    keep = j + 1
-                    break
-            _keep_top(logp, order, keep)
+            logp[i] = shaped[i]
+        normalised = False
+        for j in range(3, len(chain)):
+            stage = int(chain[j])
+            if stage == _TEMPERATURE:
+                active = True  # T = 1 still divides by 1, as core.sampling does
+            elif stage == _TOP_K:
+                active = 0 < top_k < L
+            elif stage == _TOP_P:
+                active = top_p < 1.0
+            elif stage == _TYPICAL_P:
+                active = typical_p < 1.0
+            elif stage == _MIN_P:
+                active = min_p > 0.0
+            elif stage == _TOP_N_SIGMA:
+                active = top_n_sigma > 0.0
+            else:
+                active = False  # the repetition penalty: per-step loop only
+            if active:
+                _apply_stage(stage, logp, normalised, temperature, top_k, top_p, min_p, typical_p, top_n_sigma, spare)
+                normalised = True
+        if not normalised:
+            _log_softmax_inplace(logp)
         for i in range(L):
             probs[i] = math.exp(logp[i])
     total = 0.0
@@ -181,11 +276,11 @@ def record_into(i, value, entropy, raw, probs, records):
 
 
 @njit(nogil=True, cache=True)
-def draw_step(i, logits, unconditional, temperature, top_k, top_p, guidance, u, raw, probs, work, records,
+def draw_step(i, logits, unconditional, temperature, top_k, top_p, guidance, chain, u, raw, probs, work, records,
               full_raw, full_sampled, full_unconditional):
     """One step of a chunk loop: shape the logits (guided by the unconditional ones when guidance
     is not 1), draw with the uniform number u by core.sampling's rules, record the step in row i.
-    Returns the drawn value.
+    Returns the drawn value. chain: kernel_settings()'s array (the newer stages and the order).
 
     raw, probs (L,) float64 are left holding this step's raw and sampled distributions; work is
     (shaped, logp, spare), three (L,) float64 buffers. full_raw, full_sampled and full_unconditional
@@ -195,7 +290,7 @@ def draw_step(i, logits, unconditional, temperature, top_k, top_p, guidance, u, 
     shaped, logp, spare = work
     guided = guidance != 1.0
     shape_into(logits, unconditional, guidance, shaped)
-    value, entropy = sample_into(logits, shaped, guided, temperature, top_k, top_p, u, raw, probs, logp)
+    value, entropy = sample_into(logits, shaped, guided, temperature, top_k, top_p, chain, u, raw, probs, logp, spare)
     record_into(i, value, entropy, raw, probs, records)
     if i < full_raw.shape[0]:
         for v in range(len(raw)):

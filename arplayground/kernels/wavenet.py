@@ -68,7 +68,7 @@ def network_step(level, t, embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_re
 
 
 @njit(nogil=True, cache=True)
-def run_chunk(t, temperature, top_k, top_p, guidance, uniforms, records, full_raw, full_sampled, full_unconditional,
+def run_chunk(t, temperature, top_k, top_p, guidance, chain, uniforms, records, full_raw, full_sampled, full_unconditional,
               raw, probs, unconditional,
               embed, w_gate, b_gate, t_gate, t_spacing, w_out, b_res, b_skip, w_head1, b_head1, w_head2, b_head2,
               dilations, queues, h, x, pre, g, skips, z, logits,
@@ -85,7 +85,7 @@ def run_chunk(t, temperature, top_k, top_p, guidance, uniforms, records, full_ra
     L = len(raw)
     work = (np.empty(L), np.empty(L), np.empty(L))
     for i in range(len(uniforms)):
-        value = draw_step(i, logits, u_logits, temperature, top_k, top_p, guidance, uniforms[i], raw, probs, work,
+        value = draw_step(i, logits, u_logits, temperature, top_k, top_p, guidance, chain, uniforms[i], raw, probs, work,
                           records, full_raw, full_sampled, full_unconditional)
         if guided and i == len(uniforms) - 1:
             softmax_into(u_logits, unconditional)

@@ -60,3 +60,26 @@ def test_whole_numbers_without_a_meaning_or_beyond_any_widget_are_refused(argv, 
 def test_the_largest_seed_and_the_edges_are_accepted():
     args = parse_args(["--seed", str(WIDGET_INT_MAX), "--top-k", "0", "--length", "1", "--temperature", "0"])
     assert (args.seed, args.top_k, args.length, args.temperature) == (WIDGET_INT_MAX, 0, 1, 0.0)
+
+
+@pytest.mark.parametrize("option", ["--min-p", "--typical-p", "--top-n-sigma", "--repetition-penalty"])
+def test_the_newer_stages_refuse_non_finite_numbers_and_pass_the_rest_to_be_clamped(option, capsys):
+    name = option.removeprefix("--")
+    assert f"{name} must be a finite number, not nan" in refused([option, "nan"], capsys)
+    assert getattr(parse_args([option, "7"]), name.replace("-", "_")) == 7.0
+
+
+def test_the_sampler_order_is_checked_and_completed():
+    from arplayground.core.sampling import STAGES
+
+    args = parse_args(["--sampler-order", "min-p,top_k", "--penalty-window", "16"])
+    assert args.order[:2] == ("min_p", "top_k") and sorted(args.order) == sorted(STAGES) and args.penalty_window == 16
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sampler-order", "top_k,xtc"], "unknown sampler stage 'xtc'"),
+    (["--sampler-order", "top_k,top-k"], "each sampler stage may be named once"),
+    (["--penalty-window", "0"], "penalty-window must be a whole number from 1 to 2147483647, not 0"),
+])
+def test_a_bad_sampler_order_or_window_is_refused(argv, message, capsys):
+    assert message in refused(argv, capsys)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from arplayground.core.generate import generate, each_step
-from arplayground.core.sampling import SamplerSettings
+from arplayground.core.sampling import STAGES, SamplerSettings
 from arplayground.core.vocab import GreyLevels
 from arplayground.nets.pixelcnn import PixelCNN, PixelCNNConfig, PixelCNNStepper
 
@@ -176,8 +176,12 @@ def test_needs_compiling_is_true_only_until_the_kernel_is_in_numbas_cache(tmp_pa
 
 @pytest.mark.parametrize("settings", [SamplerSettings(), SamplerSettings(temperature=0.8, top_k=20, top_p=0.9),
                                       SamplerSettings(temperature=0.0), SamplerSettings(guidance=2.0),
-                                      SamplerSettings(temperature=0.8, top_k=20, guidance=0.5)],
-                         ids=["plain", "filtered", "greedy", "guided", "guided and filtered"])
+                                      SamplerSettings(temperature=0.8, top_k=20, guidance=0.5),
+                                      SamplerSettings(temperature=0.9, min_p=0.05, typical_p=0.9, top_n_sigma=2.0),
+                                      SamplerSettings(temperature=1.2, top_p=0.9, min_p=0.02, typical_p=0.8, guidance=1.5,
+                                                      order=tuple(reversed(STAGES)))],
+                         ids=["plain", "filtered", "greedy", "guided", "guided and filtered", "new stages",
+                              "new stages reordered, guided"])
 @pytest.mark.parametrize("condition", [3, [None, 2, 7]], ids=["one image", "grid of three"])
 def test_compiled_chunks_draw_and_record_what_the_step_loop_draws(net, settings, condition):
     """From a prefix that ends mid-row, in chunks that cross row ends: the same values, records

@@ -77,6 +77,9 @@ SETTINGS = [
     SamplerSettings(temperature=0.0),
     SamplerSettings(guidance=2.5),
     SamplerSettings(temperature=0.8, top_k=30, guidance=0.5),
+    SamplerSettings(temperature=1.1, min_p=0.03, typical_p=0.85, top_n_sigma=2.5),
+    SamplerSettings(temperature=0.9, top_k=60, top_p=0.9, min_p=0.01, typical_p=0.9, guidance=2.0,
+                    order=("top_n_sigma", "min_p", "top_p", "typical_p", "top_k", "penalties", "temperature")),
 ]
 
 

@@ -291,6 +291,43 @@ class WindowDriver:
     def set_guidance(self, g: float) -> None:
         self.window.guidance.setValue(g)
 
+    def open_more_stages(self) -> None:
+        """Click "More stages": the newer stages' sliders and the order list show."""
+        sampler = self.window.sampler
+        if not sampler.more_button.isChecked():
+            self.click(sampler.more_button)
+        assert sampler.order_list.isVisible()
+
+    def set_sampler(self, name: str, value: float) -> None:
+        """Move the sampler slider `name` (min_p, typical_p, top_n_sigma, repetition_penalty,
+        penalty_window, or any other) to `value`."""
+        self.window.sampler.sliders[name].setValue(value)
+
+    def sampler_enabled(self, name: str) -> bool:
+        return self.window.sampler.sliders[name].isEnabled()
+
+    def drag_stage(self, name: str, row: int) -> None:
+        """Move stage `name` to `row` of the order list as a drop does: the list's own model moves
+        the row (what InternalMove does on a drop), and the list announces it."""
+        from PySide6.QtCore import QModelIndex
+
+        sampler = self.window.sampler
+        order = sampler.order()
+        source = order.index(name)
+        destination = row + 1 if row > source else row  # moveRow's index is "before this row"
+        assert sampler.order_list.model().moveRow(QModelIndex(), source, QModelIndex(), destination)
+        assert sampler.order()[row] == name
+
+    def sampler_order(self) -> tuple:
+        """The stages as the order list shows them, first at the top."""
+        return self.window.sampler.order()
+
+    def stage_titles(self) -> list[str]:
+        """The panel's stage strip, cell by cell: "top-k 12" (its stage and the values it keeps);
+        [] while it is hidden (a run streaming)."""
+        strip = self.window.panel.stage_strip
+        return strip.titles() if strip.isVisible() else []
+
     def settings(self):
         """The sampler settings the next step is drawn with (the sliders', clamped to the model)."""
         return self.window.settings()
