@@ -95,3 +95,11 @@ def test_more_processes_than_images_in_a_batch_are_refused(tmp_path):
     assert done.returncode != 0
     assert "2 processes need at least 2 images in every batch (the smallest has 1)" in done.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("mode", ["text", "audio"])
+def test_the_commands_that_train_in_one_process_refuse_to_run_under_torchrun(tmp_path, monkeypatch, mode):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(SystemExit, match=f"arplayground-train {mode} runs as one process; under torchrun, only image"):
+        train_main([mode, "--data", str(tmp_path), "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
