@@ -32,8 +32,8 @@ from arplayground.gui.views.image import GRIDS as GRID_LINES
 from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.worker import CHUNK_STEPS
 
-# What the window's boxes start with and hold, set where they are built (tests/gui/
-# test_sample_command.py checks these against a new window).
+# What the window's boxes start with and hold, set where they are built
+# (tests/gui/test_sample_like_the_window.py checks these against a new window).
 DEFAULT_SEED = 1234  # the seed box
 TEXT_LENGTH = 500  # Text mode's Length, in characters
 TEXT_LENGTH_MAX = 100_000  # the most Text mode's Length box holds
@@ -203,10 +203,10 @@ def audio_run(args, entry) -> tuple[tuple, tuple, int]:
     return (), (args.digit, speaker), int(round(seconds * SAMPLE_RATE))
 
 
-def check_out(path: Path, mode: str, what: str) -> None:
-    suffix = SUFFIXES[mode] if what == "--out" else ".json"
+def check_target(path: Path, suffix: str, kind: str, what: str) -> None:
+    """A file of this kind can be written at `path` (checked before the run, not after it)."""
     if path.suffix.lower() != suffix:
-        raise Refused(f"{what} must name a {suffix} file for {mode if what == '--out' else 'a trace'}, not {path.name}")
+        raise Refused(f"{what} must name a {suffix} file for {kind}, not {path.name}")
     if path.is_dir():
         raise Refused(f"{what} {path} is a folder")
     if not path.parent.is_dir():
@@ -253,9 +253,9 @@ def warm_up(stepper) -> None:
 
 def run(args) -> int:
     mode = args.mode
-    check_out(args.out, mode, "--out")
+    check_target(args.out, SUFFIXES[mode], mode, "--out")
     if args.trace is not None:
-        check_out(args.trace, mode, "--trace")
+        check_target(args.trace, ".json", "a trace", "--trace")
     entry = choose_entry(args)
     try:
         catalog.check(entry)

@@ -1,6 +1,6 @@
 """`arplayground sample`: one sample written and the process done, with the values of the core loop
 the window's worker drives (core.generate.run_steps) for the same settings and seed; refusals exit
-2 with the reason. The window's own run is compared in tests/gui/test_sample_command.py."""
+2 with the reason. The window's own run is compared in tests/gui/test_sample_like_the_window.py."""
 
 from __future__ import annotations
 
