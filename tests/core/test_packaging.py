@@ -99,7 +99,18 @@ CHECK = textwrap.dedent("""
         assert e.available, (e.name, e.error)
         stepper = catalog.load_stepper(e)
         print(f"loaded {e.name} ({e.mode}, {e.parameters:,} parameters) from {e.card_path.relative_to(root)}")
-    print(json.dumps({"torch": torch.__version__, "models": sorted(e.name for e in entries)}))
+    # The window, as `arplayground` opens it with no options: the installed models listed
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+    from arplayground.gui.main_window import MainWindow
+    app = QApplication([])
+    window = MainWindow(None)
+    print("the window lists", ", ".join(e.name for e in window.entries if e.available))
+    listed = sorted(e.name for e in window.entries if e.available)
+    window.close()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    print(json.dumps({"torch": torch.__version__, "models": sorted(e.name for e in entries), "window": listed}))
 """)
 
 
@@ -143,7 +154,7 @@ def test_the_wheel_installed_in_a_fresh_environment_carries_the_models_and_runs_
     (tmp_path / "check_install.py").write_text(CHECK)
     done = run([python, tmp_path / "check_install.py"], elsewhere, env, transcript)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["models"] == sorted(BUNDLED)
+    assert summary["models"] == summary["window"] == sorted(BUNDLED)
     assert "+cu" not in summary["torch"]
     app = fresh / "bin" / "arplayground"
     assert "arplayground sample" in run([app, "--help"], elsewhere, env, transcript).stdout
