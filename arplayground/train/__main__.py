@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-DATA_PARALLEL = ("image",)  # the commands that run under torchrun (train.common.Processes)
+DATA_PARALLEL = ("image", "audio")  # the commands that run under torchrun (train.common.Processes)
 
 
 def main(argv: list[str] | None = None) -> int:

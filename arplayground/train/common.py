@@ -168,10 +168,30 @@ def join_processes(device: str) -> Processes:
     return Processes(rank, world, device, backend)
 
 
-def data_parallel_loss(model, processes: Processes):
+def check_shares(processes: Processes, train: int, batch: int, validation: int, what: str) -> None:
+    """Refuse a data-parallel run in which a process would get nothing of some batch (an epoch's
+    last batch may be short) or of the validation set: DDP needs every process in every step."""
+    smallest = train % batch or batch
+    if min(smallest, validation) < processes.world:
+        raise SystemExit(f"{processes.world} processes need at least {processes.world} {what} in every batch "
+                         f"(the smallest has {smallest}) and in the validation set ({validation})")
+
+
+def replicas_section(processes: Processes, model) -> dict:
+    """The card's training.processes, once the run is done: how many processes, each one's device,
+    and each one's digest of its final weights. SystemExit, and no card, if the replicas differ."""
+    digests = processes.gather(weights_digest(model))
+    if len(set(digests)) != 1:
+        raise SystemExit(f"the {processes.world} processes ended with different weights: {digests}")
+    return {**processes_section(processes), "weights_sha256_per_process": digests}
+
+
+def data_parallel_loss(model, processes: Processes, unused_parameters: bool = False):
     """model.loss(x, y) through DistributedDataParallel. DDP averages the gradients in the backward
     pass of what its own forward() computed, so the loss is the forward of a module holding the
-    model (the model's parameters, the model's own state dict)."""
+    model (the model's parameters, the model's own state dict). `unused_parameters`: the model has
+    parameters the loss never reaches, which DDP must then look for (they keep no gradient, as in
+    one process)."""
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
@@ -184,7 +204,7 @@ def data_parallel_loss(model, processes: Processes):
             return self.model.loss(*batch)
 
     ids = [torch.device(processes.device).index] if processes.backend == "nccl" else None
-    return DistributedDataParallel(Loss(model), device_ids=ids)
+    return DistributedDataParallel(Loss(model), device_ids=ids, find_unused_parameters=unused_parameters)
 
 
 def processes_section(processes: Processes) -> dict:

@@ -26,12 +26,13 @@ from arplayground.train.common import (
     add_checkpoint_argument,
     add_init_argument,
     better_weights,
-    data_parallel_loss,
+    check_shares,
     cosine_lr,
+    data_parallel_loss,
     join_processes,
     md5,
     optimise,
-    processes_section,
+    replicas_section,
     resume_if_saved,
     save_checkpoint,
     slow_bf16_warning,
@@ -39,7 +40,6 @@ from arplayground.train.common import (
     training_section,
     training_state,
     update_average,
-    weights_digest,
     write_card,
 )
 
@@ -158,10 +158,7 @@ def main(args: argparse.Namespace) -> int:
     val_x, val_y = images[N_TRAIN:], labels[N_TRAIN:]
     if args.limit:
         train_x, train_y = train_x[: args.limit], train_y[: args.limit]
-    smallest = len(train_x) % args.batch or args.batch  # an epoch's last batch may be short
-    if min(smallest, len(val_x)) < processes.world:
-        raise SystemExit(f"{processes.world} processes need at least {processes.world} images in every batch "
-                         f"(the smallest has {smallest}) and in the validation set ({len(val_x)})")
+    check_shares(processes, len(train_x), args.batch, len(val_x), "images")
     cfg = PixelCNNConfig(channels=args.channels, n_layers=args.layers, kernel=args.kernel, dropout=args.dropout,
                          extra_labels=1 if args.augment_share else 0)
     augmented_label = cfg.n_classes + 1  # after "any digit"; never offered in the app
@@ -234,11 +231,7 @@ def main(args: argparse.Namespace) -> int:
     wall = wall_before + time.time() - started
     model, val, weights_used = better_weights(model, average, lambda m: evaluate(m, val_x, val_y, device, processes), args.ema)
     progress.message(f"validation: {val:.4f} bits/dim on images {N_TRAIN}-{len(images) - 1} ({weights_used} weights)")
-    # Every process's copy of the weights, as a digest: identical replicas are what DDP promises.
-    digests = processes.gather(weights_digest(model))
-    if len(set(digests)) != 1:
-        raise SystemExit(f"the {processes.world} processes ended with different weights: {digests}")
-    section = processes_section(processes)
+    section = replicas_section(processes, model)  # identical replicas are what DDP promises
     if not processes.main:
         processes.end()
         return 0
@@ -271,7 +264,7 @@ def main(args: argparse.Namespace) -> int:
                 "weights": weights_used,
             },
             "training": {**training_section(args, wall, history, device, start), "dropout": args.dropout,
-                         "processes": {**section, "weights_sha256_per_process": digests},
+                         "processes": section,
                          "shift_augmentation_pixels": args.shift,
                          "augment_share": args.augment_share, "augment_shift_pixels": args.augment_shift,
                          "compiled": args.compile},

@@ -1,7 +1,7 @@
-"""Data-parallel training on the CPU: `torchrun --nproc_per_node 2 -m arplayground.train image ...`
-runs two processes (gloo) that end with identical weights, train the single-process run on the same
-global batch (its losses and weights, within float rounding), write one card saying so, and resume
-a checkpoint as a single process does."""
+"""Data-parallel training on the CPU: `torchrun --nproc_per_node 2 -m arplayground.train image|audio
+...` runs two processes (gloo) that end with identical weights, train the single-process run on the
+same global batch (its losses and weights, within float rounding), write one card saying so, and
+resume a checkpoint as a single process does."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from arplayground.train.__main__ import main as train_main
-from tests.core.test_training_commands import stop_after_first_checkpoint, tiny_image_command
+from tests.core.test_training_commands import stop_after_first_checkpoint, tiny_audio_command, tiny_image_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,16 +48,17 @@ def assert_same_run(one: Path, two: Path) -> None:
             assert parallel[key] == pytest.approx(single[key], abs=2e-4), key
 
 
-def test_two_processes_end_identical_and_train_the_single_process_run_on_the_same_global_batch(tmp_path):
+@pytest.mark.parametrize("make_command, batch", [(tiny_image_command, 4), (tiny_audio_command, 2)], ids=["image", "audio"])
+def test_two_processes_end_identical_and_train_the_single_process_run_on_the_same_global_batch(tmp_path, make_command, batch):
     import torch
 
     from arplayground.catalog import build_network
     from arplayground.train.common import weights_digest
 
-    command, steps_per_epoch = tiny_image_command(tmp_path)
+    command, steps_per_epoch = make_command(tmp_path)
     assert train_main([*command, "--out", str(tmp_path / "one"), "--name", "m"]) == 0
     said = torchrun([*command, "--out", str(tmp_path / "two"), "--name", "m"], tmp_path)
-    assert said.stderr.count("data-parallel: 2 processes (gloo), a global batch of 4") == 1  # rank 0 alone speaks
+    assert said.stderr.count(f"data-parallel: 2 processes (gloo), a global batch of {batch}") == 1  # rank 0 alone speaks
     assert_same_run(tmp_path / "one", tmp_path / "two")
 
     card = json.loads((tmp_path / "two" / "m.json").read_text())
@@ -73,13 +74,14 @@ def test_two_processes_end_identical_and_train_the_single_process_run_on_the_sam
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["m.json", "m.safetensors"]  # one card
 
 
-def test_a_checkpoint_of_a_stopped_run_resumes_under_two_processes_to_the_same_weights(tmp_path, monkeypatch):
-    from arplayground.train import image
+@pytest.mark.parametrize("make_command", [tiny_image_command, tiny_audio_command], ids=["image", "audio"])
+def test_a_checkpoint_of_a_stopped_run_resumes_under_two_processes_to_the_same_weights(tmp_path, monkeypatch, make_command):
+    from arplayground.train import audio, image
 
-    command, _ = tiny_image_command(tmp_path)
+    command, _ = make_command(tmp_path)
     checkpoint = tmp_path / "run.ckpt"
     assert train_main([*command, "--out", str(tmp_path / "whole"), "--name", "m"]) == 0
-    stop_after_first_checkpoint(monkeypatch, image, lambda: train_main(
+    stop_after_first_checkpoint(monkeypatch, image if command[0] == "image" else audio, lambda: train_main(
         [*command, "--out", str(tmp_path / "resumed"), "--name", "m", "--checkpoint", str(checkpoint)]))
     said = torchrun([*command, "--out", str(tmp_path / "resumed"), "--name", "m", "--checkpoint", str(checkpoint)], tmp_path)
     assert said.stderr.count("resumed from") == 1
@@ -97,9 +99,9 @@ def test_more_processes_than_images_in_a_batch_are_refused(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("mode", ["text", "audio"])
-def test_the_commands_that_train_in_one_process_refuse_to_run_under_torchrun(tmp_path, monkeypatch, mode):
+@pytest.mark.parametrize("argv", [["text", "--data", "input.txt"], ["audio-lengths", "--data", ".", "--card", "c.json"]])
+def test_the_commands_that_run_in_one_process_refuse_to_run_under_torchrun(tmp_path, monkeypatch, argv):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(SystemExit, match=f"arplayground-train {mode} runs as one process; under torchrun, only image"):
-        train_main([mode, "--data", str(tmp_path), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match=f"arplayground-train {argv[0]} runs as one process; under torchrun, only image and audio"):
+        train_main([*argv, "--out", str(tmp_path / "x")] if argv[0] == "text" else argv)
     assert not (tmp_path / "x").exists()
