@@ -449,11 +449,17 @@ def typical_seconds(card: dict, digit: int | None, speaker: int | None) -> float
 
 
 def default_models_dir() -> Path:
-    """$ARPLAYGROUND_MODELS, else models/ beside the package (a source checkout), else ./models."""
+    """$ARPLAYGROUND_MODELS; else the models installed with the package (a wheel or `pip install .`
+    puts the top-level models/ there as arplayground/models/); else models/ beside the package (a
+    source checkout or an editable install); else ./models. The installed copy comes first: beside
+    an installed package is site-packages, where another distribution's models/ could be."""
     if os.environ.get("ARPLAYGROUND_MODELS"):
         return Path(os.environ["ARPLAYGROUND_MODELS"])
-    beside = Path(__file__).resolve().parent.parent / "models"
-    return beside if beside.is_dir() else Path("models")
+    package = Path(__file__).resolve().parent
+    for folder in (package / "models", package.parent / "models"):
+        if folder.is_dir():
+            return folder
+    return Path("models")
 
 
 def discover(models_dir: Path | None = None) -> list[ModelEntry]:

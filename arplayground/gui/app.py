@@ -1,4 +1,5 @@
-"""`arplayground`: open the window with the models in models/."""
+"""`arplayground`: open the window with the models in models/; `arplayground score|sample ...`: the
+commands without a window (SUBCOMMANDS)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ SAMPLER_KEYS = ("temperature", "top_k", "top_p", "guidance", "min_p", "typical_p
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="arplayground", description="Watch autoregressive models sample, step by step.")
+    p = argparse.ArgumentParser(prog="arplayground", description="Watch autoregressive models sample, step by step.",
+                                epilog=subcommands_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", type=Path, default=None, help="folder of model cards and weights (default: models/)")
     p.add_argument("--mode", choices=("text", "image", "audio"), default=None, help="the mode to open in")
     p.add_argument("--prompt", default=None)
@@ -59,12 +61,24 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+# `arplayground NAME ...`: a command that runs without a window (module, what it does)
+SUBCOMMANDS = {
+    "score": ("arplayground.gui.score_command", "score a text, PNG or WAV file with the bundled model of its mode"),
+    "sample": ("arplayground.gui.sample_command", "generate one sample and write it (.txt, .png, .wav), no window"),
+}
+
+
+def subcommands_help() -> str:
+    lines = [f"  arplayground {name:<7} {what}" for name, (_, what) in SUBCOMMANDS.items()]
+    return "commands (each with its own --help):\n" + "\n".join(lines) + "\nwithout one, the window opens."
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["score"]:  # `arplayground score FILE`: no window
-        from arplayground.gui.score_command import main as score_main
+    if argv[:1] and argv[0] in SUBCOMMANDS:  # no window: the command's own main()
+        import importlib
 
-        return score_main(argv[1:])
+        return importlib.import_module(SUBCOMMANDS[argv[0]][0]).main(argv[1:])
     args = parse_args(argv)
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
     from PySide6.QtWidgets import QApplication

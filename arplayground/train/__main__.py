@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+DATA_PARALLEL = ("image", "audio")  # the commands that run under torchrun (train.common.Processes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
                                          "its causal mask beside the real one, teacher-forced and generating"))
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.mode not in DATA_PARALLEL:
+        # Each process would train a model of its own and all write the same card.
+        raise SystemExit(f"arplayground-train {args.mode} runs as one process; under torchrun, only "
+                         f"{' and '.join(DATA_PARALLEL)} trains data-parallel (docs/training.md)")
     args.command_line = command_line(argv)
     return {"text": text.main, "image": image.main, "audio": audio.main, "audio-lengths": audio.lengths_main,
             "cheat-figures": cheat.main}[args.mode](args)

@@ -8,6 +8,9 @@ before it as the input, which is exactly how the app generates from nothing; the
 evens out a batch is masked out of the loss, so the model never learns "silence follows silence"
 from padding. Reports test NLL in bits/sample beside the per-sample-marginal baseline (the entropy
 of the test split's mu-law histogram). Writes models/NAME.safetensors and models/NAME.json.
+
+Data-parallel on several processes (docs/training.md): the same command under
+`torchrun --nproc_per_node N -m arplayground.train audio ...`; --batch stays the global batch.
 """
 
 from __future__ import annotations
@@ -23,12 +26,17 @@ from pathlib import Path
 import numpy as np
 
 from arplayground.train.common import (
+    Processes,
     Progress,
     add_checkpoint_argument,
     add_init_argument,
     better_weights,
+    check_shares,
     cosine_lr,
+    data_parallel_loss,
+    join_processes,
     optimise,
+    replicas_section,
     resume_if_saved,
     save_checkpoint,
     slow_bf16_warning,
@@ -131,13 +139,15 @@ def collate(clips, members, silence: int):
     return levels, mask, digits, speakers
 
 
-def evaluate(model, clips, device: str, silence: int) -> float:
-    """Mean NLL in bits per sample over every sample of the clips, with their digit and speaker."""
+def evaluate(model, clips, device: str, silence: int, processes: Processes = Processes()) -> float:
+    """Mean NLL in bits per sample over every sample of the clips, with their digit and speaker; in
+    a data-parallel run each process takes its share of the clips and the sums are added (padding
+    is masked out and the model is causal, so how clips are grouped does not change the sums)."""
     import torch
 
     model.eval()
     total, count = 0.0, 0.0
-    order = sorted(range(len(clips)), key=lambda i: len(clips[i][0]))
+    order = sorted(range(len(clips)), key=lambda i: len(clips[i][0]))[processes.share(len(clips))]
     with torch.no_grad():
         for start in range(0, len(order), 16):
             levels, mask, digits, speakers = collate(clips, order[start : start + 16], silence)
@@ -146,7 +156,7 @@ def evaluate(model, clips, device: str, silence: int) -> float:
             total += loss.item() * m.sum().item()
             count += m.sum().item()
     model.train()
-    return total / count / math.log(2)
+    return processes.total(total) / processes.total(count) / math.log(2)
 
 
 def histogram_entropy_bits(clips) -> float:
@@ -165,30 +175,40 @@ def main(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    processes = join_processes(args.device)
+    device = processes.device
+    torch.manual_seed(args.seed)  # the same in every process: the same start, the same batches
     rng = np.random.default_rng(args.seed)
     clips, speakers = load_fsdd(args.data, int(args.max_seconds * SAMPLE_RATE))
     train = [c for c in clips if c[3] not in TEST_INDICES]
     test = [c for c in clips if c[3] in TEST_INDICES]
     if args.limit:
         train = train[:: max(1, len(train) // args.limit)][: args.limit]
+    check_shares(processes, len(train), args.batch, min(len(test), args.eval_clips), "clips")
     cfg = WaveNetConfig(residual=args.residual, skip=args.skip, cycle=args.cycle, n_cycles=args.cycles, n_speakers=len(speakers),
                         time_knots=args.time_knots, time_spacing=args.time_spacing,
                         time_features=args.time_features)
     model = WaveNet(cfg)
     start = start_from_card(args, model, cfg)
-    model = model.to(args.device)
+    model = model.to(device)
+    # One process: the model's own loss, as always. Several: the loss through DDP, whose backward
+    # averages the gradients over the processes.
+    # The last layer's residual output feeds nothing (only its skip output reaches the head).
+    train_loss = data_parallel_loss(model, processes, unused_parameters=True) if processes.backend else model.loss
     average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train) / args.batch)
     total = max(1, int(args.epochs * steps_per_epoch))
     baseline = histogram_entropy_bits(test)
-    progress = Progress(total)
+    progress = Progress(total, shown=processes.main)
     progress.message(
         f"WaveNet {model.num_params():,} parameters, receptive field {cfg.receptive_field} samples; "
         f"{len(train)} train / {len(test)} test clips; test histogram baseline {baseline:.4f} bits/sample"
     )
-    if warning := slow_bf16_warning(args.bf16, args.device):
+    if processes.backend:
+        progress.message(f"data-parallel: {processes.world} processes ({processes.backend}), a global batch of "
+                         f"{args.batch}, about {args.batch // processes.world} clips each")
+    if warning := slow_bf16_warning(args.bf16, device):
         progress.message(warning)
     some = test[:: max(1, len(test) // args.eval_clips)][: args.eval_clips]  # per-epoch figure: every digit and speaker
     started = time.time()
@@ -206,24 +226,35 @@ def main(args: argparse.Namespace) -> int:
         levels, mask, digits, speaker_ids = collate(train, groups.pop(), SILENCE)
         digits[rng.random(len(digits)) < args.label_dropout] = cfg.n_digits  # teach "any digit"
         speaker_ids[rng.random(len(speaker_ids)) < args.label_dropout] = cfg.n_speakers  # and "any speaker"
-        batch = [torch.from_numpy(a).to(args.device) for a in (levels, digits, speaker_ids, mask)]
-        loss = optimise(model, opt, lambda: model.loss(*batch), cosine_lr(args.lr, step, total, args.warmup), args.bf16, args.device)
+        # Every process made the whole global batch above; each trains on its share of the clips
+        # (padded as in the whole batch), its mean loss weighted by its share of the real samples,
+        # so that DDP's average of the gradients is the gradient of the global batch's mean loss.
+        part = processes.share(len(digits))
+        weight = float(mask[part].sum()) * processes.world / float(mask.sum())
+        batch = [torch.from_numpy(a[part]).to(device) for a in (levels, digits, speaker_ids, mask)]
+        loss = optimise(model, opt, lambda: train_loss(*batch) * weight if processes.backend else train_loss(*batch),
+                        cosine_lr(args.lr, step, total, args.warmup), args.bf16, processes.device_type)
+        loss_value = processes.total(loss.item()) / processes.world  # the global batch's mean loss
         if average is not None:
             update_average(average, model, step, args.ema)
         if step % steps_per_epoch == 0 or step == total:
-            record = {"step": step, f"test_{len(some)}_clips_bits_per_sample": round(evaluate(model, some, args.device, SILENCE), 4)}
+            record = {"step": step, f"test_{len(some)}_clips_bits_per_sample": round(evaluate(model, some, device, SILENCE, processes), 4)}
             if average is not None:
-                record[f"test_{len(some)}_clips_average_bits_per_sample"] = round(evaluate(average, some, args.device, SILENCE), 4)
+                record[f"test_{len(some)}_clips_average_bits_per_sample"] = round(evaluate(average, some, device, SILENCE, processes), 4)
             history.append(record)
             progress.message(f"epoch {step / steps_per_epoch:.1f}: " + json.dumps(record))
-            if args.checkpoint:
+            if args.checkpoint and processes.main:
                 save_checkpoint(args.checkpoint, training_state(
                     args.command_line, step, model, average, opt, rng, history, wall_before + time.time() - started,
                     groups=groups, start=start))
-        progress.update(step, bits=loss.item() / math.log(2))
+        progress.update(step, bits=loss_value / math.log(2))
     wall = wall_before + time.time() - started
-    model, test_bits, weights_used = better_weights(model, average, lambda m: evaluate(m, test, args.device, SILENCE), args.ema)
+    model, test_bits, weights_used = better_weights(model, average, lambda m: evaluate(m, test, device, SILENCE, processes), args.ema)
     progress.message(f"test: {test_bits:.4f} bits/sample ({weights_used} weights); histogram baseline {baseline:.4f}")
+    section = replicas_section(processes, model)  # identical replicas are what DDP promises
+    if not processes.main:
+        processes.end()
+        return 0
 
     model = model.cpu()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -259,10 +290,11 @@ def main(args: argparse.Namespace) -> int:
                 "measured_on": f"every sample of the {len(test)} test clips, with their digit and speaker, in float32",
                 "weights": weights_used,
             },
-            "training": training_section(args, wall, history, args.device, start),
+            "training": {**training_section(args, wall, history, device, start), "processes": section},
         },
     )
     progress.message(f"wrote {weights} in {wall / 60:.1f} min")
+    processes.end()
     return 0
 
 

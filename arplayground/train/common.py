@@ -10,6 +10,7 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -42,7 +43,7 @@ def hardware(device: str) -> str:
     import torch
 
     if device.startswith("cuda"):
-        return f"{torch.cuda.get_device_name(0)} (CUDA), torch {torch.__version__}"
+        return f"{torch.cuda.get_device_name(torch.device(device))} (CUDA), torch {torch.__version__}"
     name, flags = cpu_description()
     return f"{torch.get_num_threads()} CPU threads ({name}; {', '.join(flags) or 'no avx2'}), torch {torch.__version__}"
 
@@ -64,16 +65,17 @@ def command_line(argv: list[str]) -> str:
 
 
 class Progress:
-    """A one-line progress bar on a terminal; a plain line every `every` steps in a log file."""
+    """A one-line progress bar on a terminal; a plain line every `every` steps in a log file.
+    Not `shown`: silent (the other processes of a data-parallel run, which rank 0 speaks for)."""
 
-    def __init__(self, total: int, every: int = 50):
-        self.total, self.every = total, every
+    def __init__(self, total: int, every: int = 50, shown: bool = True):
+        self.total, self.every, self.shown = total, every, shown
         self.start = time.time()
         self.tty = sys.stderr.isatty()
         self.steps_before = 0  # a resumed run's rate counts only the steps taken since it started
 
     def update(self, step: int, **figures) -> None:
-        if not self.tty and step % self.every and step != self.total:
+        if not self.shown or (not self.tty and step % self.every and step != self.total):
             return
         elapsed = time.time() - self.start
         rate = (step - self.steps_before) / elapsed if elapsed > 0 else 0.0
@@ -84,7 +86,142 @@ class Progress:
         print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
 
     def message(self, text: str) -> None:
+        if not self.shown:
+            return
         print(("\n" if self.tty else "") + text, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- data-parallel runs (torchrun)
+
+
+@dataclass(frozen=True)
+class Processes:
+    """This process's place in a data-parallel run: `torchrun --nproc_per_node N -m
+    arplayground.train ...` starts N copies of the command, each with a replica of the model. Every
+    copy makes the same global batch (the same seeds, the same generators), takes its own share of
+    it, and DDP averages the gradients, so each optimiser step is the single-process step on the
+    global batch and the replicas stay identical. Rank 0 alone speaks, saves and writes the card."""
+
+    rank: int = 0
+    world: int = 1
+    device: str = "cpu"  # this process's own: cuda:LOCAL_RANK on a GPU box
+    backend: str | None = None  # gloo (CPU) or nccl (CUDA); None: one process, no group
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def device_type(self) -> str:
+        return self.device.split(":")[0]  # what torch.autocast takes
+
+    def share(self, n: int) -> slice:
+        """This process's contiguous part of n items (parts differ by at most one)."""
+        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+
+    def total(self, value: float) -> float:
+        """The sum of `value` over the processes (every process gets it); the value itself alone."""
+        if self.backend is None:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor)
+        return float(tensor.item())
+
+    def gather(self, value) -> list:
+        """`value` from every process, by rank (every process gets the list)."""
+        if self.backend is None:
+            return [value]
+        import torch.distributed as dist
+
+        values = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
+
+    def end(self) -> None:
+        """Leave the group once every process is done (rank 0 may still be writing the card)."""
+        if self.backend is not None:
+            import torch.distributed as dist
+
+            dist.barrier()
+            dist.destroy_process_group()
+
+
+def join_processes(device: str) -> Processes:
+    """The process group torchrun set up (its WORLD_SIZE, RANK, LOCAL_RANK and rendezvous in the
+    environment): gloo on the CPU, NCCL on CUDA with each process on its own card, cuda:LOCAL_RANK.
+    Started any other way: one process, no group, as before."""
+    if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
+        return Processes(device=device)
+    import torch
+    import torch.distributed as dist
+
+    world, rank, local = (int(os.environ[k]) for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK"))
+    if device.startswith("cuda"):
+        device, backend = f"cuda:{local}", "nccl"
+        torch.cuda.set_device(local)
+    else:
+        backend = "gloo"
+    dist.init_process_group(backend)
+    return Processes(rank, world, device, backend)
+
+
+def check_shares(processes: Processes, train: int, batch: int, validation: int, what: str) -> None:
+    """Refuse a data-parallel run in which a process would get nothing of some batch (an epoch's
+    last batch may be short) or of the validation set: DDP needs every process in every step."""
+    smallest = train % batch or batch
+    if min(smallest, validation) < processes.world:
+        raise SystemExit(f"{processes.world} processes need at least {processes.world} {what} in every batch "
+                         f"(the smallest has {smallest}) and in the validation set ({validation})")
+
+
+def replicas_section(processes: Processes, model) -> dict:
+    """The card's training.processes, once the run is done: how many processes, each one's device,
+    and each one's digest of its final weights. SystemExit, and no card, if the replicas differ."""
+    digests = processes.gather(weights_digest(model))
+    if len(set(digests)) != 1:
+        raise SystemExit(f"the {processes.world} processes ended with different weights: {digests}")
+    return {**processes_section(processes), "weights_sha256_per_process": digests}
+
+
+def data_parallel_loss(model, processes: Processes, unused_parameters: bool = False):
+    """model.loss(x, y) through DistributedDataParallel. DDP averages the gradients in the backward
+    pass of what its own forward() computed, so the loss is the forward of a module holding the
+    model (the model's parameters, the model's own state dict). `unused_parameters`: the model has
+    parameters the loss never reaches, which DDP must then look for (they keep no gradient, as in
+    one process)."""
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    class Loss(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *batch):
+            return self.model.loss(*batch)
+
+    ids = [torch.device(processes.device).index] if processes.backend == "nccl" else None
+    return DistributedDataParallel(Loss(model), device_ids=ids, find_unused_parameters=unused_parameters)
+
+
+def processes_section(processes: Processes) -> dict:
+    """What the card says of the processes that trained it: how many, and each one's device."""
+    import socket
+
+    devices = processes.gather(f"{processes.device} on {socket.gethostname()}: {hardware(processes.device)}")
+    return {"world_size": processes.world, "backend": processes.backend, "devices": devices}
+
+
+def weights_digest(model) -> str:
+    """sha256 of the model's weights, in order: the same in every process while the replicas agree."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def write_card(path: Path, card: dict) -> None:

@@ -4,6 +4,9 @@
 
 Only the MNIST test set is on these machines: images 0-8999 train, 9000-9999 validate.
 Reports validation NLL in bits/dim. Writes models/NAME.safetensors and models/NAME.json.
+
+Data-parallel on several processes (docs/training.md): the same command under
+`torchrun --nproc_per_node N -m arplayground.train image ...`; --batch stays the global batch.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from arplayground.train.common import (
+    Processes,
     Progress,
     add_checkpoint_argument,
     add_init_argument,
     better_weights,
+    check_shares,
     cosine_lr,
+    data_parallel_loss,
+    join_processes,
     md5,
     optimise,
+    replicas_section,
     resume_if_saved,
     save_checkpoint,
     slow_bf16_warning,
@@ -113,10 +121,13 @@ def symmetric(images: np.ndarray, which: np.ndarray) -> np.ndarray:
     return out
 
 
-def evaluate(model, images, labels, device: str) -> float:
-    """Mean NLL in bits per dimension (pixel) over the given images, conditioned on their labels."""
+def evaluate(model, images, labels, device: str, processes: Processes = Processes()) -> float:
+    """Mean NLL in bits per dimension (pixel) over the given images, conditioned on their labels;
+    in a data-parallel run each process takes its share of the images and the sums are added."""
     import torch
 
+    part = processes.share(len(images))
+    images, labels, n = images[part], labels[part], len(images)
     model.eval()
     total = 0.0
     with torch.no_grad():
@@ -125,7 +136,7 @@ def evaluate(model, images, labels, device: str) -> float:
             y = torch.from_numpy(labels[i : i + 100].astype(np.int64)).to(device)
             total += model.loss(x, y).item() * len(x)
     model.train()
-    return total / len(images) / math.log(2)
+    return processes.total(total) / n / math.log(2)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -138,27 +149,36 @@ def main(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    processes = join_processes(args.device)
+    device = processes.device
+    torch.manual_seed(args.seed)  # the same in every process: the same start, the same batches
     rng = np.random.default_rng(args.seed)
     images, labels = read_idx(args.data / IMAGES), read_idx(args.data / LABELS)
     train_x, train_y = images[:N_TRAIN], labels[:N_TRAIN]
     val_x, val_y = images[N_TRAIN:], labels[N_TRAIN:]
     if args.limit:
         train_x, train_y = train_x[: args.limit], train_y[: args.limit]
+    check_shares(processes, len(train_x), args.batch, len(val_x), "images")
     cfg = PixelCNNConfig(channels=args.channels, n_layers=args.layers, kernel=args.kernel, dropout=args.dropout,
                          extra_labels=1 if args.augment_share else 0)
     augmented_label = cfg.n_classes + 1  # after "any digit"; never offered in the app
     model = PixelCNN(cfg)
     start = start_from_card(args, model, cfg)
-    model = model.to(args.device)
-    train_loss = torch.compile(model.loss) if args.compile else model.loss
+    model = model.to(device)
+    # One process: the model's own loss, as always. Several: the loss through DDP, whose backward
+    # averages the gradients over the processes.
+    train_loss = data_parallel_loss(model, processes) if processes.backend else model.loss
+    train_loss = torch.compile(train_loss) if args.compile else train_loss
     average = copy.deepcopy(model).requires_grad_(False) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
     total = max(1, int(args.epochs * steps_per_epoch))
-    progress = Progress(total)
+    progress = Progress(total, shown=processes.main)
     progress.message(f"PixelCNN {model.num_params():,} parameters, {len(train_x)} train / {len(val_x)} val images")
-    if warning := slow_bf16_warning(args.bf16, args.device):
+    if processes.backend:
+        progress.message(f"data-parallel: {processes.world} processes ({processes.backend}), a global batch of "
+                         f"{args.batch}, about {args.batch // processes.world} images each")
+    if warning := slow_bf16_warning(args.bf16, device):
         progress.message(warning)
     started = time.time()
     history = []
@@ -182,27 +202,39 @@ def main(args: argparse.Namespace) -> int:
             others = symmetric(train_x[rng.integers(0, len(train_x), chosen.sum())], rng.integers(1, 8, chosen.sum()))
             batch_x[chosen] = shifted(others, args.augment_shift, rng)
             y[chosen] = augmented_label
-        x = torch.from_numpy(batch_x.astype(np.int64)).to(args.device)
-        loss = optimise(model, opt, lambda: train_loss(x, torch.from_numpy(y).to(args.device)), cosine_lr(args.lr, step, total, args.warmup), args.bf16, args.device)
+        # Every process made the whole global batch above; each trains on its share, its mean loss
+        # weighted by the share's size, so that DDP's average of the gradients is the gradient of
+        # the global batch's mean loss (the single-process step).
+        part = processes.share(len(y))
+        weight = (part.stop - part.start) * processes.world / len(y)
+        x = torch.from_numpy(batch_x[part].astype(np.int64)).to(device)
+        y_part = torch.from_numpy(y[part]).to(device)
+        loss = optimise(model, opt, lambda: train_loss(x, y_part) * weight if processes.backend else train_loss(x, y_part),
+                        cosine_lr(args.lr, step, total, args.warmup), args.bf16, processes.device_type)
+        loss_value = processes.total(loss.item()) / processes.world  # the global batch's mean loss
         if average is not None:
             update_average(average, model, step, args.ema)
         if step % steps_per_epoch == 0 or step == total:
-            val = evaluate(model, val_x, val_y, args.device)
-            record = {"step": step, "train_bits_per_dim": round(loss.item() / math.log(2), 4), "val_bits_per_dim": round(val, 4)}
-            line = f"epoch {step / steps_per_epoch:.1f}: train {loss.item() / math.log(2):.4f}  val {val:.4f}"
+            val = evaluate(model, val_x, val_y, device, processes)
+            record = {"step": step, "train_bits_per_dim": round(loss_value / math.log(2), 4), "val_bits_per_dim": round(val, 4)}
+            line = f"epoch {step / steps_per_epoch:.1f}: train {loss_value / math.log(2):.4f}  val {val:.4f}"
             if average is not None:
-                record["val_average_bits_per_dim"] = round(evaluate(average, val_x, val_y, args.device), 4)
+                record["val_average_bits_per_dim"] = round(evaluate(average, val_x, val_y, device, processes), 4)
                 line += f"  average {record['val_average_bits_per_dim']:.4f}"
             history.append(record)
             progress.message(line + " bits/dim")
-            if args.checkpoint:
+            if args.checkpoint and processes.main:
                 save_checkpoint(args.checkpoint, training_state(
                     args.command_line, step, model, average, opt, rng, history, wall_before + time.time() - started,
                     order=order, start=start))
-        progress.update(step, bits=loss.item() / math.log(2))
+        progress.update(step, bits=loss_value / math.log(2))
     wall = wall_before + time.time() - started
-    model, val, weights_used = better_weights(model, average, lambda m: evaluate(m, val_x, val_y, args.device), args.ema)
+    model, val, weights_used = better_weights(model, average, lambda m: evaluate(m, val_x, val_y, device, processes), args.ema)
     progress.message(f"validation: {val:.4f} bits/dim on images {N_TRAIN}-{len(images) - 1} ({weights_used} weights)")
+    section = replicas_section(processes, model)  # identical replicas are what DDP promises
+    if not processes.main:
+        processes.end()
+        return 0
 
     model = model.cpu()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -231,11 +263,13 @@ def main(args: argparse.Namespace) -> int:
                 "measured_on": "all 1000 validation images, with their labels, in float32",
                 "weights": weights_used,
             },
-            "training": {**training_section(args, wall, history, args.device, start), "dropout": args.dropout,
+            "training": {**training_section(args, wall, history, device, start), "dropout": args.dropout,
+                         "processes": section,
                          "shift_augmentation_pixels": args.shift,
                          "augment_share": args.augment_share, "augment_shift_pixels": args.augment_shift,
                          "compiled": args.compile},
         },
     )
     progress.message(f"wrote {weights} in {wall / 60:.1f} min")
+    processes.end()
     return 0
