@@ -298,7 +298,11 @@ def run(args) -> int:
 
 
 def settings_text(settings: SamplerSettings) -> str:
-    return ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in settings.to_dict().items())
+    """The settings as the summary line says them: numbers as numbers, the stages' order as a list."""
+    def shown(v) -> str:
+        return ",".join(str(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}"
+
+    return ", ".join(f"{k.replace('_', '-')} {shown(v)}" for k, v in settings.to_dict().items())
 
 
 def main(argv=None) -> int:
