@@ -728,6 +728,33 @@ def stepper_key(entry: ModelEntry) -> tuple:
         return entry.card_path.absolute(), entry.weights_path.absolute(), None, None
 
 
+class OwnSteppers:
+    """A window's own loaded copies of several models at once (Mask on/off's real model and cheat,
+    the speculative target and draft), apart from the main window's StepperCache, which keeps one
+    model per mode. Thread-safe: jobs load on their own threads; a load outside the lock, so two
+    jobs alongside each other share whichever finished first."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple, object] = {}
+
+    def get(self, entry: ModelEntry):
+        key = stepper_key(entry)
+        with self._lock:
+            stepper = self._loaded.get(key)
+        if stepper is None:
+            stepper = load_stepper(entry)
+            with self._lock:
+                stepper = self._loaded.setdefault(key, stepper)
+        return stepper
+
+    def keep_only(self, entries) -> None:
+        """Let go of every model but these (a job still using one holds its own reference)."""
+        keep = {stepper_key(e) for e in entries}
+        with self._lock:
+            self._loaded = {k: s for k, s in self._loaded.items() if k in keep}
+
+
 class StepperCache:
     """Loaded steppers, at most one per mode: the model last used in it. Keyed by the card's path
     and the weights file's identity, so two cards of one name never share a model. A run holds its

@@ -11,7 +11,6 @@ one with the next.
 from __future__ import annotations
 
 import html
-import threading
 import time
 
 from PySide6.QtCore import QObject, Qt, Slot
@@ -151,8 +150,7 @@ class CheatCompare(QObject):
         self.jobs = JobRunner(self)
         self.jobs.done.connect(self._on_done)
         self.jobs.failed.connect(self._on_failed)
-        self._steppers: dict[tuple, object] = {}  # stepper_key -> this comparison's own copy of the model
-        self._steppers_lock = threading.Lock()  # jobs load them on their threads
+        self._steppers = catalog.OwnSteppers()  # its own copy of each model, apart from the window's
         window.mode_box.currentIndexChanged.connect(self._follow_mode)
         self._follow_mode()
 
@@ -214,9 +212,7 @@ class CheatCompare(QObject):
                 dialog.show_refusal(f"{entry.name} has never seen {' '.join(repr(c) for c in unknown[:8])}: "
                                     "remove or replace them to compare.")
                 return
-        keep = {catalog.stepper_key(real), catalog.stepper_key(cheat)}
-        with self._steppers_lock:  # a model no longer compared is let go (a job still using one holds its own)
-            self._steppers = {k: s for k, s in self._steppers.items() if k in keep}
+        self._steppers.keep_only([real, cheat])  # a model no longer used is let go
         seed, settings = w.seed_spin.value(), w.settings()
         names = (real.name, cheat.name)
 
@@ -233,14 +229,7 @@ class CheatCompare(QObject):
 
     def _stepper(self, entry):
         """This comparison's own loaded copy of entry's model (loaded on the job's thread)."""
-        key = catalog.stepper_key(entry)
-        with self._steppers_lock:
-            stepper = self._steppers.get(key)
-        if stepper is None:
-            stepper = catalog.load_stepper(entry)
-            with self._steppers_lock:
-                stepper = self._steppers.setdefault(key, stepper)  # a job alongside loaded it first: share that
-        return stepper
+        return self._steppers.get(entry)
 
     def _on_done(self, name: str, result) -> None:
         compared, seconds = result

@@ -221,8 +221,7 @@ class SpeculativeTab(QWidget):
         self._idle_at = -1  # the command count the run last said it had done all of, and waits
         self._rendered = 0  # rounds drawn in the pane
         self._old_runs: list[SpeculativeRun] = []
-        self._steppers: dict[tuple, object] = {}
-        self._steppers_lock = threading.Lock()
+        self._steppers = catalog.OwnSteppers()  # its own copy of each model, apart from the window's
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.timeout.connect(self.render)
@@ -371,14 +370,7 @@ class SpeculativeTab(QWidget):
 
     def _stepper(self, entry):
         """This tab's own loaded copy of entry's model (loaded on the run's thread)."""
-        key = catalog.stepper_key(entry)
-        with self._steppers_lock:
-            stepper = self._steppers.get(key)
-        if stepper is None:
-            stepper = catalog.load_stepper(entry)
-            with self._steppers_lock:
-                stepper = self._steppers.setdefault(key, stepper)
-        return stepper
+        return self._steppers.get(entry)
 
     # ------------------------------------------------------------------ commands
 
@@ -398,9 +390,7 @@ class SpeculativeTab(QWidget):
             self.status.setText(f"{target.name} has never seen {' '.join(repr(c) for c in unknown[:8])}: "
                                 "remove or replace them in the prompt.")
             return
-        keep = {catalog.stepper_key(target), catalog.stepper_key(draft)}
-        with self._steppers_lock:  # a model no longer used is let go (a run still ending holds its own)
-            self._steppers = {k: s for k, s in self._steppers.items() if k in keep}
+        self._steppers.keep_only([target, draft])  # a model no longer used is let go
         self.vocab = vocab
         self.plan = Plan(target, draft, tuple(vocab.encode(prompt)), prompt, self.length_spin.value(),
                          self.window.seed_spin.value(), self.window.settings())
