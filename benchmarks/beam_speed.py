@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402  (benchmarks/report.py, beside this script)
 
 report.use_checkout()  # arplayground from the working folder or PYTHONPATH
+import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
 
 WIDTHS = (1, 4, 8)
 CONTEXTS = (64, 256, 1000)
@@ -83,59 +84,6 @@ def speed_table(stepper, steps: int, repeats: int) -> None:
               + " | ".join(f"{b[w] / g:.2f}x" for w in WIDTHS[1:]) + " |", flush=True)
 
 
-def gui_latency(entry_name: str, seconds: float, search: bool, width: int):
-    """(p50, p99, max lateness in ms, search steps made) of a 10 ms timer on the real window's event
-    loop, with the Beam search tab open, searching at `width` (or idle)."""
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from arplayground.gui.app import freeze_startup_objects
-    from arplayground.gui.collector import collect_on_gui_thread
-    from arplayground.gui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication([])
-    collect_on_gui_thread(app)  # as the app does
-    window = MainWindow(None)
-    window.show()
-    window.mode_box.setCurrentIndex(window.mode_box.findData("text"))
-    index = next(i for i in range(window.model_box.count()) if window.model_box.itemData(i).name == entry_name)
-    window.model_box.setCurrentIndex(index)
-    window.prompt_edit.setPlainText("ROMEO:")
-    lab = window.open_decoding_lab()
-    lab.show_page("Beam search")
-    tab = lab.page("Beam search")
-    tab.width_spin.setValue(width)
-    tab.length_spin.setValue(tab.length_spin.maximum())
-    freeze_startup_objects()
-    lateness, when, last = [], [], [None]
-    clock, timer = QElapsedTimer(), QTimer()
-    timer.setInterval(10)
-
-    def tick():
-        now = clock.nsecsElapsed() / 1e6
-        if last[0] is not None:
-            lateness.append(max(0.0, now - last[0] - 10))
-            when.append(now / 1000)
-        last[0] = now
-
-    timer.timeout.connect(tick)
-    if search:
-        tab.start_button.click()
-    clock.start()
-    timer.start()
-    QTimer.singleShot(int(seconds * 1000), app.quit)
-    app.exec()
-    timer.stop()
-    steps = len(tab.tree.steps)
-    window.close()  # closes the lab, which waits for the search's thread
-    window.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    lat = np.array(lateness)
-    late = np.argsort(-lat)[: max(1, len(lat) // 100)]  # the ticks the p99 is made of: when they came
-    print(f"{len(lat)} ticks; late ticks (s, ms):", [(round(when[i], 2), round(float(lat[i]), 1)) for i in sorted(late)], file=sys.stderr)
-    return float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()), steps
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
@@ -164,13 +112,20 @@ def measure(args) -> None:
     with torch.inference_mode():
         speed_table(stepper, args.steps, args.repeats)
     print()
-    print("| GUI event loop (10 ms timer, real window, offscreen) | p50 late (ms) | p99 late (ms) | max (ms) "
-          "| search steps |")
-    print("|---|---:|---:|---:|---:|")
+    gui_latency.print_lab_table(beam_rows(entry.name, args.gui_seconds, width=8), "search steps")
+
+
+def beam_rows(entry_name: str, seconds: float, width: int):
+    """The idle and the searching row: the Beam search tab open, then searching at `width`."""
+    def prepare(tab):
+        tab.width_spin.setValue(width)
+        tab.length_spin.setValue(tab.length_spin.maximum())
+
     for search in (False, True):
-        p50, p99, worst, steps = gui_latency(entry.name, args.gui_seconds, search, width=8)
-        what = f"Beam search tab searching at width 8 for {args.gui_seconds:g} s" if search else "idle, the tab open"
-        print(f"| {what} | {p50:.2f} | {p99:.2f} | {worst:.1f} | {steps:,} |", flush=True)
+        what = f"Beam search tab searching at width {width} for {seconds:g} s" if search else "idle, the tab open"
+        yield what, gui_latency.lab_tab(entry_name, "Beam search", seconds, search, prepare,
+                                        start=lambda tab: tab.start_button.click(),
+                                        progress=lambda tab: len(tab.tree.steps))
 
 
 if __name__ == "__main__":

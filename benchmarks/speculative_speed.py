@@ -8,7 +8,10 @@ the summed times. Greedy speculative text must be the plain greedy text (checked
 Then what one round costs, which decides the speed-up: one target step, one draft step, and one
 target pass over a block of k + 1 characters (the fastest of 300 each).
 
-    .venv/bin/python benchmarks/speculative_speed.py [--chars N] [--seeds N] [--write-docs]
+Last, GUI event-loop latency (p50 / p99) on the real window (offscreen) while the Decoding lab's
+Speculative tab runs at k = 4 as fast as it computes, beside the same window idle with the tab open.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/speculative_speed.py [--chars N] [--seeds N] [--write-docs]
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import os
 import sys
 import time
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402  (benchmarks/report.py, beside this script)
 
 report.use_checkout()  # arplayground from the working folder or PYTHONPATH
+import gui_latency  # noqa: E402  (benchmarks/gui_latency.py, beside this script)
 
 # Written for this benchmark in the manner of the data (a speaker's name, a line begun); not from it.
 PROMPTS = ("KING HENRY:\nGood morrow, cousin; what news from the north?\n",
@@ -34,9 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chars", type=int, default=300, help="characters generated per run")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per prompt (0, 1, ...)")
+    parser.add_argument("--gui-seconds", type=float, default=8.0)
     report.add_argument(parser)
     args = parser.parse_args()
-    with report.docs_section(__file__, args.write_docs):
+    with report.docs_section(__file__, args.write_docs, gui=True):
         measure(args)
 
 
@@ -111,6 +117,25 @@ def measure(args) -> None:
     print(f"\nfastest of 300: one target step {target_ms:.3f} ms, one draft step {draft_ms:.3f} ms "
           f"({draft_ms / target_ms:.2f} of a target step); one target pass over k + 1 characters: "
           + ", ".join(f"k = {k}: {ms:.3f} ms ({ms / target_ms:.2f} steps)" for k, ms in blocks.items()))
+    print()
+    gui_latency.print_lab_table(tab_rows(target_entry.name, args.gui_seconds, k=4), "characters")
+
+
+def tab_rows(target_name: str, seconds: float, k: int):
+    """The idle and the running row: the Speculative tab open, then running at `k` as fast as it
+    computes, towards the longest length it allows (the main window's model is the target)."""
+    from arplayground.gui.speculative_tab import SPEEDS
+
+    def prepare(tab):
+        tab.k_spin.setValue(k)
+        tab.length_spin.setValue(tab.length_spin.maximum())
+        tab.speed_box.setCurrentIndex(list(SPEEDS.values()).index(0.0))
+
+    for running in (False, True):
+        what = f"Speculative tab running at k = {k} for {seconds:g} s" if running else "idle, the tab open"
+        yield what, gui_latency.lab_tab(target_name, "Speculative", seconds, running, prepare,
+                                        start=lambda tab: tab.start_button.click(),
+                                        progress=lambda tab: sum(len(r.values) for r in tab.rounds))
 
 
 if __name__ == "__main__":

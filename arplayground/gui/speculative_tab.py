@@ -212,6 +212,10 @@ class SpeculativeTab(QWidget):
         self.controls: Controls | None = None
         self.plan: Plan | None = None
         self.rounds: list = []  # the run's rounds as received (Back pops)
+        # Running sums after each round (characters, proposals, accepted, compute seconds): the
+        # status and figures are redrawn with every batch, and summing every round each time would
+        # grow with the run until the GUI thread spent most of its time on it.
+        self._totals: list[tuple[int, int, int, float]] = []
         self.plain: tuple | None = None  # (values, seconds) of the plain run of the same length
         self.vocab = None
         self.running = False  # the run's thread is alive
@@ -395,6 +399,7 @@ class SpeculativeTab(QWidget):
         self.plan = Plan(target, draft, tuple(vocab.encode(prompt)), prompt, self.length_spin.value(),
                          self.window.seed_spin.value(), self.window.settings())
         self.rounds, self.plain, self._rendered, self.ready, self._idle_at = [], None, 0, False, -1
+        self._totals = []
         self._timing, self._failure = False, ""
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
@@ -470,9 +475,13 @@ class SpeculativeTab(QWidget):
             elif kind == "idle" and run is self.run:
                 self._idle_at = payload
             elif kind == "round":
+                n, proposed, accepted, seconds = self._tally()
                 self.rounds.append(payload)
+                self._totals.append((n + len(payload.values), proposed + payload.k, accepted + payload.accepted,
+                                     seconds + payload.seconds))
             elif kind == "back":
                 self.rounds.pop()
+                self._totals.pop()
             elif kind == "timing":
                 self._timing = True
             elif kind == "plain":
@@ -486,8 +495,12 @@ class SpeculativeTab(QWidget):
         if not self._render_timer.isActive():
             self._render_timer.start(RENDER_MS)
 
+    def _tally(self) -> tuple[int, int, int, float]:
+        """(characters, proposals, accepted, compute seconds) of the rounds received."""
+        return self._totals[-1] if self._totals else (0, 0, 0, 0.0)
+
     def _generated_count(self) -> int:
-        return sum(len(r.values) for r in self.rounds)
+        return self._tally()[0]
 
     def _state_text(self) -> str:
         """The status line: what the run is doing, how far it is."""
@@ -565,10 +578,7 @@ class SpeculativeTab(QWidget):
     def figures_text(self) -> str:
         if not self.rounds:
             return ""
-        proposed = sum(r.k for r in self.rounds)
-        accepted = sum(r.accepted for r in self.rounds)
-        n = self._generated_count()
-        seconds = sum(r.seconds for r in self.rounds)
+        n, proposed, accepted, seconds = self._tally()
         rate = f"{100 * accepted / proposed:.0f}% ({accepted:,} of {proposed:,} proposals)" if proposed else "no proposals yet"
         parts = [f"Acceptance rate <b>{rate}</b>",
                  f"<b>{n / len(self.rounds):.2f}</b> characters per target pass",

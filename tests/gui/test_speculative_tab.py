@@ -64,6 +64,9 @@ def test_a_run_pauses_steps_goes_back_and_shows_each_round(qtbot, tiny_models):
     assert len(bars["labels"]) == 12 and len(bars["drawn"]) == 1 and bars["drawn"][0] > 0
     figures = s.figures()
     assert re.search(r"Acceptance rate \d+% \(\d+ of \d+ proposals\)", figures)
+    rounds = s.tab.rounds  # the figures' running sums, after a round taken back, are those of the rounds shown
+    assert f"({sum(r.accepted for r in rounds):,} of {sum(r.k for r in rounds):,} proposals)" in figures
+    assert s.status().startswith(f"Paused: {sum(len(r.values) for r in rounds):,} of 80 characters in {len(rounds):,} rounds")
     assert "characters per target pass" in figures and "timed when the run reaches its length" in figures
 
     marks = s.marks()
