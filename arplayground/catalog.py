@@ -728,43 +728,20 @@ def stepper_key(entry: ModelEntry) -> tuple:
         return entry.card_path.absolute(), entry.weights_path.absolute(), None, None
 
 
-class OwnSteppers:
-    """A window's own loaded copies of several models at once (Mask on/off's real model and cheat,
-    the speculative target and draft), apart from the main window's StepperCache, which keeps one
-    model per mode. Thread-safe: jobs load on their own threads; a load outside the lock, so two
-    jobs alongside each other share whichever finished first."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._loaded: dict[tuple, object] = {}
-
-    def get(self, entry: ModelEntry):
-        key = stepper_key(entry)
-        with self._lock:
-            stepper = self._loaded.get(key)
-        if stepper is None:
-            stepper = load_stepper(entry)
-            with self._lock:
-                stepper = self._loaded.setdefault(key, stepper)
-        return stepper
-
-    def keep_only(self, entries) -> None:
-        """Let go of every model but these (a job still using one holds its own reference)."""
-        keep = {stepper_key(e) for e in entries}
-        with self._lock:
-            self._loaded = {k: s for k, s in self._loaded.items() if k in keep}
-
-
 class StepperCache:
     """Loaded steppers, at most one per mode: the model last used in it. Keyed by the card's path
     and the weights file's identity, so two cards of one name never share a model. A run holds its
     own reference, so dropping a stepper here never breaks a run in progress. Thread-safe: the
-    worker thread loads, so the GUI never waits."""
+    worker thread loads, so the GUI never waits.
 
-    def __init__(self):
+    With one_per_mode=False it holds several models of a mode at once, until keep_only() lets them
+    go: a window's own copies (Mask on/off's real model and cheat, the speculative target and draft)."""
+
+    def __init__(self, one_per_mode: bool = True):
         self._lock = threading.Lock()
         self.loaded: dict[tuple, object] = {}
         self._modes: dict[tuple, str] = {}
+        self.one_per_mode = one_per_mode
 
     def get(self, entry: ModelEntry):
         key = stepper_key(entry)
@@ -774,7 +751,8 @@ class StepperCache:
             stepper = load_stepper(entry)  # outside the lock: the GUI thread's keep_only never waits on a load
             with self._lock:
                 if key not in self.loaded:  # else a run started alongside loaded it first: share that one
-                    self._drop(lambda k: self._modes[k] == entry.mode)  # ~20 MB each: the last one in this mode goes
+                    if self.one_per_mode:  # ~20 MB each: the last one in this mode goes
+                        self._drop(lambda k: self._modes[k] == entry.mode)
                     self.loaded[key], self._modes[key] = stepper, entry.mode
                 stepper = self.loaded[key]
         return stepper
@@ -783,7 +761,8 @@ class StepperCache:
         """Hold `stepper` as entry's model (tests hand in instrumented ones)."""
         key = stepper_key(entry)
         with self._lock:
-            self._drop(lambda k: self._modes[k] == entry.mode and k != key)
+            if self.one_per_mode:
+                self._drop(lambda k: self._modes[k] == entry.mode and k != key)
             self.loaded[key], self._modes[key] = stepper, entry.mode
 
     def held(self, entry: ModelEntry):

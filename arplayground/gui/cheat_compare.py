@@ -150,7 +150,7 @@ class CheatCompare(QObject):
         self.jobs = JobRunner(self)
         self.jobs.done.connect(self._on_done)
         self.jobs.failed.connect(self._on_failed)
-        self._steppers = catalog.OwnSteppers()  # its own copy of each model, apart from the window's
+        self._steppers = catalog.StepperCache(one_per_mode=False)  # its own copies, apart from the window's
         window.mode_box.currentIndexChanged.connect(self._follow_mode)
         self._follow_mode()
 

@@ -225,7 +225,7 @@ class SpeculativeTab(QWidget):
         self._idle_at = -1  # the command count the run last said it had done all of, and waits
         self._rendered = 0  # rounds drawn in the pane
         self._old_runs: list[SpeculativeRun] = []
-        self._steppers = catalog.OwnSteppers()  # its own copy of each model, apart from the window's
+        self._steppers = catalog.StepperCache(one_per_mode=False)  # its own copies, apart from the window's
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.timeout.connect(self.render)

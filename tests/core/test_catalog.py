@@ -379,10 +379,10 @@ def test_a_stepper_dropped_from_the_cache_still_runs_for_whoever_holds_it(tiny_m
     assert running.logits().shape == (len(running.vocab),)
 
 
-def test_own_steppers_keep_a_copy_per_model_until_let_go(tiny_models):
+def test_a_windows_own_steppers_keep_a_copy_per_model_until_let_go(tiny_models):
     write_tiny_gpt(tiny_models, name="other-gpt", seed=1)
     a, b = (catalog.read_entry(tiny_models / f"{n}.json") for n in ("tiny-gpt", "other-gpt"))
-    own, window = catalog.OwnSteppers(), catalog.StepperCache()
+    own, window = catalog.StepperCache(one_per_mode=False), catalog.StepperCache()
     first = own.get(a)
     assert own.get(a) is first and own.get(b) is not first  # two text models at once
     assert window.get(a) is not first  # apart from the window's
