@@ -70,3 +70,19 @@ def configure_runtime() -> None:
     # The worker gives the GIL back between torch ops; a shorter switch interval hands it back to
     # the worker sooner after the GUI thread's Python work (measured: ~35% more characters/s).
     sys.setswitchinterval(0.0005)
+
+
+class Refused(Exception):
+    """A command's file or options cannot be used; str() says why."""
+
+
+def command_main(name: str, parse_args, run, argv=None) -> int:
+    """A window-less command (`arplayground score`, `arplayground sample`): its arguments parsed,
+    the process set as the app sets it, and a refusal said in one line with exit status 2."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_runtime()
+    try:
+        return run(args)
+    except (Refused, ValueError, OSError) as e:
+        print(f"arplayground {name}: {e}", file=sys.stderr)
+        return 2

@@ -25,7 +25,7 @@ from arplayground.core.lab import export_trace
 from arplayground.core.mulaw import SAMPLE_RATE, decode
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.session import Session
-from arplayground.gui.runtime import configure_runtime, finite_number, whole_number
+from arplayground.gui.runtime import Refused, command_main, finite_number, whole_number
 from arplayground.gui.sampler_controls import STAGES
 from arplayground.gui.views.image import GAP_PIXELS
 from arplayground.gui.views.image import GRIDS as GRID_LINES
@@ -46,10 +46,6 @@ GRIDS = {name: dict(GRID_LINES)[line] for name, line in
          (("1", "1 image"), ("2x2", "2 x 2"), ("3x3", "3 x 3"), ("4x4", "4 x 4"), ("digits", "digits 0-9, one each"))}
 SUFFIXES = {"text": ".txt", "image": ".png", "audio": ".wav"}
 UNITS = {"text": "characters", "image": "pixels", "audio": "samples"}
-
-
-class Refused(Exception):
-    """The options cannot make a sample; str() says why."""
 
 
 def flag(key: str) -> str:
@@ -306,10 +302,4 @@ def settings_text(settings: SamplerSettings) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_runtime()
-    try:
-        return run(args)
-    except (Refused, ValueError, OSError) as e:
-        print(f"arplayground sample: {e}", file=sys.stderr)
-        return 2
+    return command_main("sample", parse_args, run, argv)

@@ -10,7 +10,6 @@ reader, as the window reads it; no window is opened.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +17,10 @@ import numpy as np
 from arplayground import catalog
 from arplayground.core.lab import export_trace
 from arplayground.core.score import classify, score
-from arplayground.gui.runtime import configure_runtime, whole_number
+from arplayground.gui.runtime import Refused, command_main, whole_number
 
 MODES = {".txt": "text", ".png": "image", ".jpg": "image", ".bmp": "image", ".wav": "audio"}
 MAX_TEXT_BYTES = 4_000_000  # 4 MB of text: Tiny Shakespeare is 1.1 MB
-
-
-class Refused(Exception):
-    """The file or the options cannot be scored; str() says why."""
 
 
 def parse_args(argv):
@@ -141,10 +136,4 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_runtime()
-    try:
-        return run(args)
-    except (Refused, ValueError, OSError) as e:
-        print(f"arplayground score: {e}", file=sys.stderr)
-        return 2
+    return command_main("score", parse_args, run, argv)
