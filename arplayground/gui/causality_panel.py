@@ -310,7 +310,6 @@ class CausalityPanel(QFrame):
         layout.addLayout(row)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.detail)
-        self.mode = ""
         self.hide()
 
     def _back_to_influence(self) -> None:
@@ -344,7 +343,6 @@ class CausalityPanel(QFrame):
         self.show()
 
     def show_text(self, field, labels: list[str], causal: bool) -> None:
-        self.mode = "text"
         self.pages.setCurrentWidget(self.attention_grid)
         self.influence_button.show()
         if field.attention is not None:
@@ -366,7 +364,6 @@ class CausalityPanel(QFrame):
         self.show()
 
     def show_image(self, gated, plain, image: np.ndarray, height: int, width: int) -> None:
-        self.mode = "image"
         self.pages.setCurrentIndex(1)
         self.influence_button.hide()
         self.make_room(340)
@@ -383,7 +380,6 @@ class CausalityPanel(QFrame):
         self.show()
 
     def show_audio(self, field, rate: int, edges) -> None:
-        self.mode = "audio"
         self.pages.setCurrentWidget(self.tree)
         self.influence_button.hide()
         self.make_room(320)

@@ -86,6 +86,7 @@ class SampledTextPane(QPlainTextEdit):
         self.highlighted: int | None = None
         self._formats = {}
         self._field_selections: list = []  # What it sees: the inputs shaded by influence
+        self._highlight_selection = None  # the shown step's underline, drawn over the shading
 
     def start(self, prompt: str, vocab) -> None:
         """Show the prompt (its end, when it is long) and forget the previous run."""
@@ -182,8 +183,8 @@ class SampledTextPane(QPlainTextEdit):
             cursor.setPosition(min(end, end_of_text), QTextCursor.MoveMode.KeepAnchor)
             selection.cursor = cursor
             self._field_selections.append(selection)
-        highlight = getattr(self, "_highlight_selection", None)
-        self.setExtraSelections(self._field_selections + ([highlight] if highlight is not None and self.highlighted is not None else []))
+        highlight = [self._highlight_selection] if self._highlight_selection is not None and self.highlighted is not None else []
+        self.setExtraSelections(self._field_selections + highlight)
 
     def pane_index(self, sequence_index: int) -> int | None:
         """Where a character of the whole text (prompt included) is in the pane, or None where the
