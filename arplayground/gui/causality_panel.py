@@ -20,7 +20,8 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
-    QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+    QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStackedWidget,
+    QVBoxLayout, QWidget,
 )
 
 MEASURE_CHOICES = (("log-prob", "log-probability of its value"), ("entropy", "entropy of its distribution"))
@@ -304,12 +305,23 @@ class CausalityPanel(QFrame):
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.detail.setTextFormat(Qt.TextFormat.RichText)
+        # The field scrolls inside the pane when it is short (a 768-pixel screen): its grid, maps or
+        # tree would otherwise set the window's smallest height past the screen's. The controls stay in sight.
+        figures = QWidget()
+        lines = QVBoxLayout(figures)
+        lines.setContentsMargins(0, 0, 0, 0)
+        lines.addWidget(self.heading)
+        lines.addWidget(self.pages, 1)
+        lines.addWidget(self.detail)
+        scroll = QScrollArea()
+        scroll.setWidget(figures)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        layout.addWidget(self.heading)
         layout.addLayout(row)
-        layout.addWidget(self.pages, 1)
-        layout.addWidget(self.detail)
+        layout.addWidget(scroll, 1)
         self.hide()
 
     def _back_to_influence(self) -> None:
