@@ -73,12 +73,14 @@ class Branch:
         self.trace.extend(block)
 
 
-def replay(stepper, branch: Branch, lanes: int = 1, cancelled=lambda: False) -> np.ndarray | None:
+def replay(stepper, branch: Branch, lanes: int = 1, cancelled=lambda: False, settings: tuple | None = None) -> np.ndarray | None:
     """Regenerate the branch from its prefix with its seed, forced values and per-step settings
     (`lanes` images at once for a grid, interleaved as its trace holds them); with the same model
-    it returns exactly the values the trace holds. Steps that share one settings run as compiled
-    chunks where the model has them (the same draws, faster). None once cancelled() turns true."""
-    per_position = branch.trace.settings_per_step()[::lanes]  # a grid's lanes share each position's settings
+    it returns exactly the values the trace holds. `settings`: each position's, when the caller
+    took them from the trace before (a trace another thread may change). Steps that share one
+    settings run as compiled chunks where the model has them (the same draws, faster). None once
+    cancelled() turns true."""
+    per_position = replay_settings(branch, lanes) if settings is None else settings
     uniform = len(set(per_position)) <= 1
     schedule = (lambda: per_position[0]) if uniform else iter(per_position).__next__
     steps = run_steps(stepper, branch.prefix, len(per_position), schedule, branch.seed, branch.condition,
@@ -89,6 +91,11 @@ def replay(stepper, branch: Branch, lanes: int = 1, cancelled=lambda: False) -> 
             return None
         values.append(block.values)
     return np.concatenate(values or [np.zeros(0)]).astype(np.int32)
+
+
+def replay_settings(branch: Branch, lanes: int = 1) -> tuple:
+    """The settings of each position of the branch's run (a grid's lanes share each position's)."""
+    return branch.trace.settings_per_step()[::lanes]
 
 
 def export_trace(path, branch: Branch, model: str, card: dict, mode: str, lanes: int = 1, compact: bool = False) -> None:
