@@ -133,10 +133,13 @@ def plain_numbers(branch: Branch) -> int:
 
 MAX_TRACE_BYTES = 128_000_000  # the longest runs here (100,000 characters, 4 s of audio after 10 min kept) need 30 MB compact
 MAX_PREFIX = 4_800_000  # values before the first step: ten minutes of audio at 8 kHz
-# The most numbers a plain trace holds (about 32 bytes each once parsed: 256 MB); a longer run is
-# written compact. 1,000 characters hold 123,000; a guided 28 x 28 image 447,000; 8,000 samples of
-# unguided audio 2.5 million (guided audio past about 14,000 samples is written compact).
-PLAIN_MAX_NUMBERS = 8_000_000
+# The most numbers a plain trace holds; a longer run is written compact. json reads and writes on
+# the GUI thread and holds the GIL throughout, so this bounds the pause: measured with the bundled
+# models, 1,000 characters (124,000 numbers) parse in 37 ms and write in 86; a guided 28 x 28 image
+# (448,000) in 110 and 185 ms; 1 s of unguided audio (2.5 million) would take 517 and 1,078 ms,
+# compact 61 ms to parse. 1,000,000: about 250 ms to parse, 400 to write; up to 8,000 characters,
+# a guided image or an unguided 2 x 2 grid, 0.4 s of audio.
+PLAIN_MAX_NUMBERS = 1_000_000
 # Containers ([ and {) and commas a file may hold, counted in its bytes before it is parsed: JSON
 # of empty lists costs ~20 times its size in Python objects, so a 50 MB file could take over 1 GB.
 # A compact trace holds a few dozen containers and about one comma per kept value; a plain one a

@@ -112,11 +112,13 @@ def test_a_grid_is_exported_as_one_trace_and_opens_as_the_grid(qtbot, all_models
     assert d.can("export") and not d.can("back")  # Export only: the lab stays single-run
     path = tmp_path / "grid.trace.json"
     assert d.export_trace(path)
-    assert d.status() == f"Exported 784 steps in each of 4 images of main to {path}"
+    # Guided, each of its 3,136 steps keeps two full distributions: past PLAIN_MAX_NUMBERS, so compact.
+    assert d.status() == (f"Exported 784 steps in each of 4 images of main to {path}, compact (base64): "
+                          "as plain JSON it would hold 1,790,656 numbers, more than 1,000,000")
     values, images = d.values(), d.view().canvas.images.copy()
     d.close()
     doc = json.loads(path.read_text())
-    assert doc["branch"]["lanes"] == 4 and doc["condition"] == [3, 3, 3, 3] and len(doc["trace"]["columns"]["value"]) == 4 * 784
+    assert doc["branch"]["lanes"] == 4 and doc["condition"] == [3, 3, 3, 3] and doc["trace"]["columns"]["value"]["shape"] == [4 * 784]
 
     other = WindowDriver.open(qtbot, all_models, "text")
     assert other.open_trace(path) and other.mode == "image"
@@ -129,3 +131,17 @@ def test_a_grid_is_exported_as_one_trace_and_opens_as_the_grid(qtbot, all_models
     assert other.can("export") and not other.can("back") and not other.can("rename")
     assert other.verify_replay(timeout=60_000) == "Verified grid.trace.json: Replayed 784 steps in each of 4 images: identical to the trace"
     other.close()
+
+
+def test_a_run_too_long_for_a_plain_trace_is_written_compact_and_says_why(qtbot, all_models, tmp_path, monkeypatch):
+    from arplayground.gui import trace_files
+
+    monkeypatch.setattr(trace_files, "PLAIN_MAX_NUMBERS", 1000)  # the bound on json's pause on the GUI thread
+    d = WindowDriver.open(qtbot, all_models)
+    d.set_run_length(text_steps=12)
+    d.generate_and_wait()
+    path = tmp_path / "long.trace.json"
+    assert d.export_trace(path)
+    assert d.status().endswith(", compact (base64): as plain JSON it would hold 1,445 numbers, more than 1,000")
+    assert json.loads(path.read_text())["trace"]["encoding"] == "base64"
+    d.close()
