@@ -131,6 +131,15 @@ def plain_numbers(branch: Branch) -> int:
     return len(branch.prefix) + len(trace) * per_step + full
 
 
+def too_long_for_plain(branch: Branch) -> str | None:
+    """Why a trace of this branch is written compact whatever was asked (a sentence for the
+    person who asked for plain), or None when a plain one is within PLAIN_MAX_NUMBERS."""
+    numbers = plain_numbers(branch)
+    if numbers <= PLAIN_MAX_NUMBERS:
+        return None
+    return f"as plain JSON it would hold {numbers:,} numbers, more than {PLAIN_MAX_NUMBERS:,}"
+
+
 MAX_TRACE_BYTES = 128_000_000  # the longest runs here (100,000 characters, 4 s of audio after 10 min kept) need 30 MB compact
 MAX_PREFIX = 4_800_000  # values before the first step: ten minutes of audio at 8 kHz
 # The most numbers a plain trace holds; a longer run is written compact. json reads and writes on

@@ -21,7 +21,7 @@ import numpy as np
 from arplayground import catalog
 from arplayground.core.files import replacing, write_text_atomically
 from arplayground.core.generate import NonFiniteLogits, run_steps
-from arplayground.core.lab import export_trace
+from arplayground.core.lab import export_trace, too_long_for_plain
 from arplayground.core.mulaw import SAMPLE_RATE, decode
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.session import Session
@@ -290,8 +290,10 @@ def run(args) -> int:
     print(f"{args.out}: {len(branch.trace):,} {UNITS[mode]} from {entry.name}, seed {args.seed}, "
           f"{settings_text(settings)}, in {seconds:.2f} s")
     if args.trace is not None:
-        export_trace(args.trace, branch, entry.name, entry.card, mode, lanes, compact=args.compact_trace)
-        print(f"  trace written to {args.trace}{' (compact)' if args.compact_trace else ''}")
+        too_long = None if args.compact_trace else too_long_for_plain(branch)
+        export_trace(args.trace, branch, entry.name, entry.card, mode, lanes, compact=args.compact_trace or bool(too_long))
+        compact = " (compact)" if args.compact_trace else f" (compact: {too_long})" if too_long else ""
+        print(f"  trace written to {args.trace}{compact}")
     return 0
 
 

@@ -13,8 +13,8 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from arplayground import catalog
-from arplayground.core.lab import (PLAIN_MAX_NUMBERS, Branch, check_replayable, export_trace, load_trace,
-                                   plain_numbers, replay, replay_settings)
+from arplayground.core.lab import (Branch, check_replayable, export_trace, load_trace, replay, replay_settings,
+                                   too_long_for_plain)
 from arplayground.core.session import Session, compare_replay, steps_text
 from arplayground.gui.jobs import JobRunner
 from arplayground.gui.views.base import ModeView
@@ -83,21 +83,20 @@ def check_trace_file(path: str, entries: list[catalog.ModelEntry], views: dict[s
 def export_shown_run(path: str, session: Session, entry: catalog.ModelEntry | None, view: ModeView | None,
                      compact: bool = False) -> str:
     """Write the session's shown branch (a grid's images as lanes), made by `entry` in `view`, to
-    `path`: plain JSON arrays, or base64 with `compact` (and where a plain file would hold more
-    than PLAIN_MAX_NUMBERS numbers); what the state label says of it. Raises Refused: nothing to
+    `path`: plain JSON arrays, or base64 with `compact` (and where a plain file would be too long:
+    core.lab.too_long_for_plain); what the state label says of it. Raises Refused: nothing to
     export, or the file not written."""
     refusal = session.export_refusal()
     if refusal is not None:
         raise Refused(refusal)
-    numbers = plain_numbers(session.branch)
-    too_many = not compact and numbers > PLAIN_MAX_NUMBERS
+    too_long = None if compact else too_long_for_plain(session.branch)
     try:
-        export_trace(path, session.branch, entry.name, entry.card, view.mode, session.lanes, compact or too_many)
+        export_trace(path, session.branch, entry.name, entry.card, view.mode, session.lanes, compact or bool(too_long))
     except OSError as e:
         raise Refused(f"Could not write {path}: {e.strerror or e}") from e
     said = f"Exported {session.steps_text()} of {session.branch.name} to {path}"
-    if too_many:
-        return f"{said}, compact (base64): as plain JSON it would hold {numbers:,} numbers, more than {PLAIN_MAX_NUMBERS:,}"
+    if too_long:
+        return f"{said}, compact (base64): {too_long}"
     return f"{said}{', compact (base64)' if compact else ''}"
 
 

@@ -134,9 +134,9 @@ def test_a_grid_is_exported_as_one_trace_and_opens_as_the_grid(qtbot, all_models
 
 
 def test_a_run_too_long_for_a_plain_trace_is_written_compact_and_says_why(qtbot, all_models, tmp_path, monkeypatch):
-    from arplayground.gui import trace_files
+    from arplayground.core import lab
 
-    monkeypatch.setattr(trace_files, "PLAIN_MAX_NUMBERS", 1000)  # the bound on json's pause on the GUI thread
+    monkeypatch.setattr(lab, "PLAIN_MAX_NUMBERS", 1000)  # the bound on json's pause on the GUI thread
     d = WindowDriver.open(qtbot, all_models)
     d.set_run_length(text_steps=12)
     d.generate_and_wait()
