@@ -340,7 +340,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.score.refresh()  # a scored trace: its figures
         self.verifier.offer(replay)
         self.status_line.replace(f"Opened {replay.file_name}: {self.session.steps_text()} of {replay.entry.name}, "
-                                 "not yet verified · Verify replay re-computes them")
+                                 "not yet verified · Verify replay")  # short: the status bar's figures sit beside it
         self._update_buttons()
         return True
 
