@@ -144,3 +144,26 @@ def test_a_run_too_long_for_a_plain_trace_is_written_compact_and_says_why(qtbot,
     assert d.status().endswith(", compact (base64): as plain JSON it would hold 1,445 numbers, more than 1,000")
     assert json.loads(path.read_text())["trace"]["encoding"] == "base64"
     d.close()
+
+
+def test_verify_replay_runs_off_the_gui_thread_and_is_greyed_while_it_runs(qtbot, all_models, tmp_path, monkeypatch):
+    import threading
+
+    from arplayground.gui import trace_files
+
+    path, _, _ = text_trace(qtbot, all_models, tmp_path)
+    threads, real = [], trace_files.replay
+
+    def watched(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trace_files, "replay", watched)
+    d = WindowDriver.open(qtbot, all_models)
+    assert d.open_trace(path) and threads == []  # opening re-computes nothing
+    d.click(d.window.verify_button)
+    assert not d.can_verify() and d.status().startswith("Verifying run.trace.json: re-computing 30 steps")
+    d.wait_until(lambda: d.status().startswith("Verified "))
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert d.can_verify()  # again, on request
+    d.close()
