@@ -14,7 +14,6 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -27,6 +26,7 @@ from arplayground.core.score import surprisal_bits as chain_rule_terms  # the vi
 from arplayground.gui.causality_panel import FIELD_TINT, heat_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
+from arplayground.gui.settings_store import ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
@@ -551,7 +551,7 @@ class ImageModeView(ModeView):
         self._start(prefix, 1, 1, (condition,), len(vocab))
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.controls, "Open image", "", "Images (*.png *.jpg *.bmp);;All files (*)")
+        path = ask_open_path(self.controls, "image", "Open image", "Images (*.png *.jpg *.bmp);;All files (*)")
         if path:
             self.open_image(path)
 
@@ -568,7 +568,7 @@ class ImageModeView(ModeView):
 
     def save_dialog(self) -> None:
         name = "digit.png" if len(self.canvas.images) == 1 else "digits.png"
-        path, _ = QFileDialog.getSaveFileName(self.controls, "Save image", name, "PNG images (*.png)")
+        path = ask_save_path(self.controls, "image", "Save image", name, "PNG images (*.png)")
         if path:
             self.save_png(path)
 
