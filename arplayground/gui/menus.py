@@ -23,7 +23,6 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSlider, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
                                QLabel, QVBoxLayout)
 
-from arplayground import catalog
 from arplayground.gui import settings_store
 from arplayground.gui.model_card_dialog import ModelCardDialog
 
@@ -127,7 +126,10 @@ class Menus(QObject):
         sees.setCheckable(True)
         w.sees_button.toggled.connect(sees.setChecked)
         # The Score pane shows itself while a scored sequence is shown: nothing to toggle here.
-        # Hook for the layout slice: View > Theme (System / Light / Dark) goes here, from gui/theme.py.
+        # View > Theme (System / Light / Dark), from gui/theme.py, is added to this menu after this
+        # separator: self.view_menu.addMenu(...).
+        view.addSeparator()
+        self.view_menu = view
 
         run = bar.addMenu("&Run")
         self._add(run, "play", "Generate / Pause / Resume", self.generate_pause_resume)
@@ -317,9 +319,8 @@ def version_of(name: str) -> str:
 
 
 def models_folder(window) -> str:
-    folder = Path(window.models_dir) if window.models_dir else catalog.default_models_dir()
     n = len(window.entries)
-    return f"{folder.resolve()} ({n} model card{'s' * (n != 1)})"
+    return f"{Path(window.models_dir).resolve()} ({n} model card{'s' * (n != 1)})"
 
 
 def text_dialog(parent, title: str, rows: list[tuple[str, str]], note: str) -> QDialog:

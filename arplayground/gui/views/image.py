@@ -76,7 +76,7 @@ class PixelCanvas(QWidget):
         self.overlay: np.ndarray | None = None
         self.field_rgb: np.ndarray | None = None  # What it sees: (H, W, 3) for the one image, over everything
         self.overlay_scale = DIGIT_MAP_BITS  # bits at which the overlay turns yellow
-        self.setMinimumSize(196, 196)  # 7 screen pixels a pixel: the window still fits a 768-pixel-high laptop screen
+        self.setMinimumSize(168, 168)  # 6 screen pixels a pixel: the window, menu bar included, still fits a 768-pixel-high laptop screen
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
 
