@@ -247,3 +247,26 @@ def test_a_greyed_out_item_does_nothing_when_triggered_anyway(qtbot, tiny_models
         d.menu_action(name).trigger()
     assert not d.running() and not d.has_run() and not (tmp_path / "x").exists()
     d.close()
+
+
+def test_ctrl_o_opens_a_trace_ctrl_shift_o_a_picture_and_ctrl_q_quits(qtbot, all_models, tmp_path):
+    d = WindowDriver.open(qtbot, all_models, "text")
+    d.set_prompt("to be")
+    d.set_length(4)
+    d.generate_and_wait()
+    d.export_trace(tmp_path / "t.trace.json")
+    d.focus(d.window.generate_button)
+    with d._dialog("getOpenFileName", tmp_path / "t.trace.json"):
+        d.press_key(Qt.Key.Key_O, CTRL)
+    assert d.status().startswith("Replaying ")
+    d.wait_until_stopped()
+    d.choose_mode("image")
+    d.draw_pixel(28 * 14 + 14)
+    d.view("image").save_png(str(tmp_path / "dot.png"))
+    d.view("image").clear_button.click()
+    d.focus(d.window.generate_button)
+    with d._dialog("getOpenFileName", tmp_path / "dot.png"):
+        d.press_key(Qt.Key.Key_O, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert d.view("image").note.text().startswith(f"Opened {tmp_path / 'dot.png'}")
+    d.press_key(Qt.Key.Key_Q, CTRL)
+    assert not d.window.isVisible()
