@@ -26,7 +26,7 @@ from arplayground.gui.menus import install_menus
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
-from arplayground.gui.settings_store import WindowSettings, ask_open_path, ask_save_path
+from arplayground.gui.settings_store import WindowSettings, add_recent, ask_open_path, ask_save_path
 from arplayground.gui.trace_files import Refused, check_trace_file, export_shown_run
 from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.window_layout import SPEEDS, WindowLayout, speed_label
@@ -285,8 +285,8 @@ class MainWindow(QMainWindow, WindowLayout):
 
     def export_dialog(self) -> None:
         path = ask_save_path(self, "trace", "Export trace", f"{self.branch.name if self.branch else 'run'}.trace.json", "Traces (*.json)")
-        if path:
-            self.export_trace(path)
+        if path and self.export_trace(path):
+            add_recent(path)
 
     def export_trace(self, path: str) -> bool:
         try:
@@ -298,8 +298,8 @@ class MainWindow(QMainWindow, WindowLayout):
 
     def open_trace_dialog(self) -> None:
         path = ask_open_path(self, "trace", "Open trace", "Traces (*.json);;All files (*)")
-        if path:
-            self.open_trace(path)
+        if path and self.open_trace(path):
+            add_recent(path)
 
     def open_trace(self, path: str) -> bool:
         """Replay a trace: its mode, model, prefix, condition, seed, forced values and the settings of

@@ -157,6 +157,8 @@ class Menus(QObject):
                     button.installEventFilter(self.watch)
         w.mode_box.currentIndexChanged.connect(self.refresh)
         w.model_box.currentIndexChanged.connect(self.refresh)
+        # A WAV is opened in the background: it becomes a recent file once converted, whoever asked.
+        w.views["audio"].opener.opened.connect(lambda path, *_: settings_store.add_recent(path))
         self.refresh()
 
     def _add(self, menu, name: str, text: str, slot=None) -> QAction:
@@ -257,7 +259,10 @@ class Menus(QObject):
             if not view.open_button.isEnabled():
                 w.state_label.setText(f"Stop the run first to open {Path(path).name}")
                 return False
-            opened = view.open_image(path) if kind == "image" else view.start_opening(path) is not None
+            if kind == "audio":
+                view.start_opening(path)  # in the background; converted, it comes first in the list
+                return True
+            opened = view.open_image(path)
         else:
             w.state_label.setText(f"{Path(path).name}: no mode here opens it")
             return False

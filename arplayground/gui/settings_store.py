@@ -78,11 +78,10 @@ def last_folder(kind: str) -> str:
 
 
 def _chosen(kind: str, path: str) -> str:
-    """A dialog chose `path`: its folder is the next dialog's of this kind, the file a recent one."""
+    """A dialog chose `path`: its folder is the next dialog's of this kind. (The file becomes a recent
+    one once it has been opened or saved: add_recent, at each call.)"""
     if path:
         open_settings().setValue(f"folders/{kind}", str(Path(path).parent))
-        if Path(path).suffix.lower() in RECENT_KINDS:
-            add_recent(path)
     return path
 
 
@@ -108,6 +107,9 @@ def recent_files() -> list[str]:
 
 
 def add_recent(path: str) -> None:
+    """`path` was opened or saved: first in the recent files (a kind that does not reopen is left out)."""
+    if Path(path).suffix.lower() not in RECENT_KINDS:
+        return
     path = os.path.abspath(path)
     paths = [path] + [p for p in recent_files() if p != path]
     open_settings().setValue("recent/files", json.dumps(paths[:RECENT_MAX]))

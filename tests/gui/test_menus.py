@@ -22,6 +22,15 @@ def slow_text_run(qtbot, folder) -> WindowDriver:
     return d
 
 
+def text_run(qtbot, folder, steps: int) -> WindowDriver:
+    """The window in Text mode after a run of `steps` characters from "to be"."""
+    d = WindowDriver.open(qtbot, folder, "text")
+    d.set_prompt("to be")
+    d.set_length(steps)
+    d.generate_and_wait()
+    return d
+
+
 def test_space_generates_pauses_and_resumes_esc_stops(qtbot, tiny_models):
     d = slow_text_run(qtbot, tiny_models)
     d.press_key(SPACE)
@@ -143,10 +152,7 @@ def test_menu_items_follow_their_buttons(qtbot, all_models, tmp_path):
 
 
 def test_file_menu_exports_and_opens_a_trace_and_saves_a_picture(qtbot, all_models, tmp_path):
-    d = WindowDriver.open(qtbot, all_models, "text")
-    d.set_prompt("to be")
-    d.set_length(5)
-    d.generate_and_wait()
+    d = text_run(qtbot, all_models, 5)
     with d._dialog("getSaveFileName", tmp_path / "t.trace.json"):
         d.choose_menu("export")
     assert (tmp_path / "t.trace.json").is_file()
@@ -250,10 +256,7 @@ def test_a_greyed_out_item_does_nothing_when_triggered_anyway(qtbot, tiny_models
 
 
 def test_ctrl_o_opens_a_trace_ctrl_shift_o_a_picture_and_ctrl_q_quits(qtbot, all_models, tmp_path):
-    d = WindowDriver.open(qtbot, all_models, "text")
-    d.set_prompt("to be")
-    d.set_length(4)
-    d.generate_and_wait()
+    d = text_run(qtbot, all_models, 4)
     d.export_trace(tmp_path / "t.trace.json")
     d.focus(d.window.generate_button)
     with d._dialog("getOpenFileName", tmp_path / "t.trace.json"):
@@ -270,3 +273,23 @@ def test_ctrl_o_opens_a_trace_ctrl_shift_o_a_picture_and_ctrl_q_quits(qtbot, all
     assert d.view("image").note.text().startswith(f"Opened {tmp_path / 'dot.png'}")
     d.press_key(Qt.Key.Key_Q, CTRL)
     assert not d.window.isVisible()
+
+
+def test_only_files_opened_or_saved_become_recent(qtbot, all_models, tmp_path):
+    from tests.gui.driver import write_tone
+
+    d = WindowDriver.open(qtbot, all_models, "text")
+    junk = tmp_path / "junk.trace.json"
+    junk.write_text("{not a trace")
+    assert not d.open_trace(junk)  # refused: not a recent file
+    assert d.recent_files() == []
+    d.choose_mode("audio")
+    tone = write_tone(tmp_path / "tone.wav", 0.05)
+    d.open_wav(tone)  # converted in the background: recent once it has opened
+    assert d.recent_files() == [("1. tone.wav", True)]
+    d.choose_mode("text")
+    d.open_recent("1. tone.wav")
+    assert d.mode == "audio"
+    d.wait_until(lambda: d.view("audio").conversion is None)
+    assert d.recent_files() == [("1. tone.wav", True)]
+    d.close()

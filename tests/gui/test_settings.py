@@ -153,10 +153,11 @@ def test_reset_to_defaults_forgets_the_store_and_shows_the_defaults_now(qtbot, a
     d.drag_stage("min_p", 0)
     d.set_speed_notch(2)
     d.set_cache(False)
-    assert not d.open_trace(tmp_path / "never.json")  # refused, but its folder and the recent list are stored
+    with d._dialog("getSaveFileName", tmp_path / "blank.png"):
+        d.click(d.view("image").save_button)  # a recent file and a last folder are stored too
     d.close()
     d = WindowDriver.open(qtbot, all_models)
-    assert d.mode == "image" and d.speed_notch() == 2 and d.recent_files() == [("1. never.json (missing)", False)]
+    assert d.mode == "image" and d.speed_notch() == 2 and d.recent_files() == [("1. blank.png", True)]
     d.choose_menu("reset")
     from arplayground.core.sampling import SamplerSettings
 

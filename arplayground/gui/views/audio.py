@@ -31,7 +31,7 @@ from arplayground.core.score import surprisal_bits
 from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport  # noqa: F401 - CHECKING_SOUND: tests import it from here
 from arplayground.gui.causality_panel import influence_levels
 from arplayground.gui.distribution_panel import panel_data
-from arplayground.gui.settings_store import ask_open_path, ask_save_path
+from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 from arplayground.gui.wav_open import WavConversion, WavOpener
 from arplayground.core.trace import FULL_STEPS
@@ -588,8 +588,8 @@ class AudioModeView(ModeView):
 
     def save_dialog(self) -> None:
         path = ask_save_path(self.controls, "audio", "Save clip", "digit.wav", "WAV files (*.wav)")
-        if path:
-            self.save_wav(path)
+        if path and self.save_wav(path):
+            add_recent(path)
 
     def save_wav(self, path: str) -> bool:
         """Write the clip; a failure (a full disk) leaves a file it was replacing as it was."""

@@ -26,7 +26,7 @@ from arplayground.core.score import surprisal_bits as chain_rule_terms  # the vi
 from arplayground.gui.causality_panel import FIELD_TINT, heat_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
-from arplayground.gui.settings_store import ask_open_path, ask_save_path
+from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
@@ -552,8 +552,8 @@ class ImageModeView(ModeView):
 
     def open_dialog(self) -> None:
         path = ask_open_path(self.controls, "image", "Open image", "Images (*.png *.jpg *.bmp);;All files (*)")
-        if path:
-            self.open_image(path)
+        if path and self.open_image(path):
+            add_recent(path)
 
     def open_image(self, path: str) -> bool:
         """Load an image as an MNIST digit and say what was done. Unreadable, or no ink: nothing changes."""
@@ -569,8 +569,8 @@ class ImageModeView(ModeView):
     def save_dialog(self) -> None:
         name = "digit.png" if len(self.canvas.images) == 1 else "digits.png"
         path = ask_save_path(self.controls, "image", "Save image", name, "PNG images (*.png)")
-        if path:
-            self.save_png(path)
+        if path and self.save_png(path):
+            add_recent(path)
 
     def save_png(self, path: str) -> bool:
         """The canvas as a grey PNG (image_files.write_png): a failed write leaves the old file whole."""
