@@ -394,6 +394,8 @@ class MainWindow(QMainWindow, WindowLayout):
         self.session.stopped()
         self._show_paused(self.resumable)
         self.panel_refresh.settle()
+        if self.branches:
+            self.lab.refresh_branch_box()  # a stopped run's end never reaches on_finished: its length here
         self.state_label.setText(f"Stopped after {self.session.steps_text()}")
         self._update_buttons()
 
@@ -404,13 +406,15 @@ class MainWindow(QMainWindow, WindowLayout):
         self.panel_refresh.soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():
             self.back_button.setEnabled(self.can_go_back())
-        if len(self.branches) > 1 and not self.streaming():  # stepping: the list's lengths follow each step
+        if not self.streaming():  # stepping: the list's lengths follow each step (one branch's too)
             self.lab.refresh_branch_box()
-        self._show_stats(batch.steps_per_second)
+        shown = self.run_control.batch_shown(batch.steps, self.streaming())
+        self._show_stats(batch.steps_per_second, shown)
 
-    def _show_stats(self, steps_per_second: float | None = None) -> None:
-        """The status bar's figures for the trace shown: its length, speed (while generating) and NLL."""
-        self.stats_label.setText(self.session.stats_text(self.running_view.unit, steps_per_second))
+    def _show_stats(self, steps_per_second: float | None = None, shown_per_second: float | None = None) -> None:
+        """The status bar's figures for the trace shown: its length, speeds (while generating: the
+        compute rate, and the rate shown when the Speed slider paces it) and NLL."""
+        self.stats_label.setText(self.session.stats_text(self.running_view.unit, steps_per_second, shown_per_second))
 
     @Slot(str)
     def on_run_status(self, text: str) -> None:

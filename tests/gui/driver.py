@@ -1036,6 +1036,64 @@ class WindowDriver:
     def set_cache(self, on: bool) -> None:
         self.window.cache_box.setChecked(on)
 
+    # ------------------------------------------------------------------ readouts: timeline, speeds, sound
+
+    def timeline_axis_label(self, measure: str | None = None) -> str:
+        """The y axis label of the timeline's first plot (or of stacked measure `measure`'s)."""
+        return self.window.timeline.axis_label(measure)
+
+    def add_timeline_measure(self, measure: str) -> None:
+        """Tick `measure` in the timeline's "+ measure" list: a plot of it stacked under the others."""
+        self._measure_action(measure, True)
+
+    def remove_timeline_measure(self, measure: str) -> None:
+        self._measure_action(measure, False)
+
+    def _measure_action(self, measure: str, on: bool) -> None:
+        action = next(a for a in self.window.timeline.add_menu.actions() if a.text() == measure)
+        if action.isChecked() != on:
+            action.trigger()  # what a click on the menu's line does
+
+    def timeline_measures(self) -> list[str]:
+        """The measures the timeline plots, top to bottom."""
+        return self.window.timeline.shown_measures()
+
+    def timeline_values_of(self, measure: str) -> np.ndarray:
+        """Stacked measure `measure`'s plotted values, one a step."""
+        return self.window.timeline.values(measure)
+
+    def timeline_cursors(self) -> list[float]:
+        """Where each of the timeline's plots draws the position line (x: step, 1-based)."""
+        timeline = self.window.timeline
+        return [plot.cursor.value() for plot in (timeline.main, *timeline.stacked.values())]
+
+    def click_stacked_plot(self, measure: str, step: int) -> None:
+        """A real click on stacked measure `measure`'s plot at step `step` (0-based)."""
+        widget = self.window.timeline.stacked[measure].widget
+        self.click(widget.viewport(), pos=plot_point(widget, step + 1))
+
+    def timeline_hint(self) -> str | None:
+        """The empty timeline's hint (None when its plot shows steps)."""
+        hint = self.window.timeline.main.hint
+        return hint.textItem.toPlainText() if hint.isVisible() else None
+
+    def timeline_tick_numbers_shown(self) -> bool:
+        """Whether the timeline's first plot writes numbers on its y axis."""
+        return bool(self.window.timeline.plot.getPlotItem().getAxis("left").style["showValues"])
+
+    def timeline_play_button(self) -> tuple[str, bool]:
+        """The timeline's Play button: (its text, whether it looks pressed)."""
+        button = self.window.timeline.play_button
+        return button.text(), button.isChecked()
+
+    def audio_readout(self) -> str:
+        """Audio mode's line under the waveform: seconds generated and generation's speed."""
+        return self.window.views["audio"].readout.text()
+
+    def playback_line(self) -> str:
+        """Audio mode's playback line: how the clip plays or played, and its underruns."""
+        return self.window.views["audio"].audio_status.text()
+
 
 class ABDriver:
     """The A/B window as a person uses it: two sides, A and B, each with its sliders, its view and
