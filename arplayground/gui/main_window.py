@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 import random
 
+from pathlib import Path
+
 from PySide6.QtCore import Slot
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QMainWindow
+from PySide6.QtWidgets import QMainWindow
 
 from arplayground import catalog
 from arplayground.core.sampling import SamplerSettings
@@ -21,9 +22,11 @@ from arplayground.gui.cache_check import CacheCheck
 from arplayground.gui.causality_control import CausalityControl
 from arplayground.gui.cheat_compare import CheatCompare
 from arplayground.gui.decoding_lab import DecodingLab
+from arplayground.gui.menus import install_menus
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
+from arplayground.gui.settings_store import WindowSettings, add_recent, ask_open_path, ask_save_path
 from arplayground.gui.trace_files import Refused, check_trace_file, export_shown_run
 from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.window_layout import SPEEDS, WindowLayout, speed_label
@@ -46,7 +49,8 @@ class MainWindow(QMainWindow, WindowLayout):
     def __init__(self, models_dir=None, initial: dict | None = None):
         super().__init__()
         self.setWindowTitle("arplayground")
-        self.entries = catalog.discover(models_dir)
+        self.models_dir = Path(models_dir) if models_dir else catalog.default_models_dir()  # Help > About names it
+        self.entries = catalog.discover(self.models_dir)
         self.steppers = catalog.StepperCache()  # loaded by the worker, kept across runs
         self.run_control = RunControl(self, self.steppers)
         self.runner = self.run_control.runner
@@ -73,8 +77,11 @@ class MainWindow(QMainWindow, WindowLayout):
         self.cheat = CheatCompare(self)  # Mask on/off: the real text model beside the one without its mask
         self._connect()
         self._fill_models()
-        self.apply_initial(initial or {})
+        self.stored = WindowSettings(self)  # what the window remembers between launches
+        self.stored.restore()
+        self.apply_initial(initial or {})  # the command line wins over what was stored
         self._update_buttons()
+        self.menus = install_menus(self)  # the menu bar, the shortcuts and the buttons' tooltips with their keys
 
     # The session's state, read where the window renders it.
     trace = property(lambda self: self.session.trace)
@@ -92,7 +99,6 @@ class MainWindow(QMainWindow, WindowLayout):
         self.speed_slider.valueChanged.connect(self.on_speed_changed)
         self.sampler.changed.connect(self.push_settings)
         self.generate_button.clicked.connect(self.generate)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
         self.back_button.clicked.connect(self.lab.back)
@@ -278,9 +284,9 @@ class MainWindow(QMainWindow, WindowLayout):
         self._start_run(prefix, n_steps, paused, forced=None)
 
     def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export trace", f"{self.branch.name if self.branch else 'run'}.trace.json", "Traces (*.json)")
-        if path:
-            self.export_trace(path)
+        path = ask_save_path(self, "trace", "Export trace", f"{self.branch.name if self.branch else 'run'}.trace.json", "Traces (*.json)")
+        if path and self.export_trace(path):
+            add_recent(path)
 
     def export_trace(self, path: str) -> bool:
         try:
@@ -291,9 +297,9 @@ class MainWindow(QMainWindow, WindowLayout):
         return True
 
     def open_trace_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open trace", "", "Traces (*.json);;All files (*)")
-        if path:
-            self.open_trace(path)
+        path = ask_open_path(self, "trace", "Open trace", "Traces (*.json);;All files (*)")
+        if path and self.open_trace(path):
+            add_recent(path)
 
     def open_trace(self, path: str) -> bool:
         """Replay a trace: its mode, model, prefix, condition, seed, forced values and the settings of
@@ -471,6 +477,7 @@ class MainWindow(QMainWindow, WindowLayout):
         return self.decoding_lab
 
     def closeEvent(self, event) -> None:
+        self.stored.save()
         if self.decoding_lab is not None:
             self.decoding_lab.close()
         self.runner.wait_for_all()  # no thread outlives the window

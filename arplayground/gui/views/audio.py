@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -32,6 +31,7 @@ from arplayground.core.score import surprisal_bits
 from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport, real_time_factor  # noqa: F401 - CHECKING_SOUND: tests import it from here
 from arplayground.gui.causality_panel import influence_levels
 from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 from arplayground.gui.wav_open import WavConversion, WavOpener
 from arplayground.core.trace import FULL_STEPS
@@ -512,7 +512,7 @@ class AudioModeView(ModeView):
     # -- files -------------------------------------------------------------------------------------
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.controls, "Open recording", "", "WAV files (*.wav);;All files (*)")
+        path = ask_open_path(self.controls, "audio", "Open recording", "WAV files (*.wav);;All files (*)")
         if path:
             self.start_opening(path)
 
@@ -584,9 +584,9 @@ class AudioModeView(ModeView):
         self.transport.refresh()
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.controls, "Save clip", "digit.wav", "WAV files (*.wav)")
-        if path:
-            self.save_wav(path)
+        path = ask_save_path(self.controls, "audio", "Save clip", "digit.wav", "WAV files (*.wav)")
+        if path and self.save_wav(path):
+            add_recent(path)
 
     def save_wav(self, path: str) -> bool:
         """Write the clip; a failure (a full disk) leaves a file it was replacing as it was."""
