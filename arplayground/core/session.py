@@ -91,13 +91,19 @@ class Session:
         start = shown + 1 if shown is not None and not finished_at_end else 1
         return start, self.trace[start - 1].settings if start <= len(self.trace) else None
 
-    def stats_text(self, unit: str, steps_per_second: float | None = None) -> str:
+    def stats_text(self, unit: str, computes: float | None = None, shown: float | None = None) -> str:
         """The status bar's figures for the shown trace: its length, the speed (while generating)
-        and the NLL per `unit` (what one step emits); "" before its first step."""
+        and the NLL per `unit` (what one step emits); "" before its first step. The speed is
+        labelled: `computes`, the model's rate over its compute time; `shown`, the rate the
+        steps reached the window (below it when the Speed slider paces the run)."""
         if not len(self.trace):
             return ""
         nll = self.trace.nll()
-        speed = f"  ·  {steps_per_second:,.0f} steps/s" if steps_per_second is not None else ""
+        speed = ""
+        if computes is not None:
+            speed = f"  ·  computes {computes:,.0f} {unit}s/s"
+            if shown is not None:
+                speed += f" · shown at {shown:,.0f} {unit}s/s"
         lanes = self.lanes  # a grid's trace interleaves its images' steps
         where = (f"step {len(self.trace) // lanes} / {self.planned} in each of {lanes} images" if lanes > 1
                  else f"step {len(self.trace)} / {self.planned_records}")

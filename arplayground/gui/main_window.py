@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 import random
 
+from pathlib import Path
+
 from PySide6.QtCore import Slot
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QMainWindow
+from PySide6.QtWidgets import QMainWindow
 
 from arplayground import catalog
 from arplayground.core.sampling import SamplerSettings
@@ -21,9 +22,11 @@ from arplayground.gui.cache_check import CacheCheck
 from arplayground.gui.causality_control import CausalityControl
 from arplayground.gui.cheat_compare import CheatCompare
 from arplayground.gui.decoding_lab import DecodingLab
+from arplayground.gui.menus import install_menus
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
+from arplayground.gui.settings_store import WindowSettings, add_recent, ask_open_path, ask_save_path_and_filter
 from arplayground.gui.trace_files import Refused, ReplayVerifier, check_trace_file, export_shown_run
 from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.window_layout import SPEEDS, WindowLayout, speed_label
@@ -49,7 +52,8 @@ class MainWindow(QMainWindow, WindowLayout):
     def __init__(self, models_dir=None, initial: dict | None = None):
         super().__init__()
         self.setWindowTitle("arplayground")
-        self.entries = catalog.discover(models_dir)
+        self.models_dir = Path(models_dir) if models_dir else catalog.default_models_dir()  # Help > About names it
+        self.entries = catalog.discover(self.models_dir)
         self.steppers = catalog.StepperCache()  # loaded by the worker, kept across runs
         self.run_control = RunControl(self, self.steppers)
         self.runner = self.run_control.runner
@@ -77,8 +81,11 @@ class MainWindow(QMainWindow, WindowLayout):
         self.verifier = ReplayVerifier(self)  # Verify replay: an opened trace re-computed on a job thread
         self._connect()
         self._fill_models()
-        self.apply_initial(initial or {})
+        self.stored = WindowSettings(self)  # what the window remembers between launches
+        self.stored.restore()
+        self.apply_initial(initial or {})  # the command line wins over what was stored
         self._update_buttons()
+        self.menus = install_menus(self)  # the menu bar, the shortcuts and the buttons' tooltips with their keys
 
     # The session's state, read where the window renders it.
     trace = property(lambda self: self.session.trace)
@@ -96,7 +103,6 @@ class MainWindow(QMainWindow, WindowLayout):
         self.speed_slider.valueChanged.connect(self.on_speed_changed)
         self.sampler.changed.connect(self.push_settings)
         self.generate_button.clicked.connect(self.generate)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
         self.back_button.clicked.connect(self.lab.back)
@@ -287,9 +293,9 @@ class MainWindow(QMainWindow, WindowLayout):
 
     def export_dialog(self) -> None:
         name = f"{self.branch.name if self.branch else 'run'}.trace.json"
-        path, chosen = QFileDialog.getSaveFileName(self, "Export trace", name, f"{PLAIN_TRACES};;{COMPACT_TRACES}")
-        if path:
-            self.export_trace(path, compact=chosen == COMPACT_TRACES)
+        path, chosen = ask_save_path_and_filter(self, "trace", "Export trace", name, f"{PLAIN_TRACES};;{COMPACT_TRACES}")
+        if path and self.export_trace(path, compact=chosen == COMPACT_TRACES):
+            add_recent(path)
 
     def export_trace(self, path: str, compact: bool = False) -> bool:
         """Write the shown run (a grid's every image) as a trace: plain JSON, or base64 with `compact`."""
@@ -301,9 +307,9 @@ class MainWindow(QMainWindow, WindowLayout):
         return True
 
     def open_trace_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open trace", "", "Traces (*.json);;All files (*)")
-        if path:
-            self.open_trace(path)
+        path = ask_open_path(self, "trace", "Open trace", "Traces (*.json);;All files (*)")
+        if path and self.open_trace(path):
+            add_recent(path)
 
     def open_trace(self, path: str) -> bool:
         """Show a trace's run at once, as the file holds it (values, panel, timeline, branch; no
@@ -410,6 +416,8 @@ class MainWindow(QMainWindow, WindowLayout):
         self.session.stopped()
         self._show_paused(self.resumable)
         self.panel_refresh.settle()
+        if self.branches:
+            self.lab.refresh_branch_box()  # a stopped run's end never reaches on_finished: its length here
         self.state_label.setText(f"Stopped after {self.session.steps_text()}")
         self._update_buttons()
 
@@ -420,13 +428,15 @@ class MainWindow(QMainWindow, WindowLayout):
         self.panel_refresh.soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():
             self.back_button.setEnabled(self.can_go_back())
-        if len(self.branches) > 1 and not self.streaming():  # stepping: the list's lengths follow each step
+        if not self.streaming():  # stepping: the list's lengths follow each step (one branch's too)
             self.lab.refresh_branch_box()
-        self._show_stats(batch.steps_per_second)
+        shown = self.run_control.batch_shown(batch.steps, self.streaming())
+        self._show_stats(batch.steps_per_second, shown)
 
-    def _show_stats(self, steps_per_second: float | None = None) -> None:
-        """The status bar's figures for the trace shown: its length, speed (while generating) and NLL."""
-        self.stats_label.setText(self.session.stats_text(self.running_view.unit, steps_per_second))
+    def _show_stats(self, steps_per_second: float | None = None, shown_per_second: float | None = None) -> None:
+        """The status bar's figures for the trace shown: its length, speeds (while generating: the
+        compute rate, and the rate shown when the Speed slider paces it) and NLL."""
+        self.stats_label.setText(self.session.stats_text(self.running_view.unit, steps_per_second, shown_per_second))
 
     @Slot(str)
     def on_run_status(self, text: str) -> None:
@@ -488,6 +498,7 @@ class MainWindow(QMainWindow, WindowLayout):
         return self.decoding_lab
 
     def closeEvent(self, event) -> None:
+        self.stored.save()
         if self.decoding_lab is not None:
             self.decoding_lab.close()
         self.runner.wait_for_all()  # no thread outlives the window

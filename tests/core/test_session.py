@@ -151,7 +151,9 @@ def test_the_status_bar_figures_count_steps_per_image_and_give_the_nll(stepper):
     generate(s, stepper)
     nll = s.trace.nll()
     assert s.stats_text("char") == f"step 20 / 20  ·  NLL {nll:.3f} nats/char  ·  perplexity {math.exp(nll):.2f}"
-    assert s.stats_text("char", 1234.4).startswith("step 20 / 20  ·  1,234 steps/s  ·  NLL ")
+    assert s.stats_text("char", 1234.4).startswith("step 20 / 20  ·  computes 1,234 chars/s  ·  NLL ")
+    paced = s.stats_text("char", 221.6, 19.7)  # the Speed slider at 20: both rates, each labelled
+    assert paced.startswith("step 20 / 20  ·  computes 222 chars/s · shown at 20 chars/s  ·  NLL "), paced
     s.rewind(12)
     assert s.stats_text("char").startswith("step 12 / 20  ·  NLL ")
     # A grid's trace interleaves its images: six records of two images are three steps of each.

@@ -14,7 +14,6 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -27,6 +26,7 @@ from arplayground.core.score import surprisal_bits as chain_rule_terms  # the vi
 from arplayground.gui.causality_panel import FIELD_TINT, heat_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
+from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
@@ -76,7 +76,7 @@ class PixelCanvas(QWidget):
         self.overlay: np.ndarray | None = None
         self.field_rgb: np.ndarray | None = None  # What it sees: (H, W, 3) for the one image, over everything
         self.overlay_scale = DIGIT_MAP_BITS  # bits at which the overlay turns yellow
-        self.setMinimumSize(196, 196)  # 7 screen pixels a pixel: the window still fits a 768-pixel-high laptop screen
+        self.setMinimumSize(168, 168)  # 6 screen pixels a pixel: the window, menu bar included, still fits a 768-pixel-high laptop screen
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
 
@@ -559,9 +559,9 @@ class ImageModeView(ModeView):
         self._start(prefix, 1, 1, (condition,), len(vocab))
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.controls, "Open image", "", "Images (*.png *.jpg *.bmp);;All files (*)")
-        if path:
-            self.open_image(path)
+        path = ask_open_path(self.controls, "image", "Open image", "Images (*.png *.jpg *.bmp);;All files (*)")
+        if path and self.open_image(path):
+            add_recent(path)
 
     def open_image(self, path: str) -> bool:
         """Load an image as an MNIST digit and say what was done. Unreadable, or no ink: nothing changes."""
@@ -576,9 +576,9 @@ class ImageModeView(ModeView):
 
     def save_dialog(self) -> None:
         name = "digit.png" if len(self.canvas.images) == 1 else "digits.png"
-        path, _ = QFileDialog.getSaveFileName(self.controls, "Save image", name, "PNG images (*.png)")
-        if path:
-            self.save_png(path)
+        path = ask_save_path(self.controls, "image", "Save image", name, "PNG images (*.png)")
+        if path and self.save_png(path):
+            add_recent(path)
 
     def save_png(self, path: str) -> bool:
         """The canvas as a grey PNG (image_files.write_png): a failed write leaves the old file whole."""
