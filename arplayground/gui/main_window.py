@@ -26,8 +26,8 @@ from arplayground.gui.menus import install_menus
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
-from arplayground.gui.settings_store import WindowSettings, add_recent, ask_open_path, ask_save_path
-from arplayground.gui.trace_files import Refused, check_trace_file, export_shown_run
+from arplayground.gui.settings_store import WindowSettings, add_recent, ask_open_path, ask_save_path_and_filter
+from arplayground.gui.trace_files import Refused, ReplayVerifier, check_trace_file, export_shown_run
 from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.window_layout import SPEEDS, WindowLayout, speed_label
 from arplayground.gui.worker import Batch
@@ -41,6 +41,9 @@ CACHE_TIPS = {
     "audio": "Queues: each sample reuses every layer's past activations. Off: the network re-runs over the "
              "whole clip for every sample.",
 }
+# The Export trace dialog's filters: plain JSON arrays by default, base64 (a third of the size) on request.
+PLAIN_TRACES = "Trace, readable JSON (*.json)"
+COMPACT_TRACES = "Compact trace, base64 (*.json)"
 PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming: one a frame, never behind
 FIRST_STEP_LATE_MS = 300  # a new run with no step by then: the panel stops showing the last run's
 
@@ -75,6 +78,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.score = ScoreControl(self, self.score_panel)  # teacher-forced passes over known data
         self.causality = CausalityControl(self, self.causality_panel, self.sees_button)  # what an output sees
         self.cheat = CheatCompare(self)  # Mask on/off: the real text model beside the one without its mask
+        self.verifier = ReplayVerifier(self)  # Verify replay: an opened trace re-computed on a job thread
         self._connect()
         self._fill_models()
         self.stored = WindowSettings(self)  # what the window remembers between launches
@@ -106,6 +110,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.timeline.scrubbed.connect(self.show_step)
         self.export_trace_button.clicked.connect(self.export_dialog)
         self.open_trace_button.clicked.connect(self.open_trace_dialog)
+        self.verify_button.clicked.connect(self.verifier.verify)
         self.branch_box.activated.connect(self.lab.on_branch_chosen)
         self.rename_button.clicked.connect(self.lab.rename_dialog)
         self.ab_button.clicked.connect(self.lab.open_ab)
@@ -133,9 +138,9 @@ class MainWindow(QMainWindow, WindowLayout):
         self._fill_models()
 
     def _halt(self) -> None:
-        """Stop the worker. A stopped run's end never reaches on_finished, so a replay's check goes too."""
+        """Stop the worker, and a replay being verified (its run lock would hold the next run back)."""
         self.runner.stop()
-        self.session.replaying = None
+        self.verifier.cancel()
 
     @Slot()
     def forget_run(self) -> None:
@@ -144,6 +149,7 @@ class MainWindow(QMainWindow, WindowLayout):
         was_running = self.is_running()
         self._halt()
         self.score.cancel()
+        self.verifier.withdraw()
         self.causality.clear()
         self.session.clear()
         self.timeline.set_trace(self.trace)
@@ -254,11 +260,12 @@ class MainWindow(QMainWindow, WindowLayout):
         self.stop_button.setEnabled(running)
         self.back_button.setEnabled(self.can_go_back())
         self.rename_button.setEnabled(self.has_single_run())
-        self.export_trace_button.setEnabled(self.has_single_run())
+        self.export_trace_button.setEnabled(self.session.export_refusal() is None)  # a grid's images too
+        self.verify_button.setEnabled(self.verifier.can_verify())
         # Greyed out for a grid: say why, where a person looks (the lab works on one run at a time).
         grid = self.branch is not None and not self.has_single_run()
-        why = "The lab works on a single run: generate one image to step back, compare, rename or export it" if grid else ""
-        for button in (self.back_button, self.ab_button, self.rename_button, self.export_trace_button):
+        why = "The lab works on a single run: generate one image to step back, compare or rename it" if grid else ""
+        for button in (self.back_button, self.ab_button, self.rename_button):
             button.setToolTip(why or self._lab_tips.get(button, ""))
         self.ab_button.setEnabled(self.has_single_run() and not self.streaming())
 
@@ -268,6 +275,7 @@ class MainWindow(QMainWindow, WindowLayout):
             return
         entry = self.current_entry()
         self.runner.stop()
+        self.verifier.withdraw()  # the opened trace, if any, is not shown any more
         view = self.current_view()
         self.vocab = catalog.vocabulary(entry)
         self.running_entry = entry
@@ -284,13 +292,15 @@ class MainWindow(QMainWindow, WindowLayout):
         self._start_run(prefix, n_steps, paused, forced=None)
 
     def export_dialog(self) -> None:
-        path = ask_save_path(self, "trace", "Export trace", f"{self.branch.name if self.branch else 'run'}.trace.json", "Traces (*.json)")
-        if path and self.export_trace(path):
+        name = f"{self.branch.name if self.branch else 'run'}.trace.json"
+        path, chosen = ask_save_path_and_filter(self, "trace", "Export trace", name, f"{PLAIN_TRACES};;{COMPACT_TRACES}")
+        if path and self.export_trace(path, compact=chosen == COMPACT_TRACES):
             add_recent(path)
 
-    def export_trace(self, path: str) -> bool:
+    def export_trace(self, path: str, compact: bool = False) -> bool:
+        """Write the shown run (a grid's every image) as a trace: plain JSON, or base64 with `compact`."""
         try:
-            self.state_label.setText(export_shown_run(path, self.session, self.running_entry, self.running_view))
+            self.state_label.setText(export_shown_run(path, self.session, self.running_entry, self.running_view, compact))
         except Refused as e:
             self.state_label.setText(str(e))
             return False
@@ -302,31 +312,42 @@ class MainWindow(QMainWindow, WindowLayout):
             add_recent(path)
 
     def open_trace(self, path: str) -> bool:
-        """Replay a trace: its mode, model, prefix, condition, seed, forced values and the settings of
-        every step, so the same model reproduces it exactly (checked when the replay ends). The
-        whole file is checked, against the model too, before anything in the window changes."""
+        """Show a trace's run at once, as the file holds it (values, panel, timeline, branch; no
+        re-computation): its mode, model, prefix, condition, seed, forced values, and the sliders at
+        its last settings, so Step, Resume and A/B go on as the file did. The whole file is checked,
+        against the model too, before anything in the window changes. Verify replay re-computes it."""
         try:
             replay = check_trace_file(path, self.entries, self.views, self.picker.lists_mode)
         except Refused as e:
             self.state_label.setText(str(e))
             return False
-        loaded, n = replay.loaded, len(replay.loaded.trace)
+        loaded, lanes = replay.loaded, replay.lanes
         self.runner.stop()  # checked: from here on the file replaces the run shown
+        self.score.cancel()
         self.causality.clear()
         self.picker.select(replay.mode, replay.entry)
         self.vocab = replay.vocab
         self.running_entry, self.running_view = replay.entry, replay.view
-        prefix, condition, _ = replay.view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, n)
+        self.session.open_trace(loaded, lanes)
+        replay.view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, self.n_steps)
+        replay.view.render(self.trace)
         self.seed_spin.setValue(loaded.seed)
-        self.session.start_replay(loaded)
         self.lab.refresh_branch_box()
-        self.timeline.set_trace(self.trace, planned_steps=self.n_records)
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=lanes)
         self.shown_index = None
-        schedule = loaded.trace.settings_per_step()
+        n = len(self.trace)
         if n:
-            self.sampler.set_settings(loaded.trace[n - 1].settings)  # Resume, Step and A/B go on from the file's
-        self._start_run(prefix, n, paused=False, forced=dict(loaded.forced), schedule=schedule)
-        self.state_label.setText(f"Replaying {replay.file_name}: {n} steps of {replay.entry.name}")
+            self.sampler.set_settings(self.trace[n - 1].settings)  # Resume, Step and A/B go on from the file's
+        self._show_paused(self.resumable)
+        self.panel_refresh.stop()  # no redraw of the run before may land on the file's
+        if n:
+            self.show_step(n - 1)
+        self._show_stats()
+        self.score.refresh()  # a scored trace: its figures
+        self.verifier.offer(replay)
+        self.status_line.replace(f"Opened {replay.file_name}: {self.session.steps_text()} of {replay.entry.name}, "
+                                 "not yet verified · Verify replay")  # short: the status bar's figures sit beside it
+        self._update_buttons()
         return True
 
     def _show_paused(self, paused: bool) -> None:
@@ -336,13 +357,14 @@ class MainWindow(QMainWindow, WindowLayout):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
 
-    def _start_run(self, prefix, n_steps: int, paused: bool, forced, schedule=None) -> None:
+    def _start_run(self, prefix, n_steps: int, paused: bool, forced) -> None:
         """Start the worker on this branch: a new run, or the continuation of a rewound one."""
-        self.session.continued(is_replay=schedule is not None)
+        self.verifier.cancel()  # a replay being verified holds the model's run lock
+        self.session.continued()
         self._show_paused(paused)
         self.run_cached = self.cache_box.isChecked()
         self.run_control.start(self.running_entry, self.branch, prefix, n_steps, self.settings(), self.speed(),
-                               paused, forced, schedule, cache=self.run_cached)
+                               paused, forced, cache=self.run_cached)
         self.status_line.replace("Paused" if paused else "Generating…")
         self._update_buttons()
 
@@ -426,12 +448,11 @@ class MainWindow(QMainWindow, WindowLayout):
     def on_finished(self, outcome: str) -> None:
         if self.branches:
             self.lab.refresh_branch_box()  # lengths and NLLs, for comparing branches
-        replay = self.session.finish(outcome)
         reason = load_failure(outcome)
         if reason is not None:  # weights that passed the check but did not load
             self.running_entry.error = reason
             self._fill_models()
-        said = replay.text() if replay is not None else self.session.outcome_text(outcome, self.running_entry.name)
+        said = self.session.outcome_text(outcome, self.running_entry.name)
         if outcome == "done":
             checked = self.cache_check.finished(self.running_entry, self.branch, self.run_cached)
             said = said if checked is None else f"{said}; {checked}"
@@ -481,6 +502,7 @@ class MainWindow(QMainWindow, WindowLayout):
         if self.decoding_lab is not None:
             self.decoding_lab.close()
         self.runner.wait_for_all()  # no thread outlives the window
+        self.verifier.close()
         self.score.cancel()
         self.causality.clear()
         self.lab.close_ab()

@@ -42,7 +42,7 @@ SHORTCUTS = (
     Shortcut("generate", "Ctrl+Return", "Generate a new run"),
     Shortcut("save", "Ctrl+S", "Save the sample (text, PNG or WAV)"),
     Shortcut("export", "Ctrl+E", "Export the trace of the run shown"),
-    Shortcut("open_trace", "Ctrl+O", "Open a trace and replay it"),
+    Shortcut("open_trace", "Ctrl+O", "Open a trace: its run shown at once, then Verify replay"),
     Shortcut("open_file", "Ctrl+Shift+O", "Open a PNG (Image mode) or WAV (Audio mode)"),
     Shortcut("quit", "Ctrl+Q", "Quit"),
 )
@@ -243,7 +243,7 @@ class Menus(QObject):
         self.fill_recent()
 
     def open_recent(self, path: str) -> bool:
-        """Open a recent file as its dialog would have: a trace replays, a PNG or WAV opens in its
+        """Open a recent file as its dialog would have: a trace opens, a PNG or WAV opens in its
         mode's view (switching to that mode first). Refused as the dialog's file would be."""
         w = self.window
         kind = settings_store.RECENT_KINDS.get(Path(path).suffix.lower())

@@ -63,9 +63,9 @@ class RunControl:
         self.shown_rate = ShownRate()  # of the run started last, while it streams
 
     def start(self, entry: catalog.ModelEntry, branch: Branch, prefix, n_steps: int, settings: SamplerSettings,
-              speed: float, paused: bool, forced, schedule=None, cache: bool = True) -> None:
+              speed: float, paused: bool, forced, cache: bool = True) -> None:
         """Run `entry` on `branch` (its seed and condition) from `prefix` for `n_steps` steps, taking
-        `forced` values; `schedule`: the settings per step of a replayed trace. Without `cache`, the
+        `forced` values. Without `cache`, the
         naive path: the whole network for every step (nets/baselines.py), on the same weights."""
         self.controls = RunControls(settings, speed, paused=paused)
         self.shown_rate.reset()
@@ -82,7 +82,6 @@ class RunControl:
             seed=branch.seed,
             condition=branch.condition,
             forced=forced,
-            schedule=schedule,
             card_path=entry.card_path,
         )
         self.runner.start(request, self.controls)

@@ -93,9 +93,14 @@ def ask_open_path(parent, kind: str, title: str, filters: str) -> str:
 
 def ask_save_path(parent, kind: str, title: str, name: str, filters: str) -> str:
     """QFileDialog.getSaveFileName offering `name` in the last folder of this kind; "" when cancelled."""
+    return ask_save_path_and_filter(parent, kind, title, name, filters)[0]
+
+
+def ask_save_path_and_filter(parent, kind: str, title: str, name: str, filters: str) -> tuple[str, str]:
+    """ask_save_path, and the filter chosen (a dialog offering two ways to write the file: Export trace)."""
     folder = last_folder(kind)
-    path, _ = QFileDialog.getSaveFileName(parent, title, os.path.join(folder, name) if folder else name, filters)
-    return _chosen(kind, path)
+    path, chosen = QFileDialog.getSaveFileName(parent, title, os.path.join(folder, name) if folder else name, filters)
+    return _chosen(kind, path), chosen
 
 
 def recent_files() -> list[str]:

@@ -17,7 +17,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-from arplayground.gui.main_window import SPEEDS, MainWindow
+from arplayground.gui.main_window import COMPACT_TRACES, SPEEDS, MainWindow
 
 LEFT, RIGHT = Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -717,16 +717,16 @@ class WindowDriver:
         return self.status().startswith("Exported ")
 
     def open_trace(self, path) -> bool:
-        """Open trace… with the file dialog answering `path`; did the window take it (and start
-        its replay)?"""
+        """Open trace… with the file dialog answering `path`; did the window take it (and show
+        its run)?"""
         with self._dialog("getOpenFileName", path):
             self.press("open")
-        return self.status().startswith("Replaying ")
+        return self.status().startswith("Opened ")
 
     def replay(self, path, timeout: int = 30_000) -> None:
-        """Open the trace at `path` and wait until its replay has ended."""
+        """Open the trace at `path`, then Verify replay, and wait until the verification has ended."""
         assert self.open_trace(path), self.status()
-        self.wait_until_stopped(timeout)
+        self.verify_replay(timeout)
 
     def open_picture(self, path) -> None:
         """Image mode's Open PNG…, the file dialog answering `path`."""
@@ -1093,6 +1093,27 @@ class WindowDriver:
     def playback_line(self) -> str:
         """Audio mode's playback line: how the clip plays or played, and its underruns."""
         return self.window.views["audio"].audio_status.text()
+
+    # ------------------------------------------------------------------ trace files (opened at once, verified)
+
+    def verify_replay(self, timeout: int = 30_000) -> str:
+        """Click Verify replay and wait until the window says how the replay compares; what it says."""
+        assert self.window.verify_button.isEnabled(), self.status()
+        self.click(self.window.verify_button)
+        self.wait_until(lambda: self.status().startswith(("Verified ", "Could not verify")), timeout)
+        return self.status()
+
+    def can_verify(self) -> bool:
+        return self.window.verify_button.isEnabled()
+
+    def export_compact_trace(self, path) -> bool:
+        """Export trace… choosing "Compact trace, base64" in the dialog; did the window write it?"""
+        with mock.patch.object(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(path), COMPACT_TRACES))):
+            self.press("export")
+        return self.status().startswith("Exported ")
+
+    def export_enabled(self) -> bool:
+        return self.window.export_trace_button.isEnabled()
 
 
 class ABDriver:

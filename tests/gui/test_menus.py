@@ -160,7 +160,7 @@ def test_file_menu_exports_and_opens_a_trace_and_saves_a_picture(qtbot, all_mode
     d.set_prompt("other")
     with d._dialog("getOpenFileName", tmp_path / "t.trace.json"):
         d.choose_menu("open_trace")
-    assert d.status().startswith("Replaying ")
+    assert d.status().startswith("Opened ")  # shown at once, nothing re-computed
     d.wait_until_stopped()
     assert list(d.values()) == values
     d.choose_mode("image")
@@ -220,7 +220,7 @@ def test_recent_files_keep_eight_grey_the_missing_and_reopen(qtbot, all_models, 
     assert ("2. run7.trace.json (missing)", False) in d.recent_files()
     d.set_prompt("other")
     d.open_recent("3. run6")
-    assert d.status().startswith("Replaying ")
+    assert d.status().startswith("Opened ")  # shown at once, nothing re-computed
     d.wait_until_stopped()
     assert list(d.values()) == values
     assert d.recent_files()[0] == ("1. run6.trace.json", True)  # reopened: the newest
@@ -261,7 +261,7 @@ def test_ctrl_o_opens_a_trace_ctrl_shift_o_a_picture_and_ctrl_q_quits(qtbot, all
     d.focus(d.window.generate_button)
     with d._dialog("getOpenFileName", tmp_path / "t.trace.json"):
         d.press_key(Qt.Key.Key_O, CTRL)
-    assert d.status().startswith("Replaying ")
+    assert d.status().startswith("Opened ")  # shown at once, nothing re-computed
     d.wait_until_stopped()
     d.choose_mode("image")
     d.draw_pixel(28 * 14 + 14)

@@ -338,8 +338,10 @@ class AudioModeView(ModeView):
         self.transport.refresh()
 
     def render(self, trace) -> None:
-        """Show `trace` (a chosen branch): the kept start, then its samples."""
+        """Show `trace` (a chosen branch, an opened trace): the kept start, then its samples."""
         self.stop_sound()
+        self.replayed_steps, self.first_pending = 0, False  # drawn whole, not streamed: no speed, no first sample to wait for
+        self.readout.setText(f"{(len(self.levels) - self.prefix_len) / SAMPLE_RATE:.2f} s")
         n = len(trace)
         self.levels[self.prefix_len : self.prefix_len + n] = trace.column("value")
         bits = self._bits_for(len(self.levels))

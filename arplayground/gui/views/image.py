@@ -253,6 +253,12 @@ GRIDS = [
 ]
 
 
+def by_lane(column: np.ndarray, lanes: int) -> np.ndarray:
+    """A grid's per-step column, position-major (step i is image i % lanes), image by image:
+    (positions * lanes, ...) -> (lanes, positions, ...)."""
+    return column.reshape(-1, lanes, *column.shape[1:]).swapaxes(0, 1)
+
+
 class ImageModeView(ModeView):
     """Image mode: its controls (digit, rows to keep, save) and its canvas."""
 
@@ -397,11 +403,16 @@ class ImageModeView(ModeView):
         return prefix, condition, self.canvas.H * self.canvas.W - len(prefix)
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
-        """Like prepare(), for a trace being replayed: one image from its kept pixels."""
-        self.grid_box.setCurrentIndex(0)
-        self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(condition)))
-        self.prefix_len, self.lanes = len(prefix), 1
-        self._start(prefix, 1, 1, (condition,), len(vocab))
+        """Like prepare(), for a given run (an opened trace, an A/B side): one image from its kept
+        pixels, or a grid (a condition per image, a list) in the window's grid of that many images."""
+        digits = list(condition) if isinstance(condition, list) else [condition]
+        grid = next(i for i, (_, (rows, cols, _)) in enumerate(GRIDS) if rows * cols == len(digits))
+        self.grid_box.setCurrentIndex(grid)
+        if len(set(digits)) == 1:
+            self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(digits[0])))
+        rows, cols, _ = GRIDS[grid][1]
+        self.prefix_len, self.lanes = len(prefix), len(digits)
+        self._start(prefix, rows, cols, digits, len(vocab))
         return tuple(prefix), condition, n_steps
 
     def _start(self, prefix, rows: int, cols: int, digits, levels: int) -> None:
@@ -425,10 +436,7 @@ class ImageModeView(ModeView):
     def _map_digit(self, pixel: int, positions: int, raw, unconditional) -> None:
         """The digit map's KL figures of pixels pixel .. pixel + positions - 1 of every image, from
         their (positions * lanes, levels) distributions, position-major."""
-        def by_lane(column):  # (positions * lanes, 256), position-major -> (lanes, positions, 256)
-            return column.reshape(-1, self.lanes, column.shape[-1]).transpose(1, 0, 2)
-
-        self.digit_bits[:, pixel : pixel + positions] = kl_bits(by_lane(raw), by_lane(unconditional))
+        self.digit_bits[:, pixel : pixel + positions] = kl_bits(by_lane(raw, self.lanes), by_lane(unconditional, self.lanes))
 
     def rewind(self, steps: int) -> None:
         """Keep the first `steps` drawn pixels (single image: the lab does not step grids back)."""
@@ -438,20 +446,20 @@ class ImageModeView(ModeView):
         self.canvas.update()
 
     def render(self, trace) -> None:
-        """Show `trace` (a chosen branch of a single image): its pixels after the kept ones, and the
-        digit map of its guided pixels."""
-        assert self.lanes == 1
-        c, n = self.canvas, len(trace)
-        c.images.reshape(1, -1)[0, self.prefix_len : self.prefix_len + n] = trace.column("value")
-        c.known, c.selected = self.prefix_len + n, None
+        """Show `trace` (a chosen branch, an opened trace; a grid's images interleaved, step by
+        step): its pixels after the kept ones, and the digit map of its guided pixels."""
+        c, lanes, steps = self.canvas, self.lanes, len(trace)
+        drawn = slice(self.prefix_len, self.prefix_len + steps // lanes)  # the pixels drawn in each image
+        c.images.reshape(lanes, -1)[:, drawn] = by_lane(trace.column("value"), lanes)
+        c.known, c.selected = drawn.stop, None
         self.digit_bits[:] = np.nan
         self.surprisal_bits[:] = np.nan
-        self.surprisal_bits[0, self.prefix_len : self.prefix_len + n] = chain_rule_terms(trace.column("prob"))
+        self.surprisal_bits[:, drawn] = by_lane(chain_rule_terms(trace.column("prob")), lanes)
         guided = np.array([s.guided for s in trace.settings_per_step()], bool)
-        raw, unconditional = trace.full_column("raw", 0, n), trace.full_column("unconditional", 0, n)
-        if n and guided.any() and raw is not None and unconditional is not None:
-            bits = kl_bits(raw, unconditional)
-            self.digit_bits[0, self.prefix_len : self.prefix_len + n] = np.where(guided, bits, np.nan)
+        raw, unconditional = trace.full_column("raw", 0, steps), trace.full_column("unconditional", 0, steps)
+        if steps and guided.any() and raw is not None and unconditional is not None:
+            bits = kl_bits(by_lane(raw, lanes), by_lane(unconditional, lanes))
+            self.digit_bits[:, drawn] = np.where(by_lane(guided, lanes), bits, np.nan)
         self._show_digit_map()
         c.update()
 
