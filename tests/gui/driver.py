@@ -943,6 +943,17 @@ class WindowDriver:
         region = self.window.views["audio"].field_region
         return tuple(region.getRegion()) if region.isVisible() else None
 
+    def digit(self):
+        """The digit the current mode's Digit box asks for (None: "any digit")."""
+        return self.view().digit_box.currentData()
+
+    def speaker(self) -> str:
+        """The line the Speaker box shows ("any speaker" or a name)."""
+        return self.window.views["audio"].speaker_box.currentText()
+
+    def guidance_tip(self) -> str:
+        return self.window.guidance.toolTip()
+
 
 class ABDriver:
     """The A/B window as a person uses it: two sides, A and B, each with its sliders, its view and
