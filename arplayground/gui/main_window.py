@@ -183,6 +183,7 @@ class MainWindow(QMainWindow, WindowLayout):
             size = config.get("vocab_size") or config.get("levels", 0)
             if size:
                 self.sampler.set_vocabulary_size(size)
+        self.sampler.set_mode(self.mode_box.currentData())  # the mode's own guidance (its measured default at first)
         # Guidance needs a condition to lean on: the digit (image, audio); the text model has none.
         self.sampler.set_guidable(entry is not None and entry.available and entry.mode in catalog.CONDITIONAL_MODES)
         self.sampler.set_penalisable(entry is None or entry.mode == "text")  # the per-step loop's only (core.generate.penalisable)

@@ -26,7 +26,9 @@ from arplayground.core.mulaw import SAMPLE_RATE, decode
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.session import Session
 from arplayground.gui.runtime import Refused, command_main, finite_number, whole_number
-from arplayground.gui.sampler_controls import STAGES
+from arplayground.gui.sampler_controls import MODE_GUIDANCE, STAGES, default_settings
+from arplayground.gui.views import audio as audio_view
+from arplayground.gui.views import image as image_view
 from arplayground.gui.views.image import GAP_PIXELS
 from arplayground.gui.views.image import GRIDS as GRID_LINES
 from arplayground.gui.views.text import PROMPT_MAX
@@ -44,6 +46,8 @@ AUDIO_DECIMALS = 3  # the Length box keeps milliseconds
 # the chosen digit) it takes
 GRIDS = {name: dict(GRID_LINES)[line] for name, line in
          (("1", "1 image"), ("2x2", "2 x 2"), ("3x3", "3 x 3"), ("4x4", "4 x 4"), ("digits", "digits 0-9, one each"))}
+DEFAULT_DIGITS = {"image": image_view.DEFAULT_DIGIT, "audio": audio_view.DEFAULT_DIGIT}  # each mode's Digit box
+ANY = "any"  # --digit any, --speaker any: no condition, as the boxes' "any digit" and "any speaker"
 SUFFIXES = {"text": ".txt", "image": ".png", "audio": ".wav"}
 UNITS = {"text": "characters", "image": "pixels", "audio": "samples"}
 
@@ -60,8 +64,12 @@ def parse_args(argv):
     p.add_argument("--model", default=None, help="the model's name (default: the one the mode starts with)")
     p.add_argument("--models", type=Path, default=None, help="folder of model cards and weights (default: the bundled models)")
     p.add_argument("--prompt", default=None, help="text: the start (default: a new line, as in the window)")
-    p.add_argument("--digit", type=whole_number("digit", 0, 9), default=None, help="image, audio: the digit (default: any)")
-    p.add_argument("--speaker", default=None, help="audio: a speaker's name from the card (default: any)")
+    p.add_argument("--digit", type=digit_or_any, default=None,
+                   help=f"image, audio: the digit, or 'any' (default: image {DEFAULT_DIGITS['image']}, audio "
+                        f"{DEFAULT_DIGITS['audio']}, as in the window)")
+    p.add_argument("--speaker", default=None,
+                   help=f"audio: a speaker's name from the card, or 'any' (default: {audio_view.DEFAULT_SPEAKER} "
+                        "where the model has that speaker, else any, as in the window)")
     p.add_argument("--grid", choices=tuple(GRIDS), default=None,
                    help="image: several images as one batch, image i with seed + i; 'digits' draws 0-9 once each")
     for stage in STAGES:  # the sliders: a stage added there is a flag here
@@ -81,10 +89,17 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def digit_or_any(text: str):
+    """An argparse type: a digit 0-9, or 'any' (ANY)."""
+    return ANY if text.strip().lower() == ANY else whole_number("digit", 0, 9)(text)
+
+
 def stage_help(stage) -> str:
     high = "the vocabulary's size" if stage.key == "top_k" else f"{stage.high:g}"
-    what = " (image, audio: guidance needs a digit)" if stage.key == "guidance" else f": {stage.tip}" if stage.tip else ""
-    return f"{stage.low:g} to {high}, default {stage.off:g}{what}"
+    if stage.key == "guidance":  # measured per mode (gui.sampler_controls.MODE_GUIDANCE)
+        defaults = ", ".join(f"{mode} {value:g}" for mode, value in MODE_GUIDANCE.items())
+        return f"{stage.low:g} to {high}, default {defaults} (guidance needs a digit; 1: off)"
+    return f"{stage.low:g} to {high}, default {stage.off:g}" + (f": {stage.tip}" if stage.tip else "")
 
 
 class Progress:
@@ -126,15 +141,16 @@ def choose_entry(args) -> catalog.ModelEntry:
 
 
 def sampler_settings(args, mode: str, vocab_size: int) -> SamplerSettings:
-    """The settings the sliders would show after these flags: each clamped into its slider's
-    range (top-k's reaches the vocabulary), with the window's note, and rounded as the sliders read."""
-    values = {}
+    """The settings a new window's sliders would show in `mode` after these flags: the mode's
+    defaults where none is given, each clamped into its slider's range (top-k's reaches the
+    vocabulary), with the window's note, and rounded as the sliders read."""
+    values, defaults = {}, default_settings(mode)
     for stage in STAGES:
         value = getattr(args, stage.key)
         if value is not None and stage.key == "guidance" and mode not in catalog.CONDITIONAL_MODES:
             raise Refused("guidance needs a condition (a digit): the text model has none")
         if value is None:
-            value = stage.off
+            value = getattr(defaults, stage.key)
         high = vocab_size if stage.key == "top_k" else stage.high
         clamped = min(max(value, stage.low), high)
         if clamped != value:
@@ -170,7 +186,7 @@ def image_run(args, entry) -> tuple[tuple, object, int, int]:
     if digits is not None and args.digit is not None:
         raise Refused("--grid digits draws each digit once: give no --digit")
     lanes = rows * cols
-    digits = digits or (args.digit,) * lanes
+    digits = digits or (chosen_digit(args, "image"),) * lanes
     config = entry.card["config"]
     condition = digits[0] if lanes == 1 else list(digits)
     return (), condition, config["height"] * config["width"], lanes
@@ -181,13 +197,17 @@ def audio_run(args, entry) -> tuple[tuple, tuple, int]:
     if args.prompt is not None or args.grid is not None:
         raise Refused("an audio model takes no --prompt or --grid")
     speakers = list(entry.card.get("speakers", []))
-    speaker = None
-    if args.speaker is not None:
-        if args.speaker not in speakers:
-            raise Refused(f"--speaker must be one of {', '.join(speakers) or '(none: this model has no speakers)'}")
+    if args.speaker is None:
+        speaker = audio_view.default_speaker(speakers)
+    elif args.speaker.lower() == ANY:
+        speaker = None
+    elif args.speaker in speakers:
         speaker = speakers.index(args.speaker)
+    else:
+        raise Refused(f"--speaker must be one of {', '.join(speakers) or '(none: this model has no speakers)'}, or any")
+    digit = chosen_digit(args, "audio")
     if args.length is None:  # "as long as this word usually is", ticked by default
-        typical = catalog.typical_seconds(entry.card, args.digit, speaker)
+        typical = catalog.typical_seconds(entry.card, digit, speaker)
         seconds = AUDIO_SECONDS if typical is None else typical
     else:
         seconds = args.length
@@ -196,7 +216,14 @@ def audio_run(args, entry) -> tuple[tuple, tuple, int]:
     if clamped != seconds and args.length is not None:
         note(f"length {seconds:g} s is out of range: using {clamped:g} s")
     seconds = round(clamped, AUDIO_DECIMALS)
-    return (), (args.digit, speaker), int(round(seconds * SAMPLE_RATE))
+    return (), (digit, speaker), int(round(seconds * SAMPLE_RATE))
+
+
+def chosen_digit(args, mode: str) -> int | None:
+    """--digit as the Digit box would hold it: the mode's default when not given, None for 'any'."""
+    if args.digit is None:
+        return DEFAULT_DIGITS[mode]
+    return None if args.digit == ANY else args.digit
 
 
 def check_target(path: Path, suffix: str, kind: str, what: str) -> None:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QFileDialog, QSplitter
 
 from arplayground.core.sampling import SamplerSettings
-from arplayground.gui.sampler_controls import STAGES
+from arplayground.gui.sampler_controls import STAGES, default_settings
 
 ENV = "ARPLAYGROUND_SETTINGS"  # the ini file to use instead of the user's own
 RECENT_MAX = 8
@@ -148,6 +148,7 @@ class WindowSettings:
         # What the sliders show, a disabled one too (guidance in Text mode keeps the value set in Image mode).
         shown = {stage.key: w.sampler.sliders[stage.key].value() for stage in STAGES}
         s.setValue("sampler", json.dumps(SamplerSettings(**shown, order=w.sampler.order()).to_dict()))
+        s.setValue("guidance_by_mode", json.dumps(w.sampler.guidance_by_mode()))
         s.setValue("speed_notch", w.speed_slider.value())
         s.setValue("cache", w.cache_box.isChecked())
         s.sync()
@@ -176,6 +177,7 @@ class WindowSettings:
         else:
             w._fill_models()
         self._restore_sampler(_json(s, "sampler"))
+        self._restore_guidance(_json(s, "guidance_by_mode"))
         notch = _whole(s.value("speed_notch"), w.speed_slider.minimum(), w.speed_slider.maximum())
         if notch is not None:
             w.speed_slider.setValue(notch)
@@ -194,6 +196,15 @@ class WindowSettings:
         settings = SamplerSettings(**values, order=tuple(order) if isinstance(order, list) else known["order"])
         sampler.set_settings(settings.clamped(sampler.top_k.maximum()))
 
+    def _restore_guidance(self, stored) -> None:
+        """Each guided mode's own guidance (the sampler keeps one per mode), each clamped as the slider's."""
+        if not isinstance(stored, dict):
+            return
+        slider = self.window.sampler.guidance
+        self.window.sampler.set_guidance_by_mode({
+            mode: min(max(float(v), slider.minimum()), slider.maximum())
+            for mode, v in stored.items() if isinstance(mode, str) and _finite(v)})
+
     def reset(self) -> None:
         """Forget everything stored (recent files too) and show the defaults: the first mode, each
         mode's default model, the sampler's defaults, the fastest speed, the Cache on."""
@@ -204,7 +215,8 @@ class WindowSettings:
             w.mode_box.setCurrentIndex(0)
         else:
             w._fill_models()
-        w.sampler.set_settings(SamplerSettings())
+        w.sampler.set_settings(default_settings(w.mode_box.currentData()))
+        w.sampler.set_guidance_by_mode({})  # every mode back to its measured guidance
         w.speed_slider.setValue(w.speed_slider.maximum())
         w.cache_box.setChecked(True)
 

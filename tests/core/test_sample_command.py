@@ -19,6 +19,7 @@ from arplayground.core.sampling import SamplerSettings
 from arplayground.gui import sample_command
 from arplayground.gui.app import main as app_main
 from arplayground.gui.image_files import encode_png
+from arplayground.gui.sampler_controls import MODE_GUIDANCE
 from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
 
 
@@ -73,11 +74,12 @@ def test_an_image_with_guidance_is_the_core_loops_and_a_grid_puts_image_i_at_see
     values, _ = core_values(models, "image", (), 784, SamplerSettings(guidance=1.5), 3, condition=7)
     assert out.read_bytes() == encode_png(values.astype(np.uint8).reshape(28, 28))
 
-    grid = tmp_path / "grid.png"
+    grid = tmp_path / "grid.png"  # no --guidance: Image mode's default (gui.sampler_controls.MODE_GUIDANCE)
     assert sample("--mode", "image", "--models", models, "--grid", "digits", "--seed", 3, "--top-k", 40, "--out", grid) == 0
     expected = np.full((2 * 30 - 2, 5 * 30 - 2), 128, np.uint8)
+    guided = SamplerSettings(top_k=40, guidance=MODE_GUIDANCE["image"])
     for digit in range(10):  # each cell as a single run of its own would draw it
-        cell, _ = core_values(models, "image", (), 784, SamplerSettings(top_k=40), 3 + digit, condition=digit)
+        cell, _ = core_values(models, "image", (), 784, guided, 3 + digit, condition=digit)
         r, c = divmod(digit, 5)
         expected[r * 30 : r * 30 + 28, c * 30 : c * 30 + 28] = cell.reshape(28, 28)
     assert grid.read_bytes() == encode_png(expected)
@@ -92,7 +94,7 @@ def test_a_grid_is_written_as_one_trace_of_lanes_compact_on_request(models, tmp_
     doc = json.loads(trace.read_text())
     assert meta["lanes"] == 4 and branch.condition == [4, 4, 4, 4] and doc["trace"]["encoding"] == "base64"
     for image in range(4):  # image i of the grid is the single run with seed 2 + i
-        cell, _ = core_values(models, "image", (), 784, SamplerSettings(), 2 + image, condition=4)
+        cell, _ = core_values(models, "image", (), 784, SamplerSettings(guidance=MODE_GUIDANCE["image"]), 2 + image, condition=4)
         assert branch.values[image::4].tolist() == cell.tolist()
 
 
@@ -104,6 +106,32 @@ def test_audio_is_the_core_loops_clip_under_a_digit_and_speaker(models, tmp_path
     values, _ = core_values(models, "audio", (), 400, SamplerSettings(guidance=2.0), 11, condition=(4, 1))
     write_wav(tmp_path / "expected.wav", decode(values))
     assert out.read_bytes() == (tmp_path / "expected.wav").read_bytes()
+
+
+def test_without_digit_speaker_or_guidance_image_and_audio_take_the_windows_defaults_and_any_is_one_word(models, tmp_path, capsys):
+    from arplayground.gui.views import audio as audio_view, image as image_view
+
+    out = tmp_path / "default.png"
+    assert sample("--mode", "image", "--models", models, "--seed", 3, "--out", out) == 0
+    values, _ = core_values(models, "image", (), 784, SamplerSettings(guidance=MODE_GUIDANCE["image"]), 3,
+                            condition=image_view.DEFAULT_DIGIT)
+    assert out.read_bytes() == encode_png(values.astype(np.uint8).reshape(28, 28))
+    assert sample("--mode", "image", "--models", models, "--seed", 3, "--digit", "any", "--guidance", 1, "--out", out) == 0
+    values, _ = core_values(models, "image", (), 784, SamplerSettings(), 3, condition=None)
+    assert out.read_bytes() == encode_png(values.astype(np.uint8).reshape(28, 28))
+
+    out = tmp_path / "default.wav"  # the tiny model has no speaker of the default's name: any speaker
+    assert sample("--mode", "audio", "--models", models, "--seed", 3, "--length", 0.05, "--out", out) == 0
+    values, _ = core_values(models, "audio", (), 400, SamplerSettings(guidance=MODE_GUIDANCE["audio"]), 3,
+                            condition=(audio_view.DEFAULT_DIGIT, None))
+    write_wav(tmp_path / "expected.wav", decode(values))
+    assert out.read_bytes() == (tmp_path / "expected.wav").read_bytes()
+    assert sample("--mode", "audio", "--models", models, "--seed", 3, "--length", 0.05, "--digit", "any",
+                  "--speaker", "any", "--out", out) == 0
+    values, _ = core_values(models, "audio", (), 400, SamplerSettings(guidance=MODE_GUIDANCE["audio"]), 3, condition=(None, None))
+    write_wav(tmp_path / "expected.wav", decode(values))
+    assert out.read_bytes() == (tmp_path / "expected.wav").read_bytes()
+    assert f"guidance {MODE_GUIDANCE['audio']:g}" in capsys.readouterr().out  # the summary line says the settings it drew with
 
 
 def test_audio_lasts_the_windows_default_without_a_typical_length_on_the_card(models, tmp_path, capsys):

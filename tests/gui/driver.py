@@ -1115,6 +1115,17 @@ class WindowDriver:
     def export_enabled(self) -> bool:
         return self.window.export_trace_button.isEnabled()
 
+    def digit(self):
+        """The digit the current mode's Digit box asks for (None: "any digit")."""
+        return self.view().digit_box.currentData()
+
+    def speaker(self) -> str:
+        """The line the Speaker box shows ("any speaker" or a name)."""
+        return self.window.views["audio"].speaker_box.currentText()
+
+    def guidance_tip(self) -> str:
+        return self.window.guidance.toolTip()
+
 
 class ABDriver:
     """The A/B window as a person uses it: two sides, A and B, each with its sliders, its view and

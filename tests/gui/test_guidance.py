@@ -25,6 +25,7 @@ def test_a_guided_image_is_drawn_with_guidance_and_its_pixels_show_the_distribut
     d = WindowDriver.open(qtbot, tiny_image_models, "image")
     view = d.view()
     d.choose_digit(3)
+    d.set_guidance(1.0)  # off (Image mode starts guided): the plain image to compare with
     d.generate_and_wait()
     plain = view.canvas.image.copy()
     assert not d.shows_unconditional()
@@ -78,6 +79,7 @@ def test_the_digit_map_colours_each_guided_pixel_by_how_much_the_digit_changed_i
     d = WindowDriver.open(qtbot, tiny_image_models, "image")
     view = d.view()
     d.choose_digit(7)
+    d.set_guidance(1.0)
     d.generate_and_wait()  # unguided: no distribution without the digit, so no figures
     view.digit_map_box.setChecked(True)
     assert np.isnan(view.digit_bits).all() and "needs a run drawn with guidance" in view.note.text()

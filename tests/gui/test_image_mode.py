@@ -152,6 +152,7 @@ def test_a_grid_of_digits_is_one_batch_and_each_image_is_its_own_single_run(qtbo
     kept = canvas.images[3, :6].copy()
     d.keep_rows(6)
     d.choose_grid("2 x 2")
+    d.choose_digit(None)  # the grid of one digit, here "any" (a new window asks for 3)
     d.generate_and_wait()
     assert canvas.images.shape == (4, 28, 28) and d.steps() == 4 * (784 - 6 * 28)
     for image in canvas.images:
@@ -258,6 +259,7 @@ def on_screen(canvas, index: int, image: int = 0) -> tuple[int, int, int]:
 
 def test_ticking_the_digit_map_before_any_run_leaves_the_canvas_whole_and_says_why(qtbot, d):
     view = d.view()
+    d.set_guidance(1.0)  # unguided (Image mode starts guided): the run below has no figures either
     d.click(view.digit_map_box)  # before the first run: there are no figures at all
     assert view.digit_map_box.isChecked()
     assert "needs a run drawn with guidance" in view.note.text()
@@ -285,6 +287,7 @@ def test_a_failure_while_painting_the_canvas_leaves_no_painter_behind(qtbot, d, 
 def test_a_digit_map_with_nothing_to_show_does_not_dim_the_digit(qtbot, d):
     view = d.view()
     d.choose_digit(3)
+    d.set_guidance(1.0)
     d.generate_and_wait()  # guidance 1: no figures to map
     d.click(view.digit_map_box)
     assert "needs a run drawn with guidance" in view.note.text()
@@ -309,6 +312,7 @@ def test_a_grid_pixel_is_named_by_its_step_within_its_own_image(qtbot, d):
     # With rows kept, each image draws only the rest, and counts from its first drawn pixel.
     d.keep_rows(6)
     d.choose_grid("2 x 2")
+    d.choose_digit(None)  # the grid of one digit, here "any" (a new window asks for 3)
     d.generate_and_wait()
     d.click_pixel(6 * 28, image=3)
     assert d.panel_title().startswith(f"image 4 (digit any), pixel (6, 0), step 1 of {784 - 6 * 28}:")

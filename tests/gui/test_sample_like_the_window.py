@@ -71,12 +71,11 @@ def test_audio_lasts_as_long_as_the_windows_length_box_says_for_the_bundled_mode
     try:
         entry = catalog.default_entry(catalog.discover(models), "audio")
         speaker = entry.card["speakers"][1]
-        for digit, name in ((None, None), (4, None), (7, speaker)):
+        for digit, name in ((None, None), (4, None), (7, speaker)):  # None: "any"
             d.choose_digit(digit)
-            if name is not None:
-                d.choose_speaker(name)
-            argv = ["--mode", "audio", "--out", "x.wav"] + (["--digit", str(digit)] if digit is not None else [])
-            args = sample_command.parse_args(argv + (["--speaker", name] if name else []))
+            d.choose_speaker(name or "any speaker")
+            argv = ["--mode", "audio", "--out", "x.wav", "--digit", "any" if digit is None else str(digit)]
+            args = sample_command.parse_args(argv + ["--speaker", name or "any"])
             _, _, samples = sample_command.audio_run(args, entry)
             assert samples == round(d.view("audio").length_spin.value() * 8000)
     finally:

@@ -84,6 +84,7 @@ def test_the_repetition_penalty_is_text_only_and_a_penalised_run_replays_exactly
 def test_the_newer_stages_act_in_compiled_runs_and_replay_exactly(qtbot, all_models, mode, tmp_path):
     d = WindowDriver.open(qtbot, all_models, mode)
     d.set_run_length(audio_samples=300)
+    d.set_guidance(1.0)  # off (image and audio start guided): only the stages set here act
     d.open_more_stages()
     d.set_sampler("min_p", 0.02)
     d.set_sampler("top_n_sigma", 2.0)

@@ -7,6 +7,7 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from arplayground.gui.sampler_controls import default_settings
 from arplayground.gui.settings_store import ENV
 from tests.gui.driver import WindowDriver
 
@@ -45,15 +46,19 @@ def test_mode_models_sampler_speed_cache_and_size_come_back(qtbot, all_models):
     again.close()
 
 
-def test_guidance_set_in_image_mode_survives_closing_in_text_mode(qtbot, all_models):
+def test_each_modes_guidance_survives_closing_in_text_mode(qtbot, all_models):
     d = WindowDriver.open(qtbot, all_models, "image")
-    d.set_guidance(2.0)
-    d.choose_mode("text")  # guidance greyed here: it acts on nothing, but keeps its value
+    d.set_guidance(2.5)
+    d.choose_mode("audio")
+    d.set_guidance(1.2)
+    d.choose_mode("text")  # guidance greyed here: it acts on nothing, but each mode keeps its own
     d.close()
     again = WindowDriver.open(qtbot, all_models)
     assert again.mode == "text"
     again.choose_mode("image")
-    assert again.settings().guidance == 2.0
+    assert again.settings().guidance == 2.5
+    again.choose_mode("audio")
+    assert again.settings().guidance == 1.2
     again.close()
 
 
@@ -148,6 +153,7 @@ def test_file_dialogs_start_in_the_last_folder_of_their_kind(qtbot, all_models, 
 
 def test_reset_to_defaults_forgets_the_store_and_shows_the_defaults_now(qtbot, all_models, settings_file, tmp_path):
     d = WindowDriver.open(qtbot, all_models, "image")
+    d.set_guidance(3.5)
     d.set_temperature(0.4)
     d.set_top_k(3)
     d.drag_stage("min_p", 0)
@@ -168,4 +174,6 @@ def test_reset_to_defaults_forgets_the_store_and_shows_the_defaults_now(qtbot, a
     d.close()
     again = WindowDriver.open(qtbot, all_models)
     assert again.mode == "text" and again.settings() == SamplerSettings()
+    again.choose_mode("image")
+    assert again.settings() == default_settings("image")  # its measured guidance, not the 3.5 set before
     again.close()
