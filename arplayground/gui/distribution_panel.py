@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPainter
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from arplayground.core.sampling import STAGE_LABELS, Stages
 from arplayground.core.trace import StepRecord
 from arplayground.core.vocab import GreyLevels
+from arplayground.gui.theme import style_plot
 
 RAW_COLOUR = (120, 144, 176)  # the model's own distribution
 SAMPLED_COLOUR = (236, 150, 40)  # after guidance / temperature / top-k / top-p
@@ -94,7 +95,7 @@ class StageStrip(QWidget):
         super().__init__()
         self.cells: list[StageCell] = []
         self.drawn_at: int | None = None  # index into the values shown of what u would draw
-        self.setFixedHeight(self.HEIGHT)
+        self.setMinimumHeight(self.HEIGHT)  # and taller with the panel: the cells scale with it
         font = self.font()
         font.setPointSize(8)
         self.setFont(font)
@@ -121,13 +122,13 @@ class StageStrip(QWidget):
         chart = self.height() - top - 2
         for k, cell in enumerate(self.cells):
             x0 = k * (width + gap)
-            painter.setPen(QColor(40, 40, 40))
+            painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
             name = metrics.elidedText(STAGE_TITLES.get(cell.name, cell.name), Qt.TextElideMode.ElideRight, int(width))
             painter.drawText(QRectF(x0, 0, width, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-            painter.setPen(QColor(110, 110, 110))
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             kept = metrics.elidedText(f"keeps {cell.kept}", Qt.TextElideMode.ElideRight, int(width))
             painter.drawText(QRectF(x0, line, width, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, kept)
-            painter.fillRect(QRectF(x0, top, width, chart), QColor(248, 248, 248))
+            painter.fillRect(QRectF(x0, top, width, chart), self.palette().color(QPalette.ColorRole.AlternateBase))
             m = len(cell.heights)
             if not m:
                 continue
@@ -328,7 +329,7 @@ class DistributionPanel(QWidget):
         # Two lines, always: a title that changed height would resize the plot on every step.
         self.title.setFixedHeight(2 * self.title.fontMetrics().lineSpacing() + 4)
         self.title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()  # its colours: the palette's (gui/theme.py)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -336,7 +337,8 @@ class DistributionPanel(QWidget):
         self.plot.setLabel("left", "probability")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         # No grid: grid lines make the axis span the whole plot, so every bar update would repaint it.
-        self.legend = self.plot.addLegend(offset=(-10, 5))
+        self.legend = self.plot.addLegend(offset=(-10, 2))
+        self.legend.setColumnCount(3)  # one row: a short plot's bars stay clear of it
         self.raw_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=RAW_COLOUR, pen=None, name="model (raw)")
         self.sampled_bars = pg.BarGraphItem(
             x=[], height=[], width=0.4, brush=SAMPLED_COLOUR, pen=None, name="after sampler"
@@ -390,8 +392,8 @@ class DistributionPanel(QWidget):
         self.what_if_label.setWordWrap(True)
         self.what_if_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.what_if_label.setFixedHeight(3 * self.what_if_label.fontMetrics().lineSpacing() + 4)
-        self.cdf_plot = pg.PlotWidget(background="w")
-        self.cdf_plot.setFixedHeight(StageStrip.HEIGHT + 6)
+        self.cdf_plot = pg.PlotWidget()
+        self.cdf_plot.setMinimumHeight(StageStrip.HEIGHT + 6)  # and taller with the panel
         self.stage_strip = StageStrip()
         for widget in (self.what_if_label, self.cdf_plot, self.stage_strip):
             policy = widget.sizePolicy()
@@ -412,14 +414,17 @@ class DistributionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.plot, 3)
         layout.addWidget(self.candidate_labels)
         layout.addWidget(self.what_if_label)
         under = QHBoxLayout()  # the chain's stages beside the final CDF: one row's height for both
         under.setContentsMargins(0, 0, 0, 0)
         under.addWidget(self.stage_strip, 3)
         under.addWidget(self.cdf_plot, 2)
-        layout.addLayout(under)
+        layout.addLayout(under, 1)  # a taller panel gives the bars and the what-if row room alike
+        for plot in (self.plot, self.cdf_plot):  # the last tick label (a 65-value axis's "60") inside the plot
+            plot.getPlotItem().layout.setContentsMargins(0, 4, 12, 0)
+            style_plot(plot)
         self.hide_what_if()
 
     def _use_levels(self, levels: bool) -> None:

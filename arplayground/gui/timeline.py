@@ -13,6 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from arplayground.gui.theme import style_plot
+
 DISPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 500, 2000)  # steps per second when the timeline plays
 FRAME_MS = 16
 
@@ -81,16 +83,17 @@ class Timeline(QWidget):
         self.play_timer.setInterval(FRAME_MS)
         self.play_timer.timeout.connect(self._advance)
         self._play_position, self._play_lane = 0.0, 0
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()  # its colours: the palette's (gui/theme.py)
         self.plot.setFixedHeight(120)
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        self.curve = self.plot.plot(pen=pg.mkPen((40, 90, 160), width=1))
+        self.curve = self.plot.plot(pen=pg.mkPen((70, 130, 220), width=1))  # a mid blue: it reads on light and dark
         self.curve.setDownsampling(auto=True, method="peak")
         self.curve.setClipToView(True)
         self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((214, 40, 40), width=2))
         self.plot.addItem(self.cursor)
+        style_plot(self.plot)
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.plot.scene().sigMouseMoved.connect(self._on_plot_hovered)
         top = QHBoxLayout()

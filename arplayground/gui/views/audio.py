@@ -32,11 +32,13 @@ from arplayground.core.score import surprisal_bits
 from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport  # noqa: F401 - CHECKING_SOUND: tests import it from here
 from arplayground.gui.causality_panel import influence_levels
 from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.note_line import NoteLine
 from arplayground.gui.views.base import ModeView
 from arplayground.gui.wav_open import WavConversion, WavOpener
 from arplayground.core.trace import FULL_STEPS
+from arplayground.gui.theme import style_plot
 
-WAVE_COLOUR = (40, 90, 160)
+WAVE_COLOUR = (70, 130, 220)  # a mid blue: it reads on a light plot and a dark one
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
 READY = "Pick a digit and a speaker, then Generate."  # the readout with no run to report on
 SPEED_FROM_STEPS = 64  # a run shows its speed from this many samples on (Step, a forced value: too few to time)
@@ -135,15 +137,14 @@ class AudioModeView(ModeView):
         self.save_button.clicked.connect(self.save_dialog)
         self.audio_status = self.transport.status
         form.addRow(self.audio_status)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
+        self.note = NoteLine()  # room kept for two lines: a note never moves the controls under it
         form.addRow(self.note)
 
     def _build_display(self) -> None:
         self.display = QWidget()
         layout = QVBoxLayout(self.display)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()  # its colours: the palette's (gui/theme.py)
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.setMenuEnabled(False)
         self.plot.setLabel("bottom", "time (s)")
@@ -171,7 +172,7 @@ class AudioModeView(ModeView):
         self.readout = QLabel(READY)
         self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
         # Under the waveform, on its time axis: -log2 p of each sample the run or Score drew.
-        self.surprisal_plot = pg.PlotWidget(background="w")
+        self.surprisal_plot = pg.PlotWidget()
         self.surprisal_plot.setFixedHeight(70)
         self.surprisal_plot.setMouseEnabled(x=True, y=False)
         self.surprisal_plot.setMenuEnabled(False)
@@ -184,6 +185,8 @@ class AudioModeView(ModeView):
         self.surprisal_curve.setClipToView(True)
         self.surprisal_plot.setToolTip("−log₂ p of each sample under the model, given the samples before it")
         self._bits = np.zeros(0, np.float32)  # per sample of the clip; NaN where none was drawn
+        for plot in (self.plot, self.surprisal_plot):
+            style_plot(plot)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.surprisal_plot)
         layout.addWidget(self.readout)
@@ -266,7 +269,7 @@ class AudioModeView(ModeView):
         self.generated_until = keep
         self.replayed_steps = 0
         self.cursor_line.hide()  # the last run's inspected sample, and its note, are gone
-        self.note.clear()
+        self.clear_note()
         # Until the first batch (or a Stop before it) the last run's readout would otherwise stay up.
         self.first_pending = True
         self.readout.setText(
@@ -319,6 +322,7 @@ class AudioModeView(ModeView):
         self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(digit)))
         self.speaker_box.setCurrentIndex(max(0, self.speaker_box.findData(speaker)))
         self.stop_sound()
+        self.clear_note()  # "Opened …", "Saved …" are spent: a replay starts
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.replayed_steps = n_steps
@@ -577,6 +581,7 @@ class AudioModeView(ModeView):
 
     def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
         self.stop_sound()
+        self.clear_note()
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.replayed_steps = 0

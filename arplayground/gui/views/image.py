@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -27,6 +26,7 @@ from arplayground.core.score import surprisal_bits as chain_rule_terms  # the vi
 from arplayground.gui.causality_panel import FIELD_TINT, heat_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
+from arplayground.gui.note_line import NoteLine
 from arplayground.gui.views.base import ModeView
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
@@ -76,7 +76,7 @@ class PixelCanvas(QWidget):
         self.overlay: np.ndarray | None = None
         self.field_rgb: np.ndarray | None = None  # What it sees: (H, W, 3) for the one image, over everything
         self.overlay_scale = DIGIT_MAP_BITS  # bits at which the overlay turns yellow
-        self.setMinimumSize(196, 196)  # 7 screen pixels a pixel: the window still fits a 768-pixel-high laptop screen
+        self.setMinimumSize(168, 168)  # 6 screen pixels a pixel: the window, a pane shown too, still fits a 768-pixel-high screen
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
 
@@ -308,8 +308,7 @@ class ImageModeView(ModeView):
             f"0 bits (dark: the model was sure) to {SURPRISAL_BITS:g} or more (yellow: 1 in 256 or less likely)")
         self.surprisal_box.toggled.connect(self._on_surprisal_toggled)
         form.addRow(self.surprisal_box)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
+        self.note = NoteLine()  # room kept for two lines: a note never moves the controls under it
         form.addRow(self.note)
         self.prefix_len = 0
         self.lanes = 1
@@ -347,10 +346,19 @@ class ImageModeView(ModeView):
         c.overlay = self.digit_bits if shown else self.surprisal_bits if surprisal else None
         c.overlay_scale = SURPRISAL_BITS if surprisal and not shown else DIGIT_MAP_BITS
         self.canvas.update()
+        self._describe_map()
+
+    def _describe_map(self) -> None:
+        """The ticked map's legend and figures in the note."""
         if self.digit_map_box.isChecked():
             self._describe_digit_map()
         elif self.surprisal_box.isChecked():
             self._describe_surprisal()
+
+    def clear_note(self) -> None:
+        """As every view's, but a ticked map keeps its legend."""
+        self.note.clear()
+        self._describe_map()
 
     @Slot(bool)
     def _on_surprisal_toggled(self, ticked: bool) -> None:
@@ -410,7 +418,8 @@ class ImageModeView(ModeView):
         self.digit_bits = np.full((rows * cols, self.canvas.H * self.canvas.W), np.nan, np.float32)  # KL(with || without the digit): guided pixels
         self.surprisal_bits = np.full((rows * cols, self.canvas.H * self.canvas.W), np.nan, np.float32)
         self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
-        self._show_digit_map()  # the ticked map, filled as the run comes
+        self.note.clear()  # "Edited …", "Opened …", "Saved …" are spent: a completion, run or replay starts
+        self._show_digit_map()  # the ticked map, filled as the run comes, and its legend in the note
 
     def append(self, batch, trace=None) -> None:
         """New pixels: the batch's blocks (one position of the per-step loop, a replay, or a
