@@ -89,7 +89,7 @@ class StageStrip(QWidget):
     removed stays in place, greyed. Painted in one go (no plot items): it changes with every
     slider move while paused. The value u draws is marked in the last one."""
 
-    HEIGHT = 96
+    HEIGHT = 80  # at its smallest: the bars above get the room a 768-pixel screen has
 
     def __init__(self):
         super().__init__()
@@ -330,6 +330,7 @@ class DistributionPanel(QWidget):
         self.title.setFixedHeight(2 * self.title.fontMetrics().lineSpacing() + 4)
         self.title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.plot = pg.PlotWidget()  # its colours: the palette's (gui/theme.py)
+        self.plot.setMinimumHeight(80)  # the bars, the panel's subject, never squashed flat (room left for a menu bar at 700)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
