@@ -87,6 +87,7 @@ class WindowLayout:
     settings_note: QLabel
 
     def _fit_mode_controls(self) -> None:
+        """Size the controls' stack by the page shown: the others are Ignored by its layout."""
         shown = self.mode_controls.currentWidget()
         for i in range(self.mode_controls.count()):
             page = self.mode_controls.widget(i)
