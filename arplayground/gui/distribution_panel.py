@@ -335,7 +335,7 @@ class DistributionPanel(QWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.setYRange(0, 1, padding=0.02)
-        self.plot.setLabel("left", "probability")
+        self.plot.setLabel("left", "p")  # "probability" ran past the top of a short plot
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         # No grid: grid lines make the axis span the whole plot, so every bar update would repaint it.
         self.legend = self.plot.addLegend(offset=(-10, 2))
@@ -404,7 +404,7 @@ class DistributionPanel(QWidget):
         self.cdf_plot.hideButtons()
         self.cdf_plot.setMenuEnabled(False)
         self.cdf_plot.setYRange(0, 1, padding=0.02)
-        self.cdf_plot.setLabel("left", "cumulative")
+        self.cdf_plot.setLabel("left", "cum. p")  # "cumulative" ran past the top
         self.cdf_curve = pg.PlotCurveItem(x=np.array([-0.5, 0.5]), y=np.zeros(1), pen=pg.mkPen(SAMPLED_COLOUR, width=2), stepMode="center")
         self.u_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((60, 60, 60), width=1, style=Qt.PenStyle.DashLine))
         self.would_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(DRAWN_COLOUR, width=2))

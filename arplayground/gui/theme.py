@@ -98,7 +98,7 @@ def style_plot(plot: pg.PlotWidget) -> None:
         axis = item.getAxis(name)
         axis.setPen(foreground)
         axis.setTextPen(foreground)
-        if axis.label is not None:  # the axis title ("probability", "cumulative")
+        if axis.label is not None:  # the axis title ("p", "cum. p", "amplitude")
             axis.label.setDefaultTextColor(foreground)
     legend = item.legend
     if legend is not None:

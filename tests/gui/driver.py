@@ -1286,6 +1286,13 @@ def cut_off(window) -> list[str]:
         if isinstance(w, pg.PlotWidget):
             if w.getPlotItem().vb.height() < 30:
                 found.append(f"{name}: plot squashed to {w.getPlotItem().vb.height():.0f} px")
+            left = w.getPlotItem().getAxis("left")
+            if left.isVisible() and left.label.isVisible():  # the title, turned on its side, within the plot
+                title = left.label.mapRectToScene(left.label.boundingRect())
+                margin = left.label.document().documentMargin()  # blank around the text itself
+                if title.top() + margin < 0 or title.bottom() - margin > w.viewport().height():
+                    found.append(f"{name}: its axis title {left.labelText!r} is cut off ({title.top():.0f} to "
+                                 f"{title.bottom():.0f} of {w.viewport().height()} px)")
         elif isinstance(w, NoteLine):
             continue  # elides what does not fit, the whole note in its tooltip
         elif isinstance(w, QLabel) and w.wordWrap():

@@ -176,14 +176,14 @@ class AudioModeView(ModeView):
         self.surprisal_plot.setFixedHeight(70)
         self.surprisal_plot.setMouseEnabled(x=True, y=False)
         self.surprisal_plot.setMenuEnabled(False)
-        self.surprisal_plot.setLabel("left", "surprisal (bits)")
+        self.surprisal_plot.setLabel("left", "bits")  # "surprisal (bits)" does not fit its 70 px: the tooltip says it
         self.surprisal_plot.getAxis("left").enableAutoSIPrefix(False)
         self.surprisal_plot.setXLink(self.plot)
         self.surprisal_plot.setYRange(0, 12, padding=0)
         self.surprisal_curve = self.surprisal_plot.plot(pen=pg.mkPen((200, 70, 40), width=1))
         self.surprisal_curve.setDownsampling(auto=True, method="peak")
         self.surprisal_curve.setClipToView(True)
-        self.surprisal_plot.setToolTip("−log₂ p of each sample under the model, given the samples before it")
+        self.surprisal_plot.setToolTip("Surprisal: −log₂ p of each sample under the model, given the samples before it, in bits")
         self._bits = np.zeros(0, np.float32)  # per sample of the clip; NaN where none was drawn
         for plot in (self.plot, self.surprisal_plot):
             style_plot(plot)
