@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -226,7 +226,6 @@ class CandidateLabels(QWidget):
 WHAT_IF_HINT = ('<span style="color:#777">Pause, or let the run finish, to see here what the current settings '
                 'would draw at the shown step.</span>')
 CAP = np.array([70, 70, 70, 255], np.uint8).view(np.uint32)[0]  # the dark top of each level bar
-OUTLINE_COLOUR = (60, 60, 60)  # around the grey-level bars: a bar of level 253 is white on the white plot
 
 
 def grey_swatch() -> QBrush:
@@ -349,11 +348,11 @@ class DistributionPanel(QWidget):
         # the raw one as a line over them.
         self.level_bars = LevelBars()
         # What the legend shows for the level bars (an image has no legend sample of its own).
-        self.level_legend = pg.BarGraphItem(x=[], height=[], width=1.0, brush=grey_swatch(), pen=OUTLINE_COLOUR)
-        # The bars' skyline in a dark pen: each bar is painted in its own grey, so without it the
-        # bars of bright levels (a stroke's pixels) vanish into the white plot.
+        self.level_legend = pg.BarGraphItem(x=[], height=[], width=1.0, brush=grey_swatch())
+        # The bars' skyline in the plot's ink (_ink_lines): each bar is painted in its own grey, so without
+        # it the bars of bright levels vanish into a white plot, and of dark levels into a dark one.
         self.level_outline = pg.PlotCurveItem(
-            x=np.arange(259) - 1.5, y=np.zeros(258), stepMode="center", pen=pg.mkPen(OUTLINE_COLOUR, width=1)
+            x=np.arange(259) - 1.5, y=np.zeros(258), stepMode="center"
         )
         self.level_line = pg.PlotCurveItem(
             x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center", pen=pg.mkPen(RAW_COLOUR, width=2)
@@ -406,7 +405,7 @@ class DistributionPanel(QWidget):
         self.cdf_plot.setYRange(0, 1, padding=0.02)
         self.cdf_plot.setLabel("left", "cum. p")  # "cumulative" ran past the top
         self.cdf_curve = pg.PlotCurveItem(x=np.array([-0.5, 0.5]), y=np.zeros(1), pen=pg.mkPen(SAMPLED_COLOUR, width=2), stepMode="center")
-        self.u_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((60, 60, 60), width=1, style=Qt.PenStyle.DashLine))
+        self.u_line = pg.InfiniteLine(angle=0)
         self.would_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(DRAWN_COLOUR, width=2))
         for item in (self.cdf_curve, self.u_line, self.would_line):
             self.cdf_plot.addItem(item)
@@ -426,7 +425,21 @@ class DistributionPanel(QWidget):
         for plot in (self.plot, self.cdf_plot):  # the last tick label (a 65-value axis's "60") inside the plot
             plot.getPlotItem().layout.setContentsMargins(0, 4, 12, 0)
             style_plot(plot)
+        self._ink_lines()
         self.hide_what_if()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._ink_lines()
+
+    def _ink_lines(self) -> None:
+        """The lines drawn in the plots' ink (the bars' skyline, u's line): the palette's text
+        colour, so that they stand out of a light plot and a dark one alike."""
+        ink = self.palette().color(QPalette.ColorRole.Text)
+        self.level_outline.setPen(pg.mkPen(ink, width=1))
+        self.level_legend.setOpts(pen=pg.mkPen(ink))
+        self.u_line.setPen(pg.mkPen(ink, width=1, style=Qt.PenStyle.DashLine))
 
     def _use_levels(self, levels: bool) -> None:
         """Switch between top-candidate bars (text) and the full grey-level histogram (image)."""

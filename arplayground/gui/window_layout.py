@@ -206,11 +206,7 @@ class WindowLayout:
         trace_row.addWidget(self.open_trace_button)
         form.addRow(trace_row)
         self._lab_tips = {b: b.toolTip() for b in (self.back_button, self.ab_button, self.rename_button, self.export_trace_button)}
-        # As wide as the widest mode's controls need (Audio's row of four buttons), not just the one shown:
-        # the sidebar must not squeeze them when a mode with more comes, or when its scroll bar appears.
-        margins = form.contentsMargins()
-        widest = max(view.controls.minimumSizeHint().width() for view in self.views.values())
-        side.setMinimumWidth(max(330, widest + margins.left() + margins.right()))
+        side.setMinimumWidth(330)
         side_column = QWidget()
         column = QVBoxLayout(side_column)
         column.setContentsMargins(0, 0, 0, 0)

@@ -27,6 +27,9 @@ def assert_reads(d, dark: bool) -> None:
         text = plot.getPlotItem().getAxis("left").textPen().color()
         assert (luminance(background) < 0.05) == dark and (luminance(text) > 0.5) == dark, name
         assert contrast_ratio(background, text) >= 4.5, name
+    panel = d.window.panel  # its lines in the plot's ink: the grey-level bars' skyline, u's line
+    for line in (panel.level_outline.opts["pen"], panel.u_line.pen):
+        assert contrast_ratio(line.color(), panel.plot.backgroundBrush().color()) >= 4.5
     shaded = shaded_characters(d.window.text_pane)
     assert shaded, "no shaded characters to check"
     worst = min(contrast_ratio(ink, shading) for ink, shading in shaded)
@@ -39,12 +42,14 @@ def test_plots_and_the_text_shading_read_in_dark_and_back_in_light(qtbot, all_mo
     d.set_run_length(text_steps=40)
     d.generate_and_wait()
     assert apply_theme(app, "dark") == "dark"
+    qtbot.wait(10)  # the palette's change reaches each widget as an event
     assert_reads(d, dark=True)
     d.click_output(12)  # What it sees' blue shading, drawn in the dark palette
     d.show_what_it_sees()
     d.wait_for_field()
     assert_reads(d, dark=True)
     assert apply_theme(app, "light") == "light"
+    qtbot.wait(10)
     d.generate_and_wait()  # a run drawn in light after the dark one
     d.show_what_it_sees(False)
     d.click_output(12)

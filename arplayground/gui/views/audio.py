@@ -125,9 +125,13 @@ class AudioModeView(ModeView):
         self.stop_audio_button = self.transport.stop_button
         self.open_button = QPushButton("Open WAV…")
         self.save_button = QPushButton("Save WAV…")
-        for b in (self.play_button, self.stop_audio_button, self.open_button, self.save_button):
+        for b in (self.play_button, self.stop_audio_button):
             buttons.addWidget(b)
         form.addRow(buttons)
+        files = QHBoxLayout()  # a row of their own: four buttons in one were squeezed below their text in 330 px
+        files.addWidget(self.open_button)
+        files.addWidget(self.save_button)
+        form.addRow(files)
         opening = QHBoxLayout()
         self.open_progress, self.cancel_open_button = self.opener.progress, self.opener.cancel_button
         opening.addWidget(self.open_progress, 1)
