@@ -44,11 +44,14 @@ def channels(words: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(((words >> shift) & 255).astype(np.float32) for shift in (24, 16, 8, 0))
 
 
-def ink_of(words: np.ndarray, colour: bool) -> Ink:
-    """Read (H, W) 0xAARRGGBB pixels as ink on paper. colour: the picture was not grey (so a note
-    says it was converted)."""
-    notes = ["colour converted to grey"] if colour else []
+def ink_of(words: np.ndarray) -> Ink:
+    """Read (H, W) 0xAARRGGBB pixels as ink on paper."""
     alpha, red, green, blue = channels(words)
+    # Said only where colour was dropped: a pixel (one that shows: not fully transparent) whose
+    # channels differ. Not from the file's format: a grey picture saved with a palette (as PNG
+    # optimisers write it) is not a "grayscale" QImage, and was reported converted.
+    colour = bool(np.any(((red != green) | (green != blue)) & (alpha > 0)))
+    notes = ["colour converted to grey"] if colour else []
     grey, alpha = (11 * red + 16 * green + 5 * blue) / 32, alpha / 255  # Qt's qGray()
     if alpha.min() < 1:  # transparency is paper, not ink: paper of the shade that sets off what is drawn
         drawn_shade = (grey * alpha).sum() / max(alpha.sum(), 1e-6)  # mostly dark ink: white paper

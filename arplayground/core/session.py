@@ -2,7 +2,7 @@
 
 One run at a time is shown: its branches (the main one and those forked from it), the branch shown
 now, how many positions the run plans (and how many sequences it draws at once: a grid's lanes),
-whether it can be continued, and the trace file a running replay must reproduce. The window renders
+and whether it can be continued; an opened trace file is shown as it is. The window renders
 a session and sends it requests (start, rewind, fork, choose, rename, stop, finish); everything it
 decides is tested here with plain pytest.
 """
@@ -23,16 +23,21 @@ from arplayground.core.trace import Trace
 
 @dataclass(frozen=True)
 class ReplayCheck:
-    """How a finished replay compares with the file it replayed."""
+    """How a replay (Verify replay) compares with the file it replayed."""
 
-    steps: int  # steps replayed
+    steps: int  # steps replayed (a grid's: of all its images)
     identical: bool
     first_difference: int | None  # step index (0-based) where they part, None when identical
+    lanes: int = 1  # a grid's images, interleaved step by step
 
     def text(self) -> str:
+        lanes = self.lanes
+        replayed = steps_text(self.steps) if lanes == 1 else f"{steps_text(self.steps // lanes)} in each of {lanes} images"
         if self.identical:
-            return f"Replayed {self.steps} steps: identical to the trace"
-        return f"Replayed {self.steps} steps: NOT identical; differs from the file at step {self.first_difference + 1}"
+            return f"Replayed {replayed}: identical to the trace"
+        where = f"step {self.first_difference // lanes + 1:,}" + (
+            f" of image {self.first_difference % lanes + 1}" if lanes > 1 else "")
+        return f"Replayed {replayed}: NOT identical; differs from the file at {where}"
 
 
 @dataclass
@@ -42,7 +47,6 @@ class Session:
     planned: int = 0  # positions the run plans (per image, for a grid)
     lanes: int = 1  # sequences drawn at once: a grid's images
     resumable: bool = False  # a rewound or stopped run that Step / Resume can continue
-    replaying: Branch | None = None  # the trace file a running replay must reproduce
     _empty: Trace = field(default_factory=Trace, repr=False)
 
     # ------------------------------------------------------------------ what is shown
@@ -87,13 +91,19 @@ class Session:
         start = shown + 1 if shown is not None and not finished_at_end else 1
         return start, self.trace[start - 1].settings if start <= len(self.trace) else None
 
-    def stats_text(self, unit: str, steps_per_second: float | None = None) -> str:
+    def stats_text(self, unit: str, computes: float | None = None, shown: float | None = None) -> str:
         """The status bar's figures for the shown trace: its length, the speed (while generating)
-        and the NLL per `unit` (what one step emits); "" before its first step."""
+        and the NLL per `unit` (what one step emits); "" before its first step. The speed is
+        labelled: `computes`, the model's rate over its compute time; `shown`, the rate the
+        steps reached the window (below it when the Speed slider paces the run)."""
         if not len(self.trace):
             return ""
         nll = self.trace.nll()
-        speed = f"  ·  {steps_per_second:,.0f} steps/s" if steps_per_second is not None else ""
+        speed = ""
+        if computes is not None:
+            speed = f"  ·  computes {computes:,.0f} {unit}s/s"
+            if shown is not None:
+                speed += f" · shown at {shown:,.0f} {unit}s/s"
         lanes = self.lanes  # a grid's trace interleaves its images' steps
         where = (f"step {len(self.trace) // lanes} / {self.planned} in each of {lanes} images" if lanes > 1
                  else f"step {len(self.trace)} / {self.planned_records}")
@@ -118,11 +128,9 @@ class Session:
         return f"Generation failed: {outcome}"
 
     def export_refusal(self) -> str | None:
-        """Why the shown run cannot be exported as a trace; None when it can."""
+        """Why the shown run cannot be exported as a trace (a grid's too: its images as lanes); None when it can."""
         if self.branch is None or not len(self.trace):
             return "Nothing to export yet: generate first"
-        if not self.has_single_run():
-            return "A grid is not exported as a trace: generate a single image to export its run"
         return None
 
     def what_if(self, index: int, raw, unconditional, settings: SamplerSettings) -> Stages:
@@ -145,7 +153,7 @@ class Session:
         self.branch = Branch("main", tuple(prefix), condition, seed, planned=planned)
         self.branches = {"main": self.branch}
         self.planned, self.lanes = planned, lanes
-        self.resumable, self.replaying = False, None
+        self.resumable = False
         return self.branch
 
     def add_scored(self, scored: Branch, keep_others: bool) -> Branch:
@@ -159,29 +167,27 @@ class Session:
         self.branch = scored
         self.branches[scored.name] = scored
         self.planned, self.lanes = scored.planned, 1
-        self.resumable, self.replaying = False, None
+        self.resumable = False
         return scored
 
     def scored_branches(self) -> list[Branch]:
         """The branches that read known data (Score), for comparing."""
         return [b for b in self.branches.values() if b.scored_steps]
 
-    def start_replay(self, loaded: Branch) -> Branch:
-        """A run that replays `loaded` (an opened trace): same name, prefix, condition, seed and
-        forced values, an empty trace that the replay fills, checked by finish() against the file."""
-        self.branch = Branch(loaded.name, loaded.prefix, loaded.condition, loaded.seed, forced=dict(loaded.forced),
-                             parent=loaded.parent, fork_step=loaded.fork_step, scored_steps=loaded.scored_steps,
-                             planned=len(loaded.trace))
-        self.branches = {loaded.name: self.branch}
-        self.planned, self.lanes = len(loaded.trace), 1
-        self.resumable, self.replaying = False, loaded
-        return self.branch
+    def open_trace(self, loaded: Branch, lanes: int = 1) -> Branch:
+        """Show an opened trace's branch (`lanes` images for a grid) as it is, nothing re-computed:
+        its steps, name, seed and forced values; a run it planned further, or a rewind, continues it."""
+        self.branch = loaded
+        self.branches = {loaded.name: loaded}
+        self.planned, self.lanes = max(loaded.planned, len(loaded.trace) // lanes), lanes
+        self.resumable = lanes == 1 and len(loaded.trace) < self.planned
+        return loaded
 
     def clear(self) -> None:
         """Nothing is shown any more (another mode, or the view's content was replaced)."""
         self.branches, self.branch = {}, None
         self.planned, self.lanes = 0, 1
-        self.resumable, self.replaying = False, None
+        self.resumable = False
 
     def continuation(self) -> tuple[tuple, int, dict] | None:
         """(history, steps left, forced values) to continue the shown branch from its end, or None
@@ -190,19 +196,15 @@ class Session:
             return None
         return self.branch.history(), self.remaining(), self.branch.forced
 
-    def continued(self, is_replay: bool = False) -> None:
-        """A run now continues (or replays) the branch: it is no longer waiting to be resumed, and
-        any run but the file's own replay is not checked against the file."""
+    def continued(self) -> None:
+        """A run now continues the branch: it is no longer waiting to be resumed."""
         self.resumable = False
-        if not is_replay:
-            self.replaying = None
 
     def rewind(self, kept: int) -> int:
         """Keep the shown branch's first `kept` steps; Step or Resume regenerates from there."""
         kept = max(0, min(kept, len(self.trace)))
         self.branch.rewind(kept)
         self.resumable = kept < self.planned
-        self.replaying = None
         return kept
 
     def fork(self, index: int, value: int) -> Branch:
@@ -211,7 +213,7 @@ class Session:
         name = next(f"branch {i}" for i in range(1, len(self.branches) + 2) if f"branch {i}" not in self.branches)
         self.branch = self.branch.fork(index, value, name)
         self.branches[name] = self.branch
-        self.resumable, self.replaying = True, None
+        self.resumable = True
         return self.branch
 
     def choose(self, name: str) -> Branch | None:
@@ -221,7 +223,6 @@ class Session:
         self.branch = self.branches[name]
         self.planned = self.branch.planned or self.planned  # branches of other lengths (scored ones) plan their own
         self.resumable = len(self.trace) < self.planned
-        self.replaying = None
         return self.branch
 
     def rename(self, name: str) -> str | None:
@@ -240,21 +241,8 @@ class Session:
         return None
 
     def stopped(self) -> None:
-        """The run was stopped: a single run with steps left can be resumed; no replay is judged."""
+        """The run was stopped: a single run with steps left can be resumed."""
         self.resumable = self.has_single_run() and len(self.trace) < self.planned
-        self.replaying = None
-
-    def finish(self, outcome: str) -> ReplayCheck | None:
-        """The run ended with `outcome`; a completed replay is compared with its file."""
-        replayed, self.replaying = self.replaying, None
-        if outcome != "done" or replayed is None:
-            return None
-        ours, theirs = self.trace.values, replayed.values
-        n = min(len(ours), len(theirs))
-        mismatches = np.flatnonzero(ours[:n] != theirs[:n])
-        identical = np.array_equal(ours, theirs)
-        first = None if identical else (int(mismatches[0]) if len(mismatches) else n)  # else one is a prefix of the other
-        return ReplayCheck(len(ours), identical, first)
 
     def branch_lines(self, label: Callable[[int], str] | None) -> list[tuple[str, str]]:
         """(name, line) per branch for the branch list: where it forked, what it forced, its length
@@ -282,3 +270,13 @@ def load_failure(outcome: str) -> str | None:
     """Why the model did not load, when a run ended so: weights that passed the catalog's check
     but not the loading (the worker's outcome "error: ModelError: REASON"); else None."""
     return outcome.split(": ", 2)[-1] if outcome.startswith("error: ModelError") else None
+
+
+def compare_replay(replayed: np.ndarray, theirs: np.ndarray, lanes: int = 1) -> ReplayCheck:
+    """How the values a replay drew compare with those of the trace it replayed (`theirs`; a grid
+    of `lanes` images, interleaved)."""
+    n = min(len(replayed), len(theirs))
+    mismatches = np.flatnonzero(replayed[:n] != theirs[:n])
+    identical = np.array_equal(replayed, theirs)
+    first = None if identical else (int(mismatches[0]) if len(mismatches) else n)  # else one is a prefix of the other
+    return ReplayCheck(len(replayed), identical, first, lanes)

@@ -9,6 +9,7 @@ and export build on.
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,6 +263,16 @@ class Trace:
         """The first step whose full distributions the trace keeps (steps before keep their top candidates)."""
         return self._full_from if self._full else self._n
 
+    @property
+    def full_values(self) -> int:
+        """Values in each kept full distribution (the vocabulary's size; 0 with none kept)."""
+        return self._values if self._full else 0
+
+    @property
+    def full_kinds(self) -> tuple:
+        """The full distributions kept: "raw", and "unconditional" once a step was guided."""
+        return tuple(self._full)
+
     def has_full(self, i: int) -> bool:
         return bool(self._full) and self._full_from <= i < self._n
 
@@ -367,32 +378,34 @@ class Trace:
         return (sum(self._n * col.itemsize * int(np.prod(col.shape[1:])) for col in COLUMNS.values())
                 + sum(kept * self._values * 2 for _ in self._full))
 
-    def to_dict(self) -> dict:
-        """Every column as base64 of its little-endian bytes (exact, float16 stays float16), and the
-        settings table: compact JSON that from_dict() restores bit for bit."""
-        import base64
-
-        columns = {}
-        for name in COLUMNS:
-            col = self._rows(name)
-            data = np.ascontiguousarray(col).astype(col.dtype.newbyteorder("<"), copy=False)
-            columns[name] = {"dtype": data.dtype.str, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode()}
-        doc = {"steps": self._n, "settings": [s.to_dict() for s in self._settings], "columns": columns}
+    def to_dict(self, compact: bool = False) -> dict:
+        """The steps as JSON that from_dict() restores bit for bit: every column a plain JSON array
+        (nested for the top candidates and full distributions, each float the shortest decimal that
+        reads back as the float16 or float32 kept), or with `compact` base64 of its little-endian
+        bytes (about a third of the size); the settings table; what the file's distributions hold."""
+        encode = _base64_column if compact else _plain_column
+        columns = {name: encode(self._rows(name)) for name in COLUMNS}
+        doc = {"steps": self._n, "encoding": "base64" if compact else "plain", "distributions": self.distributions_text(),
+               "about": COLUMN_ABOUT, "settings": [s.to_dict() for s in self._settings], "columns": columns}
         if self._full:  # steps full_from .. n-1: their full distributions, float16, in step order
             lo = self.full_from
             for name in self._full:
-                data = self._full_rows(name, lo, self._n).astype("<f2", copy=False)
-                columns[name] = {"dtype": data.dtype.str, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode()}
+                columns[name] = encode(self._full_rows(name, lo, self._n))
             doc["full_from"] = lo
         return doc
 
+    def distributions_text(self) -> str:
+        """Which steps' full distributions the trace holds, in words (a trace file says it)."""
+        top = f"top {TOP_CANDIDATES} only"
+        if not self._full or self.full_from >= self._n:
+            return top
+        return "full" if self.full_from == 0 else f"full from step {self.full_from + 1:,}; {top} before"
+
     @staticmethod
     def from_dict(d) -> "Trace":
-        """The trace to_dict() wrote, every column checked (name, dtype, shape, exact size) before
-        any array is decoded or allocated; ValueError with the reason for anything else."""
-        import base64
-        import binascii
-
+        """The trace to_dict() wrote (plain or compact, or version 1's base64), every column checked
+        (name, dtype, shape, exact size) before any array is decoded or allocated; ValueError with
+        the reason for anything else."""
         if not isinstance(d, dict) or not isinstance(d.get("columns"), dict) or not isinstance(d.get("settings"), list):
             raise ValueError("the trace has no columns or settings table")
         n = d.get("steps")
@@ -405,40 +418,20 @@ class Trace:
             raise ValueError("trace columns: " + "; ".join(
                 ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
         layouts = {}
-        for name, spec in d["columns"].items():  # every column's size checked before anything is decoded or allocated
-            if name in FULL_COLUMNS:
-                continue  # _full_layouts' to check
+        for name in template:  # every column's size checked before anything is decoded or allocated
             dtype, shape = template[name].dtype.newbyteorder("<"), [n, *template[name].shape[1:]]
-            if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
-                raise ValueError(f"trace column {name!r} has no data")
-            if spec.get("dtype") != dtype.str or spec.get("shape") != shape:
-                raise ValueError(f"trace column {name!r} must be {dtype.str} of shape {shape}, "
-                                 f"not {spec.get('dtype')!r} of shape {spec.get('shape')!r}")
-            size = int(np.prod(shape)) * dtype.itemsize
-            if len(spec["base64"]) != 4 * ((size + 2) // 3):
-                raise ValueError(f"trace column {name!r} does not hold {n} steps")
+            _check_column(name, d["columns"][name], dtype, shape)
             layouts[name] = dtype, shape
         full = _full_layouts(d, n)  # the full distributions, optional (traces saved before them have none)
         trace = Trace(capacity=max(16, n))
         for name, (dtype, shape) in layouts.items():
-            try:
-                data = np.frombuffer(base64.b64decode(d["columns"][name]["base64"], validate=True), dtype=dtype)
-            except (binascii.Error, ValueError):
-                raise ValueError(f"trace column {name!r} is not valid base64") from None
-            if data.size != int(np.prod(shape)):
-                raise ValueError(f"trace column {name!r} does not hold {n} steps")
-            trace._write(name, 0, data.reshape(shape))
+            trace._write(name, 0, _decode_column(name, d["columns"][name], dtype, shape))
         full_from, full_columns = full if full is not None else (n, {})
         for name, shape in full_columns.items():
-            try:
-                data = np.frombuffer(base64.b64decode(d["columns"][name]["base64"], validate=True), dtype="<f2")
-            except (binascii.Error, ValueError):
-                raise ValueError(f"trace column {name!r} is not valid base64") from None
-            if data.size != int(np.prod(shape)):
-                raise ValueError(f"trace column {name!r} does not hold {shape[0]} steps")
+            data = _decode_column(name, d["columns"][name], np.dtype("<f2"), shape)
             if not np.isfinite(data).all() or (data < 0).any():
                 raise ValueError(f"trace column {name!r} holds values that are not probabilities")
-            full_columns[name] = data.reshape(shape).astype(np.float16)
+            full_columns[name] = data
         if len(d["settings"]) > max(n, 1):
             raise ValueError("the trace holds more settings than steps")
         trace._settings = [SamplerSettings.from_dict(s) for s in d["settings"]]
@@ -478,6 +471,99 @@ class Trace:
 
 FULL_COLUMNS = {"raw", "unconditional"}  # optional in a trace file: the steps' full distributions
 
+# What each column of a trace file holds, written into the file for a person or a notebook reading it.
+COLUMN_ABOUT = {
+    "position": "index of the step's value in the whole sequence, the prefix included",
+    "value": "the value drawn: text, the character's index in the vocabulary; image, a grey level 0-255; audio, an 8-bit mu-law level",
+    "prob": "its probability under the model's raw distribution",
+    "sampled_prob": "its probability in the distribution sampled from (after temperature, top-k and the other stages)",
+    "rank": "how many values the model found more likely than the drawn one (0: it was the most likely)",
+    "entropy": "of the raw distribution, in nats",
+    "kept": "how many values the sampler left with a non-zero probability",
+    "top_values": f"the model's {TOP_CANDIDATES} most likely values, best first (the first top_count of each row)",
+    "top_raw": "their raw probabilities (float16)",
+    "top_sampled": "their probabilities after the sampler (float16)",
+    "top_count": f"how many of the {TOP_CANDIDATES} are candidates (fewer for a smaller vocabulary)",
+    "settings": "which entry of the settings table the step was drawn with",
+    "u": "the uniform number in [0, 1) that drew the value",
+    "seconds": "compute time of the step, in seconds",
+    "raw": "every value's raw probability, one row per step from step full_from (0-based) on (float16)",
+    "unconditional": "the same without the condition, for guided steps (float16)",
+    "lanes": "a grid's images are interleaved: step i is image i % lanes",
+}
+
+
+@functools.cache
+def _float16_decimals() -> np.ndarray:
+    """Every float16, indexed by its bits, as the float64 of its shortest decimal (numpy's str):
+    what a plain trace writes for it, which reads back as the same float16."""
+    halves = np.arange(2**16, dtype=np.uint16).view(np.float16)
+    return np.array([float(str(h)) for h in halves])
+
+
+def _plain_column(col: np.ndarray) -> list:
+    """A column as nested lists of JSON numbers: ints as they are, float64 exactly (json writes
+    the shortest repr), float16 and float32 as their shortest decimals, so that each reads back
+    (as float64, cast to the column's dtype) as the same number, bit for bit."""
+    if col.dtype == np.float16:
+        return _float16_decimals()[np.ascontiguousarray(col).view(np.uint16)].tolist()
+    if col.dtype == np.float32:  # str() of a numpy float32 is its shortest decimal: 0.3, not 0.30000001192092896
+        return np.array([float(str(v)) for v in col.reshape(-1)], np.float64).reshape(col.shape).tolist()
+    return col.tolist()
+
+
+def _base64_column(col: np.ndarray) -> dict:
+    """A column as base64 of its little-endian bytes, with its dtype and shape (a compact trace)."""
+    import base64
+
+    data = np.ascontiguousarray(col).astype(col.dtype.newbyteorder("<"), copy=False)
+    return {"dtype": data.dtype.str, "shape": list(data.shape), "base64": base64.b64encode(data.tobytes()).decode()}
+
+
+def _check_column(name: str, spec, dtype: np.dtype, shape: list) -> None:
+    """A trace file's column `name` can hold `shape` of `dtype`, judged before anything is decoded:
+    a plain list of shape[0] rows, or base64 of exactly that many bytes."""
+    if isinstance(spec, list):
+        if len(spec) != shape[0]:
+            raise ValueError(f"trace column {name!r} holds {len(spec):,} rows, not {shape[0]:,}")
+        return
+    if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
+        raise ValueError(f"trace column {name!r} has no data")
+    if spec.get("dtype") != dtype.str or spec.get("shape") != shape:
+        raise ValueError(f"trace column {name!r} must be {dtype.str} of shape {shape}, "
+                         f"not {spec.get('dtype')!r} of shape {spec.get('shape')!r}"[:300])
+    if len(spec["base64"]) != 4 * ((int(np.prod(shape)) * dtype.itemsize + 2) // 3):
+        raise ValueError(f"trace column {name!r} does not hold {shape[0]} steps")
+
+
+def _decode_column(name: str, spec, dtype: np.dtype, shape: list) -> np.ndarray:
+    """Column `name` of a trace file (checked by _check_column) as an array of `dtype` and `shape`."""
+    import base64
+    import binascii
+
+    if isinstance(spec, dict):
+        try:
+            data = np.frombuffer(base64.b64decode(spec["base64"], validate=True), dtype=dtype)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"trace column {name!r} is not valid base64") from None
+        if data.size != int(np.prod(shape)):
+            raise ValueError(f"trace column {name!r} does not hold {shape[0]} steps")
+        return data.reshape(shape).astype(dtype.newbyteorder("="))
+    if shape[0] == 0:
+        return np.zeros(shape, dtype)
+    try:
+        data = np.array(spec)
+    except (ValueError, TypeError):  # rows of different lengths
+        data = None
+    if data is None or list(data.shape) != shape:
+        raise ValueError(f"trace column {name!r} must be a table of shape {shape}"[:200])
+    if data.dtype.kind not in ("iu" if dtype.kind == "i" else "iuf"):
+        raise ValueError(f"trace column {name!r} must hold {'whole ' if dtype.kind == 'i' else ''}numbers only")
+    if dtype.kind == "i" and data.size and not (np.iinfo(dtype).min <= data.min() and data.max() <= np.iinfo(dtype).max):
+        raise ValueError(f"trace column {name!r} holds numbers beyond {dtype.name}")
+    with np.errstate(over="ignore"):  # a float beyond float16 becomes inf, which the finite checks refuse
+        return data.astype(dtype.newbyteorder("="))
+
 
 def _full_layouts(d: dict, n: int):
     """(full_from, {name: shape}) of a trace file's full distributions, every size checked before
@@ -490,20 +576,18 @@ def _full_layouts(d: dict, n: int):
     full_from = d.get("full_from")
     if isinstance(full_from, bool) or not isinstance(full_from, int) or not max(0, n - FULL_STEPS) <= full_from <= n:
         raise ValueError(f"the trace's full_from must be a whole number from {max(0, n - FULL_STEPS):,} to {n:,}, not {full_from!r}"[:200])
-    spec = columns["raw"]
-    shape = spec.get("shape") if isinstance(spec, dict) else None
-    values = shape[1] if isinstance(shape, list) and len(shape) == 2 else None
+    spec, rows = columns["raw"], n - full_from
+    if isinstance(spec, list):  # plain: the row length is the vocabulary's (any row; their lengths are checked whole)
+        values = len(spec[0]) if spec and isinstance(spec[0], list) else (1 if not spec else None)
+        shape = [len(spec), values]
+    else:
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        values = shape[1] if isinstance(shape, list) and len(shape) == 2 else None
     if isinstance(values, bool) or not isinstance(values, int) or not 1 <= values <= MAX_VALUES:
-        raise ValueError(f"trace column 'raw' must be <f2 of shape [{n - full_from}, values], not {shape!r}"[:200])
+        raise ValueError(f"trace column 'raw' must be <f2 of shape [{rows}, values], not {shape!r}"[:200])
     layouts = {}
     for name in sorted(FULL_COLUMNS & set(columns)):
-        spec, want = columns[name], [n - full_from, values]
-        if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
-            raise ValueError(f"trace column {name!r} has no data")
-        if spec.get("dtype") != "<f2" or spec.get("shape") != want:
-            raise ValueError(f"trace column {name!r} must be <f2 of shape {want}, "
-                             f"not {spec.get('dtype')!r} of shape {spec.get('shape')!r}"[:300])
-        if len(spec["base64"]) != 4 * ((want[0] * values * 2 + 2) // 3):
-            raise ValueError(f"trace column {name!r} does not hold {want[0]} steps")
+        want = [rows, values]
+        _check_column(name, columns[name], np.dtype("<f2"), want)
         layouts[name] = want
     return full_from, layouts

@@ -1,13 +1,16 @@
-"""Sound for one clip: Play, Stop sound, play-while-generating, the playhead and the underruns.
+"""Sound for one clip: Play, Stop sound, play-while-generating, the playhead and the playback line.
 
 Audio mode's view and each audio side of the A/B window own one AudioTransport, so that Play,
-Stop sound, the playhead over the waveform and the "Played … · underruns …" line behave the same
-wherever a clip is shown. The owner places the widgets (its controls, or a side's own row), adds
+Stop sound, the playhead over the waveform and the playback line ("Playing at 0.13x real time ·
+12 underruns", then "Played 0.80 s at …") behave the same wherever a clip is shown. That line is
+the one place the underruns are counted, for the clip playing or played last; a new clip, Stop
+sound or a branch shown clears it. The owner places the widgets (its controls, or a side's own row), adds
 `playhead` to its plot, and hands the transport a function that returns the clip as it is now.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
@@ -26,6 +29,12 @@ CHECKING_SOUND = "checking the sound output…"
 CHECKING_SOUND_STATUS = "Checking the sound output…"
 SOUND_CHECK_POLL_MS = 50
 WAITING_FOR_DEVICE = "Waiting for the sound device to open…"
+RATE_AFTER_S = 0.5  # the playback rate is shown once the device has played for this long (wall time)
+
+
+def real_time_factor(factor: float) -> str:
+    """A speed against real time, as the readouts write it: "0.19x", "1.5x", "24x"."""
+    return f"{factor:.2f}x" if factor < 1 else f"{factor:.1f}x" if factor < 10 else f"{factor:.0f}x"
 
 
 class AudioTransport(QObject):
@@ -44,6 +53,10 @@ class AudioTransport(QObject):
         self.sound_check = None  # the process's SoundCheck, once this transport has asked for it
         self.running = False  # a run is writing the clip: Play waits for it to end
         self.playing_from = 0  # clip sample where the current playback started
+        # The playback rate: samples the device took per second of wall time, counted from the
+        # first frame it had taken any (its first buffer is taken at once, whatever the clock).
+        self.clock = time.monotonic  # tests hand in their own
+        self._rate_from: tuple[float, int] | None = None  # (time, samples played) then
 
         self.play_button = QPushButton("Play")
         self.stop_button = QPushButton("Stop sound")
@@ -99,6 +112,7 @@ class AudioTransport(QObject):
             self.refresh()
             return False
         self.status.clear()
+        self._rate_from = None
         self.playing_from = from_sample
         self.playhead.setPos(from_sample / SAMPLE_RATE)
         self.playhead.show()
@@ -131,10 +145,14 @@ class AudioTransport(QObject):
 
     @Slot()
     def stop(self) -> None:
+        """Silence the clip; its playback line goes with it (a new run, a branch shown: no figures
+        of a clip that is not the one shown)."""
         if self.player is not None:
             self.player.stop()
         self.playhead_timer.stop()
         self.playhead.hide()
+        self.status.clear()
+        self.refresh()  # a reason there is no sound stays said
 
     def set_running(self, running: bool) -> None:
         """A run started or ended. At its end a live clip plays out what was generated, then
@@ -149,27 +167,51 @@ class AudioTransport(QObject):
         """Callbacks that ran dry before the clip was finished, once anything has played."""
         return None if self.player is None else self.player.underruns
 
+    def playback_rate(self) -> float | None:
+        """Real-time factor of the playback: samples the device played per second of wall time
+        per SAMPLE_RATE, since it first played (None until it has played RATE_AFTER_S). Live, below
+        1 when generation feeds it slower than real time: the sound a person hears comes that slowly."""
+        player = self.player
+        if player is None or self._rate_from is None:
+            return None
+        since, played_then = self._rate_from
+        seconds = self.clock() - since
+        return (player.played - played_then) / SAMPLE_RATE / seconds if seconds >= RATE_AFTER_S else None
+
+    def _playback_text(self, played: str) -> str:
+        """"Playing" or "Played 0.80 s", the rate where measured, and the underruns."""
+        rate = self.playback_rate()
+        at = f" at {real_time_factor(rate)} real time" if rate is not None else ""
+        underruns = self.player.underruns
+        return f"{played}{at} · {underruns:,} underrun{'' if underruns == 1 else 's'}"
+
     @Slot()
     def move_playhead(self) -> None:
-        """Follow the player (PLAYHEAD_HZ times a second while a clip plays); at the clip's end
-        say what was played, or why the device could not play it."""
+        """Follow the player (PLAYHEAD_HZ times a second while a clip plays) and say how it plays;
+        at the clip's end say what was played, or why the device could not play it."""
         player = self.player
         if player is None:
             return
-        self.playhead.setPos((self.playing_from + player.played) / SAMPLE_RATE)
-        waiting = player.active and player.played == 0 and not player.device_open
-        if waiting:
-            self.status.setText(WAITING_FOR_DEVICE)
-        elif self.status.text() == WAITING_FOR_DEVICE:
-            self.status.clear()
+        played = player.played
+        self.playhead.setPos((self.playing_from + played) / SAMPLE_RATE)
+        if self._rate_from is None and played:
+            self._rate_from = (self.clock(), played)
         if not player.active:
             self.playhead_timer.stop()
             self.playhead.hide()
-            if player.problem is not None and player.played == 0:  # the device could not play it
+            if player.problem is not None and played == 0:  # the device could not play it
                 self.reason = player.problem
                 self.refresh()
             else:
-                self.status.setText(f"Played {player.played / SAMPLE_RATE:.2f} s · underruns {player.underruns}")
+                self.status.setText(self._playback_text(f"Played {played / SAMPLE_RATE:.2f} s"))
+        elif played == 0 and not player.device_open:
+            self.status.setText(WAITING_FOR_DEVICE)
+        elif played:
+            text = self._playback_text("Playing")
+            if text != self.status.text():
+                self.status.setText(text)
+        elif self.status.text() == WAITING_FOR_DEVICE:
+            self.status.clear()
 
     def refresh(self) -> None:
         """Play and Stop sound, their tips and the status line, for the reason, the run and the

@@ -60,7 +60,7 @@ def read_digit(path: str) -> OpenedDigit:
     w, h = qimage.width(), qimage.height()
     argb = qimage.convertToFormat(QImage.Format.Format_ARGB32)  # one 0xAARRGGBB word per pixel
     words = np.frombuffer(argb.constBits(), np.uint32, count=w * h).reshape(h, w)
-    read = digit_image.ink_of(words, colour=not qimage.isGrayscale())
+    read = digit_image.ink_of(words)
     if not read.found:
         raise ImageFileError(f"Found no digit in {path}: it is all one shade, with no ink on its paper")
     if (w, h) == (digit_image.SIZE, digit_image.SIZE):  # already MNIST's size (a saved digit, say): used as it is

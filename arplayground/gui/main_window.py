@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 import random
 
+from pathlib import Path
+
 from PySide6.QtCore import Slot
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QMainWindow
+from PySide6.QtWidgets import QMainWindow
 
 from arplayground import catalog
 from arplayground.core.sampling import SamplerSettings
@@ -21,10 +22,12 @@ from arplayground.gui.cache_check import CacheCheck
 from arplayground.gui.causality_control import CausalityControl
 from arplayground.gui.cheat_compare import CheatCompare
 from arplayground.gui.decoding_lab import DecodingLab
+from arplayground.gui.menus import install_menus
 from arplayground.gui.model_picker import ModelPicker
 from arplayground.gui.run_control import PanelRefresh, RunControl, StatusLine
 from arplayground.gui.score_control import ScoreControl
-from arplayground.gui.trace_files import Refused, check_trace_file, export_shown_run
+from arplayground.gui.settings_store import WindowSettings, add_recent, ask_open_path, ask_save_path_and_filter
+from arplayground.gui.trace_files import Refused, ReplayVerifier, check_trace_file, export_shown_run
 from arplayground.gui.views.text import PROMPT_MAX
 from arplayground.gui.window_layout import SPEEDS, WindowLayout, speed_label
 from arplayground.gui.worker import Batch
@@ -38,6 +41,9 @@ CACHE_TIPS = {
     "audio": "Queues: each sample reuses every layer's past activations. Off: the network re-runs over the "
              "whole clip for every sample.",
 }
+# The Export trace dialog's filters: plain JSON arrays by default, base64 (a third of the size) on request.
+PLAIN_TRACES = "Trace, readable JSON (*.json)"
+COMPACT_TRACES = "Compact trace, base64 (*.json)"
 PANEL_HZ = 60  # distribution panel redraws per second at most, while streaming: one a frame, never behind
 FIRST_STEP_LATE_MS = 300  # a new run with no step by then: the panel stops showing the last run's
 
@@ -46,7 +52,8 @@ class MainWindow(QMainWindow, WindowLayout):
     def __init__(self, models_dir=None, initial: dict | None = None):
         super().__init__()
         self.setWindowTitle("arplayground")
-        self.entries = catalog.discover(models_dir)
+        self.models_dir = Path(models_dir) if models_dir else catalog.default_models_dir()  # Help > About names it
+        self.entries = catalog.discover(self.models_dir)
         self.steppers = catalog.StepperCache()  # loaded by the worker, kept across runs
         self.run_control = RunControl(self, self.steppers)
         self.runner = self.run_control.runner
@@ -71,10 +78,14 @@ class MainWindow(QMainWindow, WindowLayout):
         self.score = ScoreControl(self, self.score_panel)  # teacher-forced passes over known data
         self.causality = CausalityControl(self, self.causality_panel, self.sees_button)  # what an output sees
         self.cheat = CheatCompare(self)  # Mask on/off: the real text model beside the one without its mask
+        self.verifier = ReplayVerifier(self)  # Verify replay: an opened trace re-computed on a job thread
         self._connect()
         self._fill_models()
-        self.apply_initial(initial or {})
+        self.stored = WindowSettings(self)  # what the window remembers between launches
+        self.stored.restore()
+        self.apply_initial(initial or {})  # the command line wins over what was stored
         self._update_buttons()
+        self.menus = install_menus(self)  # the menu bar, the shortcuts and the buttons' tooltips with their keys
 
     # The session's state, read where the window renders it.
     trace = property(lambda self: self.session.trace)
@@ -92,7 +103,6 @@ class MainWindow(QMainWindow, WindowLayout):
         self.speed_slider.valueChanged.connect(self.on_speed_changed)
         self.sampler.changed.connect(self.push_settings)
         self.generate_button.clicked.connect(self.generate)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         self.pause_button.toggled.connect(self.on_pause_toggled)
         self.step_button.clicked.connect(self.step)
         self.back_button.clicked.connect(self.lab.back)
@@ -100,6 +110,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.timeline.scrubbed.connect(self.show_step)
         self.export_trace_button.clicked.connect(self.export_dialog)
         self.open_trace_button.clicked.connect(self.open_trace_dialog)
+        self.verify_button.clicked.connect(self.verifier.verify)
         self.branch_box.activated.connect(self.lab.on_branch_chosen)
         self.rename_button.clicked.connect(self.lab.rename_dialog)
         self.ab_button.clicked.connect(self.lab.open_ab)
@@ -129,9 +140,9 @@ class MainWindow(QMainWindow, WindowLayout):
         self._fill_models()
 
     def _halt(self) -> None:
-        """Stop the worker. A stopped run's end never reaches on_finished, so a replay's check goes too."""
+        """Stop the worker, and a replay being verified (its run lock would hold the next run back)."""
         self.runner.stop()
-        self.session.replaying = None
+        self.verifier.cancel()
 
     @Slot()
     def forget_run(self) -> None:
@@ -140,6 +151,7 @@ class MainWindow(QMainWindow, WindowLayout):
         was_running = self.is_running()
         self._halt()
         self.score.cancel()
+        self.verifier.withdraw()
         self.causality.clear()
         self.session.clear()
         self.timeline.set_trace(self.trace)
@@ -250,11 +262,12 @@ class MainWindow(QMainWindow, WindowLayout):
         self.stop_button.setEnabled(running)
         self.back_button.setEnabled(self.can_go_back())
         self.rename_button.setEnabled(self.has_single_run())
-        self.export_trace_button.setEnabled(self.has_single_run())
+        self.export_trace_button.setEnabled(self.session.export_refusal() is None)  # a grid's images too
+        self.verify_button.setEnabled(self.verifier.can_verify())
         # Greyed out for a grid: say why, where a person looks (the lab works on one run at a time).
         grid = self.branch is not None and not self.has_single_run()
-        why = "The lab works on a single run: generate one image to step back, compare, rename or export it" if grid else ""
-        for button in (self.back_button, self.ab_button, self.rename_button, self.export_trace_button):
+        why = "The lab works on a single run: generate one image to step back, compare or rename it" if grid else ""
+        for button in (self.back_button, self.ab_button, self.rename_button):
             button.setToolTip(why or self._lab_tips.get(button, ""))
         self.ab_button.setEnabled(self.has_single_run() and not self.streaming())
 
@@ -264,6 +277,7 @@ class MainWindow(QMainWindow, WindowLayout):
             return
         entry = self.current_entry()
         self.runner.stop()
+        self.verifier.withdraw()  # the opened trace, if any, is not shown any more
         view = self.current_view()
         self.vocab = catalog.vocabulary(entry)
         self.running_entry = entry
@@ -280,49 +294,62 @@ class MainWindow(QMainWindow, WindowLayout):
         self._start_run(prefix, n_steps, paused, forced=None)
 
     def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export trace", f"{self.branch.name if self.branch else 'run'}.trace.json", "Traces (*.json)")
-        if path:
-            self.export_trace(path)
+        name = f"{self.branch.name if self.branch else 'run'}.trace.json"
+        path, chosen = ask_save_path_and_filter(self, "trace", "Export trace", name, f"{PLAIN_TRACES};;{COMPACT_TRACES}")
+        if path and self.export_trace(path, compact=chosen == COMPACT_TRACES):
+            add_recent(path)
 
-    def export_trace(self, path: str) -> bool:
+    def export_trace(self, path: str, compact: bool = False) -> bool:
+        """Write the shown run (a grid's every image) as a trace: plain JSON, or base64 with `compact`."""
         try:
-            self.state_label.setText(export_shown_run(path, self.session, self.running_entry, self.running_view))
+            self.state_label.setText(export_shown_run(path, self.session, self.running_entry, self.running_view, compact))
         except Refused as e:
             self.state_label.setText(str(e))
             return False
         return True
 
     def open_trace_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open trace", "", "Traces (*.json);;All files (*)")
-        if path:
-            self.open_trace(path)
+        path = ask_open_path(self, "trace", "Open trace", "Traces (*.json);;All files (*)")
+        if path and self.open_trace(path):
+            add_recent(path)
 
     def open_trace(self, path: str) -> bool:
-        """Replay a trace: its mode, model, prefix, condition, seed, forced values and the settings of
-        every step, so the same model reproduces it exactly (checked when the replay ends). The
-        whole file is checked, against the model too, before anything in the window changes."""
+        """Show a trace's run at once, as the file holds it (values, panel, timeline, branch; no
+        re-computation): its mode, model, prefix, condition, seed, forced values, and the sliders at
+        its last settings, so Step, Resume and A/B go on as the file did. The whole file is checked,
+        against the model too, before anything in the window changes. Verify replay re-computes it."""
         try:
             replay = check_trace_file(path, self.entries, self.views, self.picker.lists_mode)
         except Refused as e:
             self.state_label.setText(str(e))
             return False
-        loaded, n = replay.loaded, len(replay.loaded.trace)
+        loaded, lanes = replay.loaded, replay.lanes
         self.runner.stop()  # checked: from here on the file replaces the run shown
+        self.score.cancel()
         self.causality.clear()
         self.picker.select(replay.mode, replay.entry)
         self.vocab = replay.vocab
         self.running_entry, self.running_view = replay.entry, replay.view
-        prefix, condition, _ = replay.view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, n)
+        self.session.open_trace(loaded, lanes)
+        replay.view.prepare_replay(self.vocab, loaded.prefix, loaded.condition, self.n_steps)
+        replay.view.render(self.trace)
         self.seed_spin.setValue(loaded.seed)
-        self.session.start_replay(loaded)
         self.lab.refresh_branch_box()
-        self.timeline.set_trace(self.trace, planned_steps=self.n_records)
+        self.timeline.set_trace(self.trace, planned_steps=self.n_records, lanes=lanes)
         self.shown_index = None
-        schedule = loaded.trace.settings_per_step()
+        n = len(self.trace)
         if n:
-            self.sampler.set_settings(loaded.trace[n - 1].settings)  # Resume, Step and A/B go on from the file's
-        self._start_run(prefix, n, paused=False, forced=dict(loaded.forced), schedule=schedule)
-        self.state_label.setText(f"Replaying {replay.file_name}: {n} steps of {replay.entry.name}")
+            self.sampler.set_settings(self.trace[n - 1].settings)  # Resume, Step and A/B go on from the file's
+        self._show_paused(self.resumable)
+        self.panel_refresh.stop()  # no redraw of the run before may land on the file's
+        if n:
+            self.show_step(n - 1)
+        self._show_stats()
+        self.score.refresh()  # a scored trace: its figures
+        self.verifier.offer(replay)
+        self.status_line.replace(f"Opened {replay.file_name}: {self.session.steps_text()} of {replay.entry.name}, "
+                                 "not yet verified · Verify replay")  # short: the status bar's figures sit beside it
+        self._update_buttons()
         return True
 
     def _show_paused(self, paused: bool) -> None:
@@ -332,13 +359,14 @@ class MainWindow(QMainWindow, WindowLayout):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
 
-    def _start_run(self, prefix, n_steps: int, paused: bool, forced, schedule=None) -> None:
+    def _start_run(self, prefix, n_steps: int, paused: bool, forced) -> None:
         """Start the worker on this branch: a new run, or the continuation of a rewound one."""
-        self.session.continued(is_replay=schedule is not None)
+        self.verifier.cancel()  # a replay being verified holds the model's run lock
+        self.session.continued()
         self._show_paused(paused)
         self.run_cached = self.cache_box.isChecked()
         self.run_control.start(self.running_entry, self.branch, prefix, n_steps, self.settings(), self.speed(),
-                               paused, forced, schedule, cache=self.run_cached)
+                               paused, forced, cache=self.run_cached)
         self.status_line.replace("Paused" if paused else "Generating…")
         self._update_buttons()
 
@@ -390,6 +418,8 @@ class MainWindow(QMainWindow, WindowLayout):
         self.session.stopped()
         self._show_paused(self.resumable)
         self.panel_refresh.settle()
+        if self.branches:
+            self.lab.refresh_branch_box()  # a stopped run's end never reaches on_finished: its length here
         self.state_label.setText(f"Stopped after {self.session.steps_text()}")
         self._update_buttons()
 
@@ -400,13 +430,15 @@ class MainWindow(QMainWindow, WindowLayout):
         self.panel_refresh.soon()
         if not self.back_button.isEnabled() and self.pause_button.isChecked():
             self.back_button.setEnabled(self.can_go_back())
-        if len(self.branches) > 1 and not self.streaming():  # stepping: the list's lengths follow each step
+        if not self.streaming():  # stepping: the list's lengths follow each step (one branch's too)
             self.lab.refresh_branch_box()
-        self._show_stats(batch.steps_per_second)
+        shown = self.run_control.batch_shown(batch.steps, self.streaming())
+        self._show_stats(batch.steps_per_second, shown)
 
-    def _show_stats(self, steps_per_second: float | None = None) -> None:
-        """The status bar's figures for the trace shown: its length, speed (while generating) and NLL."""
-        self.stats_label.setText(self.session.stats_text(self.running_view.unit, steps_per_second))
+    def _show_stats(self, steps_per_second: float | None = None, shown_per_second: float | None = None) -> None:
+        """The status bar's figures for the trace shown: its length, speeds (while generating: the
+        compute rate, and the rate shown when the Speed slider paces it) and NLL."""
+        self.stats_label.setText(self.session.stats_text(self.running_view.unit, steps_per_second, shown_per_second))
 
     @Slot(str)
     def on_run_status(self, text: str) -> None:
@@ -418,12 +450,11 @@ class MainWindow(QMainWindow, WindowLayout):
     def on_finished(self, outcome: str) -> None:
         if self.branches:
             self.lab.refresh_branch_box()  # lengths and NLLs, for comparing branches
-        replay = self.session.finish(outcome)
         reason = load_failure(outcome)
         if reason is not None:  # weights that passed the check but did not load
             self.running_entry.error = reason
             self._fill_models()
-        said = replay.text() if replay is not None else self.session.outcome_text(outcome, self.running_entry.name)
+        said = self.session.outcome_text(outcome, self.running_entry.name)
         if outcome == "done":
             checked = self.cache_check.finished(self.running_entry, self.branch, self.run_cached)
             said = said if checked is None else f"{said}; {checked}"
@@ -469,9 +500,11 @@ class MainWindow(QMainWindow, WindowLayout):
         return self.decoding_lab
 
     def closeEvent(self, event) -> None:
+        self.stored.save()
         if self.decoding_lab is not None:
             self.decoding_lab.close()
         self.runner.wait_for_all()  # no thread outlives the window
+        self.verifier.close()
         self.score.cancel()
         self.causality.clear()
         self.lab.close_ab()

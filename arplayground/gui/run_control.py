@@ -5,7 +5,9 @@ kernels…) cover for a while before the first step."""
 
 from __future__ import annotations
 
+import collections
 import time
+
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QLabel
 
@@ -15,7 +17,39 @@ from arplayground.core.sampling import SamplerSettings
 from arplayground.gui.worker import GenerationRunner, RunControls, RunRequest
 from arplayground.nets.baselines import naive_stepper
 
-TIMELINE_HZ = 4  # the timeline's redraws while streaming: a repaint of all its steps costs as much as the panel's
+
+SHOWN_OVER_S = 2.0  # the shown rate counts the steps that reached the window in about the last 2 s
+
+
+class ShownRate:
+    """The rate a run's steps reach the window: what a person sees arrive, paced by the Speed
+    slider (or held back by a busy window), beside the model's own compute rate. Counted from the
+    batches as they arrive, over about the last SHOWN_OVER_S of streaming, so a speed change shows
+    within seconds; a pause starts the count again. `clock`: seconds (tests hand in their own)."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self._arrivals: collections.deque[tuple[float, int]] = collections.deque()  # (time, steps so far)
+        self._steps = 0
+
+    def reset(self) -> None:
+        self._arrivals.clear()
+        self._steps = 0
+
+    def arrived(self, steps: int) -> None:
+        """A batch of `steps` steps reached the window now."""
+        now = self.clock()
+        self._steps += steps
+        self._arrivals.append((now, self._steps))
+        while len(self._arrivals) > 2 and now - self._arrivals[1][0] >= SHOWN_OVER_S:
+            self._arrivals.popleft()
+
+    def per_second(self) -> float | None:
+        """Steps per second that arrived after the first batch counted; None before two batches."""
+        if len(self._arrivals) < 2:
+            return None
+        (start, before), (end, now) = self._arrivals[0], self._arrivals[-1]
+        return (now - before) / (end - start) if end > start else None
 
 
 class RunControl:
@@ -26,13 +60,15 @@ class RunControl:
         self.runner = GenerationRunner(parent)
         self.steppers = steppers  # loaded by the worker, kept across runs
         self.controls: RunControls | None = None
+        self.shown_rate = ShownRate()  # of the run started last, while it streams
 
     def start(self, entry: catalog.ModelEntry, branch: Branch, prefix, n_steps: int, settings: SamplerSettings,
-              speed: float, paused: bool, forced, schedule=None, cache: bool = True) -> None:
+              speed: float, paused: bool, forced, cache: bool = True) -> None:
         """Run `entry` on `branch` (its seed and condition) from `prefix` for `n_steps` steps, taking
-        `forced` values; `schedule`: the settings per step of a replayed trace. Without `cache`, the
+        `forced` values. Without `cache`, the
         naive path: the whole network for every step (nets/baselines.py), on the same weights."""
         self.controls = RunControls(settings, speed, paused=paused)
+        self.shown_rate.reset()
         steppers = self.steppers
 
         def load():
@@ -46,7 +82,6 @@ class RunControl:
             seed=branch.seed,
             condition=branch.condition,
             forced=forced,
-            schedule=schedule,
             card_path=entry.card_path,
         )
         self.runner.start(request, self.controls)
@@ -58,6 +93,15 @@ class RunControl:
         """Every slider move is a new immutable snapshot; the worker reads it before its next step."""
         if self.controls is not None:
             self.controls.set_settings(settings)
+
+    def batch_shown(self, steps: int, streaming: bool) -> float | None:
+        """A batch of `steps` reached the window: the rate steps are shown at while the run streams
+        paced by the Speed slider; None at full speed (shown as fast as computed) or while paused."""
+        if not streaming:
+            self.shown_rate.reset()  # single steps: no rate; after Resume, counted afresh
+            return None
+        self.shown_rate.arrived(steps)
+        return self.shown_rate.per_second() if self.controls is not None and self.controls.speed else None
 
     def set_speed(self, speed: float) -> None:
         if self.controls is not None:
@@ -80,9 +124,10 @@ class PanelRefresh(QObject):
 
     While a run streams at full speed the panel redraws at most `hz` times a second, as often as
     the worker sends batches, so it never lags the view by more than a frame; each redraw costs
-    the worker GIL time, which is why the panel avoids costly relayouts. The timeline follows at
-    TIMELINE_HZ. A single step (paused) shows at once, and the end of a run settles on its newest
-    step whatever the throttle. Of the window it reads the session's trace and whether the run
+    the worker GIL time, which is why the panel avoids costly relayouts. The timeline redraws on
+    the same tick, so both show the same step (throttled apart, at 4 Hz, the timeline said "step
+    74 of 74" with the panel at 117). A single step (paused) shows at once, and the end of a run
+    settles on its newest step whatever the throttle. Of the window it reads the session's trace and whether the run
     streams, and draws through its show_step(), timeline and panel.
     """
 
@@ -90,7 +135,6 @@ class PanelRefresh(QObject):
         super().__init__(window)
         self.window = window
         self._dirty = False
-        self._timeline_due = 0.0  # monotonic time of the timeline's next redraw while streaming
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / hz))
         self.timer.setSingleShot(True)
@@ -132,11 +176,8 @@ class PanelRefresh(QObject):
         window = self.window
         if self._dirty:
             self._dirty = False
-            now = time.monotonic()
-            if not window.streaming() or now >= self._timeline_due:
-                self._timeline_due = now + 1 / TIMELINE_HZ
-                window.timeline.refresh()
-                window.timeline.show_position(len(window.trace) - 1)
+            window.timeline.refresh()
+            window.timeline.show_position(len(window.trace) - 1)
             window.show_step(len(window.trace) - 1)
             if window.is_running():
                 self.timer.start()  # the next redraw waits a full interval

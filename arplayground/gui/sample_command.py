@@ -4,7 +4,7 @@ The run is the window's own for the same settings and seed: the model the mode s
 sampler stages the sliders offer (every row of gui.sampler_controls.STAGES is a flag here, clamped
 and rounded as the sliders clamp and round it), the window's defaults for what is not given, and
 the generation loop its worker drives (core.generate.run_steps). The sample is written as Save
-writes it (text, a grey PNG, a WAV), atomically; --trace writes the run as Export trace does. It
+writes it (text, a grey PNG, a WAV), atomically; --trace writes the run as Export trace does (a grid too; --compact-trace in base64). It
 lives in gui/ because a PNG is encoded and the defaults are read as the window has them; no window
 is opened and no QApplication made.
 """
@@ -21,7 +21,7 @@ import numpy as np
 from arplayground import catalog
 from arplayground.core.files import replacing, write_text_atomically
 from arplayground.core.generate import NonFiniteLogits, run_steps
-from arplayground.core.lab import export_trace
+from arplayground.core.lab import export_trace, too_long_for_plain
 from arplayground.core.mulaw import SAMPLE_RATE, decode
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.session import Session
@@ -75,7 +75,9 @@ def parse_args(argv):
     p.add_argument("--length", type=finite_number("length"), default=None,
                    help=f"text: characters (default {TEXT_LENGTH}); audio: seconds (default: as long as the word "
                         f"usually is, else {AUDIO_SECONDS}); an image is always whole")
-    p.add_argument("--trace", type=Path, default=None, help="also write the run as a trace (JSON), for Open trace in the app")
+    p.add_argument("--trace", type=Path, default=None,
+                   help="also write the run as a trace (readable JSON; a grid's every image), for Open trace in the app")
+    p.add_argument("--compact-trace", action="store_true", help="the trace's columns as base64: a third of the size")
     return p.parse_args(argv)
 
 
@@ -168,8 +170,6 @@ def image_run(args, entry) -> tuple[tuple, object, int, int]:
     if digits is not None and args.digit is not None:
         raise Refused("--grid digits draws each digit once: give no --digit")
     lanes = rows * cols
-    if args.trace is not None and lanes > 1:
-        raise Refused("a grid is not exported as a trace: generate a single image to export its run")
     digits = digits or (args.digit,) * lanes
     config = entry.card["config"]
     condition = digits[0] if lanes == 1 else list(digits)
@@ -252,6 +252,8 @@ def run(args) -> int:
     check_target(args.out, SUFFIXES[mode], mode, "--out")
     if args.trace is not None:
         check_target(args.trace, ".json", "a trace", "--trace")
+    elif args.compact_trace:
+        raise Refused("--compact-trace says how to write --trace: give --trace FILE.json too")
     entry = choose_entry(args)
     try:
         catalog.check(entry)
@@ -288,8 +290,10 @@ def run(args) -> int:
     print(f"{args.out}: {len(branch.trace):,} {UNITS[mode]} from {entry.name}, seed {args.seed}, "
           f"{settings_text(settings)}, in {seconds:.2f} s")
     if args.trace is not None:
-        export_trace(args.trace, branch, entry.name, entry.card, mode)
-        print(f"  trace written to {args.trace}")
+        too_long = None if args.compact_trace else too_long_for_plain(branch)
+        export_trace(args.trace, branch, entry.name, entry.card, mode, lanes, compact=args.compact_trace or bool(too_long))
+        compact = " (compact)" if args.compact_trace else f" (compact: {too_long})" if too_long else ""
+        print(f"  trace written to {args.trace}{compact}")
     return 0
 
 

@@ -69,6 +69,7 @@ class WindowLayout:
     cheat_button: QPushButton  # Mask on/off…: the real text model beside the cheat
     export_trace_button: QPushButton
     open_trace_button: QPushButton
+    verify_button: QPushButton
     panel: DistributionPanel
     timeline: Timeline
     state_label: QLabel
@@ -198,12 +199,18 @@ class WindowLayout:
         form.addRow(causality_row)
         trace_row = QHBoxLayout()
         self.export_trace_button = QPushButton("Export trace…")
-        self.export_trace_button.setToolTip("The whole run as JSON: values, top candidates raw and after the sampler, "
-                                            "settings per step, seed, model and card, timings")
+        self.export_trace_button.setToolTip("The whole run (a grid's every image) as readable JSON: values, every step's "
+                                            "full distribution, top candidates raw and after the sampler, settings per "
+                                            "step, seed, model and card, timings. Compact (base64) is a third of the size")
         self.open_trace_button = QPushButton("Open trace…")
-        self.open_trace_button.setToolTip("Replay a trace with its model, seed and settings (exactly), then branch it")
+        self.open_trace_button.setToolTip("Show a trace's run at once, with its model, seed and settings; then verify "
+                                          "its replay, step back, branch or resume it")
+        self.verify_button = QPushButton("Verify replay")
+        self.verify_button.setToolTip("Re-compute the opened trace with its model, seed and settings, at full speed, "
+                                      "and say whether every value matches the file")
         trace_row.addWidget(self.export_trace_button)
         trace_row.addWidget(self.open_trace_button)
+        trace_row.addWidget(self.verify_button)
         form.addRow(trace_row)
         self._lab_tips = {b: b.toolTip() for b in (self.back_button, self.ab_button, self.rename_button, self.export_trace_button)}
         side.setMinimumWidth(330)

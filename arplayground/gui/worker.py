@@ -142,7 +142,6 @@ class RunRequest:
     seed: int
     condition: object = None
     forced: dict | None = None  # position -> value taken instead of drawn (a branch)
-    schedule: tuple | None = None  # settings per step (replaying a trace), instead of the sliders'
     card_path: Path | None = None  # the model's card: its kernels are compiled from it in another process
 
 
@@ -233,12 +232,10 @@ class GenerationWorker(QObject):
 
     def _run(self, stepper) -> str:
         r, controls = self.request, self.controls
-        replay = r.schedule is not None
-        # A replay applies every step's own settings; a run reads the sliders before each step.
-        settings = iter(r.schedule).__next__ if replay else controls.settings
-        made = run_steps(stepper, r.prefix, r.n_steps, settings, r.seed, r.condition, r.forced,
-                         chunk_steps=self._chunk_steps, per_step_settings=replay)
-        return self._stream(BlockFeed(made, chunked=uses_chunks(stepper, per_step_settings=replay)))
+        # A run reads the sliders before each step (an opened trace's replay is gui.trace_files' job).
+        made = run_steps(stepper, r.prefix, r.n_steps, controls.settings, r.seed, r.condition, r.forced,
+                         chunk_steps=self._chunk_steps)
+        return self._stream(BlockFeed(made, chunked=uses_chunks(stepper)))
 
     def _chunk_steps(self) -> int:
         """Positions in the next compiled chunk (every image of a grid at each): one while paused, a

@@ -23,7 +23,7 @@ def page(height=40, width=60, paper=255, ink=0) -> np.ndarray:
 
 
 def test_dark_ink_on_light_paper_is_inverted_to_light_ink_on_black():
-    read = ink_of(argb(page()), colour=False)
+    read = ink_of(argb(page()))
     assert read.inverted and read.found
     assert read.notes == ["inverted to light-on-dark like MNIST"]
     assert read.ink[10:30, 20:30].min() == 255 and read.ink.sum() == 255 * 200  # only the bar is ink
@@ -31,7 +31,7 @@ def test_dark_ink_on_light_paper_is_inverted_to_light_ink_on_black():
 
 
 def test_light_ink_on_black_is_taken_as_it_is():
-    read = ink_of(argb(page(paper=0, ink=200)), colour=False)
+    read = ink_of(argb(page(paper=0, ink=200)))
     assert not read.inverted and read.notes == []
     assert read.ink.max() == 200
     np.testing.assert_array_equal(read.as_digit(), page(paper=0, ink=200))
@@ -39,35 +39,46 @@ def test_light_ink_on_black_is_taken_as_it_is():
 
 def test_a_colour_picture_is_made_grey_as_qt_does_and_says_so():
     red = np.full((4, 4), 0xFF_C8_00_00, np.uint32)  # opaque pure red, 200
-    read = ink_of(red, colour=True)
+    read = ink_of(red)
     assert read.notes[0] == "colour converted to grey"
     np.testing.assert_allclose(read.grey, 11 * 200 / 32)  # qGray(): (11 r + 16 g + 5 b) / 32
+
+
+def test_grey_pixels_are_not_reported_as_colour_converted_whatever_the_transparent_ones_hold():
+    words = argb(page())  # every channel equal
+    assert "colour converted to grey" not in ink_of(words).notes
+    hidden = words.copy()
+    hidden[0, 0] = 0x00_FF_00_00  # fully transparent red: never seen, not colour
+    assert "colour converted to grey" not in ink_of(hidden).notes
+    tinted = words.copy()
+    tinted[0, 0] = 0xFF_F0_F0_F1  # one visible pixel a shade off grey: colour, and said
+    assert ink_of(tinted).notes[0] == "colour converted to grey"
 
 
 def test_transparency_is_paper_of_the_shade_that_sets_off_the_ink():
     # Dark strokes on a transparent page: the page becomes white, so the strokes are the ink.
     alpha = np.where(page(paper=0, ink=255) > 0, 255, 0)
-    read = ink_of(argb(np.zeros((40, 60)), alpha), colour=False)
+    read = ink_of(argb(np.zeros((40, 60)), alpha))
     assert "transparent areas taken as paper" in read.notes and read.inverted
     assert read.ink[10:30, 20:30].min() == 255 and read.ink[0].max() == 0
     # Light strokes on a transparent page: a black page.
-    read = ink_of(argb(np.full((40, 60), 255), alpha), colour=False)
+    read = ink_of(argb(np.full((40, 60), 255), alpha))
     assert not read.inverted and read.ink[10:30, 20:30].min() == 255 and read.ink[0].max() == 0
 
 
 def test_the_papers_grain_is_not_ink():
     rng = np.random.default_rng(0)
     grainy = np.clip(page(ink=40) + rng.integers(-12, 1, (40, 60)), 0, 255)  # paper 243..255, ink ~30
-    read = ink_of(argb(grainy), colour=False)
+    read = ink_of(argb(grainy))
     assert read.found and read.ink[:10].max() == 0 and read.ink[30:].max() == 0  # the page: no ink at all
     assert read.ink[10:30, 20:30].min() > 0
 
 
 def test_one_shade_all_over_holds_no_digit():
-    assert not ink_of(argb(np.full((30, 30), 128)), colour=False).found
+    assert not ink_of(argb(np.full((30, 30), 128))).found
     faint = page(paper=0, ink=digit_image.MIN_INK - 1)
-    assert not ink_of(argb(faint), colour=False).found
-    assert ink_of(argb(page(paper=0, ink=digit_image.MIN_INK)), colour=False).found
+    assert not ink_of(argb(faint)).found
+    assert ink_of(argb(page(paper=0, ink=digit_image.MIN_INK))).found
 
 
 def test_the_box_fits_the_strong_ink_and_ignores_faint_specks():

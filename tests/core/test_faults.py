@@ -14,7 +14,7 @@ import torch
 from arplayground import catalog
 from arplayground.core.files import replacing, write_text_atomically
 from arplayground.core.generate import NonFiniteLogits, run_steps
-from arplayground.core.lab import Branch, check_replayable, export_trace, load_trace
+from arplayground.core.lab import MAX_COMMAS, MAX_CONTAINERS, Branch, check_replayable, export_trace, load_trace
 from arplayground.core.sampling import SamplerSettings
 from tests.conftest import write_tiny_gpt, write_tiny_pixelcnn, write_tiny_wavenet
 
@@ -38,7 +38,7 @@ def audio_trace(tmp_path, audio):
     branch = Branch("main", (128, 130, 126), (4, 1), seed=3)
     run(branch, stepper, 200)
     path = tmp_path / "run.trace.json"
-    export_trace(path, branch, entry.name, entry.card, "audio")
+    export_trace(path, branch, entry.name, entry.card, "audio", compact=True)  # the corruptions below edit base64 columns
     return path, json.loads(path.read_text())
 
 
@@ -154,7 +154,7 @@ def test_a_settings_index_or_top_count_out_of_range_is_refused(audio_trace):
                                   ("top_count", 999, "impossible number of top candidates")):
         trace = branch.trace.copy()
         trace.column(column)[5] = value
-        d = dict(doc, trace=trace.to_dict())
+        d = dict(doc, trace=trace.to_dict(compact=True))
         path.write_text(json.dumps(d))
         with pytest.raises(ValueError, match=reason):
             load_trace(path)
@@ -286,7 +286,7 @@ def test_a_seed_beyond_the_seed_box_is_refused_before_anything_changes(audio_tra
 @pytest.mark.parametrize("filler", [b"[]", b"{}", b"0"])
 def test_a_small_file_that_would_parse_into_millions_of_objects_is_refused_unparsed(tmp_path, filler):
     path = tmp_path / "bomb.trace.json"
-    count = 1_100_000 if filler != b"0" else 7_000_000
+    count = (MAX_CONTAINERS if filler != b"0" else MAX_COMMAS) + 100_000
     path.write_bytes(b'{"format": "arplayground-trace", "version": 1, "prefix": [' + b",".join([filler] * count) + b"]}")
     tracemalloc.start()
     try:

@@ -5,6 +5,7 @@ the window's worker drives (core.generate.run_steps) for the same settings and s
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -82,6 +83,19 @@ def test_an_image_with_guidance_is_the_core_loops_and_a_grid_puts_image_i_at_see
     assert grid.read_bytes() == encode_png(expected)
 
 
+def test_a_grid_is_written_as_one_trace_of_lanes_compact_on_request(models, tmp_path, capsys):
+    out, trace = tmp_path / "grid.png", tmp_path / "grid.json"
+    assert sample("--mode", "image", "--models", models, "--grid", "2x2", "--digit", 4, "--seed", 2, "--out", out,
+                  "--trace", trace, "--compact-trace") == 0
+    assert "trace written to" in capsys.readouterr().out
+    branch, meta = load_trace(trace)
+    doc = json.loads(trace.read_text())
+    assert meta["lanes"] == 4 and branch.condition == [4, 4, 4, 4] and doc["trace"]["encoding"] == "base64"
+    for image in range(4):  # image i of the grid is the single run with seed 2 + i
+        cell, _ = core_values(models, "image", (), 784, SamplerSettings(), 2 + image, condition=4)
+        assert branch.values[image::4].tolist() == cell.tolist()
+
+
 def test_audio_is_the_core_loops_clip_under_a_digit_and_speaker(models, tmp_path):
     out = tmp_path / "four.wav"
     rc = sample("--mode", "audio", "--models", models, "--digit", 4, "--speaker", "bob", "--length", 0.05,
@@ -116,7 +130,7 @@ def test_values_past_a_sliders_range_are_clamped_with_the_windows_note(models, t
     (["--mode", "text", "--length", "2.5", "--out", "x.txt"], "a whole number of characters"),
     (["--mode", "image", "--length", "3", "--out", "x.png"], "an image is always whole"),
     (["--mode", "image", "--grid", "digits", "--digit", "1", "--out", "x.png"], "draws each digit once"),
-    (["--mode", "image", "--grid", "2x2", "--trace", "t.json", "--out", "x.png"], "a grid is not exported as a trace"),
+    (["--mode", "text", "--compact-trace", "--out", "x.txt"], "give --trace FILE.json too"),
     (["--mode", "audio", "--speaker", "zed", "--out", "x.wav"], "--speaker must be one of ann, bob, cy"),
     (["--mode", "audio", "--trace", "t.txt", "--out", "x.wav"], "--trace must name a .json file"),
     (["--mode", "audio", "--model", "nope", "--out", "x.wav"], "no audio model called nope found"),
@@ -176,5 +190,6 @@ def test_the_help_lists_the_commands_and_the_window_stays_the_default(capsys):
     with pytest.raises(SystemExit):
         app_main(["sample", "--help"])
     out = capsys.readouterr().out
-    for option in ("--temperature", "--top-k", "--top-p", "--guidance", "--seed", "--length", "--grid", "--trace"):
+    for option in ("--temperature", "--top-k", "--top-p", "--guidance", "--seed", "--length", "--grid", "--trace",
+                   "--compact-trace"):
         assert option in out

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from arplayground import catalog
-from arplayground.core.lab import Branch
+from arplayground.core.lab import Branch, replay
 from arplayground.core.sampling import SamplerSettings
-from arplayground.core.session import Session, load_failure
+from arplayground.core.session import Session, compare_replay, load_failure
 from tests.conftest import write_tiny_gpt
 
 
@@ -20,11 +20,11 @@ def stepper(tmp_path_factory):
     return catalog.load_stepper(catalog.discover(folder)[0])
 
 
-def generate(session, stepper, is_replay=False):
+def generate(session, stepper):
     """Run the shown branch on as the worker would: from its continuation, recording each step."""
     history, remaining, forced = session.continuation() if session.resumable else (
         session.branch.history(), session.remaining(), session.branch.forced)
-    session.continued(is_replay)
+    session.continued()
     for step in Branch("run", history, session.branch.condition, session.branch.seed,
                        forced=forced).continuation(stepper, remaining, SamplerSettings):
         session.branch.record_into_trace(step)
@@ -33,7 +33,7 @@ def generate(session, stepper, is_replay=False):
 def test_an_empty_session_shows_nothing_and_allows_nothing():
     s = Session()
     assert len(s.trace) == 0 and s.branch is None and not s.has_single_run()
-    assert not s.can_go_back(paused_or_idle=True) and s.continuation() is None and s.finish("done") is None
+    assert not s.can_go_back(paused_or_idle=True) and s.continuation() is None
 
 
 def test_a_run_rewound_and_resumed_meets_the_same_values(stepper):
@@ -93,28 +93,37 @@ def test_a_stopped_single_run_can_resume_a_grid_cannot():
     assert s.resumable
 
 
-def test_a_replay_is_judged_only_when_it_completes_and_only_against_its_file(stepper):
+def test_an_opened_trace_is_shown_as_it_is_and_its_replay_compared_with_it(stepper):
     recorded = Session()
     recorded.start((5, 6), None, seed=9, planned=15)
     generate(recorded, stepper)
     s = Session()
-    s.start_replay(recorded.branch)
-    assert s.planned == 15 and s.replaying is recorded.branch and len(s.trace) == 0
-    generate(s, stepper, is_replay=True)
-    check = s.finish("done")
+    s.open_trace(recorded.branch)
+    assert s.planned == 15 and s.trace is recorded.branch.trace and not s.resumable and s.can_go_back(True)
+    check = compare_replay(replay(stepper, recorded.branch), recorded.branch.values)
     assert check.identical and check.text() == "Replayed 15 steps: identical to the trace"
-    assert s.finish("done") is None  # judged once
-    s.start_replay(recorded.branch)
-    generate(s, stepper, is_replay=True)
-    s.trace.column("value")[6] += 1  # what another model would have drawn
-    check = s.finish("done")
+    other = replay(stepper, recorded.branch)
+    other[6] += 1  # what another model would have drawn
+    check = compare_replay(other, recorded.branch.values)
     assert not check.identical and check.first_difference == 6
     assert check.text() == "Replayed 15 steps: NOT identical; differs from the file at step 7"
-    s.start_replay(recorded.branch)
-    assert s.finish("stopped") is None and s.replaying is None
-    s.start_replay(recorded.branch)
-    s.continued(is_replay=False)  # any other run is not the file's replay
-    assert s.replaying is None
+    assert compare_replay(recorded.branch.values[:10], recorded.branch.values).first_difference == 10
+    grid = compare_replay(np.arange(8), np.r_[np.arange(5), 0, 6, 7], lanes=2)
+    assert grid.text() == "Replayed 4 steps in each of 2 images: NOT identical; differs from the file at step 3 of image 2"
+    # A trace of a run stopped early plans the rest: Resume continues it, from its end, with its seed.
+    recorded.branch.planned = 20
+    s.open_trace(recorded.branch)
+    assert s.resumable and s.continuation() == (recorded.branch.history(), 5, recorded.branch.forced)
+    generate(s, stepper)
+    assert len(s.trace) == 20
+    whole = Session()
+    whole.start((5, 6), None, seed=9, planned=20)
+    generate(whole, stepper)
+    assert s.trace.values.tolist() == whole.trace.values.tolist()
+    grid = Session()
+    grid.open_trace(Branch("main", (), [1, 2], 0, trace=recorded.branch.trace.copy(10), planned=5), lanes=2)
+    assert (grid.planned, grid.lanes, grid.resumable, grid.has_single_run()) == (5, 2, False, False)
+    assert grid.export_refusal() is None  # a grid exports too
 
 
 def test_what_if_replays_the_step_under_other_settings_with_its_own_uniform(stepper):
@@ -142,7 +151,9 @@ def test_the_status_bar_figures_count_steps_per_image_and_give_the_nll(stepper):
     generate(s, stepper)
     nll = s.trace.nll()
     assert s.stats_text("char") == f"step 20 / 20  ·  NLL {nll:.3f} nats/char  ·  perplexity {math.exp(nll):.2f}"
-    assert s.stats_text("char", 1234.4).startswith("step 20 / 20  ·  1,234 steps/s  ·  NLL ")
+    assert s.stats_text("char", 1234.4).startswith("step 20 / 20  ·  computes 1,234 chars/s  ·  NLL ")
+    paced = s.stats_text("char", 221.6, 19.7)  # the Speed slider at 20: both rates, each labelled
+    assert paced.startswith("step 20 / 20  ·  computes 222 chars/s · shown at 20 chars/s  ·  NLL "), paced
     s.rewind(12)
     assert s.stats_text("char").startswith("step 12 / 20  ·  NLL ")
     # A grid's trace interleaves its images: six records of two images are three steps of each.
@@ -169,14 +180,14 @@ def test_a_runs_end_is_said_in_the_words_of_its_outcome(stepper):
     assert s.outcome_text("error: OSError: gone", "tiny-gpt") == "Generation failed: error: OSError: gone"
 
 
-def test_only_a_single_run_with_steps_is_exported(stepper):
+def test_a_run_with_steps_is_exported_a_grid_too(stepper):
     s = Session()
     assert s.export_refusal() == "Nothing to export yet: generate first"
     s.start((5, 6, 7), None, seed=3, planned=20, lanes=2)
     assert s.export_refusal() == "Nothing to export yet: generate first"  # no step yet
     for step in Branch("run", (5, 6, 7), None, 3).continuation(stepper, 2, SamplerSettings):
         s.branch.record_into_trace(step)
-    assert s.export_refusal() == "A grid is not exported as a trace: generate a single image to export its run"
+    assert s.export_refusal() is None  # its images as lanes
     s.start((5, 6, 7), None, seed=3, planned=20)
     generate(s, stepper)
     assert s.export_refusal() is None

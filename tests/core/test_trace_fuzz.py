@@ -67,8 +67,8 @@ def mutate(rng: random.Random, doc):
     return doc
 
 
-@pytest.fixture(scope="module")
-def model_and_doc(tmp_path_factory):
+@pytest.fixture(scope="module", params=["plain", "compact"])
+def model_and_doc(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("fuzz")
     write_tiny_gpt(folder)
     entry = catalog.discover(folder)[0]
@@ -80,7 +80,7 @@ def model_and_doc(tmp_path_factory):
     for step in branch.continuation(stepper, 14, SamplerSettings):
         branch.record_into_trace(step)
     path = folder / "good.trace.json"
-    export_trace(path, branch, entry.name, entry.card, "text")
+    export_trace(path, branch, entry.name, entry.card, "text", compact=request.param == "compact")
     return entry, stepper, json.loads(path.read_text())
 
 

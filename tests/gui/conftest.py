@@ -8,6 +8,7 @@ from PySide6.QtCore import QThread
 
 from arplayground.gui.app import configure_runtime
 from arplayground.gui.collector import collect_on_gui_thread
+from arplayground.gui.settings_store import ENV as SETTINGS_ENV
 from tests.conftest import write_tiny_pixelcnn, write_tiny_wavenet
 
 configure_runtime()  # the same process settings as the app
@@ -19,6 +20,14 @@ def gc_on_the_gui_thread(qapp):
     collector = collect_on_gui_thread(qapp)
     yield
     collector.stop()  # the tests after these run with Python's usual collector
+
+
+@pytest.fixture(autouse=True)
+def settings_file(tmp_path, monkeypatch):
+    """Each test's own settings file: never the user's, and no test's stored mode or sliders reach the next."""
+    path = tmp_path / "settings" / "arplayground.ini"
+    monkeypatch.setenv(SETTINGS_ENV, str(path))
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
-from arplayground.gui.main_window import SPEEDS, MainWindow
+from arplayground.gui.main_window import COMPACT_TRACES, SPEEDS, MainWindow
 
 LEFT, RIGHT = Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -221,7 +221,7 @@ class WindowDriver:
         return self.window.current_entry()
 
     def model_info(self) -> str:
-        return self.window.model_info.text()
+        return shown_text(self.window.model_info)
 
     def choose_model(self, line: str) -> None:
         """Choose the model listed as `line` in the picker."""
@@ -717,16 +717,16 @@ class WindowDriver:
         return self.status().startswith("Exported ")
 
     def open_trace(self, path) -> bool:
-        """Open trace… with the file dialog answering `path`; did the window take it (and start
-        its replay)?"""
+        """Open trace… with the file dialog answering `path`; did the window take it (and show
+        its run)?"""
         with self._dialog("getOpenFileName", path):
             self.press("open")
-        return self.status().startswith("Replaying ")
+        return self.status().startswith("Opened ")
 
     def replay(self, path, timeout: int = 30_000) -> None:
-        """Open the trace at `path` and wait until its replay has ended."""
+        """Open the trace at `path`, then Verify replay, and wait until the verification has ended."""
         assert self.open_trace(path), self.status()
-        self.wait_until_stopped(timeout)
+        self.verify_replay(timeout)
 
     def open_picture(self, path) -> None:
         """Image mode's Open PNG…, the file dialog answering `path`."""
@@ -942,6 +942,178 @@ class WindowDriver:
         """The span of the waveform What it sees shades, in seconds, or None when none is shown."""
         region = self.window.views["audio"].field_region
         return tuple(region.getRegion()) if region.isVisible() else None
+
+    # ------------------------------------------------------------------ menus, keys, settings
+
+    def menu_action(self, name: str):
+        """The menu bar's action `name` (gui/menus.py: open_trace, export, save, open_file, play, step,
+        back, stop, generate, sees, mode_text, about_model, shortcuts, about, reset, quit)."""
+        return self.window.menus.actions[name]
+
+    def menu_enabled(self, name: str) -> bool:
+        return self.menu_action(name).isEnabled()
+
+    def choose_menu(self, name: str) -> None:
+        """Choose the menu item, as a click on it does (a greyed-out one cannot be chosen)."""
+        action = self.menu_action(name)
+        assert action.isEnabled(), f"{name} is greyed out"
+        action.trigger()
+
+    def menus(self) -> list[str]:
+        return [a.text().replace("&", "") for a in self.window.menuBar().actions()]
+
+    def menu_items(self, menu: str) -> list[str]:
+        """The items of one menu of the bar, as listed (separators left out)."""
+        bar = next(a for a in self.window.menuBar().actions() if a.text().replace("&", "") == menu)
+        return [a.text() for a in bar.menu().actions() if not a.isSeparator()]
+
+    def focus(self, widget) -> None:
+        """Give `widget` the keyboard focus, the window active, as a click into it would."""
+        self.window.activateWindow()
+        self.qtbot.waitUntil(self.window.isActiveWindow)
+        widget.setFocus()
+        self.qtbot.waitUntil(widget.hasFocus)
+
+    def press_key(self, key, modifiers=Qt.KeyboardModifier.NoModifier, widget=None) -> None:
+        """A key pressed with the focus where it is now (or on `widget`): shortcuts fire as in the app."""
+        if widget is not None:
+            self.focus(widget)
+        target = self.window.focusWidget() or self.window
+        self.qtbot.keyClick(target, key, modifiers)
+
+    def save_with_key(self, path) -> None:
+        """Ctrl+S, the save dialog answering `path`."""
+        with self._dialog("getSaveFileName", path):
+            self.press_key(Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+
+    def export_with_key(self, path) -> None:
+        """Ctrl+E, the export dialog answering `path`."""
+        with self._dialog("getSaveFileName", path):
+            self.press_key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+
+    def dialog_asked_in(self, which: str, action, answer="") -> str:
+        """Where a file dialog opened by `action()` (a callable) starts: its directory or file argument."""
+        asked = []
+
+        def dialog(parent, title, start="", filters="", *rest, **kw):
+            asked.append(start)
+            return str(answer), ""
+
+        with mock.patch.object(QFileDialog, which, staticmethod(dialog)):
+            action()
+        return asked[0]
+
+    def recent_files(self) -> list[tuple[str, bool]]:
+        """File > Recent files: each line and whether it can be chosen."""
+        menu = self.window.menus.recent_menu
+        menu.aboutToShow.emit()
+        return [(a.text(), a.isEnabled()) for a in menu.actions() if a.data()]
+
+    def open_recent(self, line_starts: str) -> None:
+        menu = self.window.menus.recent_menu
+        menu.aboutToShow.emit()
+        action = next(a for a in menu.actions() if a.data() and a.text().startswith(line_starts))
+        assert action.isEnabled(), f"{action.text()} is greyed out"
+        action.trigger()
+
+    def dialog(self, name: str):
+        """The dialog the menus show now: "card" (About this model), "shortcuts", "about"."""
+        return self.window.menus.dialogs.get(name)
+
+    def click_about_link(self) -> None:
+        """The About… link in the model's line (reaches past the mouse: QLabel's link is not a widget)."""
+        self.window.model_info.linkActivated.emit("about-model")
+
+    def speed_notch(self) -> int:
+        return self.window.speed_slider.value()
+
+    def set_speed_notch(self, notch: int) -> None:
+        self.window.speed_slider.setValue(notch)
+
+    def cache_on(self) -> bool:
+        return self.window.cache_box.isChecked()
+
+    def set_cache(self, on: bool) -> None:
+        self.window.cache_box.setChecked(on)
+
+    # ------------------------------------------------------------------ readouts: timeline, speeds, sound
+
+    def timeline_axis_label(self, measure: str | None = None) -> str:
+        """The y axis label of the timeline's first plot (or of stacked measure `measure`'s)."""
+        return self.window.timeline.axis_label(measure)
+
+    def add_timeline_measure(self, measure: str) -> None:
+        """Tick `measure` in the timeline's "+ measure" list: a plot of it stacked under the others."""
+        self._measure_action(measure, True)
+
+    def remove_timeline_measure(self, measure: str) -> None:
+        self._measure_action(measure, False)
+
+    def _measure_action(self, measure: str, on: bool) -> None:
+        action = next(a for a in self.window.timeline.add_menu.actions() if a.text() == measure)
+        if action.isChecked() != on:
+            action.trigger()  # what a click on the menu's line does
+
+    def timeline_measures(self) -> list[str]:
+        """The measures the timeline plots, top to bottom."""
+        return self.window.timeline.shown_measures()
+
+    def timeline_values_of(self, measure: str) -> np.ndarray:
+        """Stacked measure `measure`'s plotted values, one a step."""
+        return self.window.timeline.values(measure)
+
+    def timeline_cursors(self) -> list[float]:
+        """Where each of the timeline's plots draws the position line (x: step, 1-based)."""
+        timeline = self.window.timeline
+        return [plot.cursor.value() for plot in (timeline.main, *timeline.stacked.values())]
+
+    def click_stacked_plot(self, measure: str, step: int) -> None:
+        """A real click on stacked measure `measure`'s plot at step `step` (0-based)."""
+        widget = self.window.timeline.stacked[measure].widget
+        self.click(widget.viewport(), pos=plot_point(widget, step + 1))
+
+    def timeline_hint(self) -> str | None:
+        """The empty timeline's hint (None when its plot shows steps)."""
+        hint = self.window.timeline.main.hint
+        return hint.textItem.toPlainText() if hint.isVisible() else None
+
+    def timeline_tick_numbers_shown(self) -> bool:
+        """Whether the timeline's first plot writes numbers on its y axis."""
+        return bool(self.window.timeline.plot.getPlotItem().getAxis("left").style["showValues"])
+
+    def timeline_play_button(self) -> tuple[str, bool]:
+        """The timeline's Play button: (its text, whether it looks pressed)."""
+        button = self.window.timeline.play_button
+        return button.text(), button.isChecked()
+
+    def audio_readout(self) -> str:
+        """Audio mode's line under the waveform: seconds generated and generation's speed."""
+        return self.window.views["audio"].readout.text()
+
+    def playback_line(self) -> str:
+        """Audio mode's playback line: how the clip plays or played, and its underruns."""
+        return self.window.views["audio"].audio_status.text()
+
+    # ------------------------------------------------------------------ trace files (opened at once, verified)
+
+    def verify_replay(self, timeout: int = 30_000) -> str:
+        """Click Verify replay and wait until the window says how the replay compares; what it says."""
+        assert self.window.verify_button.isEnabled(), self.status()
+        self.click(self.window.verify_button)
+        self.wait_until(lambda: self.status().startswith(("Verified ", "Could not verify")), timeout)
+        return self.status()
+
+    def can_verify(self) -> bool:
+        return self.window.verify_button.isEnabled()
+
+    def export_compact_trace(self, path) -> bool:
+        """Export trace… choosing "Compact trace, base64" in the dialog; did the window write it?"""
+        with mock.patch.object(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(path), COMPACT_TRACES))):
+            self.press("export")
+        return self.status().startswith("Exported ")
+
+    def export_enabled(self) -> bool:
+        return self.window.export_trace_button.isEnabled()
 
 
 class ABDriver:

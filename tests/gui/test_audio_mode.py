@@ -4,6 +4,7 @@ What a person reads: the readout (generated seconds apart from the kept recordin
 note), and readable candidate levels for samples inside a chunk and after a replay."""
 
 import json
+import re
 import sys
 import wave
 from dataclasses import replace
@@ -73,7 +74,7 @@ def test_the_clip_grows_plays_and_is_the_seeded_sample_of_its_digit_and_speaker(
     x, y = view.curve.getData()
     assert len(x) == 2400 and x[-1] == pytest.approx(2399 / 8000)
     np.testing.assert_array_equal(y, decode(expected))  # decoded batch by batch, as the clip grew
-    assert "x faster than real time" in view.readout.text()
+    assert re.search(r"  ·  generates at [\d.]+x real time$", view.readout.text()), view.readout.text()
     # The panel shows the newest sample's full distribution over the 256 levels.
     assert "drew level" in d.panel_title() and "amplitude" in d.panel_title()
     raw, sampled, drawn = d.levels()
@@ -290,13 +291,11 @@ def test_readout_counts_generated_seconds_apart_from_the_kept_recording_and_says
     text = view.readout.text()
     assert text.startswith("0.10 s generated after 0.30 s kept  ·  "), text  # was "0.40 s generated"
     assert "0.40 s" not in text
-    # The speed is generated samples over their compute time: "Nx faster" only when N >= 1.
-    if "faster" in text:
-        factor = float(text.split("  ·  ")[1].split("x")[0])
-        assert factor >= 1.0
+    # The speed is generated samples over their compute time, against real time.
+    assert re.fullmatch(r"0\.10 s generated after 0\.30 s kept  ·  generates at [\d.]+x real time", text), text
 
 
-def test_a_slow_run_reads_slower_than_real_time_not_fractionally_faster(qtbot, d):
+def test_a_slow_run_reads_as_a_fraction_of_real_time(qtbot, d):
     view = d.view()
     d.set_seconds(0.05)
     batches, append = [], view.append
@@ -305,8 +304,8 @@ def test_a_slow_run_reads_slower_than_real_time_not_fractionally_faster(qtbot, d
     assert view.readout.text().startswith("0.05 s generated  ·  ")  # nothing kept: no "after"
     whole_chunk = next(b for b in batches if b.blocks and len(b.blocks[0]) >= 64)
     view.append(replace(whole_chunk, steps_per_second=1600.0))  # the same samples, timed 5x slower (fed to the view directly)
-    assert "5.0x slower than real time" in view.readout.text()
-    assert "faster" not in view.readout.text()  # was "0.2x faster than real time"
+    assert view.readout.text().endswith("  ·  generates at 0.20x real time")  # once "0.2x faster than real time"
+    assert "underrun" not in view.readout.text()  # the underruns have one place: the playback line
 
 
 def test_single_steps_show_no_speed(qtbot, d):
@@ -391,7 +390,7 @@ def test_mu_law_ticks_and_titles_read_in_plain_decimals(qtbot, d):
     assert "e-0" not in d.panel_title()
 
 
-def test_after_replaying_a_trace_each_sample_shows_its_full_distribution(qtbot, tiny_audio_models, tmp_path):
+def test_an_opened_trace_shows_each_sample_with_its_full_distribution_at_once(qtbot, tiny_audio_models, tmp_path):
     d = WindowDriver.open(qtbot, tiny_audio_models, "audio")
     d.set_seconds(0.05)  # its smallest: 400 samples
     d.generate_and_wait()
@@ -403,9 +402,8 @@ def test_after_replaying_a_trace_each_sample_shows_its_full_distribution(qtbot, 
     view = other.view()
     seen = spy_on_batches(view)
     assert other.open_trace(path)
-    other.wait_until(lambda: not other.running() and other.steps() == n, timeout=60_000)
-    assert seen[0].startswith("Replaying 0.05 s")
-    assert "replayed at" in view.readout.text() and "faster than real time" not in view.readout.text()
+    assert other.steps() == n and not other.running() and seen == []  # shown whole, nothing streamed
+    assert view.readout.text() == "0.05 s"
     for index in (5, n - 1):  # every step, the last one too
         other.show_step(index)
         assert other.panel_title().startswith(f"sample {index} (")

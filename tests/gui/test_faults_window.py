@@ -23,12 +23,13 @@ def text_run(qtbot, folder):
 
 
 def audio_trace(qtbot, folder, tmp_path):
-    """A real trace exported from an audio run, as a document to corrupt."""
+    """A real trace exported from an audio run, compact (the corruptions edit base64 columns), as a
+    document to corrupt."""
     d = WindowDriver.open(qtbot, folder, "audio")
     d.set_run_length(audio_samples=300)
     d.generate_and_wait()
     path = tmp_path / "audio.trace.json"
-    assert d.export_trace(path)
+    assert d.export_compact_trace(path)
     d.close()
     return path, json.loads(path.read_text())
 

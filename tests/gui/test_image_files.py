@@ -42,6 +42,18 @@ def test_a_saved_digit_opens_as_it_was(tmp_path):
     assert opened.notes == []  # grey, 28 x 28, light on black: nothing done to it
 
 
+def test_a_grey_picture_saved_with_a_palette_is_not_reported_as_colour_converted(qtbot, tmp_path):
+    picture = QImage(60, 40, QImage.Format.Format_RGB32)
+    picture.fill(QColor(240, 240, 240))
+    painter = QPainter(picture)
+    painter.fillRect(20, 5, 10, 30, QColor(30, 30, 30))
+    painter.end()
+    path = str(tmp_path / "palette.png")
+    assert picture.convertToFormat(QImage.Format.Format_Indexed8).save(path)  # as PNG optimisers write grey
+    assert not QImage(path).isGrayscale()  # Qt's test: a palette that is not a full grey ramp
+    assert read_digit(path).notes[0] == "inverted to light-on-dark like MNIST"  # was "colour converted to grey" first
+
+
 def test_a_large_dark_on_light_colour_picture_is_fitted_like_mnist(qtbot, tmp_path):
     picture = QImage(300, 200, QImage.Format.Format_RGB32)
     picture.fill(QColor(250, 245, 235))  # cream paper

@@ -169,7 +169,7 @@ def test_a_grid_counts_steps_per_image_and_says_why_the_lab_is_off(qtbot, all_mo
     d.generate_and_wait()
     assert d.figures().startswith("step 784 / 784 in each of 4 images")
     assert d.status() == "Done: 784 steps in each of 4 images"  # not 3,136 interleaved steps
-    assert not d.can("export") and "single run" in d.tooltip("export")
+    assert d.can("export") and "single run" not in d.tooltip("export")  # a grid exports as lanes
     assert "single run" in d.tooltip("back") and "single run" in d.tooltip("ab")
     d.choose_grid("one image")  # the buttons' own tips again
     d.step_times(1)

@@ -55,7 +55,7 @@ def test_a_trace_the_window_cannot_replay_is_refused_with_the_reason(qtbot, text
     with pytest.raises(Refused, match="needs the model 'tiny-gpt', which is not available here"):
         check_trace_file(str(path), [], views, lambda mode: True)
     views["text"].length_spin.setMaximum(10)  # the longest run this view makes: shorter than the file's
-    with pytest.raises(Refused, match="run.trace.json cannot be replayed with tiny-gpt: it holds 12 steps"):
+    with pytest.raises(Refused, match="run.trace.json cannot be replayed with tiny-gpt: it plans 12 steps"):
         check_trace_file(str(path), entries, views, lambda mode: True)
     (tmp_path / "notes.json").write_text("[]")
     with pytest.raises(Refused, match="notes.json is not an arplayground trace"):

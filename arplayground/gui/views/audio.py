@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -29,10 +28,11 @@ from arplayground.catalog import typical_seconds
 from arplayground.core.mulaw import SAMPLE_RATE, decode, encode
 from arplayground.core.files import replacing
 from arplayground.core.score import surprisal_bits
-from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport  # noqa: F401 - CHECKING_SOUND: tests import it from here
+from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport, real_time_factor  # noqa: F401 - CHECKING_SOUND: tests import it from here
 from arplayground.gui.causality_panel import influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.note_line import NoteLine
+from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 from arplayground.gui.wav_open import WavConversion, WavOpener
 from arplayground.core.trace import FULL_STEPS
@@ -307,18 +307,15 @@ class AudioModeView(ModeView):
         text = f"{generated:.2f} s generated"
         if self.prefix_len:
             text += f" after {self.prefix_len / SAMPLE_RATE:.2f} s kept"
-        # steps_per_second counts generated samples over their compute time (priming excluded).
-        # A run's first few samples (single steps in the lab) time Python calls, not generation: no speed then.
+        # The real-time factor of generation: samples computed per second of compute time (priming
+        # excluded) per SAMPLE_RATE. How fast the sound plays is the transport's line, with the
+        # underruns. A run's first few samples (single steps in the lab) time Python calls, not
+        # generation: no speed then.
         factor = batch.steps_per_second / SAMPLE_RATE
-        if batch.steps_done >= SPEED_FROM_STEPS:
-            if self.replayed_steps:  # a trace replayed step by step, each with its own settings
-                text += f"  ·  replayed at {factor:.1f}x real time"
-            elif factor >= 1:
-                text += f"  ·  {factor:.1f}x faster than real time"
-            elif factor > 0:
-                text += f"  ·  {1 / factor:.1f}x slower than real time"
-        underruns = self.transport.underruns
-        return text + (f"  ·  underruns {underruns}" if underruns is not None else "")
+        if batch.steps_done >= SPEED_FROM_STEPS and factor > 0:
+            done = "replays" if self.replayed_steps else "generates"  # a replay: step by step, each with its own settings
+            text += f"  ·  {done} at {real_time_factor(factor)} real time"
+        return text
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
         """Like prepare(), for a trace being replayed: its prefix and conditions."""
@@ -349,8 +346,10 @@ class AudioModeView(ModeView):
         self.transport.refresh()
 
     def render(self, trace) -> None:
-        """Show `trace` (a chosen branch): the kept start, then its samples."""
+        """Show `trace` (a chosen branch, an opened trace): the kept start, then its samples."""
         self.stop_sound()
+        self.replayed_steps, self.first_pending = 0, False  # drawn whole, not streamed: no speed, no first sample to wait for
+        self.readout.setText(f"{(len(self.levels) - self.prefix_len) / SAMPLE_RATE:.2f} s")
         n = len(trace)
         self.levels[self.prefix_len : self.prefix_len + n] = trace.column("value")
         bits = self._bits_for(len(self.levels))
@@ -523,7 +522,7 @@ class AudioModeView(ModeView):
     # -- files -------------------------------------------------------------------------------------
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.controls, "Open recording", "", "WAV files (*.wav);;All files (*)")
+        path = ask_open_path(self.controls, "audio", "Open recording", "WAV files (*.wav);;All files (*)")
         if path:
             self.start_opening(path)
 
@@ -596,9 +595,9 @@ class AudioModeView(ModeView):
         self.transport.refresh()
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.controls, "Save clip", "digit.wav", "WAV files (*.wav)")
-        if path:
-            self.save_wav(path)
+        path = ask_save_path(self.controls, "audio", "Save clip", "digit.wav", "WAV files (*.wav)")
+        if path and self.save_wav(path):
+            add_recent(path)
 
     def save_wav(self, path: str) -> bool:
         """Write the clip; a failure (a full disk) leaves a file it was replacing as it was."""

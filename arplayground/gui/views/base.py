@@ -37,6 +37,11 @@ class ModeView(QObject):
     can_play = False
     transport = None
 
+    # The view's own Save… and Open… buttons, where it has them: File > Save sample… and Open file…
+    # click them (gui/menus.py).
+    save_button = None
+    open_button = None
+
     # -- what each view answers -------------------------------------------------------------
 
     def check(self, entry) -> bool:

@@ -14,7 +14,6 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QPushButton,
@@ -27,6 +26,7 @@ from arplayground.gui.causality_panel import FIELD_TINT, heat_colour, influence_
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
 from arplayground.gui.note_line import NoteLine
+from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 
 UNDRAWN = (44, 56, 78)  # not yet generated: a dark blue, so it never reads as black ink
@@ -76,7 +76,7 @@ class PixelCanvas(QWidget):
         self.overlay: np.ndarray | None = None
         self.field_rgb: np.ndarray | None = None  # What it sees: (H, W, 3) for the one image, over everything
         self.overlay_scale = DIGIT_MAP_BITS  # bits at which the overlay turns yellow
-        self.setMinimumSize(168, 168)  # 6 screen pixels a pixel: the window, a pane shown too, still fits a 768-pixel-high screen
+        self.setMinimumSize(168, 168)  # 6 screen pixels a pixel: the window, menu bar included, still fits a 768-pixel-high laptop screen
         self.setToolTip("Click a pixel to see its distribution. Shift+drag draws, right-drag erases.")
         self.setMouseTracking(True)
 
@@ -253,6 +253,12 @@ GRIDS = [
 ]
 
 
+def by_lane(column: np.ndarray, lanes: int) -> np.ndarray:
+    """A grid's per-step column, position-major (step i is image i % lanes), image by image:
+    (positions * lanes, ...) -> (lanes, positions, ...)."""
+    return column.reshape(-1, lanes, *column.shape[1:]).swapaxes(0, 1)
+
+
 class ImageModeView(ModeView):
     """Image mode: its controls (digit, rows to keep, save) and its canvas."""
 
@@ -405,11 +411,16 @@ class ImageModeView(ModeView):
         return prefix, condition, self.canvas.H * self.canvas.W - len(prefix)
 
     def prepare_replay(self, vocab, prefix, condition, n_steps: int):
-        """Like prepare(), for a trace being replayed: one image from its kept pixels."""
-        self.grid_box.setCurrentIndex(0)
-        self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(condition)))
-        self.prefix_len, self.lanes = len(prefix), 1
-        self._start(prefix, 1, 1, (condition,), len(vocab))
+        """Like prepare(), for a given run (an opened trace, an A/B side): one image from its kept
+        pixels, or a grid (a condition per image, a list) in the window's grid of that many images."""
+        digits = list(condition) if isinstance(condition, list) else [condition]
+        grid = next(i for i, (_, (rows, cols, _)) in enumerate(GRIDS) if rows * cols == len(digits))
+        self.grid_box.setCurrentIndex(grid)
+        if len(set(digits)) == 1:
+            self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(digits[0])))
+        rows, cols, _ = GRIDS[grid][1]
+        self.prefix_len, self.lanes = len(prefix), len(digits)
+        self._start(prefix, rows, cols, digits, len(vocab))
         return tuple(prefix), condition, n_steps
 
     def _start(self, prefix, rows: int, cols: int, digits, levels: int) -> None:
@@ -434,10 +445,7 @@ class ImageModeView(ModeView):
     def _map_digit(self, pixel: int, positions: int, raw, unconditional) -> None:
         """The digit map's KL figures of pixels pixel .. pixel + positions - 1 of every image, from
         their (positions * lanes, levels) distributions, position-major."""
-        def by_lane(column):  # (positions * lanes, 256), position-major -> (lanes, positions, 256)
-            return column.reshape(-1, self.lanes, column.shape[-1]).transpose(1, 0, 2)
-
-        self.digit_bits[:, pixel : pixel + positions] = kl_bits(by_lane(raw), by_lane(unconditional))
+        self.digit_bits[:, pixel : pixel + positions] = kl_bits(by_lane(raw, self.lanes), by_lane(unconditional, self.lanes))
 
     def rewind(self, steps: int) -> None:
         """Keep the first `steps` drawn pixels (single image: the lab does not step grids back)."""
@@ -447,20 +455,20 @@ class ImageModeView(ModeView):
         self.canvas.update()
 
     def render(self, trace) -> None:
-        """Show `trace` (a chosen branch of a single image): its pixels after the kept ones, and the
-        digit map of its guided pixels."""
-        assert self.lanes == 1
-        c, n = self.canvas, len(trace)
-        c.images.reshape(1, -1)[0, self.prefix_len : self.prefix_len + n] = trace.column("value")
-        c.known, c.selected = self.prefix_len + n, None
+        """Show `trace` (a chosen branch, an opened trace; a grid's images interleaved, step by
+        step): its pixels after the kept ones, and the digit map of its guided pixels."""
+        c, lanes, steps = self.canvas, self.lanes, len(trace)
+        drawn = slice(self.prefix_len, self.prefix_len + steps // lanes)  # the pixels drawn in each image
+        c.images.reshape(lanes, -1)[:, drawn] = by_lane(trace.column("value"), lanes)
+        c.known, c.selected = drawn.stop, None
         self.digit_bits[:] = np.nan
         self.surprisal_bits[:] = np.nan
-        self.surprisal_bits[0, self.prefix_len : self.prefix_len + n] = chain_rule_terms(trace.column("prob"))
+        self.surprisal_bits[:, drawn] = by_lane(chain_rule_terms(trace.column("prob")), lanes)
         guided = np.array([s.guided for s in trace.settings_per_step()], bool)
-        raw, unconditional = trace.full_column("raw", 0, n), trace.full_column("unconditional", 0, n)
-        if n and guided.any() and raw is not None and unconditional is not None:
-            bits = kl_bits(raw, unconditional)
-            self.digit_bits[0, self.prefix_len : self.prefix_len + n] = np.where(guided, bits, np.nan)
+        raw, unconditional = trace.full_column("raw", 0, steps), trace.full_column("unconditional", 0, steps)
+        if steps and guided.any() and raw is not None and unconditional is not None:
+            bits = kl_bits(by_lane(raw, lanes), by_lane(unconditional, lanes))
+            self.digit_bits[:, drawn] = np.where(by_lane(guided, lanes), bits, np.nan)
         self._show_digit_map()
         c.update()
 
@@ -560,9 +568,9 @@ class ImageModeView(ModeView):
         self._start(prefix, 1, 1, (condition,), len(vocab))
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.controls, "Open image", "", "Images (*.png *.jpg *.bmp);;All files (*)")
-        if path:
-            self.open_image(path)
+        path = ask_open_path(self.controls, "image", "Open image", "Images (*.png *.jpg *.bmp);;All files (*)")
+        if path and self.open_image(path):
+            add_recent(path)
 
     def open_image(self, path: str) -> bool:
         """Load an image as an MNIST digit and say what was done. Unreadable, or no ink: nothing changes."""
@@ -577,9 +585,9 @@ class ImageModeView(ModeView):
 
     def save_dialog(self) -> None:
         name = "digit.png" if len(self.canvas.images) == 1 else "digits.png"
-        path, _ = QFileDialog.getSaveFileName(self.controls, "Save image", name, "PNG images (*.png)")
-        if path:
-            self.save_png(path)
+        path = ask_save_path(self.controls, "image", "Save image", name, "PNG images (*.png)")
+        if path and self.save_png(path):
+            add_recent(path)
 
     def save_png(self, path: str) -> bool:
         """The canvas as a grey PNG (image_files.write_png): a failed write leaves the old file whole."""

@@ -14,7 +14,6 @@ import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFormLayout,
     QLabel,
     QPlainTextEdit,
@@ -33,6 +32,7 @@ from arplayground.gui.causality_panel import cool_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.note_line import NoteLine
 from arplayground.gui.theme import ink_on
+from arplayground.gui.settings_store import ask_save_path
 from arplayground.gui.views.base import ModeView
 
 PROBABILITY_BANDS = 10  # colour steps: few enough to merge runs of characters into one insert
@@ -342,7 +342,7 @@ class TextModeView(ModeView):
         self.pane.start(vocab.decode(prefix), vocab)
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.controls, "Save text", "sample.txt", "Text (*.txt)")
+        path = ask_save_path(self.controls, "text", "Save text", "sample.txt", "Text (*.txt)")
         if path:
             self.save_text(path)
 
