@@ -85,10 +85,12 @@ def main(argv=None) -> int:
 
     from arplayground.gui.collector import collect_on_gui_thread
     from arplayground.gui.main_window import MainWindow
+    from arplayground.gui.theme import apply_theme
 
     configure_runtime()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("arplayground")
+    apply_theme(app, "system")  # light or dark as the system is, and as it changes (a View menu may override)
     collect_on_gui_thread(app)  # no Qt object may die on a worker thread
     initial = {k: getattr(args, k) for k in ("mode", "prompt", *SAMPLER_KEYS, "length", "seed")}
     window = MainWindow(args.models, initial)

@@ -18,7 +18,7 @@ import html
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStackedWidget,
     QVBoxLayout, QWidget,
@@ -51,7 +51,7 @@ def heat_colour(level: float, alpha: int = 255) -> QColor:
 def cool_colour(level: float) -> QColor:
     """Pale to deep blue: text's influence, apart from the red-to-green probability shading."""
     t = float(np.clip(level, 0.0, 1.0))
-    low, high = (228, 236, 255), (95, 125, 235)
+    low, high = (228, 236, 255), (110, 140, 240)  # its darkest still takes dark text at 4.5:1
     return QColor(*(int(a + (b - a) * t) for a, b in zip(low, high)))
 
 
@@ -139,7 +139,7 @@ class AttentionGrid(QWidget):
         layers, heads, _ = self.attention.shape
         first, last = self._keys()
         mask = QRectF(2, 2, self.width() / heads * 2 - 4, self.MASK_ROW - 4)  # as wide as two cells
-        painter.setPen(QColor(40, 40, 40))
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
         painter.drawText(QRectF(mask.left(), mask.top(), self.LABEL_W, mask.height()), Qt.AlignmentFlag.AlignVCenter, "mask row")
         allowed = self.allowed[first:last].astype(float)
         self._strip(painter, mask, allowed, lambda a: QColor(70, 90, 140) if a else QColor(225, 225, 225))
@@ -152,7 +152,7 @@ class AttentionGrid(QWidget):
                 whole = self.attention[layer, head]
                 most = int(np.argmax(whole)) if whole.size else 0
                 name = self.labels[most] if most < len(self.labels) else "?"
-                painter.setPen(QColor(40, 40, 40))
+                painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
                 painter.drawText(QRectF(rect.left(), rect.top(), self.LABEL_W, rect.height()),
                                  Qt.AlignmentFlag.AlignVCenter, f"L{layer + 1} H{head + 1} {name}")
                 if (layer, head) == self.chosen:
@@ -242,14 +242,14 @@ class DilationTree(QWidget):
             y_up, y_low = top + depth * row, top + (depth + 1) * row
             for lower, upper in pairs.tolist():
                 painter.drawLine(QPointF(x(upper), y_up), QPointF(x(lower), y_low))
-        painter.setPen(QPen(QColor(40, 70, 150), 3))
+        painter.setPen(QPen(QColor(70, 130, 220), 3))  # a mid blue: it reads on light and dark
         for depth, nodes in enumerate(layers):
             y = top + depth * row
             for t in np.asarray(nodes).tolist():
                 painter.drawPoint(QPointF(x(t), y))
         painter.setPen(QPen(OUTPUT_PEN, 7))
         painter.drawPoint(QPointF(x(last), top))
-        painter.setPen(QColor(60, 60, 60))
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
         ticks = [2**k for k in range(2, int(scale) + 1, 2) if 2**k < back * 0.8] + [back]
         for b in ticks:
             xb = x(last - b)
@@ -318,6 +318,8 @@ class CausalityPanel(QFrame):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Wide enough for the field and the scroll bar beside it: the bar must not cut the maps' right edge.
+        scroll.setMinimumWidth(figures.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addLayout(row)
@@ -329,19 +331,20 @@ class CausalityPanel(QFrame):
         self.shading_chosen.emit(*INFLUENCE)
 
     def make_room(self, height: int) -> None:
-        """In the window's splitter, take up to `height` pixels from the panes beside this one."""
-        splitter = self.parentWidget()
-        if not isinstance(splitter, QSplitter):
+        """Grow this pane's row of the window's vertical splitter to `height` pixels where the rows
+        under and over it can give them (each keeps its smallest height)."""
+        row, splitter = self, self.parentWidget()
+        while splitter is not None and not (isinstance(splitter, QSplitter) and splitter.orientation() == Qt.Orientation.Vertical):
+            row, splitter = splitter, splitter.parentWidget()
+        if splitter is None:
             return
         sizes = splitter.sizes()
-        mine = splitter.indexOf(self)
-        need = height - sizes[mine]
-        if need <= 0:
-            return
-        for other in (len(sizes) - 1, 0):  # the distribution panel first, then the display
-            if other == mine:
+        mine = splitter.indexOf(row)
+        need = height - self.height()
+        for other in range(len(sizes)):
+            if other == mine or need <= 0:
                 continue
-            give = min(need, max(0, sizes[other] - 180))
+            give = min(need, max(0, sizes[other] - splitter.widget(other).minimumSizeHint().height()))
             sizes[other] -= give
             sizes[mine] += give
             need -= give

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPainter
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QLinearGradient, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from arplayground.core.sampling import STAGE_LABELS, Stages
 from arplayground.core.trace import StepRecord
 from arplayground.core.vocab import GreyLevels
+from arplayground.gui.theme import style_plot
 
 RAW_COLOUR = (120, 144, 176)  # the model's own distribution
 SAMPLED_COLOUR = (236, 150, 40)  # after guidance / temperature / top-k / top-p
@@ -88,13 +89,13 @@ class StageStrip(QWidget):
     removed stays in place, greyed. Painted in one go (no plot items): it changes with every
     slider move while paused. The value u draws is marked in the last one."""
 
-    HEIGHT = 96
+    HEIGHT = 80  # at its smallest: the bars above get the room a 768-pixel screen has
 
     def __init__(self):
         super().__init__()
         self.cells: list[StageCell] = []
         self.drawn_at: int | None = None  # index into the values shown of what u would draw
-        self.setFixedHeight(self.HEIGHT)
+        self.setMinimumHeight(self.HEIGHT)  # and taller with the panel: the cells scale with it
         font = self.font()
         font.setPointSize(8)
         self.setFont(font)
@@ -121,13 +122,13 @@ class StageStrip(QWidget):
         chart = self.height() - top - 2
         for k, cell in enumerate(self.cells):
             x0 = k * (width + gap)
-            painter.setPen(QColor(40, 40, 40))
+            painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
             name = metrics.elidedText(STAGE_TITLES.get(cell.name, cell.name), Qt.TextElideMode.ElideRight, int(width))
             painter.drawText(QRectF(x0, 0, width, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-            painter.setPen(QColor(110, 110, 110))
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             kept = metrics.elidedText(f"keeps {cell.kept}", Qt.TextElideMode.ElideRight, int(width))
             painter.drawText(QRectF(x0, line, width, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, kept)
-            painter.fillRect(QRectF(x0, top, width, chart), QColor(248, 248, 248))
+            painter.fillRect(QRectF(x0, top, width, chart), self.palette().color(QPalette.ColorRole.AlternateBase))
             m = len(cell.heights)
             if not m:
                 continue
@@ -225,7 +226,6 @@ class CandidateLabels(QWidget):
 WHAT_IF_HINT = ('<span style="color:#777">Pause, or let the run finish, to see here what the current settings '
                 'would draw at the shown step.</span>')
 CAP = np.array([70, 70, 70, 255], np.uint8).view(np.uint32)[0]  # the dark top of each level bar
-OUTLINE_COLOUR = (60, 60, 60)  # around the grey-level bars: a bar of level 253 is white on the white plot
 
 
 def grey_swatch() -> QBrush:
@@ -328,15 +328,17 @@ class DistributionPanel(QWidget):
         # Two lines, always: a title that changed height would resize the plot on every step.
         self.title.setFixedHeight(2 * self.title.fontMetrics().lineSpacing() + 4)
         self.title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()  # its colours: the palette's (gui/theme.py)
+        self.plot.setMinimumHeight(80)  # the bars, the panel's subject, never squashed flat (room left for a menu bar at 700)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.setYRange(0, 1, padding=0.02)
-        self.plot.setLabel("left", "probability")
+        self.plot.setLabel("left", "p")  # "probability" ran past the top of a short plot
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         # No grid: grid lines make the axis span the whole plot, so every bar update would repaint it.
-        self.legend = self.plot.addLegend(offset=(-10, 5))
+        self.legend = self.plot.addLegend(offset=(-10, 2))
+        self.legend.setColumnCount(3)  # one row: a short plot's bars stay clear of it
         self.raw_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=RAW_COLOUR, pen=None, name="model (raw)")
         self.sampled_bars = pg.BarGraphItem(
             x=[], height=[], width=0.4, brush=SAMPLED_COLOUR, pen=None, name="after sampler"
@@ -346,11 +348,11 @@ class DistributionPanel(QWidget):
         # the raw one as a line over them.
         self.level_bars = LevelBars()
         # What the legend shows for the level bars (an image has no legend sample of its own).
-        self.level_legend = pg.BarGraphItem(x=[], height=[], width=1.0, brush=grey_swatch(), pen=OUTLINE_COLOUR)
-        # The bars' skyline in a dark pen: each bar is painted in its own grey, so without it the
-        # bars of bright levels (a stroke's pixels) vanish into the white plot.
+        self.level_legend = pg.BarGraphItem(x=[], height=[], width=1.0, brush=grey_swatch())
+        # The bars' skyline in the plot's ink (_ink_lines): each bar is painted in its own grey, so without
+        # it the bars of bright levels vanish into a white plot, and of dark levels into a dark one.
         self.level_outline = pg.PlotCurveItem(
-            x=np.arange(259) - 1.5, y=np.zeros(258), stepMode="center", pen=pg.mkPen(OUTLINE_COLOUR, width=1)
+            x=np.arange(259) - 1.5, y=np.zeros(258), stepMode="center"
         )
         self.level_line = pg.PlotCurveItem(
             x=np.arange(257) - 0.5, y=np.zeros(256), stepMode="center", pen=pg.mkPen(RAW_COLOUR, width=2)
@@ -390,8 +392,8 @@ class DistributionPanel(QWidget):
         self.what_if_label.setWordWrap(True)
         self.what_if_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.what_if_label.setFixedHeight(3 * self.what_if_label.fontMetrics().lineSpacing() + 4)
-        self.cdf_plot = pg.PlotWidget(background="w")
-        self.cdf_plot.setFixedHeight(StageStrip.HEIGHT + 6)
+        self.cdf_plot = pg.PlotWidget()
+        self.cdf_plot.setMinimumHeight(StageStrip.HEIGHT + 6)  # and taller with the panel
         self.stage_strip = StageStrip()
         for widget in (self.what_if_label, self.cdf_plot, self.stage_strip):
             policy = widget.sizePolicy()
@@ -401,9 +403,9 @@ class DistributionPanel(QWidget):
         self.cdf_plot.hideButtons()
         self.cdf_plot.setMenuEnabled(False)
         self.cdf_plot.setYRange(0, 1, padding=0.02)
-        self.cdf_plot.setLabel("left", "cumulative")
+        self.cdf_plot.setLabel("left", "cum. p")  # "cumulative" ran past the top
         self.cdf_curve = pg.PlotCurveItem(x=np.array([-0.5, 0.5]), y=np.zeros(1), pen=pg.mkPen(SAMPLED_COLOUR, width=2), stepMode="center")
-        self.u_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((60, 60, 60), width=1, style=Qt.PenStyle.DashLine))
+        self.u_line = pg.InfiniteLine(angle=0)
         self.would_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(DRAWN_COLOUR, width=2))
         for item in (self.cdf_curve, self.u_line, self.would_line):
             self.cdf_plot.addItem(item)
@@ -412,15 +414,32 @@ class DistributionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.plot, 3)
         layout.addWidget(self.candidate_labels)
         layout.addWidget(self.what_if_label)
         under = QHBoxLayout()  # the chain's stages beside the final CDF: one row's height for both
         under.setContentsMargins(0, 0, 0, 0)
         under.addWidget(self.stage_strip, 3)
         under.addWidget(self.cdf_plot, 2)
-        layout.addLayout(under)
+        layout.addLayout(under, 1)  # a taller panel gives the bars and the what-if row room alike
+        for plot in (self.plot, self.cdf_plot):  # the last tick label (a 65-value axis's "60") inside the plot
+            plot.getPlotItem().layout.setContentsMargins(0, 4, 12, 0)
+            style_plot(plot)
+        self._ink_lines()
         self.hide_what_if()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._ink_lines()
+
+    def _ink_lines(self) -> None:
+        """The lines drawn in the plots' ink (the bars' skyline, u's line): the palette's text
+        colour, so that they stand out of a light plot and a dark one alike."""
+        ink = self.palette().color(QPalette.ColorRole.Text)
+        self.level_outline.setPen(pg.mkPen(ink, width=1))
+        self.level_legend.setOpts(pen=pg.mkPen(ink))
+        self.u_line.setPen(pg.mkPen(ink, width=1, style=Qt.PenStyle.DashLine))
 
     def _use_levels(self, levels: bool) -> None:
         """Switch between top-candidate bars (text) and the full grey-level histogram (image)."""

@@ -134,6 +134,8 @@ class MainWindow(QMainWindow, WindowLayout):
         self.decoding_button.setVisible(view.mode == "text")
         self.mode_controls.setCurrentWidget(view.controls)
         self.displays.setCurrentWidget(view.display)
+        for each in self.views.values():  # a mode change is the next action: the last one's note is spent
+            each.clear_note()
         self.forget_run()
         self._fill_models()
 

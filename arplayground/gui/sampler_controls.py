@@ -13,12 +13,13 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QFormLayout, QLabel, QListWidget, QListWidgetItem, QToolButton, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QFormLayout, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from arplayground.core import sampling
 from arplayground.core.sampling import (GUIDANCE_MAX, PENALTY_MAX, TEMPERATURE_MAX, TOP_N_SIGMA_MAX, WINDOW_MAX,
                                         SamplerSettings)
+from arplayground.gui.note_line import NoteLine
 
 GUIDANCE_TIP = (
     "Guidance: how hard each step leans on the digit you asked for. At 1 it is off: the model draws "
@@ -138,12 +139,14 @@ class SamplerControls(QWidget):
         for moved in (self.order_list.model().rowsMoved, self.order_list.model().rowsRemoved):
             moved.connect(self._order_moved)
         self.form.addRow("Order", self.order_list)
-        self.note = QLabel()
+        self.note = NoteLine()
         self.note.setObjectName("settingsNote")
-        self.note.setStyleSheet("color: #8a5a00;")
-        self.note.setWordWrap(True)
-        self.note.hide()
-        self.form.addRow(self.note)
+        self.note.hide()  # until a value is clamped; its room is kept, so showing it moves nothing
+        room = QWidget()
+        room.setFixedHeight(self.note.height())
+        QVBoxLayout(room).addWidget(self.note)
+        room.layout().setContentsMargins(0, 0, 0, 0)
+        self.form.addRow(room)
         self._grey_off_stages()
         self.show_more(False)
 

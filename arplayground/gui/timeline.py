@@ -18,6 +18,8 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QPushButton, QSlider, QToolButton, QVBoxLayout,
                                QWidget)
 
+from arplayground.gui.theme import plot_colours, style_plot
+
 DISPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 500, 2000)  # steps per second when the timeline plays
 FRAME_MS = 16
 PLAY, PAUSE = "▶ Play", "⏸ Pause"  # the Play button's text, stopped and while playing
@@ -74,21 +76,22 @@ class MeasurePlot:
     axis around nothing. The timeline stacks one per measure shown, sharing the step axis."""
 
     def __init__(self, height: int):
-        self.widget = pg.PlotWidget(background="w")
+        self.widget = pg.PlotWidget()  # its colours: the palette's (gui/theme.py)
         self.widget.setFixedHeight(height)
         self.widget.setMouseEnabled(x=True, y=False)
         self.widget.setMenuEnabled(False)
         self.widget.hideButtons()
         self.item = self.widget.getPlotItem()
         self.item.getAxis("left").setWidth(AXIS_WIDTH)
-        self.curve = self.widget.plot(pen=pg.mkPen((40, 90, 160), width=1))
+        self.curve = self.widget.plot(pen=pg.mkPen((70, 130, 220), width=1))  # a mid blue: it reads on light and dark
         self.curve.setDownsampling(auto=True, method="peak")
         self.curve.setClipToView(True)
         self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((214, 40, 40), width=2))
         self.widget.addItem(self.cursor)
+        style_plot(self.widget)
         # The y axis's label, written across the plot's top-left corner: turned along an axis of
         # 70-120 px, "compute time per step (ms)" ran past it and into the next plot's.
-        self.label = pg.LabelItem("", size="8pt", color=(60, 60, 60), justify="left")
+        self.label = pg.LabelItem("", size="8pt", color=plot_colours()[1], justify="left")
         self.label.setParentItem(self.item.vb)
         self.label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
         self.hint = pg.TextItem(color=(110, 110, 110), anchor=(0.5, 0.5))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSlider,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -86,6 +87,15 @@ class WindowLayout:
     guidance: QWidget
     settings_note: QLabel
 
+    def _fit_mode_controls(self) -> None:
+        """Size the controls' stack by the page shown: the others are Ignored by its layout."""
+        shown = self.mode_controls.currentWidget()
+        for i in range(self.mode_controls.count()):
+            page = self.mode_controls.widget(i)
+            fits = QSizePolicy.Policy.Preferred if page is shown else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(fits, fits)
+        self.mode_controls.adjustSize()
+
     def _build_layout(self) -> None:
         """Make the window's widgets and place them (the window is a QMainWindow)."""
         side = QWidget()
@@ -106,6 +116,9 @@ class WindowLayout:
         self.mode_controls = QStackedWidget()
         for view in self.views.values():
             self.mode_controls.addWidget(view.controls)
+        # The stack as tall as the page shown, not its tallest (Image's): no gap over the seed.
+        self.mode_controls.currentChanged.connect(self._fit_mode_controls)
+        self._fit_mode_controls()
         form.addRow(self.mode_controls)
         text_view = self.views["text"]
         self.prompt_edit, self.prompt_message = text_view.prompt_edit, text_view.prompt_message
@@ -211,21 +224,39 @@ class WindowLayout:
         for view in self.views.values():
             self.displays.addWidget(view.display)
         self.panel = DistributionPanel(max_bars=16)
-        right = QSplitter(Qt.Orientation.Vertical)
         self.timeline = Timeline()
+        self.score_panel = ScorePanel()  # its own pane, shown while a scored sequence is
+        self.causality_panel = CausalityPanel()  # its own pane, shown while What it sees is on
+        # The two panes that come and go sit beside what they explain, not under it: shown, they take
+        # width, which a 1280- or 1366-pixel screen has to spare, not height, which a 768-pixel one has
+        # not (under one another, the display, timeline, panel and a pane needed 777-807 px of ~700).
+        beside_display = QSplitter(Qt.Orientation.Horizontal)  # What it sees beside the output it explains
+        beside_display.addWidget(self.displays)
+        beside_display.addWidget(self.causality_panel)
+        beside_display.setStretchFactor(0, 3)
+        beside_display.setStretchFactor(1, 2)
+        beside_display.setCollapsible(0, False)
         under_view = QWidget()  # the view and its timeline share one splitter pane
         under_layout = QVBoxLayout(under_view)
         under_layout.setContentsMargins(0, 0, 0, 0)
-        under_layout.addWidget(self.displays, 1)
+        under_layout.addWidget(beside_display, 1)
         under_layout.addWidget(self.timeline)
+        beside_panel = QSplitter(Qt.Orientation.Horizontal)  # the Score figures beside the step's distribution
+        beside_panel.addWidget(self.panel)
+        beside_panel.addWidget(self.score_panel)
+        beside_panel.setStretchFactor(0, 3)
+        beside_panel.setStretchFactor(1, 2)
+        beside_panel.setCollapsible(0, False)  # the distribution panel never disappears under the Score figures
+        right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(under_view)
-        self.score_panel = ScorePanel()  # its own pane, shown while a scored sequence is
-        right.addWidget(self.score_panel)
-        self.causality_panel = CausalityPanel()  # its own pane, shown while What it sees is on
-        right.addWidget(self.causality_panel)
-        right.addWidget(self.panel)
-        right.setSizes([430, 150, 220, 320])
-        right.setCollapsible(3, False)  # the distribution panel never disappears under the Score figures
+        right.addWidget(beside_panel)
+        right.setSizes([520, 340])  # the display first: the panel starts near its smallest
+        right.setCollapsible(0, False)
+        right.setCollapsible(1, False)
+        right_column = QWidget()  # the margin the controls' form has, on the window's right edge too
+        right_layout = QVBoxLayout(right_column)
+        right_layout.setContentsMargins(4, 8, 10, 4)
+        right_layout.addWidget(right)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         # The controls scroll when they are taller than the window (the sampler's More stages open
@@ -237,7 +268,7 @@ class WindowLayout:
         side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side_scroll.setMinimumWidth(side.minimumWidth() + side_scroll.verticalScrollBar().sizeHint().width())
         splitter.addWidget(side_scroll)
-        splitter.addWidget(right)
+        splitter.addWidget(right_column)
         splitter.setStretchFactor(1, 1)
         self.setCentralWidget(splitter)
 
@@ -245,5 +276,6 @@ class WindowLayout:
         self.stats_label = QLabel()
         self.statusBar().addWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.stats_label)
+        self.statusBar().setContentsMargins(6, 0, 10, 0)  # the figures clear of the window's corner
         screen = self.screen().availableGeometry()  # a laptop's 1366 x 768 less its panels: fit it
         self.resize(min(1280, screen.width()), min(900, screen.height()))

@@ -15,7 +15,7 @@ from unittest import mock
 import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from arplayground.gui.main_window import COMPACT_TRACES, SPEEDS, MainWindow
 
@@ -1435,3 +1435,89 @@ class BeamDriver:
 
     def close(self) -> None:
         self.lab.close()
+
+
+# ---------------------------------------------------------------------- what a person sees cut off
+
+
+def cut_off(window) -> list[str]:
+    """Every visible label, button and plot of `window` that a person would see cut off: a part of
+    it outside the window or outside a widget it sits in (inside a scroll area, only across: up and
+    down it scrolls), a label or button narrower than its text, a wrapped label shorter than its
+    lines, a plot squashed flat. One line per widget, naming it and what is wrong."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QAbstractButton, QCheckBox, QLabel, QScrollArea
+
+    from arplayground.gui.note_line import NoteLine
+
+    found = []
+    for w in window.findChildren(QWidget):
+        if not isinstance(w, (QLabel, QAbstractButton, pg.PlotWidget)) or not w.isVisibleTo(window) or w.width() <= 0:
+            continue
+        text = getattr(w, "text", lambda: "")()
+        name = f"{type(w).__name__} {w.objectName() or text[:40]!r}"
+        child, parent = w, w.parentWidget()
+        while child is not window and parent is not None:
+            box = child.geometry()
+            scrolled = isinstance(parent.parentWidget(), QScrollArea) and parent is parent.parentWidget().viewport()
+            if box.left() < 0 or box.right() > parent.width() - 1 or (
+                    not scrolled and (box.top() < 0 or box.bottom() > parent.height() - 1)):
+                if not scrolled or box.width() > parent.width():  # a scroll area's page is as wide as its view
+                    found.append(f"{name}: outside {type(parent).__name__} ({box} in {parent.width()}x{parent.height()})")
+                    break
+            child, parent = parent, parent.parentWidget()
+        if isinstance(w, pg.PlotWidget):
+            if w.getPlotItem().vb.height() < 30:
+                found.append(f"{name}: plot squashed to {w.getPlotItem().vb.height():.0f} px")
+            left = w.getPlotItem().getAxis("left")
+            if left.isVisible() and left.label.isVisible():  # the title, turned on its side, within the plot
+                title = left.label.mapRectToScene(left.label.boundingRect())
+                margin = left.label.document().documentMargin()  # blank around the text itself
+                if title.top() + margin < 0 or title.bottom() - margin > w.viewport().height():
+                    found.append(f"{name}: its axis title {left.labelText!r} is cut off ({title.top():.0f} to "
+                                 f"{title.bottom():.0f} of {w.viewport().height()} px)")
+        elif isinstance(w, NoteLine):
+            continue  # elides what does not fit, the whole note in its tooltip
+        elif isinstance(w, QLabel) and w.wordWrap():
+            if text and w.height() < w.heightForWidth(w.width()) - 1:
+                found.append(f"{name}: {w.height()} px high, its lines need {w.heightForWidth(w.width())}")
+        elif text:
+            need = w.sizeHint().width() if isinstance(w, (QLabel, QCheckBox)) else \
+                w.fontMetrics().horizontalAdvance(text.replace("&", "")) + 8
+            if w.width() < need - 1:
+                found.append(f"{name}: {w.width()} px wide, its text needs {need}")
+    return found
+
+
+def position_in(window, widget) -> tuple[int, int]:
+    """Where `widget` sits in `window`, in pixels from its top left (what a pointer aims at)."""
+    point = widget.mapTo(window, QPoint(0, 0))
+    return point.x(), point.y()
+
+
+def shaded_characters(pane) -> list[tuple]:
+    """(ink, shading) colours of every character a text pane shades, as painted: the run's
+    probability shading, then What it sees' over it; ink without a colour of its own is the pane's."""
+    from PySide6.QtGui import QPalette
+
+    plain_ink = pane.palette().color(QPalette.ColorRole.Text)
+    painted = []
+
+    def colours(fmt):
+        ink = fmt.foreground().color() if fmt.foreground().style() != Qt.BrushStyle.NoBrush else plain_ink
+        return ink, fmt.background().color()
+
+    block = pane.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            if fragment.charFormat().background().style() != Qt.BrushStyle.NoBrush:
+                painted += [colours(fragment.charFormat())] * fragment.length()
+            it += 1
+        block = block.next()
+    for selection in pane.extraSelections():
+        if selection.format.background().style() != Qt.BrushStyle.NoBrush:
+            cursor = selection.cursor
+            painted += [colours(selection.format)] * (cursor.selectionEnd() - cursor.selectionStart())
+    return painted

@@ -31,12 +31,14 @@ from arplayground.core.score import surprisal_bits
 from arplayground.gui.audio_transport import CHECKING_SOUND, AudioTransport, real_time_factor  # noqa: F401 - CHECKING_SOUND: tests import it from here
 from arplayground.gui.causality_panel import influence_levels
 from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.note_line import NoteLine
 from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 from arplayground.gui.wav_open import WavConversion, WavOpener
 from arplayground.core.trace import FULL_STEPS
+from arplayground.gui.theme import style_plot
 
-WAVE_COLOUR = (40, 90, 160)
+WAVE_COLOUR = (70, 130, 220)  # a mid blue: it reads on a light plot and a dark one
 KEPT_COLOUR = (130, 130, 130)  # the part of an opened recording kept as the prefix
 READY = "Pick a digit and a speaker, then Generate."  # the readout with no run to report on
 # What a new window asks for, so that the first Generate (seed 1234, guidance 1.5, the word's usual
@@ -136,9 +138,13 @@ class AudioModeView(ModeView):
         self.stop_audio_button = self.transport.stop_button
         self.open_button = QPushButton("Open WAV…")
         self.save_button = QPushButton("Save WAV…")
-        for b in (self.play_button, self.stop_audio_button, self.open_button, self.save_button):
+        for b in (self.play_button, self.stop_audio_button):
             buttons.addWidget(b)
         form.addRow(buttons)
+        files = QHBoxLayout()  # a row of their own: four buttons in one were squeezed below their text in 330 px
+        files.addWidget(self.open_button)
+        files.addWidget(self.save_button)
+        form.addRow(files)
         opening = QHBoxLayout()
         self.open_progress, self.cancel_open_button = self.opener.progress, self.opener.cancel_button
         opening.addWidget(self.open_progress, 1)
@@ -148,15 +154,14 @@ class AudioModeView(ModeView):
         self.save_button.clicked.connect(self.save_dialog)
         self.audio_status = self.transport.status
         form.addRow(self.audio_status)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
+        self.note = NoteLine()  # room kept for two lines: a note never moves the controls under it
         form.addRow(self.note)
 
     def _build_display(self) -> None:
         self.display = QWidget()
         layout = QVBoxLayout(self.display)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()  # its colours: the palette's (gui/theme.py)
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.setMenuEnabled(False)
         self.plot.setLabel("bottom", "time (s)")
@@ -184,19 +189,21 @@ class AudioModeView(ModeView):
         self.readout = QLabel(READY)
         self.plot.setYRange(-self.amplitude_scale, self.amplitude_scale, padding=0.02)  # full scale until a clip is shown
         # Under the waveform, on its time axis: -log2 p of each sample the run or Score drew.
-        self.surprisal_plot = pg.PlotWidget(background="w")
+        self.surprisal_plot = pg.PlotWidget()
         self.surprisal_plot.setFixedHeight(70)
         self.surprisal_plot.setMouseEnabled(x=True, y=False)
         self.surprisal_plot.setMenuEnabled(False)
-        self.surprisal_plot.setLabel("left", "surprisal (bits)")
+        self.surprisal_plot.setLabel("left", "bits")  # "surprisal (bits)" does not fit its 70 px: the tooltip says it
         self.surprisal_plot.getAxis("left").enableAutoSIPrefix(False)
         self.surprisal_plot.setXLink(self.plot)
         self.surprisal_plot.setYRange(0, 12, padding=0)
         self.surprisal_curve = self.surprisal_plot.plot(pen=pg.mkPen((200, 70, 40), width=1))
         self.surprisal_curve.setDownsampling(auto=True, method="peak")
         self.surprisal_curve.setClipToView(True)
-        self.surprisal_plot.setToolTip("−log₂ p of each sample under the model, given the samples before it")
+        self.surprisal_plot.setToolTip("Surprisal: −log₂ p of each sample under the model, given the samples before it, in bits")
         self._bits = np.zeros(0, np.float32)  # per sample of the clip; NaN where none was drawn
+        for plot in (self.plot, self.surprisal_plot):
+            style_plot(plot)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.surprisal_plot)
         layout.addWidget(self.readout)
@@ -280,7 +287,7 @@ class AudioModeView(ModeView):
         self.generated_until = keep
         self.replayed_steps = 0
         self.cursor_line.hide()  # the last run's inspected sample, and its note, are gone
-        self.note.clear()
+        self.clear_note()
         # Until the first batch (or a Stop before it) the last run's readout would otherwise stay up.
         self.first_pending = True
         self.readout.setText(
@@ -330,6 +337,7 @@ class AudioModeView(ModeView):
         self.digit_box.setCurrentIndex(max(0, self.digit_box.findData(digit)))
         self.speaker_box.setCurrentIndex(max(0, self.speaker_box.findData(speaker)))
         self.stop_sound()
+        self.clear_note()  # "Opened …", "Saved …" are spent: a replay starts
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.replayed_steps = n_steps
@@ -590,6 +598,7 @@ class AudioModeView(ModeView):
 
     def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
         self.stop_sound()
+        self.clear_note()
         self.prefix_len = self.generated_until = len(prefix)
         self.levels = np.concatenate([np.array(list(prefix), np.uint8), np.zeros(n_steps, np.uint8)])
         self.replayed_steps = 0

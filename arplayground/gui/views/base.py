@@ -84,6 +84,11 @@ class ModeView(QObject):
 
     # -- what each view may leave as it is --------------------------------------------------
 
+    def clear_note(self) -> None:
+        """The note of the last action ("Saved …", "Opened …", "Edited …") is spent: the next action
+        clears it (a run or replay starting, a scored sequence shown, another mode chosen)."""
+        self.note.clear()
+
     def set_entry(self, entry) -> None:
         """The model chosen in this mode (its card: speakers, sizes)."""
 

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -26,6 +25,7 @@ from arplayground.core.score import surprisal_bits as chain_rule_terms  # the vi
 from arplayground.gui.causality_panel import FIELD_TINT, heat_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
 from arplayground.gui.image_files import ImageFileError, read_digit, write_png
+from arplayground.gui.note_line import NoteLine
 from arplayground.gui.settings_store import add_recent, ask_open_path, ask_save_path
 from arplayground.gui.views.base import ModeView
 
@@ -319,8 +319,7 @@ class ImageModeView(ModeView):
             f"0 bits (dark: the model was sure) to {SURPRISAL_BITS:g} or more (yellow: 1 in 256 or less likely)")
         self.surprisal_box.toggled.connect(self._on_surprisal_toggled)
         form.addRow(self.surprisal_box)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
+        self.note = NoteLine()  # room kept for two lines: a note never moves the controls under it
         form.addRow(self.note)
         self.prefix_len = 0
         self.lanes = 1
@@ -358,10 +357,19 @@ class ImageModeView(ModeView):
         c.overlay = self.digit_bits if shown else self.surprisal_bits if surprisal else None
         c.overlay_scale = SURPRISAL_BITS if surprisal and not shown else DIGIT_MAP_BITS
         self.canvas.update()
+        self._describe_map()
+
+    def _describe_map(self) -> None:
+        """The ticked map's legend and figures in the note."""
         if self.digit_map_box.isChecked():
             self._describe_digit_map()
         elif self.surprisal_box.isChecked():
             self._describe_surprisal()
+
+    def clear_note(self) -> None:
+        """As every view's, but a ticked map keeps its legend."""
+        self.note.clear()
+        self._describe_map()
 
     @Slot(bool)
     def _on_surprisal_toggled(self, ticked: bool) -> None:
@@ -426,7 +434,8 @@ class ImageModeView(ModeView):
         self.digit_bits = np.full((rows * cols, self.canvas.H * self.canvas.W), np.nan, np.float32)  # KL(with || without the digit): guided pixels
         self.surprisal_bits = np.full((rows * cols, self.canvas.H * self.canvas.W), np.nan, np.float32)
         self.canvas.start(prefix, rows, cols, ["any" if d is None else str(d) for d in digits])
-        self._show_digit_map()  # the ticked map, filled as the run comes
+        self.note.clear()  # "Edited …", "Opened …", "Saved …" are spent: a completion, run or replay starts
+        self._show_digit_map()  # the ticked map, filled as the run comes, and its legend in the note
 
     def append(self, batch, trace=None) -> None:
         """New pixels: the batch's blocks (one position of the per-step loop, a replay, or a

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -30,6 +30,8 @@ from arplayground.core.files import write_text_atomically
 from arplayground.core.trace import StepRecord
 from arplayground.gui.causality_panel import cool_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
+from arplayground.gui.note_line import NoteLine
+from arplayground.gui.theme import ink_on
 from arplayground.gui.settings_store import ask_save_path
 from arplayground.gui.views.base import ModeView
 
@@ -88,6 +90,11 @@ class SampledTextPane(QPlainTextEdit):
         self._field_selections: list = []  # What it sees: the inputs shaded by influence
         self._highlight_selection = None  # the shown step's underline, drawn over the shading
 
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light or dark: the shading's ink is the new palette's
+            self._formats.clear()
+
     def start(self, prompt: str, vocab) -> None:
         """Show the prompt (its end, when it is long) and forget the previous run."""
         self.vocab = vocab
@@ -108,6 +115,7 @@ class SampledTextPane(QPlainTextEdit):
         if band not in self._formats:
             fmt = QTextCharFormat()
             fmt.setBackground(probability_colour(p))
+            fmt.setForeground(ink_on(probability_colour(p)))  # the pale shading takes dark ink, light theme or dark
             self._formats[band] = fmt
         return self._formats[band]
 
@@ -177,6 +185,7 @@ class SampledTextPane(QPlainTextEdit):
             selection = QTextEdit.ExtraSelection()
             fmt = QTextCharFormat()
             fmt.setBackground(colour)
+            fmt.setForeground(ink_on(colour))
             selection.format = fmt
             cursor = QTextCursor(self.document())
             cursor.setPosition(start)
@@ -271,8 +280,7 @@ class TextModeView(ModeView):
         form.addRow("Length", self.length_spin)
         self.save_button = QPushButton("Save text…")
         self.save_button.clicked.connect(self.save_dialog)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
+        self.note = NoteLine()  # room kept for two lines: a note never moves the controls under it
         form.addRow(self.save_button)
         form.addRow(self.note)
 
@@ -283,8 +291,8 @@ class TextModeView(ModeView):
         layout.setContentsMargins(0, 0, 0, 0)
         legend = QLabel(
             "Each generated character is shaded by the probability it was drawn with: "
-            "<span style='background:#fa826e'>&nbsp;unlikely&nbsp;</span> … "
-            "<span style='background:#c8f0c8'>&nbsp;near certain&nbsp;</span>. "
+            "<span style='background:#fa826e; color:#1e1e20'>&nbsp;unlikely&nbsp;</span> … "  # the pane's ink on them
+            "<span style='background:#c8f0c8; color:#1e1e20'>&nbsp;near certain&nbsp;</span>. "
             "Hover for its alternatives, click to inspect its step."
         )
         legend.setWordWrap(True)
@@ -305,6 +313,7 @@ class TextModeView(ModeView):
         # An empty prompt starts from a new line, given explicitly, so that a rewind re-primes on
         # exactly the context the run had.
         prompt = self.prompt_edit.toPlainText() or vocab.text(vocab.default_start)
+        self.clear_note()
         self.pane.start(prompt, vocab)
         return tuple(vocab.encode(prompt)), None, self.length_spin.value()
 
@@ -329,6 +338,7 @@ class TextModeView(ModeView):
         return (), tuple(vocab.encode(text)), None
 
     def start_display(self, vocab, prefix, condition, n_steps: int) -> None:
+        self.clear_note()
         self.pane.start(vocab.decode(prefix), vocab)
 
     def save_dialog(self) -> None:
@@ -351,6 +361,7 @@ class TextModeView(ModeView):
         self.prompt_edit.setPlainText(vocab.decode(prefix))
         self.length_spin.setValue(n_steps)
         # The trace's own prefix, as it is: a scored text has none (the model reads its newline first).
+        self.clear_note()
         self.pane.start(vocab.decode(prefix), vocab)
         return tuple(prefix), None, n_steps
 

@@ -1,0 +1,80 @@
+"""Light and dark: every plot and the text pane's shading read in both, and the window follows the
+system's scheme as it changes."""
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from arplayground.gui import theme
+from arplayground.gui.theme import THEMES, apply_theme, contrast_ratio, luminance
+from tests.gui.driver import WindowDriver, shaded_characters
+
+
+@pytest.fixture
+def light_again():
+    yield
+    apply_theme(QApplication.instance(), "light")  # the other tests' palette
+
+
+def plots(window):
+    audio = window.views["audio"]
+    return {"bars": window.panel.plot, "cumulative": window.panel.cdf_plot, "timeline": window.timeline.plot,
+            "waveform": audio.plot, "surprisal": audio.surprisal_plot}
+
+
+def assert_reads(d, dark: bool) -> None:
+    for name, plot in plots(d.window).items():
+        background = plot.backgroundBrush().color()
+        text = plot.getPlotItem().getAxis("left").textPen().color()
+        assert (luminance(background) < 0.05) == dark and (luminance(text) > 0.5) == dark, name
+        assert contrast_ratio(background, text) >= 4.5, name
+    panel = d.window.panel  # its lines in the plot's ink: the grey-level bars' skyline, u's line
+    for line in (panel.level_outline.opts["pen"], panel.u_line.pen):
+        assert contrast_ratio(line.color(), panel.plot.backgroundBrush().color()) >= 4.5
+    shaded = shaded_characters(d.window.text_pane)
+    assert shaded, "no shaded characters to check"
+    worst = min(contrast_ratio(ink, shading) for ink, shading in shaded)
+    assert worst >= 4.5, worst
+
+
+def test_plots_and_the_text_shading_read_in_dark_and_back_in_light(qtbot, all_models, light_again):
+    app = QApplication.instance()
+    d = WindowDriver.open(qtbot, all_models, "text")
+    d.set_run_length(text_steps=40)
+    d.generate_and_wait()
+    assert apply_theme(app, "dark") == "dark"
+    qtbot.wait(10)  # the palette's change reaches each widget as an event
+    assert_reads(d, dark=True)
+    d.click_output(12)  # What it sees' blue shading, drawn in the dark palette
+    d.show_what_it_sees()
+    d.wait_for_field()
+    assert_reads(d, dark=True)
+    assert apply_theme(app, "light") == "light"
+    qtbot.wait(10)
+    d.generate_and_wait()  # a run drawn in light after the dark one
+    d.show_what_it_sees(False)
+    d.click_output(12)
+    d.show_what_it_sees()
+    d.wait_for_field()
+    assert_reads(d, dark=False)
+    d.close()
+
+
+def test_the_window_follows_the_system_scheme_as_it_changes(qtbot, all_models, light_again, monkeypatch):
+    app = QApplication.instance()
+    d = WindowDriver.open(qtbot, all_models, "text")
+    dark_now = False
+    monkeypatch.setattr(theme, "system_is_dark", lambda _app: dark_now)
+    assert apply_theme(app, "system") == "light"
+    dark_now = True
+    app.styleHints().colorSchemeChanged.emit(app.styleHints().colorScheme())  # the system turned dark
+    assert luminance(d.window.panel.plot.backgroundBrush().color()) < 0.05
+    apply_theme(app, "light")  # a choice of its own: the system's changes no longer apply
+    app.styleHints().colorSchemeChanged.emit(app.styleHints().colorScheme())
+    assert luminance(d.window.panel.plot.backgroundBrush().color()) > 0.9
+    d.close()
+
+
+def test_a_menu_gets_the_choices_and_a_wrong_one_is_refused():
+    assert THEMES == ("system", "light", "dark")
+    with pytest.raises(ValueError, match="not one of system, light, dark"):
+        apply_theme(QApplication.instance(), "sepia")
