@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from arplayground.core.sampling import STAGE_LABELS, Stages
 from arplayground.core.trace import StepRecord
 from arplayground.core.vocab import GreyLevels
+from arplayground.gui.note_line import NoteLine
 from arplayground.gui.theme import style_plot
 
 RAW_COLOUR = (120, 144, 176)  # the model's own distribution
@@ -388,10 +389,9 @@ class DistributionPanel(QWidget):
         # value u picks under the current settings. Shown while paused.
         # Its room is kept while it is hidden (during a run), so a run's start and end do not lay
         # the panel out again: that relayout and repaint cost the GUI thread ~40 ms each time.
-        self.what_if_label = QLabel()
-        self.what_if_label.setWordWrap(True)
-        self.what_if_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.what_if_label.setFixedHeight(3 * self.what_if_label.fontMetrics().lineSpacing() + 4)
+        # Three lines at most, whatever the settings say (guidance adds a clause): the rest is elided,
+        # the whole of it the tooltip, so a narrow panel (Score shown beside it) clips nothing.
+        self.what_if_label = NoteLine(lines=3)
         self.cdf_plot = pg.PlotWidget()
         self.cdf_plot.setMinimumHeight(StageStrip.HEIGHT + 6)  # and taller with the panel
         self.stage_strip = StageStrip()
