@@ -20,10 +20,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QAbstractSlider, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
-                               QLabel, QVBoxLayout)
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSlider, QApplication, QComboBox, QDialog, QDialogButtonBox,
+                               QFormLayout, QLabel, QVBoxLayout)
 
-from arplayground.gui import settings_store
+from arplayground.gui import settings_store, theme
+from arplayground.gui.theme import THEME_LABELS, THEMES, apply_theme
 from arplayground.gui.model_card_dialog import ModelCardDialog
 
 
@@ -126,9 +127,14 @@ class Menus(QObject):
         sees.setCheckable(True)
         w.sees_button.toggled.connect(sees.setChecked)
         # The Score pane shows itself while a scored sequence is shown: nothing to toggle here.
-        # View > Theme (System / Light / Dark), from gui/theme.py, is added to this menu after this
-        # separator: self.view_menu.addMenu(...).
         view.addSeparator()
+        theme_menu = view.addMenu("Theme")
+        self.theme_group = QActionGroup(self)
+        for choice in THEMES:
+            action = self._add(theme_menu, f"theme_{choice}", THEME_LABELS[choice],
+                               lambda _=False, chosen=choice: self.set_theme(chosen))
+            action.setCheckable(True)
+            self.theme_group.addAction(action)
         self.view_menu = view
 
         run = bar.addMenu("&Run")
@@ -197,6 +203,7 @@ class Menus(QObject):
         w = self.window
         self.actions["play"].setEnabled(w.pause_button.isEnabled() or w.generate_button.isEnabled())
         self.actions["about_model"].setEnabled(w.current_entry() is not None)
+        self.actions[f"theme_{theme.current()}"].setChecked(True)
         mode = self.actions.get(f"mode_{w.mode_box.currentData()}")
         if mode is not None:
             mode.setChecked(True)
@@ -272,9 +279,15 @@ class Menus(QObject):
 
     # ------------------------------------------------------------------ settings
 
+    def set_theme(self, choice: str) -> None:
+        """Light, dark or the system's (gui/theme.py), kept between launches by the settings store."""
+        apply_theme(QApplication.instance(), choice)
+        self.actions[f"theme_{choice}"].setChecked(True)
+
     def reset_to_defaults(self) -> None:
         self.window.stored.reset()
         self.fill_recent()
+        self.refresh()  # the theme's check follows it back to the system's
         self.window.state_label.setText("Settings reset to defaults (nothing stored is left)")
 
     # ------------------------------------------------------------------ dialogs

@@ -1,5 +1,5 @@
 """What the window remembers between launches: its geometry and splitters, the mode, the model of
-each mode, the sampler, the speed notch, the Cache switch, the last folder of each kind of file
+each mode, the sampler, the speed notch, the Cache switch, the theme, the last folder of each kind of file
 dialog and the recent files. One QSettings ini file; $ARPLAYGROUND_SETTINGS names another (the
 tests point it at a temporary file, so they never read or write a person's own).
 
@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import QFileDialog, QSplitter
+from PySide6.QtWidgets import QApplication, QFileDialog, QSplitter
 
 from arplayground.core.sampling import SamplerSettings
+from arplayground.gui import theme
 from arplayground.gui.sampler_controls import STAGES, default_settings
 
 ENV = "ARPLAYGROUND_SETTINGS"  # the ini file to use instead of the user's own
@@ -151,6 +152,7 @@ class WindowSettings:
         s.setValue("guidance_by_mode", json.dumps(w.sampler.guidance_by_mode()))
         s.setValue("speed_notch", w.speed_slider.value())
         s.setValue("cache", w.cache_box.isChecked())
+        s.setValue("theme", theme.current())
         s.sync()
 
     def restore(self) -> None:
@@ -184,6 +186,9 @@ class WindowSettings:
         cache = _switch(s.value("cache"))
         if cache is not None:
             w.cache_box.setChecked(cache)
+        chosen = s.value("theme")
+        if chosen in theme.THEMES and chosen != theme.current():
+            theme.apply_theme(QApplication.instance(), chosen)
 
     def _restore_sampler(self, stored) -> None:
         if not isinstance(stored, dict):
@@ -219,4 +224,6 @@ class WindowSettings:
         w.sampler.set_guidance_by_mode({})  # every mode back to its measured guidance
         w.speed_slider.setValue(w.speed_slider.maximum())
         w.cache_box.setChecked(True)
+        if theme.current() != "system":
+            theme.apply_theme(QApplication.instance(), "system")
 

@@ -78,3 +78,21 @@ def test_a_menu_gets_the_choices_and_a_wrong_one_is_refused():
     assert THEMES == ("system", "light", "dark")
     with pytest.raises(ValueError, match="not one of system, light, dark"):
         apply_theme(QApplication.instance(), "sepia")
+
+
+def test_view_theme_switches_the_window_and_is_kept_between_launches(qtbot, all_models, light_again):
+    d = WindowDriver.open(qtbot, all_models, "text")
+    d.choose_menu("theme_dark")
+    qtbot.wait(10)
+    assert luminance(d.window.panel.plot.backgroundBrush().color()) < 0.05
+    assert d.menu_action("theme_dark").isChecked() and not d.menu_action("theme_light").isChecked()
+    d.close()
+    again = WindowDriver.open(qtbot, all_models)  # dark again, as it was left
+    assert theme.current() == "dark" and again.menu_action("theme_dark").isChecked()
+    assert luminance(again.window.timeline.plot.backgroundBrush().color()) < 0.05
+    again.choose_menu("theme_light")
+    assert luminance(again.window.timeline.plot.backgroundBrush().color()) > 0.9
+    again.choose_menu("theme_dark")
+    again.choose_menu("reset")  # back to following the system
+    assert theme.current() == "system" and again.menu_action("theme_system").isChecked()
+    again.close()
