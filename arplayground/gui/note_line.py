@@ -4,9 +4,11 @@ sliders under a person's pointer."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontMetrics, QTextLayout, QTextOption
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QPalette, QTextLayout, QTextOption
 from PySide6.QtWidgets import QLabel, QSizePolicy
+
+from arplayground.gui.theme import warning_colour
 
 
 def fit_lines(text: str, font, width: int, lines: int) -> str:
@@ -73,3 +75,26 @@ class NoteLine(QLabel):
     def _fit(self) -> None:
         width = self.contentsRect().width()
         super().setText(fit_lines(self.note, self.font(), width, self.lines) if width > 0 else self.note)
+
+
+class WarningLine(NoteLine):
+    """A NoteLine in the scheme's warning red (a deep red on light, a pale one on dark: one red
+    does not read on both), recoloured when the application's palette changes."""
+
+    def __init__(self, lines: int = 2, parent=None):
+        super().__init__(lines, parent)
+        self._recolour()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        # A child hears of a new application palette as its own PaletteChange (which setPalette
+        # sends too: hence the check that the colour is not already the scheme's).
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._recolour()
+
+    def _recolour(self) -> None:
+        red = warning_colour(QGuiApplication.palette())
+        if self.palette().color(QPalette.ColorRole.WindowText) != red:
+            palette = self.palette()
+            palette.setColor(QPalette.ColorRole.WindowText, red)
+            self.setPalette(palette)

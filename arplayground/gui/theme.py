@@ -131,6 +131,15 @@ def contrast_ratio(a: QColor, b: QColor) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+WARNING_REDS = (QColor(176, 0, 32), QColor(255, 138, 128))  # for a light window, for a dark one
+
+
+def warning_colour(palette: QPalette | None = None) -> QColor:
+    """The red of a warning that reads on the palette's window: whichever of WARNING_REDS stands out more."""
+    window = (palette or QGuiApplication.palette()).color(QPalette.ColorRole.Window)
+    return max(WARNING_REDS, key=lambda red: contrast_ratio(red, window))
+
+
 def ink_on(background: QColor, palette: QPalette | None = None) -> QColor:
     """The text colour for characters shaded with `background`: of the palette's text and field
     colours, the one that stands out more (a pale shading takes the dark one in either scheme)."""

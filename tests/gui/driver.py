@@ -248,9 +248,9 @@ class WindowDriver:
         return self.window.prompt_edit.toPlainText()
 
     def prompt_message(self) -> str | None:
-        """The inline message under the prompt, None while it is hidden."""
+        """The inline message under the prompt, None while it says nothing."""
         message = self.window.prompt_message
-        return message.text() if message.isVisible() else None
+        return message.text() if message.isVisible() and message.text() else None
 
     def set_length(self, steps: int) -> None:
         """Text mode's length, in characters."""

@@ -138,3 +138,36 @@ def test_edited_clears_once_the_completion_starts_and_opened_when_a_replay_runs(
     d.replay(trace)
     assert view.note.text() == ""
     d.close()
+
+
+def test_the_prompts_warning_moves_no_control_and_reads_in_light_and_dark(qtbot, all_models):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from arplayground.gui.theme import apply_theme, contrast_ratio
+
+    d = WindowDriver.open(qtbot, all_models, "text")
+    w = d.window
+    controls = (w.length_spin, w.generate_button, w.temperature)
+    qtbot.wait(10)  # the first layout pass after the window is shown
+    before = [position_in(w, c) for c in controls]
+    d.set_prompt("to be €")  # a character the model never saw: the red warning under the prompt
+    assert "'€'" in d.prompt_message()
+    qtbot.wait(10)
+    assert [position_in(w, c) for c in controls] == before
+    try:
+        for scheme in ("dark", "light"):
+            apply_theme(QApplication.instance(), scheme)
+            qtbot.wait(10)
+            label = w.prompt_message
+            ink, window = (label.palette().color(QPalette.ColorRole.WindowText),
+                           label.palette().color(QPalette.ColorRole.Window))
+            assert contrast_ratio(ink, window) >= 4.5, scheme
+            assert ink.red() > ink.green() + 80, scheme  # still a red
+    finally:
+        apply_theme(QApplication.instance(), "light")
+    d.set_prompt("to be")
+    assert d.prompt_message() is None
+    qtbot.wait(10)
+    assert [position_in(w, c) for c in controls] == before
+    d.close()

@@ -30,7 +30,7 @@ from arplayground.core.files import write_text_atomically
 from arplayground.core.trace import StepRecord
 from arplayground.gui.causality_panel import cool_colour, influence_levels
 from arplayground.gui.distribution_panel import panel_data
-from arplayground.gui.note_line import NoteLine
+from arplayground.gui.note_line import NoteLine, WarningLine
 from arplayground.gui.theme import ink_on
 from arplayground.gui.settings_store import ask_save_path
 from arplayground.gui.views.base import ModeView
@@ -265,12 +265,9 @@ class TextModeView(ModeView):
         self.prompt_edit.setPlaceholderText("Prompt (may be empty)")
         self.prompt_edit.setFixedHeight(70)
         form.addRow("Prompt", self.prompt_edit)
-        self.prompt_message = QLabel()
+        self.prompt_message = WarningLine(lines=2)  # always there, empty or not: Length and the sampler stay put
         self.prompt_message.setObjectName("promptMessage")
-        self.prompt_message.setStyleSheet("color: #b00020;")
-        self.prompt_message.setWordWrap(True)
-        self.prompt_message.hide()
-        self.prompt_edit.refused.connect(lambda why: (self.prompt_message.setText(why), self.prompt_message.show()))
+        self.prompt_edit.refused.connect(self.prompt_message.setText)
         form.addRow(self.prompt_message)
         self.length_spin = QSpinBox()
         self.length_spin.setRange(1, 100_000)
@@ -302,10 +299,8 @@ class TextModeView(ModeView):
     def check(self, entry) -> bool:
         """Inline message naming characters the model cannot read; True when the prompt is usable."""
         unknown = vocabulary(entry).unknown(self.prompt_edit.toPlainText())
-        if unknown:
-            shown = " ".join(repr(c) for c in unknown)
-            self.prompt_message.setText(f"The model has never seen {shown}: remove or replace them to generate.")
-        self.prompt_message.setVisible(bool(unknown))
+        shown = " ".join(repr(c) for c in unknown)
+        self.prompt_message.setText(f"The model has never seen {shown}: remove or replace them to generate." if unknown else "")
         return not unknown
 
     def prepare(self, vocab):
