@@ -15,6 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from arplayground.gui.theme import style_plot
+
 ARCHITECTURES = {"gpt": "GPT", "gated-pixelcnn": "Gated PixelCNN", "wavenet": "WaveNet"}
 # What a figure measures, from its key: "val_loss_nats_per_char" is in nats per character.
 UNIT = re.compile(r"(?:^|_)(nats|bits)_per_(char|dim|sample)(?:_|$)")
@@ -314,7 +316,7 @@ class ModelCardDialog(QDialog):
         form.addRow(self.missing_label)
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(220)
-        self.plot.setBackground("w")
+        style_plot(self.plot)
         item = self.plot.getPlotItem()
         item.setTitle("Training history")
         item.setLabel("bottom", self.facts.x_label)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QFont, QPalette, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from arplayground import catalog
 from arplayground.core.sampling import SamplerSettings
 from arplayground.core.speculative import K_MAX, SpeculativeDecoder, plain_decode
+from arplayground.gui.theme import ink_on, style_plot
 
 ACCEPTED = QColor(196, 236, 196)  # a proposal the target kept
 REJECTED = QColor(246, 190, 190)  # the first proposal it refused (shown struck through)
@@ -271,10 +272,10 @@ class SpeculativeTab(QWidget):
         font.setPointSize(12)
         self.pane.setFont(font)
         self.legend = QLabel(
-            f"<span style='background:{ACCEPTED.name()}'>&nbsp;accepted&nbsp;</span> "
-            f"<span style='background:{REJECTED.name()}'>&nbsp;<s>rejected</s>&nbsp;</span> "
-            f"<span style='background:{REPLACEMENT.name()}'>&nbsp;drawn from the residual&nbsp;</span> "
-            f"<span style='background:{BONUS.name()}'>&nbsp;bonus (all k accepted)&nbsp;</span> "
+            f"<span style='background:{ACCEPTED.name()}; color:#1e1e20'>&nbsp;accepted&nbsp;</span> "
+            f"<span style='background:{REJECTED.name()}; color:#1e1e20'>&nbsp;<s>rejected</s>&nbsp;</span> "
+            f"<span style='background:{REPLACEMENT.name()}; color:#1e1e20'>&nbsp;drawn from the residual&nbsp;</span> "
+            f"<span style='background:{BONUS.name()}; color:#1e1e20'>&nbsp;bonus (all k accepted)&nbsp;</span> "
             "· a rejected proposal is shown struck through, before the character drawn in its place")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
@@ -297,7 +298,8 @@ class SpeculativeTab(QWidget):
         self.draw_label = QLabel("")
         self.draw_label.setWordWrap(True)
         self.draw_label.setTextFormat(Qt.TextFormat.RichText)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()
+        style_plot(self.plot)  # the theme's background and ink, as every plot
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -553,7 +555,7 @@ class SpeculativeTab(QWidget):
         shown = prompt if len(prompt) <= PROMPT_SHOWN else "…" + prompt[-PROMPT_SHOWN:]
         cursor = self.pane.textCursor()
         plain = QTextCharFormat()
-        plain.setForeground(QColor(90, 90, 90))
+        plain.setForeground(self.pane.palette().color(QPalette.ColorRole.PlaceholderText))  # the prompt, greyed
         cursor.insertText(shown, plain)
         self._rendered = 0
 
@@ -561,6 +563,7 @@ class SpeculativeTab(QWidget):
         def put(value: int, colour: QColor, struck: bool = False, bold: bool = False) -> None:
             fmt = QTextCharFormat()
             fmt.setBackground(colour)
+            fmt.setForeground(ink_on(colour))  # pale shading: the dark ink, in a dark theme too
             fmt.setFontStrikeOut(struck)
             if bold:
                 fmt.setFontWeight(QFont.Weight.Bold)

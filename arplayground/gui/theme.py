@@ -106,6 +106,8 @@ def style_plot(plot: pg.PlotWidget) -> None:
         legend.setBrush(pg.mkBrush(background.red(), background.green(), background.blue(), 200))
         for _sample, label in legend.items:
             label.setText(label.text, color=foreground)
+    for label in getattr(plot, "themed_labels", ()):  # text a plot writes over itself (the timeline's measure)
+        label.setText(label.text, color=foreground)
 
 
 def style_plots(app) -> None:

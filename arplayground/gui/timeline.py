@@ -94,6 +94,7 @@ class MeasurePlot:
         self.label = pg.LabelItem("", size="8pt", color=plot_colours()[1], justify="left")
         self.label.setParentItem(self.item.vb)
         self.label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
+        self.widget.themed_labels = (self.label,)  # recoloured with the plot when the theme changes
         self.hint = pg.TextItem(color=(110, 110, 110), anchor=(0.5, 0.5))
         self.widget.addItem(self.hint, ignoreBounds=True)
         self.measure = ""

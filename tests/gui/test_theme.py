@@ -96,3 +96,25 @@ def test_view_theme_switches_the_window_and_is_kept_between_launches(qtbot, all_
     again.choose_menu("reset")  # back to following the system
     assert theme.current() == "system" and again.menu_action("theme_system").isChecked()
     again.close()
+
+
+def test_plots_opened_in_dark_are_dark_and_the_timelines_measure_follows_the_theme(qtbot, all_models, light_again):
+    import pyqtgraph as pg
+
+    app = QApplication.instance()
+    d = WindowDriver.open(qtbot, all_models, "text")
+    apply_theme(app, "dark")
+    lab = d.window.open_decoding_lab()  # made after the switch: the theme's from the start
+    card = d.window.menus.show_model_card()
+    for window in (lab, card):
+        for plot in window.findChildren(pg.PlotWidget):
+            background = plot.backgroundBrush().color()
+            text = plot.getPlotItem().getAxis("bottom").textPen().color()
+            assert luminance(background) < 0.05 and contrast_ratio(background, text) >= 4.5
+    label = d.window.timeline.main.label  # the measure's name, written over the plot
+    assert luminance(pg.mkColor(label.opts["color"])) > 0.5
+    apply_theme(app, "light")
+    assert luminance(pg.mkColor(label.opts["color"])) < 0.2
+    lab.close()
+    card.close()
+    d.close()
