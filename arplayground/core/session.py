@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from arplayground.core.lab import Branch
-from arplayground.core.sampling import SamplerSettings, Stages, stages
+from arplayground.core.sampling import SamplerSettings, Stages, stages, stored_logits
 from arplayground.core.trace import Trace
 
 
@@ -139,9 +139,8 @@ class Session:
         uniform number: what the lab shows while paused as the sliders move."""
         rec = self.trace[index]
         settings = settings.clamped(len(raw))
-        as_logits = lambda p: np.log(np.maximum(np.asarray(p, np.float64), 1e-38))  # noqa: E731
         recent = self.trace.recent(index, settings.penalty_window, self.branch.prefix) if settings.penalised else None
-        st = stages(as_logits(raw), settings, rec.u, None if unconditional is None else as_logits(unconditional), recent)
+        st = stages(stored_logits(raw), settings, rec.u, None if unconditional is None else stored_logits(unconditional), recent)
         if settings == rec.settings and not self.forced_at(index):
             st = replace(st, would_draw=rec.value)  # what was drawn, not a recomputation of it
         return st  # a forced step: what u would have drawn, which the forced value replaced

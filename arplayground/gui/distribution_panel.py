@@ -224,8 +224,7 @@ class CandidateLabels(QWidget):
         self.painted_font, self.painted = font, laid  # what a person sees, for tests
 
 
-WHAT_IF_HINT = ('<span style="color:#777">Pause, or let the run finish, to see here what the current settings '
-                'would draw at the shown step.</span>')
+WHAT_IF_HINT = "Pause, or let the run finish, to see here what the current settings would draw at the shown step."
 CAP = np.array([70, 70, 70, 255], np.uint8).view(np.uint32)[0]  # the dark top of each level bar
 
 
@@ -622,7 +621,7 @@ class DistributionPanel(QWidget):
         """While a run streams (and in views without it): a line that says what will appear here,
         or `hint`, where the step shown can have no what-if at all."""
         self.what_if = None
-        self.what_if_label.setText(WHAT_IF_HINT if hint is None else f'<span style="color:#777">{hint}</span>')
+        self.what_if_label.setText(WHAT_IF_HINT if hint is None else hint)  # plain text: a NoteLine shows no markup
         self.cdf_plot.hide()
         self.stage_strip.hide()
         self.stage_strip.set_cells([], None)

@@ -264,3 +264,27 @@ def test_sampled_from_without_recent_values_keeps_the_top_set():
     out = sampled_from(raw, None, SamplerSettings(repetition_penalty=2.0), 4)
     np.testing.assert_allclose(out, raw)
     assert math.isclose(out.sum(), 1.0)
+
+
+def test_a_guided_step_recomputed_from_float16_distributions_stays_near_what_was_sampled(monkeypatch):
+    """The trace keeps distributions in float16, whose tail reads 0. Guidance 2 is
+    2 log c - log u: a 0 taken as 1e-300 lifted values both models gave ~nothing to huge logits."""
+    from arplayground.core import sampling
+    from arplayground.core.sampling import guided_logits, log_softmax, sampled_from
+
+    def worst_error():
+        rng = np.random.default_rng(0)
+        worst = 0.0
+        for _ in range(50):
+            logits = rng.normal(0, 6, 256)  # peaked, with a tail far below float16's smallest value
+            unconditional = logits + rng.normal(0, 1, 256)  # the same model without the digit: close
+            settings = SamplerSettings(guidance=2.0)
+            truth = np.exp(log_softmax(guided_logits(log_softmax(logits), log_softmax(unconditional), settings)))
+            stored = [np.exp(log_softmax(x)).astype(np.float16) for x in (logits, unconditional)]
+            assert (stored[1] == 0).any()  # the case: some of the tail underflowed
+            worst = max(worst, np.abs(sampled_from(stored[0], stored[1], settings, kept=256) - truth).max())
+        return worst
+
+    assert worst_error() < 0.01
+    monkeypatch.setattr(sampling, "FLOAT16_TINY", 1e-300)  # the floor before: the panel's spikes
+    assert worst_error() > 0.5

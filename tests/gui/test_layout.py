@@ -171,3 +171,11 @@ def test_the_prompts_warning_moves_no_control_and_reads_in_light_and_dark(qtbot,
     qtbot.wait(10)
     assert [position_in(w, c) for c in controls] == before
     d.close()
+
+
+def test_the_what_if_line_shows_words_not_markup(qtbot, all_models):
+    d = WindowDriver.open(qtbot, all_models, "text")
+    line = d.window.panel.what_if_label  # a NoteLine: plain text, elided to its three lines
+    qtbot.wait(10)
+    assert line.shown_text().startswith("Pause, or let the run finish") and "<" not in line.shown_text()
+    d.close()
