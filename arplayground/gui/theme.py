@@ -11,6 +11,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QLabel
 
 THEMES = ("system", "light", "dark")  # what apply_theme takes, in the order a menu lists them
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
@@ -75,6 +76,7 @@ def apply_theme(app, choice: str = "system") -> str:
     dark = system_is_dark(app) if choice == "system" else choice == "dark"
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
     style_plots(app)
+    relink_labels(app)
     return "dark" if dark else "light"
 
 
@@ -118,6 +120,16 @@ def style_plots(app) -> None:
     for widget in app.allWidgets():
         if isinstance(widget, pg.PlotWidget):
             style_plot(widget)
+
+
+def relink_labels(app) -> None:
+    """A label's links take the palette's Link colour when its text is set: set it again, or the
+    model line's "About…" stays a light theme's blue on a dark window."""
+    for widget in app.allWidgets():
+        if isinstance(widget, QLabel) and "<a " in widget.text():
+            text = widget.text()
+            widget.clear()  # setText() of the same text does nothing
+            widget.setText(text)
 
 
 def luminance(colour: QColor) -> float:

@@ -138,9 +138,15 @@ class WindowLayout:
         self.speed_slider.setRange(0, len(SPEEDS) - 1)
         self.speed_slider.setValue(len(SPEEDS) - 1)
         self.speed_label = QLabel(speed_label(0))
+        # As wide as its widest text, whatever it says now: else the slider's groove, and the handle
+        # under the pointer, shifted as the label changed while it was dragged.
+        widest = max(self.speed_label.fontMetrics().horizontalAdvance(speed_label(s)) for s in SPEEDS)
+        self.speed_label.setFixedWidth(widest + 8)
+        self.speed_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         speed_row = QHBoxLayout()
         speed_row.addWidget(self.speed_slider, 1)
         speed_row.addWidget(self.speed_label)
+        speed_row.addSpacing(8)  # "1000 steps/s" ran into the Cache box
         self.cache_box = QCheckBox("Cache")  # its tooltip says what it caches in the mode shown
         self.cache_box.setChecked(True)
         speed_row.addWidget(self.cache_box)

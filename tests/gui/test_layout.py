@@ -179,3 +179,15 @@ def test_the_what_if_line_shows_words_not_markup(qtbot, all_models):
     qtbot.wait(10)
     assert line.shown_text().startswith("Pause, or let the run finish") and "<" not in line.shown_text()
     d.close()
+
+
+def test_the_speed_slider_keeps_its_width_as_it_is_dragged(qtbot, all_models):
+    d = WindowDriver.open(qtbot, all_models, "text")
+    slider = d.window.speed_slider
+    widths = set()
+    for notch in range(slider.minimum(), slider.maximum() + 1):
+        d.set_speed_notch(notch)
+        qtbot.wait(5)
+        widths.add(slider.width())
+    assert len(widths) == 1, widths  # the label beside it changed: the groove did not
+    d.close()

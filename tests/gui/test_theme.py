@@ -118,3 +118,17 @@ def test_plots_opened_in_dark_are_dark_and_the_timelines_measure_follows_the_the
     lab.close()
     card.close()
     d.close()
+
+
+def test_the_model_lines_about_link_turns_light_blue_when_the_theme_turns_dark(qtbot, all_models, light_again):
+    def lightest_blue(label) -> int:
+        image = label.grab().toImage()
+        colours = (image.pixelColor(x, y) for y in range(image.height()) for x in range(image.width()))
+        return max((c.lightness() for c in colours if c.blue() > c.red() + 60), default=0)
+
+    d = WindowDriver.open(qtbot, all_models, "text")
+    assert "About…" in d.window.model_info.text()
+    apply_theme(QApplication.instance(), "dark")  # switched while the window is open
+    qtbot.wait(10)
+    assert lightest_blue(d.window.model_info) > 160  # the dark palette's link blue; the light one's stayed ~128
+    d.close()
