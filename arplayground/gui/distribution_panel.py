@@ -596,7 +596,9 @@ class DistributionPanel(QWidget):
         if st.settings.guided and st.guided is None:
             filters = "no guidance here (this step has no distribution without the digit: drawn unguided, or with no digit); " + filters
         elif st.guided is not None and st.settings.guided:
-            filters = f"guidance moves p({label(drawn)}) from {st.raw[drawn]:.3f} to {st.guided[drawn]:.3f}; " + filters
+            before, after = f"{st.raw[drawn]:.3f}", f"{st.guided[drawn]:.3f}"
+            moved = f"moves p({label(drawn)}) from {before} to {after}" if before != after else f"leaves p({label(drawn)}) at {after}"
+            filters = f"guidance {moved}; " + filters
         self._show_stages(st)
         same = "the same value" if st.would_draw == drawn else f"{label(st.would_draw)} instead of {label(drawn)}"
         self.what_if_label.setText(

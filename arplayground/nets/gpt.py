@@ -271,7 +271,7 @@ def gpt_field(model: GPT, tokens, position: int, context_start, measure: str = "
     attention = np.zeros((cfg.n_layer, cfg.n_head, length), np.float32)
     attention[:, :, start:end] = torch.stack([row[0] for row in kept.rows]).detach().numpy()
     if cfg.causal:
-        note = (f"The {position - start:,} characters before this one (from character {start:,}; the context "
+        note = (f"The {position - start:,} characters before this one (from character {start + 1:,}; the context "
                 f"holds {cfg.block_size:,}): the causal mask hides the rest of the window from it.")
     else:
         note = (f"No causal mask: this output sees the whole window of {end - start:,} characters, itself and "
