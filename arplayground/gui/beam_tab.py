@@ -285,10 +285,11 @@ class BeamTab(QWidget):
         for button in (self.start_button, self.pause_button, self.step_button, self.back_button, self.stop_button):
             buttons.addWidget(button)
         buttons.addWidget(self.state_label, 1)
+        # The tree is drawn on white in either theme: its colours are shown here on white too.
+        chip = "<span style='background:#ffffff; color:{}'>&nbsp;{}&nbsp;</span>"
         legend = QLabel("Columns are steps, each node a character with the cumulative log p of its hypothesis "
-                        "on its branch: <b>kept</b>, <span style='color:#1b7a2a'>finished</span>, "
-                        "<span style='color:#a0a0a0'>pruned</span>, <span style='color:#e8730c'>the best "
-                        "hypothesis</span>.")
+                        f"on its branch: {chip.format('#202020', '<b>kept</b>')}, {chip.format('#1b7a2a', 'finished')}, "
+                        f"{chip.format('#808080', 'pruned')}, {chip.format('#c25e00', 'the best hypothesis')}.")
         legend.setWordWrap(True)
         texts = QGridLayout()
         texts.addWidget(self.beam_box, 0, 0)
