@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import random
-
 from pathlib import Path
 
 from PySide6.QtCore import Slot

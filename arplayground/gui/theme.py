@@ -75,8 +75,7 @@ def apply_theme(app, choice: str = "system") -> str:
         _following.add(id(app))
     dark = system_is_dark(app) if choice == "system" else choice == "dark"
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
-    style_plots(app)
-    relink_labels(app)
+    restyle_widgets(app)
     return "dark" if dark else "light"
 
 
@@ -112,21 +111,18 @@ def style_plot(plot: pg.PlotWidget) -> None:
         label.setText(label.text, color=foreground)
 
 
-def style_plots(app) -> None:
-    """Every plot there is, and (pyqtgraph's defaults) every plot made from now on."""
+def restyle_widgets(app) -> None:
+    """What the palette alone does not recolour, in one pass over the widgets: every plot (and,
+    through pyqtgraph's defaults, every plot made from now on), and every label with a link (a
+    link takes the palette's Link colour when its text is set: set again, or the model line's
+    "About…" stays a light theme's blue on a dark window)."""
     background, foreground = plot_colours(app.palette())
     pg.setConfigOption("background", background)
     pg.setConfigOption("foreground", foreground)
     for widget in app.allWidgets():
         if isinstance(widget, pg.PlotWidget):
             style_plot(widget)
-
-
-def relink_labels(app) -> None:
-    """A label's links take the palette's Link colour when its text is set: set it again, or the
-    model line's "About…" stays a light theme's blue on a dark window."""
-    for widget in app.allWidgets():
-        if isinstance(widget, QLabel) and "<a " in widget.text():
+        elif isinstance(widget, QLabel) and "<a " in widget.text():
             text = widget.text()
             widget.clear()  # setText() of the same text does nothing
             widget.setText(text)
